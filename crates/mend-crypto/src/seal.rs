@@ -1,0 +1,144 @@
+//! Sealed records: XChaCha20-Poly1305 with a random 24-byte nonce.
+//!
+//! Layout of a sealed record: `nonce (24) || ciphertext || tag (16)`.
+//! Associated data: `"mend/record" || format version (1) || record kind (1) || journal id (16)`,
+//! so a record cannot be moved to another journal, or to another kind of file, without failing
+//! authentication.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::{random_bytes, CryptoError, JournalId, JournalKey};
+
+pub const NONCE_LEN: usize = 24;
+pub const TAG_LEN: usize = 16;
+/// Bytes a sealed record adds to its plaintext.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+/// Version of the sealed-record format, bound into the associated data.
+pub const RECORD_VERSION: u8 = 1;
+
+/// What a record is, bound into its associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// A full Automerge save of the shared journal.
+    SharedSnapshot = 1,
+    /// Incremental Automerge changes of the shared journal.
+    SharedLog = 2,
+    /// A full Automerge save of the device-local private journal.
+    PrivateSnapshot = 3,
+    /// Incremental Automerge changes of the private journal.
+    PrivateLog = 4,
+}
+
+impl RecordKind {
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => Self::SharedSnapshot,
+            2 => Self::SharedLog,
+            3 => Self::PrivateSnapshot,
+            4 => Self::PrivateLog,
+            _ => return None,
+        })
+    }
+}
+
+fn associated_data(kind: RecordKind, journal: &JournalId) -> [u8; 29] {
+    let mut ad = [0u8; 29];
+    ad[..11].copy_from_slice(b"mend/record");
+    ad[11] = RECORD_VERSION;
+    ad[12] = kind as u8;
+    ad[13..].copy_from_slice(&journal.0);
+    ad
+}
+
+/// Seal `plaintext` as a record of `kind` in `journal`.
+pub fn seal_record(
+    key: &JournalKey,
+    journal: &JournalId,
+    kind: RecordKind,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let ad = associated_data(kind, journal);
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: &ad,
+            },
+        )
+        .map_err(|_| CryptoError::BadRecord)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Open a record sealed by [`seal_record`]; fails unless key, journal and kind all match.
+pub fn open_record(
+    key: &JournalKey,
+    journal: &JournalId,
+    kind: RecordKind,
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(CryptoError::Malformed {
+            what: "sealed record",
+            why: "shorter than nonce and tag",
+        });
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let ad = associated_data(kind, journal);
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &ad })
+        .map_err(|_| CryptoError::BadRecord)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (JournalKey, JournalId) {
+        (JournalKey::generate().unwrap(), JournalId::generate().unwrap())
+    }
+
+    #[test]
+    fn round_trip() {
+        let (k, j) = setup();
+        let sealed = seal_record(&k, &j, RecordKind::SharedLog, b"hello").unwrap();
+        assert_eq!(sealed.len(), 5 + SEAL_OVERHEAD);
+        assert_eq!(
+            open_record(&k, &j, RecordKind::SharedLog, &sealed).unwrap(),
+            b"hello"
+        );
+    }
+
+    #[test]
+    fn kind_journal_key_and_bits_are_bound() {
+        let (k, j) = setup();
+        let sealed = seal_record(&k, &j, RecordKind::SharedLog, b"hello").unwrap();
+        let other_j = JournalId::generate().unwrap();
+        let other_k = JournalKey::generate().unwrap();
+        assert!(open_record(&k, &j, RecordKind::PrivateLog, &sealed).is_err());
+        assert!(open_record(&k, &other_j, RecordKind::SharedLog, &sealed).is_err());
+        assert!(open_record(&other_k, &j, RecordKind::SharedLog, &sealed).is_err());
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 0x01;
+            assert!(open_record(&k, &j, RecordKind::SharedLog, &bad).is_err());
+        }
+        assert!(open_record(&k, &j, RecordKind::SharedLog, &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn nonces_are_fresh() {
+        let (k, j) = setup();
+        let a = seal_record(&k, &j, RecordKind::SharedLog, b"same").unwrap();
+        let b = seal_record(&k, &j, RecordKind::SharedLog, b"same").unwrap();
+        assert_ne!(a[..NONCE_LEN], b[..NONCE_LEN]);
+    }
+}
