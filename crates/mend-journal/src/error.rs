@@ -1,0 +1,22 @@
+use thiserror::Error;
+
+/// Everything that can go wrong in the journal model.
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("the journal document could not be read: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("the journal was written by a newer Mend (schema {found}; this build reads up to {supported})")]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("no entry with id {0}")]
+    NotFound(String),
+    #[error("the id prefix {prefix} matches {count} entries")]
+    Ambiguous { prefix: String, count: usize },
+    #[error("this entry was written by {author}; only its author can change it")]
+    NotAuthor { author: String },
+    #[error("the journal document has no {0}; it was not created by Mend")]
+    MissingRoot(&'static str),
+    #[error("invalid entry: {0}")]
+    Invalid(String),
+    #[error("the file is not a Mend or jrnl JSON export: {0}")]
+    UnknownImport(String),
+}

@@ -1,0 +1,422 @@
+//! The journal document and the one-change-per-action rule.
+//!
+//! Root of the document (see `docs/architecture.md`):
+//! ```text
+//! schema: int            journal_id: str          created_at: timestamp
+//! people:  { person_id: { name: str, added_at: timestamp } }
+//! entries: { entry_id:  { author, created_at, written_at, edited_at?, text: str,
+//!                         tags: [str], mood?: int, kind: str } }
+//! ```
+//! Only the device that creates a journal creates these root objects. A device that joins starts
+//! from [`Journal::empty`] and receives them: two independently created `entries` maps would
+//! conflict, and one side's entries would vanish behind the other's.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::{Entry, EntryEdit, JournalError, NewEntry, Person, MOOD_RANGE};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+/// An entry's text may be at most 1 MiB.
+pub const TEXT_MAX_BYTES: usize = 1024 * 1024;
+
+/// One journal document: the shared journal, or a device's private one.
+pub struct Journal {
+    doc: AutoCommit,
+    private: bool,
+}
+
+fn ts(t: DateTime<Utc>) -> ScalarValue {
+    ScalarValue::Timestamp(t.timestamp_millis())
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn options(action: &str, now: DateTime<Utc>) -> CommitOptions {
+    // Automerge records change times in seconds since the epoch.
+    CommitOptions::default()
+        .with_message(action)
+        .with_time(now.timestamp())
+}
+
+impl Journal {
+    /// Create a new journal with its root objects, founded by `founder`. One change.
+    pub fn create(
+        journal_id: &str,
+        founder: &Person,
+        actor: &[u8],
+        private: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Self, JournalError> {
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+        doc.put(automerge::ROOT, "schema", SCHEMA_VERSION)?;
+        doc.put(automerge::ROOT, "journal_id", journal_id)?;
+        doc.put(automerge::ROOT, "created_at", ts(now))?;
+        let people = doc.put_object(automerge::ROOT, "people", ObjType::Map)?;
+        doc.put_object(automerge::ROOT, "entries", ObjType::Map)?;
+        let p = doc.put_object(&people, founder.id.as_str(), ObjType::Map)?;
+        doc.put(&p, "name", founder.name.as_str())?;
+        doc.put(&p, "added_at", ts(now))?;
+        doc.commit_with(options("create journal", now));
+        Ok(Self { doc, private })
+    }
+
+    /// An empty document, for a device that will receive the journal from its partner.
+    pub fn empty(actor: &[u8], private: bool) -> Self {
+        Self {
+            doc: AutoCommit::new().with_actor(ActorId::from(actor)),
+            private,
+        }
+    }
+
+    /// Load a saved document (a snapshot).
+    pub fn load(bytes: &[u8], actor: &[u8], private: bool) -> Result<Self, JournalError> {
+        let doc = AutoCommit::load(bytes)?.with_actor(ActorId::from(actor));
+        let journal = Self { doc, private };
+        journal.check_schema()?;
+        Ok(journal)
+    }
+
+    /// Apply changes saved incrementally (a log record, or changes from a peer).
+    pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        self.doc.load_incremental(bytes)?;
+        self.check_schema()
+    }
+
+    fn check_schema(&self) -> Result<(), JournalError> {
+        if let Some((v, _)) = self.doc.get(automerge::ROOT, "schema")? {
+            let found = v.as_i64().unwrap_or(i64::MAX);
+            if found > SCHEMA_VERSION {
+                return Err(JournalError::NewerSchema {
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The changes made since `heads`, in Automerge's incremental format.
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// The underlying document, for the sync core.
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    pub fn journal_id(&self) -> Result<Option<String>, JournalError> {
+        Ok(self
+            .doc
+            .get(automerge::ROOT, "journal_id")?
+            .and_then(|(v, _)| v.as_str().map(str::to_owned)))
+    }
+
+    fn root_map(&self, name: &'static str) -> Result<ObjId, JournalError> {
+        match self.doc.get(automerge::ROOT, name)? {
+            Some((Value::Object(ObjType::Map), id)) => Ok(id),
+            _ => Err(JournalError::MissingRoot(name)),
+        }
+    }
+
+    /// The people of this journal.
+    pub fn people(&self) -> Result<Vec<Person>, JournalError> {
+        let Ok(people) = self.root_map("people") else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for id in self.doc.keys(&people) {
+            let name = match self.doc.get(&people, id.as_str())? {
+                Some((Value::Object(_), obj)) => self.get_str(&obj, "name")?.unwrap_or_default(),
+                _ => String::new(),
+            };
+            out.push(Person { id, name });
+        }
+        Ok(out)
+    }
+
+    /// Add a person (no-op if the id is already present). One change.
+    pub fn add_person(&mut self, person: &Person, now: DateTime<Utc>) -> Result<(), JournalError> {
+        let people = self.root_map("people")?;
+        if self.doc.get(&people, person.id.as_str())?.is_none() {
+            let p = self
+                .doc
+                .put_object(&people, person.id.as_str(), ObjType::Map)?;
+            self.doc.put(&p, "name", person.name.as_str())?;
+            self.doc.put(&p, "added_at", ts(now))?;
+            self.doc.commit_with(options("add person", now));
+        }
+        Ok(())
+    }
+
+    fn check_new(e: &NewEntry) -> Result<(), JournalError> {
+        if e.text.trim().is_empty() {
+            return Err(JournalError::Invalid("the text is empty".into()));
+        }
+        if e.text.len() > TEXT_MAX_BYTES {
+            return Err(JournalError::Invalid("the text is longer than 1 MiB".into()));
+        }
+        if let Some(m) = e.mood {
+            if !MOOD_RANGE.contains(&m) {
+                return Err(JournalError::Invalid(format!("mood {m} is not 1-5")));
+            }
+        }
+        Ok(())
+    }
+
+    fn put_entry(&mut self, entries: &ObjId, e: &NewEntry) -> Result<(), JournalError> {
+        let doc = &mut self.doc;
+        let obj = doc.put_object(entries, e.id.as_str(), ObjType::Map)?;
+        doc.put(&obj, "author", e.author_id.as_str())?;
+        doc.put(&obj, "created_at", ts(e.created_at))?;
+        doc.put(&obj, "written_at", ts(e.written_at))?;
+        if let Some(t) = e.edited_at {
+            doc.put(&obj, "edited_at", ts(t))?;
+        }
+        doc.put(&obj, "text", e.text.as_str())?;
+        let tags = doc.put_object(&obj, "tags", ObjType::List)?;
+        for (i, t) in e.tags.iter().enumerate() {
+            doc.insert(&tags, i, t.as_str())?;
+        }
+        if let Some(m) = e.mood {
+            doc.put(&obj, "mood", i64::from(m))?;
+        }
+        doc.put(&obj, "kind", e.kind.as_str())?;
+        Ok(())
+    }
+
+    /// Add one entry as one change.
+    pub fn add_entry(&mut self, e: &NewEntry, now: DateTime<Utc>) -> Result<(), JournalError> {
+        Self::check_new(e)?;
+        let entries = self.root_map("entries")?;
+        self.put_entry(&entries, e)?;
+        self.doc.commit_with(options("write", now));
+        Ok(())
+    }
+
+    /// Add many entries as one change (an import). Entries whose id already exists are skipped.
+    /// Returns how many were added.
+    pub fn add_entries(
+        &mut self,
+        list: &[NewEntry],
+        now: DateTime<Utc>,
+    ) -> Result<usize, JournalError> {
+        list.iter().try_for_each(Self::check_new)?;
+        let entries = self.root_map("entries")?;
+        let mut added = 0;
+        for e in list {
+            if self.doc.get(&entries, e.id.as_str())?.is_none() {
+                self.put_entry(&entries, e)?;
+                added += 1;
+            }
+        }
+        if added > 0 {
+            self.doc.commit_with(options("import", now));
+        }
+        Ok(added)
+    }
+
+    fn entry_obj(&self, id: &str) -> Result<ObjId, JournalError> {
+        let entries = self.root_map("entries")?;
+        match self.doc.get(&entries, id)? {
+            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
+            _ => Err(JournalError::NotFound(id.to_owned())),
+        }
+    }
+
+    fn check_author(&self, obj: &ObjId, me: &str) -> Result<(), JournalError> {
+        let author = self.get_str(obj, "author")?.unwrap_or_default();
+        if author != me {
+            let name = self
+                .people()?
+                .into_iter()
+                .find(|p| p.id == author)
+                .map_or(author, |p| p.name);
+            return Err(JournalError::NotAuthor { author: name });
+        }
+        Ok(())
+    }
+
+    /// Edit an entry written by `me`. One change. Setting the text replaces every conflicting
+    /// version: the editor saw them all.
+    pub fn edit_entry(
+        &mut self,
+        id: &str,
+        me: &str,
+        edit: &EntryEdit,
+        now: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let obj = self.entry_obj(id)?;
+        self.check_author(&obj, me)?;
+        if let Some(text) = &edit.text {
+            if text.trim().is_empty() {
+                return Err(JournalError::Invalid("the text is empty".into()));
+            }
+            if text.len() > TEXT_MAX_BYTES {
+                return Err(JournalError::Invalid("the text is longer than 1 MiB".into()));
+            }
+            self.doc.put(&obj, "text", text.as_str())?;
+        }
+        if let Some(tags) = &edit.tags {
+            let list = self.doc.put_object(&obj, "tags", ObjType::List)?;
+            for (i, t) in tags.iter().enumerate() {
+                self.doc.insert(&list, i, t.as_str())?;
+            }
+        }
+        match edit.mood {
+            Some(Some(m)) if !MOOD_RANGE.contains(&m) => {
+                return Err(JournalError::Invalid(format!("mood {m} is not 1-5")));
+            }
+            Some(Some(m)) => self.doc.put(&obj, "mood", i64::from(m))?,
+            Some(None) => self.doc.delete(&obj, "mood")?,
+            None => {}
+        }
+        if let Some(t) = edit.created_at {
+            self.doc.put(&obj, "created_at", ts(t))?;
+        }
+        self.doc.put(&obj, "edited_at", ts(now))?;
+        self.doc.commit_with(options("edit", now));
+        Ok(())
+    }
+
+    /// Delete an entry written by `me`. One change. Its words stay in the document's history.
+    pub fn delete_entry(
+        &mut self,
+        id: &str,
+        me: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let obj = self.entry_obj(id)?;
+        self.check_author(&obj, me)?;
+        let entries = self.root_map("entries")?;
+        self.doc.delete(&entries, id)?;
+        self.doc.commit_with(options("delete", now));
+        Ok(())
+    }
+
+    fn get_str(&self, obj: &ObjId, key: &str) -> Result<Option<String>, JournalError> {
+        Ok(self
+            .doc
+            .get(obj, key)?
+            .and_then(|(v, _)| v.as_str().map(str::to_owned)))
+    }
+
+    fn get_i64(&self, obj: &ObjId, key: &str) -> Result<Option<i64>, JournalError> {
+        Ok(self.doc.get(obj, key)?.and_then(|(v, _)| v.as_i64()))
+    }
+
+    /// All entry ids.
+    pub fn entry_ids(&self) -> Result<Vec<String>, JournalError> {
+        let Ok(entries) = self.root_map("entries") else {
+            return Ok(Vec::new());
+        };
+        Ok(self.doc.keys(&entries).collect())
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.root_map("entries")
+            .map(|e| self.doc.length(&e))
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Read one entry.
+    pub fn entry(&self, id: &str) -> Result<Entry, JournalError> {
+        let obj = self.entry_obj(id)?;
+        let names = self.people()?;
+        self.read_entry(id, &obj, &names)
+    }
+
+    /// Read every entry (in no particular order).
+    pub fn entries(&self) -> Result<Vec<Entry>, JournalError> {
+        let Ok(entries) = self.root_map("entries") else {
+            return Ok(Vec::new());
+        };
+        let names = self.people()?;
+        let mut out = Vec::with_capacity(self.doc.length(&entries));
+        for item in self.doc.map_range(&entries, ..) {
+            if let automerge::ValueRef::Object(ObjType::Map) = item.value {
+                out.push(self.read_entry(&item.key, &item.id(), &names)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_entry(&self, id: &str, obj: &ObjId, people: &[Person]) -> Result<Entry, JournalError> {
+        let author_id = self.get_str(obj, "author")?.unwrap_or_default();
+        let author = people
+            .iter()
+            .find(|p| p.id == author_id)
+            .map_or_else(|| "unknown".to_owned(), |p| p.name.clone());
+        let winner = self.doc.get(obj, "text")?;
+        let text = winner
+            .as_ref()
+            .and_then(|(v, _)| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let winner_id = winner.map(|(_, id)| id);
+        let conflicting_texts = self
+            .doc
+            .get_all(obj, "text")?
+            .into_iter()
+            .filter(|(_, id)| Some(id) != winner_id.as_ref())
+            .filter_map(|(v, _)| v.as_str().map(str::to_owned))
+            .collect();
+        let tags = match self.doc.get(obj, "tags")? {
+            Some((Value::Object(ObjType::List), list)) => self
+                .doc
+                .list_range(&list, ..)
+                .filter_map(|item| match item.value {
+                    automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
+                        Some(s.to_string())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let created_at = from_ms(self.get_i64(obj, "created_at")?.unwrap_or(0));
+        Ok(Entry {
+            id: id.to_owned(),
+            author,
+            author_id,
+            created_at,
+            written_at: self
+                .get_i64(obj, "written_at")?
+                .map_or(created_at, from_ms),
+            edited_at: self.get_i64(obj, "edited_at")?.map(from_ms),
+            text,
+            tags,
+            mood: self
+                .get_i64(obj, "mood")?
+                .and_then(|m| u8::try_from(m).ok())
+                .filter(|m| MOOD_RANGE.contains(m)),
+            kind: self
+                .get_str(obj, "kind")?
+                .unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
+            private: self.private,
+            conflicting_texts,
+        })
+    }
+}

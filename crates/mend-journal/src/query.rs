@@ -1,0 +1,138 @@
+//! Queries over entries: filters, id prefixes, search.
+
+use chrono::{DateTime, Utc};
+
+use crate::{Entry, JournalError};
+
+/// Which entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Author name, case-insensitive.
+    pub author: Option<String>,
+    /// Tag, normalised (no `@`, lowercase).
+    pub tag: Option<String>,
+    pub kind: Option<String>,
+    /// Only private entries.
+    pub private_only: bool,
+    /// Words that must all appear (case-insensitive).
+    pub words: Vec<String>,
+    /// At most this many (the newest).
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    pub fn matches(&self, e: &Entry) -> bool {
+        self.since.is_none_or(|s| e.created_at >= s)
+            && self.until.is_none_or(|u| e.created_at <= u)
+            && self
+                .author
+                .as_ref()
+                .is_none_or(|a| e.author.eq_ignore_ascii_case(a) || e.author_id == *a)
+            && self.tag.as_ref().is_none_or(|t| e.tags.contains(t))
+            && self.kind.as_ref().is_none_or(|k| e.kind == *k)
+            && (!self.private_only || e.private)
+            && self.words.iter().all(|w| !search_matches(&e.text, w).is_empty())
+    }
+
+    /// Keep the matching entries, newest first, at most `limit`.
+    pub fn apply(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        let mut out: Vec<Entry> = entries.into_iter().filter(|e| self.matches(e)).collect();
+        out.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.written_at.cmp(&a.written_at))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        if let Some(n) = self.limit {
+            out.truncate(n);
+        }
+        out
+    }
+}
+
+/// Byte ranges in `text` where `word` occurs, case-insensitively.
+pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
+    let needle = word.to_lowercase();
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    // Lowercase char by char so that byte offsets map back onto the original text.
+    let mut lowered = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    for (i, c) in text.char_indices() {
+        for l in c.to_lowercase() {
+            for _ in 0..l.len_utf8() {
+                map.push(i);
+            }
+            lowered.push(l);
+        }
+    }
+    map.push(text.len());
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = lowered[from..].find(&needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let orig_start = map[start];
+        let orig_end = text[map[end - 1]..]
+            .chars()
+            .next()
+            .map_or(text.len(), |c| map[end - 1] + c.len_utf8());
+        out.push(orig_start..orig_end);
+        from = end;
+    }
+    out
+}
+
+/// Find the one id that starts with `prefix` (as git does with commit ids).
+pub fn resolve_prefix<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+    prefix: &str,
+) -> Result<String, JournalError> {
+    let prefix = prefix.trim().to_lowercase();
+    if prefix.is_empty() {
+        return Err(JournalError::NotFound(prefix));
+    }
+    let found: Vec<&str> = ids.into_iter().filter(|id| id.starts_with(&prefix)).collect();
+    match found.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(JournalError::NotFound(prefix)),
+        many => Err(JournalError::Ambiguous {
+            prefix,
+            count: many.len(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_is_case_insensitive_and_maps_offsets() {
+        let t = "We talked. TALKING helps. Ünïcode talk";
+        let m = search_matches(t, "talk");
+        assert_eq!(m.len(), 3);
+        for r in &m {
+            assert_eq!(t[r.clone()].to_lowercase(), "talk");
+        }
+        assert_eq!(search_matches("ÜBER über", "über").len(), 2);
+        assert!(search_matches("nothing", "x").is_empty());
+    }
+
+    #[test]
+    fn prefixes_resolve_like_git() {
+        let ids = ["abc123", "abd456", "ffff00"];
+        assert_eq!(resolve_prefix(ids, "abc").unwrap(), "abc123");
+        assert!(matches!(
+            resolve_prefix(ids, "ab"),
+            Err(JournalError::Ambiguous { count: 2, .. })
+        ));
+        assert!(matches!(
+            resolve_prefix(ids, "zz"),
+            Err(JournalError::NotFound(_))
+        ));
+    }
+}
