@@ -41,6 +41,15 @@ impl DeviceSecrets {
         hex::encode(signing.verifying_key().as_bytes())
     }
 
+    /// This device's Automerge actor id: the first 16 bytes of its public key, so that every
+    /// change it makes is attributable to it and stable across runs.
+    pub fn actor_id(&self) -> [u8; 16] {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&self.identity_seed);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&signing.verifying_key().as_bytes()[..16]);
+        out
+    }
+
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let mut out = Zeroizing::new(Vec::with_capacity(128));
         out.extend_from_slice(self.journal_key.expose());
@@ -208,9 +217,8 @@ impl KeyFile {
             parallelism: u32_at(18),
         };
         params.check()?;
-        let take = |r: std::ops::Range<usize>| -> [u8; 16] {
-            bytes[r].try_into().expect("16 bytes")
-        };
+        let take =
+            |r: std::ops::Range<usize>| -> [u8; 16] { bytes[r].try_into().expect("16 bytes") };
         Ok(KeyFile {
             params,
             salt: take(22..38),

@@ -8,11 +8,11 @@
 mod error;
 mod kdf;
 mod keyfile;
-mod secrets;
 mod seal;
+mod secrets;
 
 pub use error::CryptoError;
 pub use kdf::{KdfParams, KDF_MAX_MEMORY_KIB, KDF_MAX_PARALLELISM, KDF_MAX_TIME_COST};
-pub use keyfile::{DeviceSecrets, KeyFile, KEYFILE_MAGIC, KEYFILE_VERSION};
-pub use secrets::{random_bytes, random_id_hex, ExposeSecret, JournalId, JournalKey, Passphrase};
+pub use keyfile::{DeviceSecrets, KeyFile, KEYFILE_MAGIC, KEYFILE_MAX_LEN, KEYFILE_VERSION};
 pub use seal::{open_record, seal_record, RecordKind, NONCE_LEN, SEAL_OVERHEAD, TAG_LEN};
+pub use secrets::{random_bytes, random_id_hex, ExposeSecret, JournalId, JournalKey, Passphrase};

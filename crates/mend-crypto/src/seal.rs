@@ -103,7 +103,10 @@ mod tests {
     use super::*;
 
     fn setup() -> (JournalKey, JournalId) {
-        (JournalKey::generate().unwrap(), JournalId::generate().unwrap())
+        (
+            JournalKey::generate().unwrap(),
+            JournalId::generate().unwrap(),
+        )
     }
 
     #[test]

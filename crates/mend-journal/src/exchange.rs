@@ -92,9 +92,8 @@ impl JrnlEntry {
 
     /// The local date and time the entry is about.
     pub fn local_datetime(&self) -> Result<NaiveDateTime, JournalError> {
-        let date = NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d").map_err(|_| {
-            JournalError::UnknownImport(format!("bad jrnl date {:?}", self.date))
-        })?;
+        let date = NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d")
+            .map_err(|_| JournalError::UnknownImport(format!("bad jrnl date {:?}", self.date)))?;
         let time = match self.time.trim() {
             "" => NaiveTime::MIN,
             t => NaiveTime::parse_from_str(t, "%H:%M")

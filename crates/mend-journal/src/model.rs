@@ -118,6 +118,11 @@ impl Journal {
         self.doc.save_after(heads)
     }
 
+    /// Drop changes made since the last commit (after a failed action).
+    pub fn rollback(&mut self) {
+        self.doc.rollback();
+    }
+
     /// The underlying document, for the sync core.
     pub fn doc_mut(&mut self) -> &mut AutoCommit {
         &mut self.doc
@@ -172,7 +177,9 @@ impl Journal {
             return Err(JournalError::Invalid("the text is empty".into()));
         }
         if e.text.len() > TEXT_MAX_BYTES {
-            return Err(JournalError::Invalid("the text is longer than 1 MiB".into()));
+            return Err(JournalError::Invalid(
+                "the text is longer than 1 MiB".into(),
+            ));
         }
         if let Some(m) = e.mood {
             if !MOOD_RANGE.contains(&m) {
@@ -271,8 +278,17 @@ impl Journal {
                 return Err(JournalError::Invalid("the text is empty".into()));
             }
             if text.len() > TEXT_MAX_BYTES {
-                return Err(JournalError::Invalid("the text is longer than 1 MiB".into()));
+                return Err(JournalError::Invalid(
+                    "the text is longer than 1 MiB".into(),
+                ));
             }
+        }
+        if let Some(Some(m)) = edit.mood {
+            if !MOOD_RANGE.contains(&m) {
+                return Err(JournalError::Invalid(format!("mood {m} is not 1-5")));
+            }
+        }
+        if let Some(text) = &edit.text {
             self.doc.put(&obj, "text", text.as_str())?;
         }
         if let Some(tags) = &edit.tags {
@@ -282,9 +298,6 @@ impl Journal {
             }
         }
         match edit.mood {
-            Some(Some(m)) if !MOOD_RANGE.contains(&m) => {
-                return Err(JournalError::Invalid(format!("mood {m} is not 1-5")));
-            }
             Some(Some(m)) => self.doc.put(&obj, "mood", i64::from(m))?,
             Some(None) => self.doc.delete(&obj, "mood")?,
             None => {}
@@ -402,9 +415,7 @@ impl Journal {
             author,
             author_id,
             created_at,
-            written_at: self
-                .get_i64(obj, "written_at")?
-                .map_or(created_at, from_ms),
+            written_at: self.get_i64(obj, "written_at")?.map_or(created_at, from_ms),
             edited_at: self.get_i64(obj, "edited_at")?.map(from_ms),
             text,
             tags,

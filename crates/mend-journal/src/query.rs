@@ -33,7 +33,10 @@ impl Filter {
             && self.tag.as_ref().is_none_or(|t| e.tags.contains(t))
             && self.kind.as_ref().is_none_or(|k| e.kind == *k)
             && (!self.private_only || e.private)
-            && self.words.iter().all(|w| !search_matches(&e.text, w).is_empty())
+            && self
+                .words
+                .iter()
+                .all(|w| !search_matches(&e.text, w).is_empty())
     }
 
     /// Keep the matching entries, newest first, at most `limit`.
@@ -95,7 +98,10 @@ pub fn resolve_prefix<'a>(
     if prefix.is_empty() {
         return Err(JournalError::NotFound(prefix));
     }
-    let found: Vec<&str> = ids.into_iter().filter(|id| id.starts_with(&prefix)).collect();
+    let found: Vec<&str> = ids
+        .into_iter()
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
     match found.as_slice() {
         [one] => Ok((*one).to_owned()),
         [] => Err(JournalError::NotFound(prefix)),

@@ -7,7 +7,8 @@ pub fn normalize_tag(raw: &str) -> Option<String> {
     let t: String = t.chars().flat_map(char::to_lowercase).collect();
     let valid = !t.is_empty()
         && t.len() <= 64
-        && t.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        && t.chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
     valid.then_some(t)
 }
 

@@ -48,7 +48,11 @@ fn write_read_and_one_change_per_action() {
     let after = j.doc_mut().get_changes(&[]).len();
     assert_eq!(after, before + 1, "one user action is one change");
     let change = j.doc_mut().get_last_local_change().unwrap();
-    assert_eq!(change.timestamp(), t(2).timestamp(), "the change has its time set");
+    assert_eq!(
+        change.timestamp(),
+        t(2).timestamp(),
+        "the change has its time set"
+    );
     let e = by_id(&j, "e1");
     assert_eq!(e.author, "Alex");
     assert_eq!(e.text, "we talked");
@@ -60,12 +64,15 @@ fn write_read_and_one_change_per_action() {
 #[test]
 fn a_joining_device_starts_empty_and_receives_everything() {
     let mut a = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
-    a.add_entry(&entry("e1", &alex(), "first", 2), t(2)).unwrap();
+    a.add_entry(&entry("e1", &alex(), "first", 2), t(2))
+        .unwrap();
     let mut b = Journal::empty(&[2; 16], false);
     b.apply_changes(&a.save()).unwrap();
     b.add_person(&sam(), t(3)).unwrap();
-    b.add_entry(&entry("e2", &sam(), "second", 3), t(3)).unwrap();
-    a.add_entry(&entry("e3", &alex(), "third", 4), t(4)).unwrap();
+    b.add_entry(&entry("e2", &sam(), "second", 3), t(3))
+        .unwrap();
+    a.add_entry(&entry("e3", &alex(), "third", 4), t(4))
+        .unwrap();
     let a_heads = a.heads();
     let b_heads = b.heads();
     let from_b = b.changes_since(&a_heads);
@@ -87,11 +94,17 @@ fn two_independent_roots_would_lose_entries_which_is_why_joiners_start_empty() {
     // one side's `entries` map hides the other's after a merge.
     let mut a = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
     let mut b = Journal::create("jid", &sam(), &[2; 16], false, t(1)).unwrap();
-    a.add_entry(&entry("ea", &alex(), "from a", 2), t(2)).unwrap();
-    b.add_entry(&entry("eb", &sam(), "from b", 2), t(2)).unwrap();
+    a.add_entry(&entry("ea", &alex(), "from a", 2), t(2))
+        .unwrap();
+    b.add_entry(&entry("eb", &sam(), "from b", 2), t(2))
+        .unwrap();
     let all_b = b.save();
     a.apply_changes(&all_b).unwrap();
-    assert_eq!(a.len(), 1, "one of the two entries maps wins and the other vanishes");
+    assert_eq!(
+        a.len(),
+        1,
+        "one of the two entries maps wins and the other vanishes"
+    );
 }
 
 #[test]
@@ -183,8 +196,11 @@ fn filters_sort_newest_first() {
     j.add_person(&sam(), t(1)).unwrap();
     for (i, h) in [5, 2, 9, 7].into_iter().enumerate() {
         let who = if i % 2 == 0 { alex() } else { sam() };
-        j.add_entry(&entry(&format!("e{h}"), &who, &format!("text {h}"), h), t(h))
-            .unwrap();
+        j.add_entry(
+            &entry(&format!("e{h}"), &who, &format!("text {h}"), h),
+            t(h),
+        )
+        .unwrap();
     }
     let all = Filter::default().apply(j.entries().unwrap());
     let ids: Vec<_> = all.iter().map(|e| e.id.as_str()).collect();

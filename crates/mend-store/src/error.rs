@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that can go wrong with Mend's files.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no Mend journal in {}", home.display())]
+    NotInitialised { home: PathBuf },
+    #[error("{} already holds a Mend journal", home.display())]
+    AlreadyInitialised { home: PathBuf },
+    #[error("{} is damaged: {why}", path.display())]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{}: {source}", path.display())]
+    Crypto {
+        path: PathBuf,
+        source: mend_crypto::CryptoError,
+    },
+    #[error("wrong passphrase for this device")]
+    WrongPassphrase,
+    #[error(transparent)]
+    Journal(#[from] mend_journal::JournalError),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |source| StoreError::Io { path, source }
+    }
+}

@@ -1,0 +1,155 @@
+//! A home directory: where one device keeps its key file and its journal.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use mend_crypto::{CryptoError, DeviceSecrets, JournalId, KdfParams, KeyFile, Passphrase};
+use mend_journal::{Journal, Person};
+
+use crate::atomic::{create_private_dir, write_atomic};
+use crate::{Access, HomeLock, Store, StoreError};
+
+/// The sealed device key file, relative to the home.
+pub const KEY_FILE: &str = "device.key";
+const LOCK_FILE: &str = "lock";
+
+/// One device's home directory.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.root.join(KEY_FILE)
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.key_path().exists()
+    }
+
+    /// Take the home's lock (blocking). Fails if there is no journal here.
+    pub fn lock(&self, access: Access) -> Result<HomeLock, StoreError> {
+        if !self.is_initialised() {
+            return Err(StoreError::NotInitialised {
+                home: self.root.clone(),
+            });
+        }
+        HomeLock::acquire(&self.root.join(LOCK_FILE), access)
+    }
+
+    /// Read and parse (not open) the key file; KDF parameters are checked against the caps.
+    pub fn read_key_file(&self) -> Result<KeyFile, StoreError> {
+        let path = self.key_path();
+        if !path.exists() {
+            return Err(StoreError::NotInitialised {
+                home: self.root.clone(),
+            });
+        }
+        let len = fs::metadata(&path).map_err(StoreError::io(&path))?.len();
+        if len > mend_crypto::KEYFILE_MAX_LEN as u64 {
+            return Err(StoreError::Corrupt {
+                path,
+                why: "larger than any key file".into(),
+            });
+        }
+        let bytes = fs::read(&path).map_err(StoreError::io(&path))?;
+        KeyFile::parse(&bytes).map_err(|source| StoreError::Crypto { path, source })
+    }
+
+    /// Open the key file with the passphrase.
+    pub fn unlock(&self, passphrase: &Passphrase) -> Result<(KeyFile, DeviceSecrets), StoreError> {
+        let file = self.read_key_file()?;
+        let secrets = file.open(passphrase).map_err(|e| match e {
+            CryptoError::WrongPassphrase => StoreError::WrongPassphrase,
+            source => StoreError::Crypto {
+                path: self.key_path(),
+                source,
+            },
+        })?;
+        Ok((file, secrets))
+    }
+
+    /// Create this device and a new journal founded by its person.
+    pub fn init(
+        &self,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+        passphrase: &Passphrase,
+        params: KdfParams,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.is_initialised() {
+            return Err(StoreError::AlreadyInitialised {
+                home: self.root.clone(),
+            });
+        }
+        create_private_dir(&self.root)?;
+        let _lock = HomeLock::acquire(&self.root.join(LOCK_FILE), Access::Write)?;
+        if self.is_initialised() {
+            return Err(StoreError::AlreadyInitialised {
+                home: self.root.clone(),
+            });
+        }
+        let founder = Person {
+            id: secrets.person_id.clone(),
+            name: secrets.person_name.clone(),
+        };
+        let jid = journal_id.to_hex();
+        let actor = secrets.actor_id();
+        let mut shared = Journal::create(&jid, &founder, &actor, false, now)?;
+        let mut private = Journal::create(&jid, &founder, &actor, true, now)?;
+        Store::create_files(&self.root, secrets, journal_id, &mut shared, &mut private)?;
+        let key = KeyFile::seal(secrets, journal_id, passphrase, params).map_err(|source| {
+            StoreError::Crypto {
+                path: self.key_path(),
+                source,
+            }
+        })?;
+        // The key file is written last: a home without one is not a journal yet.
+        write_atomic(&self.key_path(), &key.to_bytes())
+    }
+
+    /// Re-wrap the journal key under a new passphrase. Nothing else is re-encrypted; the key
+    /// file is replaced atomically, so after a crash either passphrase works, never neither.
+    pub fn change_passphrase(
+        &self,
+        old: &Passphrase,
+        new: &Passphrase,
+        params: KdfParams,
+    ) -> Result<(), StoreError> {
+        let _lock = self.lock(Access::Write)?;
+        let (file, secrets) = self.unlock(old)?;
+        let key = KeyFile::seal(&secrets, file.journal_id, new, params).map_err(|source| {
+            StoreError::Crypto {
+                path: self.key_path(),
+                source,
+            }
+        })?;
+        write_atomic(&self.key_path(), &key.to_bytes())
+    }
+
+    /// Bytes used by this home's files.
+    pub fn disk_usage(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            let Ok(rd) = fs::read_dir(p) else { return 0 };
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.root)
+    }
+}

@@ -1,0 +1,327 @@
+//! An open journal: both documents loaded from their snapshot and log, and durable commits.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mend_crypto::{open_record, seal_record, DeviceSecrets, JournalId, JournalKey, RecordKind};
+use mend_journal::{Journal, JournalError};
+
+use crate::atomic::{append_durable, create_private_dir, write_atomic};
+use crate::records::{decode_records, encode_header, frame, DataHeader};
+use crate::{Access, Home, HomeLock, StoreError, RECORD_MAX_LEN};
+
+/// Which document: the shared journal, or this device's private one (never synced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    Shared,
+    Private,
+}
+
+impl Doc {
+    fn dir(self) -> &'static str {
+        match self {
+            Doc::Shared => "shared",
+            Doc::Private => "private",
+        }
+    }
+    fn kinds(self) -> (RecordKind, RecordKind) {
+        match self {
+            Doc::Shared => (RecordKind::SharedSnapshot, RecordKind::SharedLog),
+            Doc::Private => (RecordKind::PrivateSnapshot, RecordKind::PrivateLog),
+        }
+    }
+}
+
+const SNAPSHOT: &str = "snapshot";
+const LOG: &str = "log";
+/// Compact once the log holds this many records...
+const COMPACT_RECORDS: usize = 1000;
+/// ...or once it is larger than both this and the snapshot.
+const COMPACT_MIN_BYTES: u64 = 1024 * 1024;
+
+struct DocFiles {
+    journal: Journal,
+    dir: PathBuf,
+    snapshot_len: u64,
+    log_len: u64,
+    log_records: usize,
+}
+
+/// Sizes, for `mend status` and the benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    pub snapshot_bytes: u64,
+    pub log_bytes: u64,
+    pub log_records: usize,
+}
+
+/// An open, locked journal.
+pub struct Store {
+    journal_id: JournalId,
+    key: JournalKey,
+    shared: DocFiles,
+    private: DocFiles,
+    warnings: Vec<String>,
+    lock: HomeLock,
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let len = fs::metadata(path).map_err(StoreError::io(path))?.len();
+    if len > (RECORD_MAX_LEN as u64) * 4 {
+        return Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            why: format!("{len} bytes is larger than Mend ever writes"),
+        });
+    }
+    fs::read(path).map_err(StoreError::io(path))
+}
+
+impl Store {
+    /// Write the first snapshot and an empty log for both documents of a new home.
+    pub(crate) fn create_files(
+        root: &Path,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+        shared: &mut Journal,
+        private: &mut Journal,
+    ) -> Result<(), StoreError> {
+        for (doc, journal) in [(Doc::Shared, shared), (Doc::Private, private)] {
+            let dir = root.join(doc.dir());
+            create_private_dir(&dir)?;
+            write_snapshot(&dir, &secrets.journal_key, journal_id, doc, journal)?;
+            write_empty_log(&dir, journal_id, doc)?;
+        }
+        Ok(())
+    }
+
+    /// Load both documents. `lock` decides whether this store may write.
+    pub fn open(
+        home: &Home,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+        lock: HomeLock,
+    ) -> Result<Self, StoreError> {
+        let mut warnings = Vec::new();
+        let actor = secrets.actor_id();
+        let mut load = |doc: Doc| -> Result<DocFiles, StoreError> {
+            load_doc(
+                &home.root().join(doc.dir()),
+                &secrets.journal_key,
+                journal_id,
+                doc,
+                &actor,
+                &mut warnings,
+            )
+        };
+        let shared = load(Doc::Shared)?;
+        let private = load(Doc::Private)?;
+        Ok(Self {
+            journal_id,
+            key: secrets.journal_key.clone(),
+            shared,
+            private,
+            warnings,
+            lock,
+        })
+    }
+
+    fn files(&self, doc: Doc) -> &DocFiles {
+        match doc {
+            Doc::Shared => &self.shared,
+            Doc::Private => &self.private,
+        }
+    }
+
+    fn files_mut(&mut self, doc: Doc) -> &mut DocFiles {
+        match doc {
+            Doc::Shared => &mut self.shared,
+            Doc::Private => &mut self.private,
+        }
+    }
+
+    pub fn journal(&self, doc: Doc) -> &Journal {
+        &self.files(doc).journal
+    }
+
+    pub fn journal_id(&self) -> JournalId {
+        self.journal_id
+    }
+
+    /// What opening found that the user should know (a dropped torn record).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn stats(&self, doc: Doc) -> StoreStats {
+        let f = self.files(doc);
+        StoreStats {
+            snapshot_bytes: f.snapshot_len,
+            log_bytes: f.log_len,
+            log_records: f.log_records,
+        }
+    }
+
+    /// Run one user action on a document and make it durable: its changes are sealed and
+    /// appended to the log and fsynced before this returns. If `action` fails, nothing is
+    /// written and the document is as it was.
+    pub fn commit<T>(
+        &mut self,
+        doc: Doc,
+        action: impl FnOnce(&mut Journal) -> Result<T, JournalError>,
+    ) -> Result<T, StoreError> {
+        if self.lock.access != Access::Write {
+            return Err(StoreError::Io {
+                path: self.files(doc).dir.clone(),
+                source: std::io::Error::other("the journal was opened read-only"),
+            });
+        }
+        let journal_id = self.journal_id;
+        let key = self.key.clone();
+        let files = self.files_mut(doc);
+        let heads = files.journal.heads();
+        let out = match action(&mut files.journal) {
+            Ok(out) => out,
+            Err(e) => {
+                files.journal.rollback();
+                return Err(e.into());
+            }
+        };
+        let changes = files.journal.changes_since(&heads);
+        if changes.is_empty() {
+            return Ok(out);
+        }
+        let sealed = seal_record(&key, &journal_id, doc.kinds().1, &changes).map_err(|source| {
+            StoreError::Crypto {
+                path: files.dir.join(LOG),
+                source,
+            }
+        })?;
+        let framed = frame(&sealed);
+        append_durable(&files.dir.join(LOG), files.log_len, &framed)?;
+        files.log_len += framed.len() as u64;
+        files.log_records += 1;
+        let big = files.log_len > files.snapshot_len.max(COMPACT_MIN_BYTES);
+        if big || files.log_records >= COMPACT_RECORDS {
+            self.compact(doc)?;
+        }
+        Ok(out)
+    }
+
+    /// Fold the log into a new snapshot. A crash at any point leaves a journal that opens with
+    /// everything in it: the new snapshot is renamed into place before the log is emptied, and
+    /// applying log records the snapshot already holds changes nothing.
+    pub fn compact(&mut self, doc: Doc) -> Result<(), StoreError> {
+        let journal_id = self.journal_id;
+        let key = self.key.clone();
+        let files = self.files_mut(doc);
+        files.snapshot_len = write_snapshot(&files.dir, &key, journal_id, doc, &mut files.journal)?;
+        files.log_len = write_empty_log(&files.dir, journal_id, doc)?;
+        files.log_records = 0;
+        tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
+        Ok(())
+    }
+}
+
+fn write_snapshot(
+    dir: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    doc: Doc,
+    journal: &mut Journal,
+) -> Result<u64, StoreError> {
+    let path = dir.join(SNAPSHOT);
+    let kind = doc.kinds().0;
+    let sealed = seal_record(key, &journal_id, kind, &journal.save()).map_err(|source| {
+        StoreError::Crypto {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let mut bytes = encode_header(&DataHeader { kind, journal_id }).to_vec();
+    bytes.extend(frame(&sealed));
+    write_atomic(&path, &bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+fn write_empty_log(dir: &Path, journal_id: JournalId, doc: Doc) -> Result<u64, StoreError> {
+    let header = encode_header(&DataHeader {
+        kind: doc.kinds().1,
+        journal_id,
+    });
+    write_atomic(&dir.join(LOG), &header)?;
+    Ok(header.len() as u64)
+}
+
+fn load_doc(
+    dir: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    doc: Doc,
+    actor: &[u8],
+    warnings: &mut Vec<String>,
+) -> Result<DocFiles, StoreError> {
+    let (snap_kind, log_kind) = doc.kinds();
+    let corrupt = |path: &Path, why: String| StoreError::Corrupt {
+        path: path.to_owned(),
+        why,
+    };
+    let check_header = |path: &Path, h: &DataHeader, kind: RecordKind| {
+        if h.kind != kind {
+            return Err(corrupt(path, "it holds records of another kind".into()));
+        }
+        if h.journal_id != journal_id {
+            return Err(corrupt(path, "it belongs to another journal".into()));
+        }
+        Ok(())
+    };
+    let open = |path: &Path, kind: RecordKind, sealed: &[u8], index: usize| {
+        open_record(key, &journal_id, kind, sealed).map_err(|_| {
+            corrupt(
+                path,
+                format!("record {index} failed authentication (altered, or from another file)"),
+            )
+        })
+    };
+
+    let snap_path = dir.join(SNAPSHOT);
+    if !snap_path.exists() {
+        return Err(corrupt(&snap_path, "the file is missing".into()));
+    }
+    let snap_bytes = read_capped(&snap_path)?;
+    let decoded = decode_records(&snap_bytes).map_err(|why| corrupt(&snap_path, why))?;
+    check_header(&snap_path, &decoded.header, snap_kind)?;
+    if decoded.records.len() != 1 || decoded.torn_bytes != 0 {
+        return Err(corrupt(
+            &snap_path,
+            "a snapshot holds exactly one whole record".into(),
+        ));
+    }
+    let plain = open(&snap_path, snap_kind, decoded.records[0], 0)?;
+    let mut journal = Journal::load(&plain, actor, doc == Doc::Private)?;
+
+    let log_path = dir.join(LOG);
+    let log_bytes = read_capped(&log_path)?;
+    let decoded = decode_records(&log_bytes).map_err(|why| corrupt(&log_path, why))?;
+    check_header(&log_path, &decoded.header, log_kind)?;
+    for (i, sealed) in decoded.records.iter().enumerate() {
+        let plain = open(&log_path, log_kind, sealed, i)?;
+        journal.apply_changes(&plain)?;
+    }
+    if decoded.torn_bytes > 0 {
+        let msg = format!(
+            "{}: dropped a torn final record ({} bytes) left by an interrupted write; \
+             every earlier record is intact",
+            log_path.display(),
+            decoded.torn_bytes
+        );
+        tracing::warn!("{msg}");
+        warnings.push(msg);
+    }
+    Ok(DocFiles {
+        journal,
+        dir: dir.to_owned(),
+        snapshot_len: snap_bytes.len() as u64,
+        log_len: decoded.valid_len as u64,
+        log_records: decoded.records.len(),
+    })
+}

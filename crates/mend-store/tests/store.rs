@@ -1,0 +1,194 @@
+//! The store on a real file system, in temp directories.
+
+use std::fs;
+
+use chrono::{TimeZone, Utc};
+use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
+use mend_journal::{NewEntry, KIND_ENTRY};
+use mend_store::{Access, Doc, Home, Store, StoreError};
+
+fn secrets() -> DeviceSecrets {
+    DeviceSecrets {
+        journal_key: JournalKey::generate().unwrap(),
+        identity_seed: random_bytes().unwrap(),
+        person_id: "a".repeat(32),
+        person_name: "Alex".into(),
+        device_name: "laptop".into(),
+    }
+}
+
+fn new_home() -> (
+    tempfile::TempDir,
+    Home,
+    DeviceSecrets,
+    JournalId,
+    Passphrase,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path().join("home"));
+    let s = secrets();
+    let jid = JournalId::generate().unwrap();
+    let pass = Passphrase::from("pass");
+    home.init(&s, jid, &pass, KdfParams::INSECURE_TEST, Utc::now())
+        .unwrap();
+    (dir, home, s, jid, pass)
+}
+
+fn open(
+    home: &Home,
+    s: &DeviceSecrets,
+    jid: JournalId,
+    access: Access,
+) -> Result<Store, StoreError> {
+    Store::open(home, s, jid, home.lock(access).unwrap())
+}
+
+fn write(store: &mut Store, doc: Doc, id: &str, text: &str) {
+    let e = NewEntry {
+        id: id.into(),
+        author_id: "a".repeat(32),
+        created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        written_at: Utc::now(),
+        edited_at: None,
+        text: text.into(),
+        tags: vec![],
+        mood: None,
+        kind: KIND_ENTRY.into(),
+    };
+    store.commit(doc, |j| j.add_entry(&e, Utc::now())).unwrap();
+}
+
+#[test]
+fn entries_survive_reopening_and_compaction() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    write(&mut store, Doc::Private, "p1", "secret draft");
+    drop(store);
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    assert_eq!(store.journal(Doc::Shared).entry("e1").unwrap().text, "one");
+    assert!(store.journal(Doc::Private).entry("p1").unwrap().private);
+    assert!(store.journal(Doc::Shared).entry("p1").is_err());
+    store.compact(Doc::Shared).unwrap();
+    assert_eq!(store.stats(Doc::Shared).log_records, 0);
+    write(&mut store, Doc::Shared, "e2", "two");
+    drop(store);
+    let store = open(&home, &s, jid, Access::Read).unwrap();
+    assert_eq!(store.journal(Doc::Shared).len(), 2);
+}
+
+#[test]
+fn a_write_appends_only_its_own_bytes() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let log = home.root().join("shared/log");
+    let snap = fs::read(home.root().join("shared/snapshot")).unwrap();
+    let before = fs::metadata(&log).unwrap().len();
+    write(&mut store, Doc::Shared, "e1", &"x".repeat(200));
+    let after = fs::metadata(&log).unwrap().len();
+    assert!(after - before < 600, "appended {} bytes", after - before);
+    assert_eq!(fs::read(home.root().join("shared/snapshot")).unwrap(), snap);
+}
+
+#[test]
+fn a_torn_final_record_is_dropped_and_earlier_ones_kept() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "kept");
+    write(&mut store, Doc::Shared, "e2", "torn");
+    drop(store);
+    let log = home.root().join("shared/log");
+    let len = fs::metadata(&log).unwrap().len();
+    let f = fs::OpenOptions::new().write(true).open(&log).unwrap();
+    f.set_len(len - 7).unwrap();
+    drop(f);
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    assert_eq!(store.warnings().len(), 1);
+    assert_eq!(store.journal(Doc::Shared).entry("e1").unwrap().text, "kept");
+    assert!(store.journal(Doc::Shared).entry("e2").is_err());
+    // The next write cuts the torn bytes away and the log is whole again.
+    write(&mut store, Doc::Shared, "e3", "after");
+    drop(store);
+    let store = open(&home, &s, jid, Access::Read).unwrap();
+    assert!(store.warnings().is_empty());
+    assert_eq!(store.journal(Doc::Shared).len(), 2);
+}
+
+#[test]
+fn a_damaged_record_is_an_error_naming_the_file() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    write(&mut store, Doc::Shared, "e2", "two");
+    drop(store);
+    let log = home.root().join("shared/log");
+    let mut bytes = fs::read(&log).unwrap();
+    bytes[26 + 4 + 30] ^= 1; // inside the first record
+    fs::write(&log, &bytes).unwrap();
+    let err = open(&home, &s, jid, Access::Read).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt { ref path, .. } if path.ends_with("shared/log")));
+}
+
+#[test]
+fn records_cannot_move_between_documents_or_journals() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Private, "p1", "draft");
+    drop(store);
+    // Put the private log where the shared log was.
+    fs::copy(
+        home.root().join("private/log"),
+        home.root().join("shared/log"),
+    )
+    .unwrap();
+    assert!(matches!(
+        open(&home, &s, jid, Access::Read),
+        Err(StoreError::Corrupt { .. })
+    ));
+    // Same bytes but with the header's kind rewritten: authentication catches it.
+    let mut bytes = fs::read(home.root().join("private/log")).unwrap();
+    bytes[9] = 2;
+    fs::write(home.root().join("shared/log"), &bytes).unwrap();
+    assert!(matches!(
+        open(&home, &s, jid, Access::Read),
+        Err(StoreError::Corrupt { .. })
+    ));
+    // A snapshot from another journal.
+    let (_d2, other, s2, jid2, _) = new_home();
+    drop((s2, jid2));
+    fs::copy(
+        other.root().join("shared/snapshot"),
+        home.root().join("shared/snapshot"),
+    )
+    .unwrap();
+    assert!(open(&home, &s, jid, Access::Read).is_err());
+}
+
+#[test]
+fn passphrase_change_rewraps_the_key_only() {
+    let (_d, home, _s, _jid, pass) = new_home();
+    let snap = fs::read(home.root().join("shared/snapshot")).unwrap();
+    let new = Passphrase::from("new pass");
+    assert!(matches!(
+        home.change_passphrase(&Passphrase::from("wrong"), &new, KdfParams::INSECURE_TEST),
+        Err(StoreError::WrongPassphrase)
+    ));
+    home.change_passphrase(&pass, &new, KdfParams::INSECURE_TEST)
+        .unwrap();
+    assert!(matches!(
+        home.unlock(&pass),
+        Err(StoreError::WrongPassphrase)
+    ));
+    let (_, s) = home.unlock(&new).unwrap();
+    assert_eq!(s.person_name, "Alex");
+    assert_eq!(fs::read(home.root().join("shared/snapshot")).unwrap(), snap);
+}
+
+#[test]
+fn init_refuses_an_existing_home() {
+    let (_d, home, s, jid, pass) = new_home();
+    assert!(matches!(
+        home.init(&s, jid, &pass, KdfParams::INSECURE_TEST, Utc::now()),
+        Err(StoreError::AlreadyInitialised { .. })
+    ));
+}
