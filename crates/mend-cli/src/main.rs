@@ -1,1 +1,48 @@
-fn main() {}
+//! mend: the command line of Mend, an end-to-end-encrypted journal for two partners.
+//!
+//! This crate parses arguments, validates them, calls the library crates (mend-store,
+//! mend-journal, mend-crypto) and prints. Errors a user can cause are printed as one line saying
+//! what happened and one saying what to do next, never as a stack trace.
+
+mod cli;
+mod commands;
+mod dates;
+mod editor;
+mod fail;
+mod passphrase;
+mod render;
+mod session;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("error: internal error in mend: {msg}");
+        eprintln!("hint: nothing more was written; please report this with the command you ran");
+    }));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let (what, hint) = fail::explain(&err);
+            anstream::eprintln!("{} {what}", owo_colors::OwoColorize::red(&"error:"));
+            anstream::eprintln!("{} {hint}", owo_colors::OwoColorize::dimmed(&"hint:"));
+            ExitCode::FAILURE
+        }
+    }
+}

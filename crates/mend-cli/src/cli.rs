@@ -1,0 +1,221 @@
+//! The command line, as clap sees it. Parsing only: no I/O happens here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// An end-to-end-encrypted journal for two partners rebuilding trust.
+///
+/// Everything on disk is sealed; the passphrase is asked for on the terminal, or read from
+/// MEND_PASSPHRASE or --passphrase-file (never from the command line).
+#[derive(Debug, Parser)]
+#[command(name = "mend", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory holding this device's journal [default: the platform data dir]
+    #[arg(long, global = true, env = "MEND_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Read the passphrase from the first line of FILE (for scripts)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create this device and a new journal
+    Init(InitArgs),
+    /// Write an entry (from arguments, from stdin when piped, or in $EDITOR)
+    Write(WriteArgs),
+    /// List entries, newest first
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show one entry in full (any unique id prefix)
+    Show(ShowArgs),
+    /// Edit one of your entries (in $EDITOR, or with --text)
+    Edit(EditArgs),
+    /// Find entries containing all of the given words (case-insensitive)
+    Search(SearchArgs),
+    /// Delete one of your entries
+    Delete(DeleteArgs),
+    /// Print the journal as JSON (lossless) or Markdown
+    Export(ExportArgs),
+    /// Import Mend's own JSON export or jrnl's (`jrnl --export json`)
+    Import(ImportArgs),
+    /// This device, its journal, and how much is in it
+    Status(StatusArgs),
+    /// Change this device's passphrase (re-wraps the key; entries are not re-encrypted)
+    Passphrase(PassphraseArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff)
+    Man,
+    /// A guided walkthrough on a throwaway journal in a temporary directory
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Your name, as your partner will see it
+    #[arg(long)]
+    pub name: String,
+    /// A name for this device [default: the host name]
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EntryFields {
+    /// When the entry is about: "yesterday 21:00", "2026-11-20 08:00", "last friday"
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+    /// Add a tag (repeatable); `@tags` in the text are picked up too
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// How you feel, from 1 (very low) to 5 (very good)
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub mood: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// The text; without it, stdin when piped, else $EDITOR
+    pub text: Vec<String>,
+    #[command(flatten)]
+    pub fields: EntryFields,
+    /// Keep it on this device only (a private draft, never synced)
+    #[arg(long)]
+    pub private: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ListArgs {
+    /// Show at most N entries
+    #[arg(short = 'n', long = "number", value_name = "N")]
+    pub limit: Option<usize>,
+    /// Only entries about this moment or later ("last week", "2026-01-01")
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only entries about this moment or earlier
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only entries by this person
+    #[arg(long, value_name = "NAME")]
+    pub author: Option<String>,
+    /// Only entries with this tag
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only entries of this kind
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only private entries
+    #[arg(long)]
+    pub private: bool,
+    /// Print JSON (see docs/cli.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Entry id or a unique prefix of it
+    pub id: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Entry id or a unique prefix of it
+    pub id: String,
+    /// The new text (instead of opening $EDITOR)
+    #[arg(long)]
+    pub text: Option<String>,
+    #[command(flatten)]
+    pub fields: EntryFields,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words that must all appear
+    #[arg(required = true)]
+    pub words: Vec<String>,
+    /// Show at most N entries
+    #[arg(short = 'n', long = "number", value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Entry id or a unique prefix of it
+    pub id: String,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: ExportFormat,
+    /// Only entries about this moment or later
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only entries about this moment or earlier
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Leave out private entries
+    #[arg(long)]
+    pub shared_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A Mend JSON export or a jrnl JSON export
+    pub file: PathBuf,
+    /// Import every entry as private (kept on this device)
+    #[arg(long)]
+    pub private: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the new passphrase from the first line of FILE (else MEND_NEW_PASSPHRASE, else asked)
+    #[arg(long, value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's home in DIR instead of deleting it
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}

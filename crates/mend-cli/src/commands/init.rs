@@ -1,0 +1,63 @@
+use anyhow::Result;
+use chrono::Utc;
+use mend_crypto::{random_bytes, random_id_hex, DeviceSecrets, JournalId, JournalKey};
+
+use crate::cli::{Global, InitArgs};
+use crate::fail::fail;
+use crate::{passphrase, session};
+
+/// A name as people will see it: 1-64 characters, no control characters.
+pub fn check_name(what: &str, name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(fail(
+            format!("{what} must be 1 to 64 characters with no control characters"),
+            "nothing was created; choose another name",
+        )
+        .into());
+    }
+    Ok(name.to_owned())
+}
+
+fn default_device_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this device".to_owned())
+}
+
+pub fn run(g: &Global, a: InitArgs) -> Result<()> {
+    let home = session::home(g)?;
+    let name = check_name("your name", &a.name)?;
+    let device = check_name(
+        "the device name",
+        &a.device.unwrap_or_else(default_device_name),
+    )?;
+    if home.is_initialised() {
+        return Err(mend_store::StoreError::AlreadyInitialised {
+            home: home.root().to_owned(),
+        }
+        .into());
+    }
+    let pass = passphrase::choose(g.passphrase_file.as_deref(), passphrase::ENV_PASSPHRASE)?;
+    let params = passphrase::kdf_params()?;
+    let secrets = DeviceSecrets {
+        journal_key: JournalKey::generate()?,
+        identity_seed: random_bytes()?,
+        person_id: random_id_hex()?,
+        person_name: name,
+        device_name: device,
+    };
+    let journal_id = JournalId::generate()?;
+    home.init(&secrets, journal_id, &pass, params, Utc::now())?;
+    println!(
+        "Created a journal for {} on {}.\n  home:    {}\n  journal: {}\n\
+         Write your first entry with `mend write`.",
+        secrets.person_name,
+        secrets.device_name,
+        home.root().display(),
+        journal_id
+    );
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! One module per group of commands. Each validates its arguments, calls the library crates,
+//! and prints.
+
+mod demo;
+mod exchange;
+mod init;
+mod passphrase;
+mod read;
+mod write;
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(g, a),
+        Command::Write(a) => write::write(g, a),
+        Command::Edit(a) => write::edit(g, a),
+        Command::Delete(a) => write::delete(g, a),
+        Command::List(a) => read::list(g, a),
+        Command::Show(a) => read::show(g, a),
+        Command::Search(a) => read::search(g, a),
+        Command::Status(a) => read::status(g, a),
+        Command::Export(a) => exchange::export(g, a),
+        Command::Import(a) => exchange::import(g, a),
+        Command::Passphrase(a) => passphrase::run(g, a),
+        Command::Demo(a) => demo::run(a),
+        Command::Completions(a) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "mend", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,25 @@
+use anyhow::Result;
+
+use crate::cli::{Global, PassphraseArgs};
+use crate::passphrase::{self, ENV_NEW_PASSPHRASE};
+use crate::session;
+
+pub fn run(g: &Global, a: PassphraseArgs) -> Result<()> {
+    let home = session::home(g)?;
+    if !home.is_initialised() {
+        return Err(mend_store::StoreError::NotInitialised {
+            home: home.root().to_owned(),
+        }
+        .into());
+    }
+    let old = passphrase::current(g.passphrase_file.as_deref())?;
+    // Check the old passphrase before asking for a new one.
+    home.unlock(&old)?;
+    let new = passphrase::choose(a.new_passphrase_file.as_deref(), ENV_NEW_PASSPHRASE)?;
+    let params = passphrase::kdf_params()?;
+    home.change_passphrase(&old, &new, params)?;
+    println!(
+        "Passphrase changed. The old one no longer opens this device; entries were not touched."
+    );
+    Ok(())
+}

@@ -1,0 +1,202 @@
+use std::io::{IsTerminal, Read};
+
+use anyhow::Result;
+use chrono::{Local, Utc};
+use mend_crypto::random_id_hex;
+use mend_journal::{inline_tags, normalize_tag, EntryEdit, NewEntry, KIND_ENTRY, TEXT_MAX_BYTES};
+use mend_store::{Access, Doc};
+use zeroize::Zeroizing;
+
+use crate::cli::{DeleteArgs, EditArgs, EntryFields, Global, WriteArgs};
+use crate::dates::parse_when;
+use crate::fail::fail;
+use crate::session::{self, Unlocked};
+use crate::{editor, render};
+
+fn explicit_tags(raw: &[String]) -> Result<Vec<String>> {
+    raw.iter()
+        .map(|t| {
+            normalize_tag(t).ok_or_else(|| {
+                fail(
+                    format!("{t:?} is not a tag"),
+                    "tags are single words of letters, digits, - or _",
+                )
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn merge_tags(mut tags: Vec<String>, more: Vec<String>) -> Vec<String> {
+    for t in more {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    tags
+}
+
+fn read_stdin() -> Result<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(String::new());
+    std::io::stdin()
+        .take(TEXT_MAX_BYTES as u64 + 1)
+        .read_to_string(&mut buf)
+        .map_err(|e| {
+            fail(
+                format!("cannot read the entry from stdin: {e}"),
+                "pipe UTF-8 text",
+            )
+        })?;
+    Ok(buf)
+}
+
+fn non_empty(text: &str) -> Result<String> {
+    let t = text.trim_end();
+    if t.trim().is_empty() {
+        return Err(fail("the entry is empty", "nothing was saved").into());
+    }
+    if t.len() > TEXT_MAX_BYTES {
+        return Err(fail(
+            "the entry is longer than 1 MiB",
+            "nothing was saved; split it",
+        )
+        .into());
+    }
+    Ok(t.to_owned())
+}
+
+pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
+    // Validate everything we can before asking for the passphrase.
+    let created_at = match &a.fields.at {
+        Some(w) => parse_when(w, Local::now())?,
+        None => Utc::now(),
+    };
+    let tags = explicit_tags(&a.fields.tags)?;
+    let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
+        .then(read_stdin)
+        .transpose()?;
+    let unlocked = Unlocked::new(g)?;
+    let text = match (a.text.is_empty(), piped) {
+        (false, _) => non_empty(&a.text.join(" "))?,
+        (true, Some(p)) => non_empty(&p)?,
+        (true, None) => non_empty(&editor::edit("")?)?,
+    };
+    let entry = NewEntry {
+        id: random_id_hex()?,
+        author_id: unlocked.secrets.person_id.clone(),
+        created_at,
+        written_at: Utc::now(),
+        edited_at: None,
+        tags: merge_tags(inline_tags(&text), tags),
+        text,
+        mood: a.fields.mood,
+        kind: KIND_ENTRY.into(),
+    };
+    let doc = if a.private { Doc::Private } else { Doc::Shared };
+    let mut store = unlocked.open(Access::Write)?;
+    store.commit(doc, |j| j.add_entry(&entry, Utc::now()))?;
+    println!("{}", &entry.id[..8]);
+    Ok(())
+}
+
+fn apply_fields(f: &EntryFields, edit: &mut EntryEdit, old_tags: &[String]) -> Result<()> {
+    if let Some(w) = &f.at {
+        edit.created_at = Some(parse_when(w, Local::now())?);
+    }
+    if let Some(m) = f.mood {
+        edit.mood = Some(Some(m));
+    }
+    if !f.tags.is_empty() {
+        edit.tags = Some(merge_tags(old_tags.to_vec(), explicit_tags(&f.tags)?));
+    }
+    Ok(())
+}
+
+pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let me = unlocked.secrets.person_id.clone();
+    // Read the entry under a shared lock, edit without holding any lock, then write.
+    let (doc, id, current) = {
+        let store = unlocked.open(Access::Read)?;
+        let (doc, id) = session::resolve(&store, &a.id)?;
+        let e = store.journal(doc).entry(&id)?;
+        (doc, id, e)
+    };
+    if current.author_id != me {
+        return Err(mend_journal::JournalError::NotAuthor {
+            author: current.author,
+        }
+        .into());
+    }
+    let mut change = EntryEdit::default();
+    let new_text = match &a.text {
+        Some(t) => Some(non_empty(t)?),
+        None if a.fields.at.is_none() && a.fields.mood.is_none() && a.fields.tags.is_empty() => {
+            let mut initial = current.text.clone();
+            for (i, other) in current.conflicting_texts.iter().enumerate() {
+                initial.push_str(&format!(
+                    "\n\n--- other version {} (kept after edits on two devices; merge, then delete this line) ---\n{other}",
+                    i + 1
+                ));
+            }
+            Some(non_empty(&editor::edit(&initial)?)?)
+        }
+        None => None,
+    };
+    let mut base_tags = current.tags.clone();
+    if let Some(t) = &new_text {
+        // Tags written inline follow the text; tags given explicitly stay.
+        let old_inline = inline_tags(&current.text);
+        base_tags.retain(|tag| !old_inline.contains(tag));
+        base_tags = merge_tags(base_tags, inline_tags(t));
+        change.tags = Some(base_tags.clone());
+        if *t != current.text || current.has_conflict() {
+            change.text = Some(t.clone());
+        }
+    }
+    apply_fields(&a.fields, &mut change, &base_tags)?;
+    if change == EntryEdit::default() {
+        println!("{} unchanged", current.short_id());
+        return Ok(());
+    }
+    let mut store = unlocked.open(Access::Write)?;
+    store.commit(doc, |j| j.edit_entry(&id, &me, &change, Utc::now()))?;
+    println!("{} edited", &id[..8]);
+    Ok(())
+}
+
+pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let me = unlocked.secrets.person_id.clone();
+    let mut store = unlocked.open(Access::Write)?;
+    let (doc, id) = session::resolve(&store, &a.id)?;
+    let e = store.journal(doc).entry(&id)?;
+    if e.author_id != me {
+        return Err(mend_journal::JournalError::NotAuthor { author: e.author }.into());
+    }
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(fail(
+                "deleting needs confirmation",
+                "pass --yes to delete without being asked",
+            )
+            .into());
+        }
+        anstream::print!("{}", render::entry_block(&e, &[], false));
+        eprint!("Delete this entry? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("kept {}", e.short_id());
+            return Ok(());
+        }
+    }
+    store.commit(doc, |j| j.delete_entry(&id, &me, Utc::now()))?;
+    println!("deleted {}", &id[..8]);
+    if doc == Doc::Shared {
+        eprintln!(
+            "note: the words remain in the journal's history, and on your partner's device once synced."
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Errors as the user sees them: one line saying what happened, one saying what to do next.
+
+use std::fmt;
+
+use mend_crypto::CryptoError;
+use mend_journal::JournalError;
+use mend_store::StoreError;
+
+/// An error the user caused, with the next step to take.
+#[derive(Debug)]
+pub struct Fail {
+    pub what: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+/// Build a user error: `return Err(fail("what happened", "what to do").into())`.
+pub fn fail(what: impl Into<String>, hint: impl Into<String>) -> Fail {
+    Fail {
+        what: what.into(),
+        hint: hint.into(),
+    }
+}
+
+fn journal_hint(e: &JournalError) -> &'static str {
+    match e {
+        JournalError::NotFound(_) => "`mend list` shows the ids of your entries",
+        JournalError::Ambiguous { .. } => "type more characters of the id",
+        JournalError::NotAuthor { .. } => "you can write an entry of your own about it",
+        JournalError::Invalid(_) => "nothing was saved; fix the input and try again",
+        JournalError::UnknownImport(_) => {
+            "import a Mend export (`mend export`) or a jrnl export (`jrnl --export json > FILE`)"
+        }
+        JournalError::NewerSchema { .. } => "update Mend on this device to read this journal",
+        JournalError::Automerge(_) | JournalError::MissingRoot(_) => {
+            "nothing was changed; restore the journal from a backup or from your partner's device"
+        }
+    }
+}
+
+fn store_hint(e: &StoreError) -> String {
+    match e {
+        StoreError::WrongPassphrase => "try again; nothing was changed. A forgotten passphrase \
+            cannot be recovered on this device (see docs/threat-model.md)"
+            .into(),
+        StoreError::NotInitialised { .. } => "run `mend init --name YOUR_NAME` to start a \
+            journal here, or point --home (or MEND_HOME) at an existing one"
+            .into(),
+        StoreError::AlreadyInitialised { .. } => {
+            "nothing was changed; use another --home to start a second journal".into()
+        }
+        StoreError::Corrupt { .. } => "nothing was changed. Keep a copy of the home directory, \
+            then restore the named file from a backup"
+            .into(),
+        StoreError::Crypto { source, .. } => match source {
+            CryptoError::KdfTooExpensive { .. } | CryptoError::Malformed { .. } => {
+                "this key file was not written by Mend, or was damaged; restore it from a backup"
+                    .into()
+            }
+            CryptoError::UnsupportedVersion { .. } => {
+                "update Mend on this device to read this file".into()
+            }
+            _ => "nothing was changed; restore the named file from a backup".into(),
+        },
+        StoreError::Io { .. } => "check that the path exists and that you may read and \
+            write it; nothing else was changed"
+            .into(),
+        StoreError::Journal(j) => journal_hint(j).into(),
+    }
+}
+
+/// What to print for an error: the line saying what happened, and the next step.
+pub fn explain(err: &anyhow::Error) -> (String, String) {
+    if let Some(f) = err.downcast_ref::<Fail>() {
+        return (f.what.clone(), f.hint.clone());
+    }
+    if let Some(s) = err.downcast_ref::<StoreError>() {
+        return (s.to_string(), store_hint(s));
+    }
+    if let Some(j) = err.downcast_ref::<JournalError>() {
+        return (j.to_string(), journal_hint(j).into());
+    }
+    if let Some(c) = err.downcast_ref::<CryptoError>() {
+        return (
+            c.to_string(),
+            "nothing was changed; this looks like damaged input".into(),
+        );
+    }
+    (
+        format!("{err:#}"),
+        "nothing more was written; if this keeps happening, run with RUST_LOG=debug and report it"
+            .into(),
+    )
+}

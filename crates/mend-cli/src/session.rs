@@ -1,0 +1,99 @@
+//! Finding the home, unlocking it, and opening the store: what almost every command does first.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use mend_crypto::{DeviceSecrets, KeyFile};
+use mend_journal::{Entry, Person};
+use mend_store::{Access, Doc, Home, Store};
+
+use crate::cli::Global;
+use crate::fail::fail;
+use crate::passphrase;
+
+/// The home named by --home / MEND_HOME, else the platform's data directory.
+pub fn home(global: &Global) -> Result<Home> {
+    if let Some(h) = &global.home {
+        return Ok(Home::new(h));
+    }
+    let base = dirs::data_dir().ok_or_else(|| {
+        fail(
+            "cannot find a data directory for this user",
+            "pass --home DIR or set MEND_HOME",
+        )
+    })?;
+    Ok(Home::new(base.join("mend")))
+}
+
+/// An unlocked device: the key file opened, the journal not yet loaded.
+pub struct Unlocked {
+    pub home: Home,
+    pub key_file: KeyFile,
+    pub secrets: DeviceSecrets,
+}
+
+impl Unlocked {
+    /// Ask for the passphrase and open the key file. No lock is held while the KDF runs: the
+    /// key file is only ever replaced atomically.
+    pub fn new(global: &Global) -> Result<Self> {
+        let home = home(global)?;
+        if !home.is_initialised() {
+            // Say so before asking for a passphrase that could not help.
+            return Err(mend_store::StoreError::NotInitialised {
+                home: home.root().to_owned(),
+            }
+            .into());
+        }
+        let pass = passphrase::current(global.passphrase_file.as_deref())?;
+        let (key_file, secrets) = home.unlock(&pass)?;
+        Ok(Self {
+            home,
+            key_file,
+            secrets,
+        })
+    }
+
+    /// Lock the home and load the journal.
+    pub fn open(&self, access: Access) -> Result<Store> {
+        let lock = self.home.lock(access)?;
+        let store = Store::open(&self.home, &self.secrets, self.key_file.journal_id, lock)?;
+        for w in store.warnings() {
+            eprintln!("warning: {w}");
+        }
+        Ok(store)
+    }
+
+    pub fn me(&self) -> Person {
+        Person {
+            id: self.secrets.person_id.clone(),
+            name: self.secrets.person_name.clone(),
+        }
+    }
+
+    pub fn home_path(&self) -> PathBuf {
+        self.home.root().to_owned()
+    }
+}
+
+/// Every entry of both documents.
+pub fn all_entries(store: &Store) -> Result<Vec<Entry>> {
+    let mut all = store.journal(Doc::Shared).entries()?;
+    all.extend(store.journal(Doc::Private).entries()?);
+    Ok(all)
+}
+
+/// Resolve an id prefix across both documents; returns the document and the full id.
+pub fn resolve(store: &Store, prefix: &str) -> Result<(Doc, String)> {
+    let shared = store.journal(Doc::Shared).entry_ids()?;
+    let private = store.journal(Doc::Private).entry_ids()?;
+    let id = mend_journal::resolve_prefix(
+        shared.iter().chain(private.iter()).map(String::as_str),
+        prefix,
+    )?;
+    let doc = if shared.contains(&id) {
+        Doc::Shared
+    } else {
+        Doc::Private
+    };
+    Ok((doc, id))
+}
