@@ -1,1 +1,7 @@
+//! End-to-end tests: the real `mend` binary in temporary homes.
 
+mod util;
+
+mod errors;
+mod journal;
+mod safety;

@@ -1,0 +1,103 @@
+//! Bad input gets one clear error and a next step, exits non-zero, and changes nothing.
+
+use crate::util::Device;
+
+#[test]
+fn wrong_passphrase_changes_nothing() {
+    let mut d = Device::new("Alex");
+    d.write(&["kept safe"]);
+    let before = d.snapshot_files();
+    d.pass = "not the passphrase".into();
+    for args in [
+        &["list"][..],
+        &["write", "should not land"],
+        &["passphrase"],
+    ] {
+        let err = d.fails(args);
+        assert!(err.contains("wrong passphrase"), "{err}");
+    }
+    assert_eq!(d.snapshot_files(), before);
+}
+
+#[test]
+fn user_mistakes_are_explained_and_write_nothing() {
+    let d = Device::new("Alex");
+    let id = d.write(&["the only entry"]);
+    let before = d.snapshot_files();
+    let err = d.fails(&["show", "ffffffff"]);
+    assert!(
+        err.contains("no entry with id ffffffff") && err.contains("mend list"),
+        "{err}"
+    );
+    let err = d.fails(&["write", "--at", "the day after never", "text"]);
+    assert!(err.contains("cannot understand the date"), "{err}");
+    let err = d.fails(&["list", "--since", "someday maybe"]);
+    assert!(err.contains("cannot understand the date"), "{err}");
+    let err = d.fails(&["write"]);
+    assert!(err.contains("empty"), "{err}");
+    let err = d.fails(&["write", "--tag", "two words", "text"]);
+    assert!(err.contains("not a tag"), "{err}");
+    let err = d.fails(&["edit", &id, "--text", "   "]);
+    assert!(err.contains("empty"), "{err}");
+    let err = d.fails(&["init", "--name", "Again"]);
+    assert!(err.contains("already holds"), "{err}");
+    let garbage = d.dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{\"hello\": 1}").unwrap();
+    let err = d.fails(&["import", garbage.to_str().unwrap()]);
+    assert!(err.contains("not a Mend or jrnl"), "{err}");
+    let err = d.fails(&["import", "/no/such/file.json"]);
+    assert!(err.contains("cannot read"), "{err}");
+    let err = d.fails(&["delete", &id]);
+    assert!(err.contains("confirmation"), "{err}");
+    // Out-of-range mood and a passphrase in argv are usage errors (exit 2).
+    assert_eq!(d.run(&["write", "--mood", "9", "x"]).status.code(), Some(2));
+    assert_eq!(
+        d.run(&["--passphrase", "secret", "list"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(d.snapshot_files(), before);
+}
+
+#[test]
+fn an_empty_home_says_how_to_start() {
+    let d = Device::uninitialised();
+    let err = d.fails(&["list"]);
+    assert!(
+        err.contains("no Mend journal") && err.contains("mend init"),
+        "{err}"
+    );
+    assert!(!d.home().exists());
+}
+
+#[test]
+fn a_damaged_file_is_named_and_left_alone() {
+    let d = Device::new("Alex");
+    d.write(&["one"]);
+    d.write(&["two"]);
+    let log = d.home().join("shared/log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let mid = 26 + 4 + 40;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&log, &bytes).unwrap();
+    let before = d.snapshot_files();
+    let err = d.fails(&["list"]);
+    assert!(
+        err.contains("shared/log") && err.contains("damaged"),
+        "{err}"
+    );
+    d.fails(&["write", "three"]);
+    assert_eq!(d.snapshot_files(), before);
+}
+
+#[test]
+fn a_hostile_key_file_cannot_demand_unbounded_work() {
+    let d = Device::new("Alex");
+    let key = d.home().join("device.key");
+    let mut bytes = std::fs::read(&key).unwrap();
+    bytes[10..14].copy_from_slice(&u32::MAX.to_le_bytes()); // Argon2 memory in KiB
+    std::fs::write(&key, &bytes).unwrap();
+    let started = std::time::Instant::now();
+    let err = d.fails(&["list"]);
+    assert!(err.contains("above the allowed maximum"), "{err}");
+    assert!(started.elapsed().as_secs() < 30);
+}

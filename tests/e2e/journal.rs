@@ -1,0 +1,258 @@
+//! Keeping a journal: write, list, search, show, edit, delete, export, import.
+
+use crate::util::{texts, Device};
+
+#[test]
+fn write_from_arguments_stdin_and_options_then_list_and_filter() {
+    let d = Device::new("Alex");
+    let a = d.write(&[
+        "--at",
+        "2026-11-20 08:00",
+        "--mood",
+        "4",
+        "--tag",
+        "Promise",
+        "Kept",
+        "my",
+        "word",
+        "@trust",
+    ]);
+    assert_eq!(a.len(), 8, "write prints the short id");
+    let out = d.run_with_stdin(&["write"], "Piped in from a script. @Honesty\n");
+    assert!(out.status.success());
+    d.write(&["--private", "A draft I am not ready to share"]);
+
+    let all = d.list_json(&[]);
+    assert_eq!(all.len(), 3);
+    let kept = all
+        .iter()
+        .find(|e| e["id"].as_str().unwrap().starts_with(&a))
+        .unwrap();
+    assert_eq!(kept["text"], "Kept my word @trust");
+    assert_eq!(kept["author"], "Alex");
+    assert_eq!(kept["mood"], 4);
+    assert_eq!(kept["kind"], "entry");
+    assert_eq!(kept["private"], false);
+    assert_eq!(kept["created_at"], "2026-11-20T08:00:00+00:00");
+    let mut tags: Vec<_> = kept["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, vec!["promise", "trust"]);
+    // Newest first: the backdated entry is last.
+    assert_eq!(all[2]["id"], kept["id"]);
+
+    assert_eq!(texts(&d.list_json(&["-n", "1"])).len(), 1);
+    assert_eq!(
+        texts(&d.list_json(&["--tag", "honesty"])),
+        vec!["Piped in from a script. @Honesty"]
+    );
+    assert_eq!(
+        texts(&d.list_json(&["--private"])),
+        vec!["A draft I am not ready to share"]
+    );
+    assert_eq!(d.list_json(&["--until", "2026-11-21"]).len(), 1);
+    assert_eq!(d.list_json(&["--since", "2026-11-21"]).len(), 2);
+    assert_eq!(d.list_json(&["--author", "alex"]).len(), 3);
+    assert_eq!(d.list_json(&["--author", "Sam"]).len(), 0);
+
+    let human = d.ok(&["list"]);
+    assert!(human.contains("Kept my word"), "{human}");
+    assert!(human.contains("[private]"));
+    assert!(!human.contains('\u{1b}'), "no colour when not a terminal");
+}
+
+#[test]
+fn search_show_edit_and_delete_by_prefix() {
+    let d = Device::new("Alex");
+    let id = d.write(&["We talked about TRUST tonight"]);
+    d.write(&["Something else entirely"]);
+    let found = d.ok(&["search", "trust"]);
+    assert!(found.contains("We talked about TRUST tonight"));
+    assert!(!found.contains("Something else"));
+    assert_eq!(
+        d.ok(&["search", "--json", "talked", "tonight"])
+            .matches("\"id\"")
+            .count(),
+        1
+    );
+
+    let shown = d.ok(&["show", &id[..5]]);
+    assert!(shown.contains("We talked about TRUST tonight"));
+    d.ok(&[
+        "edit",
+        &id[..6],
+        "--text",
+        "We talked about trust, and listened @listening",
+    ]);
+    let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
+    assert_eq!(e["text"], "We talked about trust, and listened @listening");
+    assert_eq!(e["tags"], serde_json::json!(["listening"]));
+    assert!(e["edited_at"].is_string());
+
+    d.ok(&["edit", &id, "--mood", "5"]);
+    let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
+    assert_eq!(e["mood"], 5);
+
+    let out = d.ok(&["delete", "--yes", &id]);
+    assert!(out.contains("deleted"));
+    assert_eq!(d.list_json(&[]).len(), 1);
+}
+
+#[test]
+fn editor_writes_entries_and_leaves_no_temp_file() {
+    let d = Device::new("Alex");
+    let runtime = tempfile::tempdir().unwrap();
+    let script = d.dir.path().join("fake-editor.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf 'Written in the editor @editor\\n' >> \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // stdin must look interactive for the editor to open: use a pseudo "script" tty-less trick:
+    // with no text and no pipe, `mend write` opens $EDITOR. stdin is /dev/null here, which is not
+    // a terminal, so use `edit` (which always opens the editor without --text) instead.
+    let id = d.write(&["first version"]);
+    let out = d
+        .command(&["edit", &id])
+        .env("EDITOR", &script)
+        .env_remove("VISUAL")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
+    assert_eq!(e["text"], "first versionWritten in the editor @editor");
+    assert_eq!(
+        std::fs::read_dir(runtime.path()).unwrap().count(),
+        0,
+        "the editor's private directory is removed"
+    );
+}
+
+#[test]
+fn export_import_is_a_lossless_round_trip() {
+    let a = Device::new("Alex");
+    a.write(&[
+        "--at",
+        "2026-01-02 10:00",
+        "--mood",
+        "2",
+        "--tag",
+        "one",
+        "First @hello",
+    ]);
+    a.write(&["Second\nwith two lines"]);
+    a.write(&["--private", "Private draft"]);
+    let export = a.ok(&["export", "--format", "json"]);
+    let file = a.dir.path().join("export.json");
+    std::fs::write(&file, &export).unwrap();
+
+    let b = Device::new("Sam");
+    let out = b.ok(&["import", file.to_str().unwrap()]);
+    assert!(out.contains("imported 3 entries"), "{out}");
+    // Importing again adds nothing.
+    assert!(b
+        .ok(&["import", file.to_str().unwrap()])
+        .contains("imported 0 entries (3 already present)"));
+
+    let strip = |s: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
+        let mut entries = v["entries"].take();
+        entries
+            .as_array_mut()
+            .unwrap()
+            .sort_by_key(|e| e["id"].as_str().unwrap().to_owned());
+        entries
+    };
+    let again = b.ok(&["export", "--format", "json"]);
+    assert_eq!(strip(&export), strip(&again));
+
+    let md = a.ok(&["export", "--format", "markdown"]);
+    assert!(md.starts_with("# Mend journal"));
+    assert!(md.contains("First @hello") && md.contains("Mood: 2/5") && md.contains("Private"));
+    let shared_only = a.ok(&["export", "--shared-only"]);
+    assert!(!shared_only.contains("Private draft"));
+
+    // Sam may not edit or delete what Alex wrote.
+    let alex_entry = b.list_json(&["--author", "Alex"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let err = b.fails(&["edit", &alex_entry, "--text", "rewritten"]);
+    assert!(err.contains("only its author"), "{err}");
+    b.fails(&["delete", "--yes", &alex_entry]);
+}
+
+#[test]
+fn jrnl_export_imports_with_dates_tags_and_stars() {
+    let d = Device::new("Alex");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/jrnl-export-sample.json"
+    );
+    assert!(d.ok(&["import", fixture]).contains("imported 3 entries"));
+    assert!(d.ok(&["import", fixture]).contains("imported 0 entries"));
+    let all = d.list_json(&[]);
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        all[0]["text"],
+        "Kept my promise to call at noon. @promise @trust"
+    );
+    assert_eq!(all[0]["created_at"], "2026-11-25T08:15:00+00:00");
+    let tags: Vec<_> = all[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tags, vec!["trust", "promise", "starred"]);
+    assert_eq!(
+        all[2]["text"],
+        "First check-in with our counselor. It felt awkward at first, then lighter. @counseling"
+    );
+    assert_eq!(all[2]["author"], "Alex");
+    assert_eq!(d.list_json(&["--tag", "@counseling"]).len(), 1);
+}
+
+#[test]
+fn status_completions_and_man_page() {
+    let d = Device::new("Alex");
+    d.write(&["one"]);
+    d.write(&["--private", "two"]);
+    let s: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).unwrap();
+    assert_eq!(s["person"], "Alex");
+    assert_eq!(s["entries"]["shared"], 1);
+    assert_eq!(s["entries"]["private"], 1);
+    assert_eq!(s["kdf"]["weak"], true);
+    assert!(s["disk_bytes"].as_u64().unwrap() > 0);
+    assert!(d.ok(&["completions", "bash"]).contains("_mend"));
+    assert!(d.ok(&["man"]).contains(".TH mend"));
+}
+
+#[test]
+fn the_demo_runs_and_finds_no_plaintext() {
+    let keep = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::util::mend_bin())
+        .args(["demo", "--keep"])
+        .arg(keep.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("none found"), "{text}");
+    assert!(keep.path().join("alex/device.key").exists());
+}
