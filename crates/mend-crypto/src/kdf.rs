@@ -84,22 +84,32 @@ impl KdfParams {
 
     /// Choose parameters for this machine: 64 MiB, one lane, and as many passes as it takes
     /// for one derivation to last about `target` (at least one pass, at most the cap).
+    /// The estimate is refined by measuring again at the chosen cost, since the first pass
+    /// also pays for allocating the memory.
     pub fn calibrate(target: Duration) -> Result<KdfParams, CryptoError> {
-        let probe = KdfParams {
+        let mut params = KdfParams {
             memory_kib: KDF_DEFAULT_MEMORY_KIB,
             time_cost: 1,
             parallelism: 1,
         };
         let salt = [0u8; 16];
         let pass = Passphrase::from("calibration");
-        let started = Instant::now();
-        probe.derive(&pass, &salt)?;
-        let one = started.elapsed().max(Duration::from_millis(1));
-        let passes = (target.as_secs_f64() / one.as_secs_f64()).ceil() as u32;
-        Ok(KdfParams {
-            time_cost: passes.clamp(1, KDF_MAX_TIME_COST),
-            ..probe
-        })
+        for _ in 0..3 {
+            let started = Instant::now();
+            params.derive(&pass, &salt)?;
+            let took = started.elapsed().max(Duration::from_millis(1));
+            let ratio = target.as_secs_f64() / took.as_secs_f64();
+            if (0.85..=1.15).contains(&ratio) {
+                break;
+            }
+            let next = (f64::from(params.time_cost) * ratio).round() as u32;
+            let next = next.clamp(1, KDF_MAX_TIME_COST);
+            if next == params.time_cost {
+                break;
+            }
+            params.time_cost = next;
+        }
+        Ok(params)
     }
 }
 

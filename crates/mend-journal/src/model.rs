@@ -5,7 +5,7 @@
 //! schema: int            journal_id: str          created_at: timestamp
 //! people:  { person_id: { name: str, added_at: timestamp } }
 //! entries: { entry_id:  { author, created_at, written_at, edited_at?, text: str,
-//!                         tags: [str], mood?: int, kind: str } }
+//!                         tags: str (space-separated), mood?: int, kind: str } }
 //! ```
 //! Only the device that creates a journal creates these root objects. A device that joins starts
 //! from [`Journal::empty`] and receives them: two independently created `entries` maps would
@@ -199,10 +199,7 @@ impl Journal {
             doc.put(&obj, "edited_at", ts(t))?;
         }
         doc.put(&obj, "text", e.text.as_str())?;
-        let tags = doc.put_object(&obj, "tags", ObjType::List)?;
-        for (i, t) in e.tags.iter().enumerate() {
-            doc.insert(&tags, i, t.as_str())?;
-        }
+        doc.put(&obj, "tags", e.tags.join(" "))?;
         if let Some(m) = e.mood {
             doc.put(&obj, "mood", i64::from(m))?;
         }
@@ -292,10 +289,7 @@ impl Journal {
             self.doc.put(&obj, "text", text.as_str())?;
         }
         if let Some(tags) = &edit.tags {
-            let list = self.doc.put_object(&obj, "tags", ObjType::List)?;
-            for (i, t) in tags.iter().enumerate() {
-                self.doc.insert(&list, i, t.as_str())?;
-            }
+            self.doc.put(&obj, "tags", tags.join(" "))?;
         }
         match edit.mood {
             Some(Some(m)) => self.doc.put(&obj, "mood", i64::from(m))?,
@@ -330,10 +324,6 @@ impl Journal {
             .doc
             .get(obj, key)?
             .and_then(|(v, _)| v.as_str().map(str::to_owned)))
-    }
-
-    fn get_i64(&self, obj: &ObjId, key: &str) -> Result<Option<i64>, JournalError> {
-        Ok(self.doc.get(obj, key)?.and_then(|(v, _)| v.as_i64()))
     }
 
     /// All entry ids.
@@ -378,54 +368,60 @@ impl Journal {
     }
 
     fn read_entry(&self, id: &str, obj: &ObjId, people: &[Person]) -> Result<Entry, JournalError> {
-        let author_id = self.get_str(obj, "author")?.unwrap_or_default();
+        use automerge::{ScalarValueRef as S, ValueRef};
+        // One pass over the entry's fields: far cheaper than a lookup per field.
+        let mut author_id = String::new();
+        let (mut created, mut written, mut edited, mut mood) = (None, None, None, None);
+        let (mut text, mut tags, mut kind) = (String::new(), String::new(), None);
+        let mut text_conflict = false;
+        for f in self.doc.map_range(obj, ..) {
+            let ValueRef::Scalar(v) = f.value else {
+                continue;
+            };
+            match (f.key.as_ref(), v) {
+                ("author", S::Str(s)) => author_id = s.into_owned(),
+                ("created_at", v) => created = Some(v.as_i64()),
+                ("written_at", v) => written = Some(v.as_i64()),
+                ("edited_at", v) => edited = Some(v.as_i64()),
+                ("mood", v) => mood = Some(v.as_i64()),
+                ("text", S::Str(s)) => {
+                    text = s.into_owned();
+                    text_conflict = f.conflict;
+                }
+                ("tags", S::Str(s)) => tags = s.into_owned(),
+                ("kind", S::Str(s)) => kind = Some(s.into_owned()),
+                _ => {}
+            }
+        }
+        let conflicting_texts = if text_conflict {
+            let winner = self.doc.get(obj, "text")?.map(|(_, id)| id);
+            self.doc
+                .get_all(obj, "text")?
+                .into_iter()
+                .filter(|(_, id)| Some(id) != winner.as_ref())
+                .filter_map(|(v, _)| v.as_str().map(str::to_owned))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let author = people
             .iter()
             .find(|p| p.id == author_id)
             .map_or_else(|| "unknown".to_owned(), |p| p.name.clone());
-        let winner = self.doc.get(obj, "text")?;
-        let text = winner
-            .as_ref()
-            .and_then(|(v, _)| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let winner_id = winner.map(|(_, id)| id);
-        let conflicting_texts = self
-            .doc
-            .get_all(obj, "text")?
-            .into_iter()
-            .filter(|(_, id)| Some(id) != winner_id.as_ref())
-            .filter_map(|(v, _)| v.as_str().map(str::to_owned))
-            .collect();
-        let tags = match self.doc.get(obj, "tags")? {
-            Some((Value::Object(ObjType::List), list)) => self
-                .doc
-                .list_range(&list, ..)
-                .filter_map(|item| match item.value {
-                    automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => {
-                        Some(s.to_string())
-                    }
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let created_at = from_ms(self.get_i64(obj, "created_at")?.unwrap_or(0));
+        let created_at = from_ms(created.unwrap_or(0));
         Ok(Entry {
             id: id.to_owned(),
             author,
             author_id,
             created_at,
-            written_at: self.get_i64(obj, "written_at")?.map_or(created_at, from_ms),
-            edited_at: self.get_i64(obj, "edited_at")?.map(from_ms),
+            written_at: written.map_or(created_at, from_ms),
+            edited_at: edited.map(from_ms),
             text,
-            tags,
-            mood: self
-                .get_i64(obj, "mood")?
+            tags: tags.split_whitespace().map(str::to_owned).collect(),
+            mood: mood
                 .and_then(|m| u8::try_from(m).ok())
                 .filter(|m| MOOD_RANGE.contains(m)),
-            kind: self
-                .get_str(obj, "kind")?
-                .unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
+            kind: kind.unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
             private: self.private,
             conflicting_texts,
         })

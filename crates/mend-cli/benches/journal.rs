@@ -1,0 +1,419 @@
+//! The offline journal's benchmark: `just bench` (or
+//! `cargo bench -p mend-cli --bench journal -- --out docs/benchmarks.md`).
+//!
+//! It generates a reproducible journal (seeded; two authors over ten years, ~200-character
+//! entries), imports it with the real `mend` binary, and measures wall time and peak RSS of
+//! `mend list -n 20` and `mend write`, the import, the bytes on disk against the plaintext, and
+//! the unlock at the default (calibrated) key derivation separately. It also opens the journal in
+//! process to show where the time of a command goes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use mend_crypto::{KdfParams, Passphrase};
+use mend_journal::{Entry, Filter, MendExport, Person, KIND_ENTRY};
+use mend_store::{Access, Doc, Home, Store};
+use rand::{Rng, SeedableRng};
+
+const PASS: &str = "benchmark passphrase";
+const WORDS: &[&str] = &[
+    "we",
+    "talked",
+    "about",
+    "trust",
+    "tonight",
+    "and",
+    "I",
+    "listened",
+    "without",
+    "defending",
+    "myself",
+    "it",
+    "felt",
+    "heavy",
+    "but",
+    "honest",
+    "tomorrow",
+    "I",
+    "will",
+    "call",
+    "at",
+    "noon",
+    "as",
+    "promised",
+    "you",
+    "asked",
+    "for",
+    "reassurance",
+    "so",
+    "I",
+    "gave",
+    "it",
+    "slowly",
+    "the",
+    "counselor",
+    "said",
+    "patience",
+    "matters",
+    "more",
+    "than",
+    "speed",
+];
+
+struct Args {
+    entries: usize,
+    runs: usize,
+    out: Option<PathBuf>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        entries: 20_000,
+        runs: 9,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--entries" => a.entries = it.next().and_then(|v| v.parse().ok()).expect("--entries N"),
+            "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--out" => a.out = it.next().map(PathBuf::from),
+            _ => {} // cargo passes --bench
+        }
+    }
+    a
+}
+
+fn text(rng: &mut impl Rng) -> String {
+    let mut s = String::new();
+    while s.len() < 200 {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(WORDS[rng.gen_range(0..WORDS.len())]);
+    }
+    s
+}
+
+/// A seeded Mend export: two authors, entries spread over ten years.
+fn generate(n: usize) -> (MendExport, u64) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+    let people = vec![
+        Person {
+            id: "a".repeat(32),
+            name: "Alex".into(),
+        },
+        Person {
+            id: "b".repeat(32),
+            name: "Sam".into(),
+        },
+    ];
+    let start = Utc.with_ymd_and_hms(2016, 1, 1, 0, 0, 0).unwrap();
+    let span = 10 * 365 * 24 * 3600;
+    let mut plain = 0u64;
+    let entries = (0..n)
+        .map(|i| {
+            let who = &people[i % 2];
+            let at = start + chrono::Duration::seconds(rng.gen_range(0..span));
+            let text = text(&mut rng);
+            plain += text.len() as u64;
+            Entry {
+                id: format!("{:032x}", rng.gen::<u128>()),
+                author: who.name.clone(),
+                author_id: who.id.clone(),
+                created_at: at,
+                written_at: at,
+                edited_at: None,
+                text,
+                tags: vec![["trust", "promise", "talk"][i % 3].to_owned()],
+                mood: Some(rng.gen_range(1..=5)),
+                kind: KIND_ENTRY.into(),
+                private: false,
+                conflicting_texts: Vec::new(),
+            }
+        })
+        .collect();
+    (
+        MendExport::new("0".repeat(32), Utc::now(), people, entries),
+        plain,
+    )
+}
+
+struct Run {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+fn mend(home: &Path, args: &[&str], test_kdf: bool) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mend"));
+    cmd.arg("--home")
+        .arg(home)
+        .args(args)
+        .env("MEND_PASSPHRASE", PASS);
+    cmd.env_remove("MEND_INSECURE_TEST_KDF");
+    if test_kdf {
+        cmd.env("MEND_INSECURE_TEST_KDF", "1");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let child = cmd.spawn().expect("spawn mend");
+    let mut status = 0;
+    // SAFETY: rusage is plain data, filled by wait4 for the child we just spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: pid is our child; status and usage point to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(r, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "mend {args:?} failed"
+    );
+    Run {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mb(kib: i64) -> String {
+    format!("{:.1} MB", kib as f64 * 1024.0 / 1e6)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let m = e.metadata().unwrap();
+                    if m.is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        m.len()
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map_or("unknown".into(), |kib| {
+            format!("{:.0} GiB", kib as f64 / 1048576.0)
+        });
+    format!(
+        "{cpu}, {cores} cores, {mem} memory, {}",
+        std::env::consts::OS
+    )
+}
+
+fn main() {
+    let a = args();
+    let tmp = tempfile::tempdir().unwrap();
+    let (export, plain_bytes) = generate(a.entries);
+    let export_path = tmp.path().join("export.json");
+    std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
+    let export_arg = export_path.to_str().unwrap();
+    eprintln!(
+        "generated {} entries ({} bytes of text)",
+        a.entries, plain_bytes
+    );
+
+    // Import into three fresh homes (test KDF, so unlock costs well under a millisecond).
+    let mut imports = Vec::new();
+    let mut home = PathBuf::new();
+    for i in 0..3 {
+        home = tmp.path().join(format!("home{i}"));
+        mend(&home, &["init", "--name", "Alex"], true);
+        imports.push(mend(&home, &["import", export_arg], true));
+    }
+    let import_wall = median(imports.iter().map(|r| r.wall).collect());
+    let import_rss = median(imports.iter().map(|r| r.max_rss_kib).collect());
+    eprintln!("import: {}", ms(import_wall));
+
+    let lists: Vec<Run> = (0..a.runs)
+        .map(|_| mend(&home, &["list", "-n", "20"], true))
+        .collect();
+    let log = home.join("shared/log");
+    let mut appended = Vec::new();
+    let writes: Vec<Run> = (0..a.runs)
+        .map(|i| {
+            let before = std::fs::metadata(&log).unwrap().len();
+            let text = format!("benchmark write {i}: {}", "a kept promise ".repeat(13));
+            let r = mend(&home, &["write", &text], true);
+            appended.push(
+                std::fs::metadata(&log)
+                    .unwrap()
+                    .len()
+                    .saturating_sub(before),
+            );
+            r
+        })
+        .collect();
+    let list_wall = median(lists.iter().map(|r| r.wall).collect());
+    let list_rss = median(lists.iter().map(|r| r.max_rss_kib).collect());
+    let write_wall = median(writes.iter().map(|r| r.wall).collect());
+    let write_rss = median(writes.iter().map(|r| r.max_rss_kib).collect());
+    let append = median(appended);
+    let disk = dir_size(&home);
+
+    // Where a command's time goes, measured in process on the same home.
+    let h = Home::new(&home);
+    let t = Instant::now();
+    let (key_file, secrets) = h.unlock(&Passphrase::from(PASS)).unwrap();
+    let unlock_test = t.elapsed();
+    let t = Instant::now();
+    let store = Store::open(
+        &h,
+        &secrets,
+        key_file.journal_id,
+        h.lock(Access::Read).unwrap(),
+    )
+    .unwrap();
+    let open = t.elapsed();
+    let t = Instant::now();
+    let entries = store.journal(Doc::Shared).entries().unwrap();
+    let read_all = t.elapsed();
+    let t = Instant::now();
+    let top = Filter {
+        limit: Some(20),
+        ..Default::default()
+    }
+    .apply(entries);
+    let sort = t.elapsed();
+    assert_eq!(top.len(), 20);
+    let snapshot_bytes = store.stats(Doc::Shared).snapshot_bytes;
+    drop(store);
+
+    // Unlock at the default, calibrated profile: a real `mend init`, then `mend status`.
+    let real = tmp.path().join("default-kdf");
+    mend(&real, &["init", "--name", "Alex"], false);
+    let real_params = Home::new(&real).read_key_file().unwrap().params;
+    let unlocks: Vec<Run> = (0..3).map(|_| mend(&real, &["status"], false)).collect();
+    let unlock_wall = median(unlocks.iter().map(|r| r.wall).collect());
+    let unlock_rss = median(unlocks.iter().map(|r| r.max_rss_kib).collect());
+    let t = Instant::now();
+    KdfParams::calibrate(Duration::from_millis(700)).unwrap();
+    let calibrate = t.elapsed();
+
+    let met = |ok: bool| if ok { "met" } else { "**missed**" };
+    let n = a.entries;
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str("Produced by `just bench`, which runs\n`cargo bench -p mend-cli --bench journal -- --out docs/benchmarks.md`\n");
+    md.push_str(&format!(
+        "(options: `--entries {n} --runs {}`). Each figure is the median of the runs; wall time is\n\
+         measured around the real `mend` process, peak RSS is the child's `ru_maxrss` from `wait4`.\n\n",
+        a.runs
+    ));
+    md.push_str(&format!("Machine: {}.\n\n", machine()));
+    md.push_str(&format!(
+        "Journal: {n} entries generated with seed 42 (two authors, ten years, ~200 characters each,\n\
+         {plain_bytes} bytes of entry text), imported with `mend import` from a Mend JSON export.\n\
+         The timed commands use the test key-derivation profile (`MEND_INSECURE_TEST_KDF=1`, 256 KiB,\n\
+         one pass: unlock {} in process), so their figures exclude the unlock, which is measured\n\
+         on its own below at the default profile.\n\n",
+        ms(unlock_test)
+    ));
+    md.push_str("| figure | median | target | |\n|---|---|---|---|\n");
+    md.push_str(&format!(
+        "| `mend list -n 20` wall time | {} | ≤ 150 ms | {} |\n",
+        ms(list_wall),
+        met(list_wall <= Duration::from_millis(150))
+    ));
+    md.push_str(&format!(
+        "| `mend list -n 20` peak RSS | {} | ≤ 150 MB | {} |\n",
+        mb(list_rss),
+        met(list_rss * 1024 <= 150_000_000)
+    ));
+    md.push_str(&format!(
+        "| `mend write` wall time | {} | ≤ 150 ms | {} |\n",
+        ms(write_wall),
+        met(write_wall <= Duration::from_millis(150))
+    ));
+    md.push_str(&format!(
+        "| `mend write` peak RSS | {} | ≤ 150 MB | {} |\n",
+        mb(write_rss),
+        met(write_rss * 1024 <= 150_000_000)
+    ));
+    md.push_str(&format!(
+        "| bytes appended to the log by one write | {append} | O(entry) | {} |\n",
+        met(append < 2048)
+    ));
+    md.push_str(&format!(
+        "| `mend import` of {n} entries | {} | | |\n",
+        ms(import_wall)
+    ));
+    md.push_str(&format!(
+        "| `mend import` peak RSS | {} | | |\n",
+        mb(import_rss)
+    ));
+    md.push_str(&format!(
+        "| bytes on disk / plaintext bytes | {disk} / {plain_bytes} = {:.2} | | |\n",
+        disk as f64 / plain_bytes as f64
+    ));
+    md.push_str(&format!(
+        "| unlock at the default profile (`mend status`, {} MiB, {} passes) | {} | 0.5–1 s | {} |\n",
+        real_params.memory_kib / 1024,
+        real_params.time_cost,
+        ms(unlock_wall),
+        met(unlock_wall >= Duration::from_millis(500) && unlock_wall <= Duration::from_millis(1100))
+    ));
+    md.push_str(&format!(
+        "| peak RSS of that unlock | {} | | |\n",
+        mb(unlock_rss)
+    ));
+    md.push_str(&format!(
+        "| calibration at `mend init` | {} | | |\n\n",
+        ms(calibrate)
+    ));
+    md.push_str("## Where the time of `mend list -n 20` goes (in process, same journal)\n\n");
+    md.push_str("| step | time |\n|---|---|\n");
+    md.push_str(&format!(
+        "| unlock (test profile) | {} |\n",
+        ms(unlock_test)
+    ));
+    md.push_str(&format!(
+        "| open: read, decrypt and load the snapshot ({snapshot_bytes} bytes) and log | {} |\n",
+        ms(open)
+    ));
+    md.push_str(&format!(
+        "| read all {n} entries out of the document | {} |\n",
+        ms(read_all)
+    ));
+    md.push_str(&format!("| filter and sort, keep 20 | {} |\n", ms(sort)));
+    md.push_str("\nThe rest of the wall time is process start-up and printing.\n");
+    match a.out {
+        Some(p) => std::fs::write(&p, md).unwrap(),
+        None => print!("{md}"),
+    }
+}

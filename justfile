@@ -1,0 +1,23 @@
+# Mend's everyday recipes. `cargo install just` if you do not have it.
+
+# Run every test (unit, model, store and end-to-end).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --all-targets -- -D warnings
+
+# Run the benchmarks and record them in docs/benchmarks.md.
+bench entries="20000":
+    cargo bench -p mend-cli --bench journal -- --entries {{entries}} --out docs/benchmarks.md
+    cat docs/benchmarks.md
+
+# Everything CI runs.
+ci:
+    bash .ci/run
+
+# The walkthrough on a throwaway journal.
+demo:
+    cargo run --release -- demo
