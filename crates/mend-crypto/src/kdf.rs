@@ -14,8 +14,8 @@ use crate::{CryptoError, Passphrase};
 
 /// At most 1 GiB of memory.
 pub const KDF_MAX_MEMORY_KIB: u32 = 1024 * 1024;
-/// At most 16 passes.
-pub const KDF_MAX_TIME_COST: u32 = 16;
+/// At most 32 passes.
+pub const KDF_MAX_TIME_COST: u32 = 32;
 /// At most 8 lanes.
 pub const KDF_MAX_PARALLELISM: u32 = 8;
 /// At most 4 GiB·passes of total work (about 5-10 s on a laptop).

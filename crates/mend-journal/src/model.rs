@@ -4,8 +4,12 @@
 //! ```text
 //! schema: int            journal_id: str          created_at: timestamp
 //! people:  { person_id: { name: str, added_at: timestamp } }
-//! entries: { entry_id:  { author, created_at, written_at, edited_at?, text: str,
-//!                         tags: str (space-separated), mood?: int, kind: str } }
+//! entries: { entry_id:  { author, created_at, written_at?, edited_at?, text: str,
+//!                         tags?: str (space-separated), mood?: int, kind?: str } }
+//! ```
+//! Optional fields are absent at their default: `written_at` = `created_at`, no tags, no mood,
+//! kind `"entry"`.
+//! ```text
 //! ```
 //! Only the device that creates a journal creates these root objects. A device that joins starts
 //! from [`Journal::empty`] and receives them: two independently created `entries` maps would
@@ -194,16 +198,24 @@ impl Journal {
         let obj = doc.put_object(entries, e.id.as_str(), ObjType::Map)?;
         doc.put(&obj, "author", e.author_id.as_str())?;
         doc.put(&obj, "created_at", ts(e.created_at))?;
-        doc.put(&obj, "written_at", ts(e.written_at))?;
+        // Fields at their default are left out: every operation costs load time, and a journal
+        // holds tens of thousands of entries. Readers fill the defaults back in.
+        if e.written_at != e.created_at {
+            doc.put(&obj, "written_at", ts(e.written_at))?;
+        }
         if let Some(t) = e.edited_at {
             doc.put(&obj, "edited_at", ts(t))?;
         }
         doc.put(&obj, "text", e.text.as_str())?;
-        doc.put(&obj, "tags", e.tags.join(" "))?;
+        if !e.tags.is_empty() {
+            doc.put(&obj, "tags", e.tags.join(" "))?;
+        }
         if let Some(m) = e.mood {
             doc.put(&obj, "mood", i64::from(m))?;
         }
-        doc.put(&obj, "kind", e.kind.as_str())?;
+        if e.kind != crate::KIND_ENTRY {
+            doc.put(&obj, "kind", e.kind.as_str())?;
+        }
         Ok(())
     }
 
@@ -365,6 +377,53 @@ impl Journal {
             }
         }
         Ok(out)
+    }
+
+    /// The `limit` newest entries about a moment within `since..=until`, newest first. Only the
+    /// dates of the other entries are read, so this is the fast path of `mend list -n N`.
+    pub fn newest(
+        &self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, JournalError> {
+        use automerge::ValueRef;
+        let Ok(entries) = self.root_map("entries") else {
+            return Ok(Vec::new());
+        };
+        let (since, until) = (
+            since.map_or(i64::MIN, |t| t.timestamp_millis()),
+            until.map_or(i64::MAX, |t| t.timestamp_millis()),
+        );
+        let mut keys = Vec::with_capacity(self.doc.length(&entries));
+        for item in self.doc.map_range(&entries, ..) {
+            if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                continue;
+            }
+            let obj = item.id();
+            let (mut created, mut written) = (0, None);
+            for f in self.doc.map_range(&obj, ..) {
+                match (f.key.as_ref(), f.value) {
+                    ("created_at", ValueRef::Scalar(v)) => created = v.as_i64(),
+                    ("written_at", ValueRef::Scalar(v)) => written = Some(v.as_i64()),
+                    _ => {}
+                }
+            }
+            if (since..=until).contains(&created) {
+                keys.push((
+                    created,
+                    written.unwrap_or(created),
+                    item.key.into_owned(),
+                    obj,
+                ));
+            }
+        }
+        keys.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        keys.truncate(limit);
+        let names = self.people()?;
+        keys.iter()
+            .map(|(_, _, id, obj)| self.read_entry(id, obj, &names))
+            .collect()
     }
 
     fn read_entry(&self, id: &str, obj: &ObjId, people: &[Person]) -> Result<Entry, JournalError> {
