@@ -379,53 +379,6 @@ impl Journal {
         Ok(out)
     }
 
-    /// The `limit` newest entries about a moment within `since..=until`, newest first. Only the
-    /// dates of the other entries are read, so this is the fast path of `mend list -n N`.
-    pub fn newest(
-        &self,
-        since: Option<DateTime<Utc>>,
-        until: Option<DateTime<Utc>>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, JournalError> {
-        use automerge::ValueRef;
-        let Ok(entries) = self.root_map("entries") else {
-            return Ok(Vec::new());
-        };
-        let (since, until) = (
-            since.map_or(i64::MIN, |t| t.timestamp_millis()),
-            until.map_or(i64::MAX, |t| t.timestamp_millis()),
-        );
-        let mut keys = Vec::with_capacity(self.doc.length(&entries));
-        for item in self.doc.map_range(&entries, ..) {
-            if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
-                continue;
-            }
-            let obj = item.id();
-            let (mut created, mut written) = (0, None);
-            for f in self.doc.map_range(&obj, ..) {
-                match (f.key.as_ref(), f.value) {
-                    ("created_at", ValueRef::Scalar(v)) => created = v.as_i64(),
-                    ("written_at", ValueRef::Scalar(v)) => written = Some(v.as_i64()),
-                    _ => {}
-                }
-            }
-            if (since..=until).contains(&created) {
-                keys.push((
-                    created,
-                    written.unwrap_or(created),
-                    item.key.into_owned(),
-                    obj,
-                ));
-            }
-        }
-        keys.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-        keys.truncate(limit);
-        let names = self.people()?;
-        keys.iter()
-            .map(|(_, _, id, obj)| self.read_entry(id, obj, &names))
-            .collect()
-    }
-
     fn read_entry(&self, id: &str, obj: &ObjId, people: &[Person]) -> Result<Entry, JournalError> {
         use automerge::{ScalarValueRef as S, ValueRef};
         // One pass over the entry's fields: far cheaper than a lookup per field.

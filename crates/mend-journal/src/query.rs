@@ -39,16 +39,6 @@ impl Filter {
                 .all(|w| !search_matches(&e.text, w).is_empty())
     }
 
-    /// True when only dates and a limit are asked for, so [`crate::Journal::newest`] can serve.
-    pub fn is_dates_and_limit_only(&self) -> bool {
-        self.limit.is_some()
-            && self.author.is_none()
-            && self.tag.is_none()
-            && self.kind.is_none()
-            && !self.private_only
-            && self.words.is_empty()
-    }
-
     /// Keep the matching entries, newest first, at most `limit`.
     pub fn apply(&self, entries: Vec<Entry>) -> Vec<Entry> {
         let mut out: Vec<Entry> = entries.into_iter().filter(|e| self.matches(e)).collect();

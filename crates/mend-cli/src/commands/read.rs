@@ -48,17 +48,8 @@ fn print_entries(entries: &[mend_journal::Entry], words: &[String], json: bool) 
 pub fn list(g: &Global, a: ListArgs) -> Result<()> {
     let filter = filter_from(&a)?;
     let store = Unlocked::new(g)?.open(Access::Read)?;
-    let candidates = match filter.limit {
-        Some(n) if filter.is_dates_and_limit_only() => {
-            let mut c = Vec::with_capacity(2 * n);
-            for doc in [Doc::Shared, Doc::Private] {
-                c.extend(store.journal(doc).newest(filter.since, filter.until, n)?);
-            }
-            c
-        }
-        _ => session::all_entries(&store)?,
-    };
-    print_entries(&filter.apply(candidates), &[], a.json)
+    let entries = filter.apply(session::all_entries(&store)?);
+    print_entries(&entries, &[], a.json)
 }
 
 pub fn search(g: &Global, a: SearchArgs) -> Result<()> {

@@ -1,0 +1,126 @@
+//! What a person at a terminal sees: the passphrase prompt, the editor, colour.
+//! A pseudo-terminal comes from util-linux's `script`, so these run without a real one.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::util::{mend_bin, Device};
+
+/// Run `mend ARGS` on a pseudo-terminal, typing `input`; returns everything the terminal showed.
+fn on_terminal(d: &Device, args: &str, input: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let cmd = format!("{} --home {} {args}", mend_bin(), d.home().display());
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
+        .env("MEND_INSECURE_TEST_KDF", "1")
+        .env("TZ", "UTC")
+        .env_remove("MEND_PASSPHRASE")
+        .env_remove("NO_COLOR")
+        .env_remove("MEND_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c
+        .spawn()
+        .expect("util-linux `script` is needed for terminal tests");
+    // Read the screen as it comes, and type only once the prompt is up: typing earlier would be
+    // echoed by the terminal before mend could turn echo off.
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(&screen).contains("Passphrase:") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => screen.extend(chunk),
+            Err(_) => break,
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    screen.extend(rx.try_iter().flatten());
+    (
+        status.success(),
+        String::from_utf8_lossy(&screen).into_owned(),
+    )
+}
+
+#[test]
+fn the_passphrase_is_asked_for_without_echo() {
+    let d = Device::new("Alex");
+    d.write(&["hello from the terminal"]);
+    let (ok, screen) = on_terminal(&d, "list", &format!("{}\n", d.pass), &[]);
+    assert!(ok, "{screen}");
+    assert!(screen.contains("Passphrase:"), "{screen}");
+    assert!(screen.contains("hello from the terminal"), "{screen}");
+    assert!(
+        !screen.contains(&d.pass),
+        "the passphrase was echoed: {screen}"
+    );
+    let (ok, screen) = on_terminal(&d, "list", "wrong guess\n", &[]);
+    assert!(!ok);
+    assert!(screen.contains("wrong passphrase"), "{screen}");
+}
+
+#[test]
+fn write_on_a_terminal_opens_the_editor() {
+    let d = Device::new("Alex");
+    let script = d.dir.path().join("editor.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf 'From the editor @calm\\n' > \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let editor = script.to_str().unwrap();
+    let rt = runtime.path().to_str().unwrap();
+    let (ok, screen) = on_terminal(
+        &d,
+        "write",
+        &format!("{}\n", d.pass),
+        &[
+            ("EDITOR", editor),
+            ("VISUAL", editor),
+            ("XDG_RUNTIME_DIR", rt),
+        ],
+    );
+    assert!(ok, "{screen}");
+    let entries = d.list_json(&[]);
+    assert_eq!(entries[0]["text"], "From the editor @calm");
+    assert_eq!(entries[0]["tags"], serde_json::json!(["calm"]));
+    assert_eq!(std::fs::read_dir(runtime.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let d = Device::new("Alex");
+    d.write(&["--tag", "colour", "a colourful entry"]);
+    let input = format!("{}\n", d.pass);
+    let (ok, screen) = on_terminal(&d, "list", &input, &[]);
+    assert!(ok);
+    assert!(
+        screen.contains('\u{1b}'),
+        "a terminal gets colour: {screen:?}"
+    );
+    let (ok, screen) = on_terminal(&d, "list", &input, &[("NO_COLOR", "1")]);
+    assert!(ok);
+    assert!(
+        !screen.contains("\u{1b}["),
+        "NO_COLOR is honoured: {screen:?}"
+    );
+    assert!(!d.ok(&["list"]).contains('\u{1b}'), "a pipe gets no colour");
+}
