@@ -29,6 +29,8 @@ pub enum RecordKind {
     PrivateSnapshot = 3,
     /// Incremental Automerge changes of the private journal.
     PrivateLog = 4,
+    /// The saved Automerge sync state for one paired device.
+    SyncState = 5,
 }
 
 impl RecordKind {
@@ -38,6 +40,7 @@ impl RecordKind {
             2 => Self::SharedLog,
             3 => Self::PrivateSnapshot,
             4 => Self::PrivateLog,
+            5 => Self::SyncState,
             _ => return None,
         })
     }
@@ -98,6 +101,35 @@ pub fn open_record(
         .map_err(|_| CryptoError::BadRecord)
 }
 
+/// Seal `plaintext` under a one-off 256-bit key (such as a pairing session key), binding `ad`.
+pub fn seal_with_key(key: &[u8; 32], ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    let ct = XChaCha20Poly1305::new(key.into())
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
+        .map_err(|_| CryptoError::BadRecord)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Open what [`seal_with_key`] sealed.
+pub fn open_with_key(key: &[u8; 32], ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(CryptoError::BadRecord);
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    XChaCha20Poly1305::new(key.into())
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: ad })
+        .map_err(|_| CryptoError::BadRecord)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +167,15 @@ mod tests {
             assert!(open_record(&k, &j, RecordKind::SharedLog, &bad).is_err());
         }
         assert!(open_record(&k, &j, RecordKind::SharedLog, &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn one_off_keys_bind_their_associated_data() {
+        let k = [9u8; 32];
+        let sealed = seal_with_key(&k, b"ad", b"secret").unwrap();
+        assert_eq!(open_with_key(&k, b"ad", &sealed).unwrap(), b"secret");
+        assert!(open_with_key(&k, b"other", &sealed).is_err());
+        assert!(open_with_key(&[8u8; 32], b"ad", &sealed).is_err());
     }
 
     #[test]

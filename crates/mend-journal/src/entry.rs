@@ -73,3 +73,18 @@ pub struct EntryEdit {
     pub mood: Option<Option<u8>>,
     pub created_at: Option<DateTime<Utc>>,
 }
+
+/// A device paired with the journal, keyed by its public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The device's ed25519 public key, hex.
+    pub key: String,
+    pub person_id: String,
+    /// The name of the person it belongs to.
+    pub person: String,
+    /// The device's own name.
+    pub name: String,
+    pub added_at: DateTime<Utc>,
+    /// The name of the person who added it.
+    pub added_by: String,
+}

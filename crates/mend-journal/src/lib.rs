@@ -14,12 +14,12 @@ mod query;
 mod tags;
 
 pub use automerge::ChangeHash;
-pub use entry::{Entry, EntryEdit, NewEntry, Person, KIND_ENTRY, MOOD_RANGE};
+pub use entry::{Device, Entry, EntryEdit, NewEntry, Person, KIND_ENTRY, MOOD_RANGE};
 pub use error::JournalError;
 pub use exchange::{
     parse_import, ImportFile, JrnlEntry, JrnlExport, MendExport, IMPORT_MAX_ENTRIES,
     MEND_EXPORT_FORMAT, MEND_EXPORT_VERSION,
 };
-pub use model::{Journal, SCHEMA_VERSION, TEXT_MAX_BYTES};
+pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
 pub use query::{resolve_prefix, search_matches, Filter};
 pub use tags::{inline_tags, normalize_tag};

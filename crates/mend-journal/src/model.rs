@@ -4,6 +4,7 @@
 //! ```text
 //! schema: int            journal_id: str          created_at: timestamp
 //! people:  { person_id: { name: str, added_at: timestamp } }
+//! devices: { device_key: { person: person_id, name: str, added_at: timestamp, added_by: person_id } }
 //! entries: { entry_id:  { author, created_at, written_at?, edited_at?, text: str,
 //!                         tags?: str (space-separated), mood?: int, kind?: str } }
 //! ```
@@ -19,7 +20,11 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::{Entry, EntryEdit, JournalError, NewEntry, Person, MOOD_RANGE};
+use crate::{Device, Entry, EntryEdit, JournalError, NewEntry, Person, MOOD_RANGE};
+
+/// What a sync session remembers about one peer; saved between sessions so that a reconnect
+/// only exchanges what is new.
+pub use automerge::sync::State as SyncState;
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -62,6 +67,7 @@ impl Journal {
         doc.put(automerge::ROOT, "created_at", ts(now))?;
         let people = doc.put_object(automerge::ROOT, "people", ObjType::Map)?;
         doc.put_object(automerge::ROOT, "entries", ObjType::Map)?;
+        doc.put_object(automerge::ROOT, "devices", ObjType::Map)?;
         let p = doc.put_object(&people, founder.id.as_str(), ObjType::Map)?;
         doc.put(&p, "name", founder.name.as_str())?;
         doc.put(&p, "added_at", ts(now))?;
@@ -127,6 +133,11 @@ impl Journal {
         self.doc.rollback();
     }
 
+    /// How many operations the document holds (what its load time grows with).
+    pub fn op_count(&self) -> usize {
+        self.doc.stats().num_ops as usize
+    }
+
     /// The underlying document, for the sync core.
     pub fn doc_mut(&mut self) -> &mut AutoCommit {
         &mut self.doc
@@ -174,6 +185,99 @@ impl Journal {
             self.doc.commit_with(options("add person", now));
         }
         Ok(())
+    }
+
+    /// The devices paired with this journal.
+    pub fn devices(&self) -> Result<Vec<Device>, JournalError> {
+        let Ok(devices) = self.root_map("devices") else {
+            return Ok(Vec::new());
+        };
+        let people = self.people()?;
+        let name_of = |id: &str| {
+            people
+                .iter()
+                .find(|p| p.id == id)
+                .map_or_else(|| "unknown".to_owned(), |p| p.name.clone())
+        };
+        let mut out = Vec::new();
+        for key in self.doc.keys(&devices) {
+            let Some((Value::Object(ObjType::Map), obj)) = self.doc.get(&devices, key.as_str())?
+            else {
+                continue;
+            };
+            let person_id = self.get_str(&obj, "person")?.unwrap_or_default();
+            let added_by = self.get_str(&obj, "added_by")?.unwrap_or_default();
+            let added_at = self
+                .doc
+                .get(&obj, "added_at")?
+                .and_then(|(v, _)| v.as_i64())
+                .map_or_else(|| from_ms(0), from_ms);
+            out.push(Device {
+                person: name_of(&person_id),
+                person_id,
+                name: self.get_str(&obj, "name")?.unwrap_or_default(),
+                added_at,
+                added_by: name_of(&added_by),
+                key,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Record a paired device (and its person, if new). One change. A journal holds two people:
+    /// a third is refused.
+    pub fn add_device(
+        &mut self,
+        device_key: &str,
+        person: &Person,
+        device_name: &str,
+        added_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let people = self.people()?;
+        if !people.iter().any(|p| p.id == person.id) && people.len() >= 2 {
+            return Err(JournalError::Invalid(
+                "this journal already belongs to two people".into(),
+            ));
+        }
+        let devices = self.root_map("devices")?;
+        let people_map = self.root_map("people")?;
+        if self.doc.get(&people_map, person.id.as_str())?.is_none() {
+            let p = self
+                .doc
+                .put_object(&people_map, person.id.as_str(), ObjType::Map)?;
+            self.doc.put(&p, "name", person.name.as_str())?;
+            self.doc.put(&p, "added_at", ts(now))?;
+        }
+        let d = self.doc.put_object(&devices, device_key, ObjType::Map)?;
+        self.doc.put(&d, "person", person.id.as_str())?;
+        self.doc.put(&d, "name", device_name)?;
+        self.doc.put(&d, "added_at", ts(now))?;
+        self.doc.put(&d, "added_by", added_by)?;
+        self.doc.commit_with(options("add device", now));
+        Ok(())
+    }
+
+    /// The next sync message for the peer whose state this is, if there is anything to say.
+    pub fn sync_generate(&mut self, state: &mut SyncState) -> Option<Vec<u8>> {
+        use automerge::sync::SyncDoc;
+        self.doc
+            .sync()
+            .generate_sync_message(state)
+            .map(|m| m.encode())
+    }
+
+    /// Apply a sync message from a peer. Malformed bytes are refused and change nothing.
+    pub fn sync_receive(
+        &mut self,
+        state: &mut SyncState,
+        bytes: &[u8],
+    ) -> Result<(), JournalError> {
+        use automerge::sync::SyncDoc;
+        let msg = automerge::sync::Message::decode(bytes)
+            .map_err(|e| JournalError::Invalid(format!("malformed sync message: {e}")))?;
+        self.doc.sync().receive_sync_message(state, msg)?;
+        self.check_schema()
     }
 
     fn check_new(e: &NewEntry) -> Result<(), JournalError> {

@@ -107,8 +107,68 @@ impl Home {
         let jid = journal_id.to_hex();
         let actor = secrets.actor_id();
         let mut shared = Journal::create(&jid, &founder, &actor, false, now)?;
+        shared.add_device(
+            &secrets.public_key_hex(),
+            &founder,
+            &secrets.device_name,
+            &founder.id,
+            now,
+        )?;
         let mut private = Journal::create(&jid, &founder, &actor, true, now)?;
-        Store::create_files(&self.root, secrets, journal_id, &mut shared, &mut private)?;
+        self.write_new_home(
+            secrets,
+            journal_id,
+            passphrase,
+            params,
+            &mut shared,
+            &mut private,
+        )
+    }
+
+    /// Create this device for a journal that a partner device will send: the shared document
+    /// starts empty (it must not create root objects of its own) and is filled by the first sync.
+    pub fn join(
+        &self,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+        passphrase: &Passphrase,
+        params: KdfParams,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.is_initialised() {
+            return Err(StoreError::AlreadyInitialised {
+                home: self.root.clone(),
+            });
+        }
+        create_private_dir(&self.root)?;
+        let _lock = HomeLock::acquire(&self.root.join(LOCK_FILE), Access::Write)?;
+        let me = Person {
+            id: secrets.person_id.clone(),
+            name: secrets.person_name.clone(),
+        };
+        let actor = secrets.actor_id();
+        let mut shared = Journal::empty(&actor, false);
+        let mut private = Journal::create(&journal_id.to_hex(), &me, &actor, true, now)?;
+        self.write_new_home(
+            secrets,
+            journal_id,
+            passphrase,
+            params,
+            &mut shared,
+            &mut private,
+        )
+    }
+
+    fn write_new_home(
+        &self,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+        passphrase: &Passphrase,
+        params: KdfParams,
+        shared: &mut Journal,
+        private: &mut Journal,
+    ) -> Result<(), StoreError> {
+        Store::create_files(&self.root, secrets, journal_id, shared, private)?;
         let key = KeyFile::seal(secrets, journal_id, passphrase, params).map_err(|source| {
             StoreError::Crypto {
                 path: self.key_path(),

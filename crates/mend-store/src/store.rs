@@ -33,6 +33,7 @@ impl Doc {
 }
 
 const SNAPSHOT: &str = "snapshot";
+const PEERS: &str = "peers";
 const LOG: &str = "log";
 /// Compact once the log holds this many records...
 const COMPACT_RECORDS: usize = 1000;
@@ -57,6 +58,7 @@ pub struct StoreStats {
 
 /// An open, locked journal.
 pub struct Store {
+    root: PathBuf,
     journal_id: JournalId,
     key: JournalKey,
     shared: DocFiles,
@@ -116,6 +118,7 @@ impl Store {
         let shared = load(Doc::Shared)?;
         let private = load(Doc::Private)?;
         Ok(Self {
+            root: home.root().to_owned(),
             journal_id,
             key: secrets.journal_key.clone(),
             shared,
@@ -205,6 +208,70 @@ impl Store {
             self.compact(doc)?;
         }
         Ok(out)
+    }
+
+    fn peer_path(&self, device_key: &str) -> Result<PathBuf, StoreError> {
+        let valid = !device_key.is_empty()
+            && device_key.len() <= 128
+            && device_key.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid {
+            return Err(StoreError::Corrupt {
+                path: self.root.join(PEERS),
+                why: format!("{device_key:?} is not a device key"),
+            });
+        }
+        Ok(self.root.join(PEERS).join(device_key))
+    }
+
+    /// The saved sync state for a paired device, if any. A damaged one is an error.
+    pub fn load_peer_state(&self, device_key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.peer_path(device_key)?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = read_capped(&path)?;
+        let decoded = decode_records(&bytes).map_err(|why| StoreError::Corrupt {
+            path: path.clone(),
+            why,
+        })?;
+        let ok_header = decoded.header.kind == RecordKind::SyncState
+            && decoded.header.journal_id == self.journal_id
+            && decoded.records.len() == 1;
+        if !ok_header {
+            return Err(StoreError::Corrupt {
+                path,
+                why: "not this journal's sync state".into(),
+            });
+        }
+        open_record(
+            &self.key,
+            &self.journal_id,
+            RecordKind::SyncState,
+            decoded.records[0],
+        )
+        .map(Some)
+        .map_err(|_| StoreError::Corrupt {
+            path,
+            why: "the sync state failed authentication".into(),
+        })
+    }
+
+    /// Save the sync state for a paired device (sealed, replaced atomically).
+    pub fn save_peer_state(&self, device_key: &str, state: &[u8]) -> Result<(), StoreError> {
+        let path = self.peer_path(device_key)?;
+        create_private_dir(&self.root.join(PEERS))?;
+        let sealed = seal_record(&self.key, &self.journal_id, RecordKind::SyncState, state)
+            .map_err(|source| StoreError::Crypto {
+                path: path.clone(),
+                source,
+            })?;
+        let mut bytes = encode_header(&DataHeader {
+            kind: RecordKind::SyncState,
+            journal_id: self.journal_id,
+        })
+        .to_vec();
+        bytes.extend(frame(&sealed));
+        write_atomic(&path, &bytes)
     }
 
     /// Fold the log into a new snapshot. A crash at any point leaves a journal that opens with
