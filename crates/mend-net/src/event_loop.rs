@@ -1,0 +1,486 @@
+//! The one event loop that owns the swarm, and the handle the rest of the program holds.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use mend_sync::{Request, Response, PAIR_PROTOCOL, SYNC_PROTOCOL};
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroize;
+
+use crate::identity::keypair_from_seed;
+use crate::MendCodec;
+
+/// Commands queued for the loop at most.
+const COMMAND_QUEUE: usize = 32;
+/// Events queued for the program at most; past that, hints are dropped and requests refused.
+const EVENT_QUEUE: usize = 64;
+/// At most this many concurrent request streams per connection.
+const MAX_STREAMS: usize = 8;
+
+/// Which of Mend's protocols a request travels on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Sync,
+    Pair,
+}
+
+/// How to start the network.
+pub struct NetConfig {
+    /// The device's ed25519 identity seed (zeroized when the config is dropped).
+    pub identity_seed: [u8; 32],
+    /// Addresses to listen on, such as `/ip4/0.0.0.0/tcp/0`.
+    pub listen: Vec<Multiaddr>,
+    /// Find devices on the local network with mDNS.
+    pub mdns: bool,
+    /// How often mDNS asks the network (tens of seconds; libp2p's default is 5 minutes).
+    pub mdns_interval: Duration,
+    /// How long one request may take, sized for the largest sync message.
+    pub request_timeout: Duration,
+}
+
+impl Drop for NetConfig {
+    fn drop(&mut self) {
+        self.identity_seed.zeroize();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("cannot listen on {addr}: {why}")]
+    Listen { addr: Multiaddr, why: String },
+    #[error("cannot reach {target}: {why}")]
+    Dial { target: String, why: String },
+    #[error("the request to {peer} failed: {why}")]
+    Request { peer: PeerId, why: String },
+    #[error("the network could not start: {0}")]
+    Start(String),
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+/// What the network tells the program.
+#[derive(Debug)]
+pub enum NetEvent {
+    Listening(Multiaddr),
+    /// mDNS saw this peer: a hint only; trust comes from pinned peer ids.
+    Discovered(PeerId),
+    Connected(PeerId),
+    Disconnected(PeerId),
+    /// A peer asks something. Answer through `reply`; dropping it answers nothing.
+    Request {
+        peer: PeerId,
+        protocol: Protocol,
+        request: Request,
+        reply: oneshot::Sender<Response>,
+    },
+    /// A peer sent something unreadable or broke the protocol; its connection was closed.
+    BadInput {
+        peer: PeerId,
+        why: String,
+    },
+}
+
+enum Command {
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<PeerId, NetError>>,
+    },
+    DialPeer {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<PeerId, NetError>>,
+    },
+    Request {
+        peer: PeerId,
+        protocol: Protocol,
+        request: Request,
+        reply: oneshot::Sender<Result<Response, NetError>>,
+    },
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    Disconnect {
+        peer: PeerId,
+    },
+}
+
+/// A cloneable handle on the network loop. The loop stops when every handle is dropped.
+#[derive(Clone)]
+pub struct NetHandle {
+    commands: mpsc::Sender<Command>,
+    pub local_peer_id: PeerId,
+}
+
+impl NetHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Connect to an address; returns the peer id found there.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Connect to a peer found by mDNS (no-op if already connected).
+    pub async fn dial_peer(&self, peer: PeerId) -> Result<PeerId, NetError> {
+        self.ask(|reply| Command::DialPeer { peer, reply }).await?
+    }
+
+    /// Send a request and wait for its response.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        protocol: Protocol,
+        request: Request,
+    ) -> Result<Response, NetError> {
+        self.ask(|reply| Command::Request {
+            peer,
+            protocol,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.ask(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// Close every connection to a peer.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
+        self.commands
+            .send(Command::Disconnect { peer })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    sync: request_response::Behaviour<MendCodec>,
+    pair: request_response::Behaviour<MendCodec>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+}
+
+type Reply = BoxFuture<'static, (Protocol, ResponseChannel<Response>, Option<Response>)>;
+
+struct Loop {
+    swarm: Swarm<Behaviour>,
+    events: mpsc::Sender<NetEvent>,
+    dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId, NetError>>>,
+    requests: HashMap<(Protocol, OutboundRequestId), oneshot::Sender<Result<Response, NetError>>>,
+    replies: FuturesUnordered<Reply>,
+    discovered: HashMap<PeerId, Vec<Multiaddr>>,
+    listening: Vec<Multiaddr>,
+}
+
+/// Start the network on the current tokio runtime.
+pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
+    let keypair = keypair_from_seed(&config.identity_seed);
+    let local_peer_id = keypair.public().to_peer_id();
+    let rr_config = request_response::Config::default()
+        .with_request_timeout(config.request_timeout)
+        .with_max_concurrent_streams(MAX_STREAMS);
+    let mdns_config = mdns::Config {
+        query_interval: config.mdns_interval,
+        ..Default::default()
+    };
+    let want_mdns = config.mdns;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetError::Start(e.to_string()))?
+        .with_behaviour(|key| {
+            let peer = key.public().to_peer_id();
+            let mdns = if want_mdns {
+                Some(mdns::tokio::Behaviour::new(mdns_config, peer)?)
+            } else {
+                None
+            };
+            Ok(Behaviour {
+                sync: request_response::Behaviour::with_codec(
+                    MendCodec,
+                    [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+                    rr_config.clone(),
+                ),
+                pair: request_response::Behaviour::with_codec(
+                    MendCodec,
+                    [(StreamProtocol::new(PAIR_PROTOCOL), ProtocolSupport::Full)],
+                    rr_config,
+                ),
+                mdns: Toggle::from(mdns),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/mend/1".into(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::default(),
+            })
+        })
+        .map_err(|e| NetError::Start(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
+        .build();
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen {
+                addr: addr.clone(),
+                why: e.to_string(),
+            })?;
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let mut lp = Loop {
+        swarm,
+        events: ev_tx,
+        dials: HashMap::new(),
+        requests: HashMap::new(),
+        replies: FuturesUnordered::new(),
+        discovered: HashMap::new(),
+        listening: Vec::new(),
+    };
+    tokio::spawn(async move { lp.run(cmd_rx).await });
+    Ok((
+        NetHandle {
+            commands: cmd_tx,
+            local_peer_id,
+        },
+        ev_rx,
+    ))
+}
+
+impl Loop {
+    async fn run(&mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+                Some((protocol, channel, answer)) = self.replies.next(), if !self.replies.is_empty() => {
+                    if let Some(response) = answer {
+                        let rr = match protocol {
+                            Protocol::Sync => &mut self.swarm.behaviour_mut().sync,
+                            Protocol::Pair => &mut self.swarm.behaviour_mut().pair,
+                        };
+                        let _ = rr.send_response(channel, response);
+                    }
+                }
+                event = self.swarm.select_next_some() => self.swarm_event(event),
+            }
+        }
+        tracing::debug!("network loop stopped");
+    }
+
+    fn emit(&self, event: NetEvent) {
+        if let Err(e) = self.events.try_send(event) {
+            tracing::warn!("event queue full, dropped: {e}");
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Dial { addr, reply } => {
+                let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            target: addr.to_string(),
+                            why: e.to_string(),
+                        }));
+                    }
+                }
+            }
+            Command::DialPeer { peer, reply } => {
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(peer));
+                    return;
+                }
+                let addrs = self.discovered.get(&peer).cloned().unwrap_or_default();
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addrs)
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            target: peer.to_string(),
+                            why: e.to_string(),
+                        }));
+                    }
+                }
+            }
+            Command::Request {
+                peer,
+                protocol,
+                request,
+                reply,
+            } => {
+                let b = self.swarm.behaviour_mut();
+                let id = match protocol {
+                    Protocol::Sync => b.sync.send_request(&peer, request),
+                    Protocol::Pair => b.pair.send_request(&peer, request),
+                };
+                self.requests.insert((protocol, id), reply);
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.listening.clone());
+            }
+            Command::Disconnect { peer } => {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+    }
+
+    fn rr_event(&mut self, protocol: Protocol, event: request_response::Event<Request, Response>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let (tx, rx) = oneshot::channel();
+                self.replies
+                    .push(async move { (protocol, channel, rx.await.ok()) }.boxed());
+                self.emit(NetEvent::Request {
+                    peer,
+                    protocol,
+                    request,
+                    reply: tx,
+                });
+            }
+            Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.requests.remove(&(protocol, request_id)) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.requests.remove(&(protocol, request_id)) {
+                    let _ = reply.send(Err(NetError::Request {
+                        peer,
+                        why: error.to_string(),
+                    }));
+                }
+            }
+            Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(error),
+                ..
+            } => {
+                // Unreadable frames, oversized frames, or a stream cut mid-request: close.
+                tracing::warn!(%peer, "bad inbound request: {error}");
+                let _ = self.swarm.disconnect_peer_id(peer);
+                self.emit(NetEvent::BadInput {
+                    peer,
+                    why: error.to_string(),
+                });
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "inbound request ended without an answer: {error}");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                self.listening.push(address.clone());
+                self.emit(NetEvent::Listening(address));
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                ..
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                self.emit(NetEvent::Connected(peer_id));
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                peer_id,
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        target: peer_id.map_or_else(|| "the address".into(), |p| p.to_string()),
+                        why: error.to_string(),
+                    }));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => self.emit(NetEvent::Disconnected(peer_id)),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.rr_event(Protocol::Sync, e),
+            SwarmEvent::Behaviour(BehaviourEvent::Pair(e)) => self.rr_event(Protocol::Pair, e),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if peer == *self.swarm.local_peer_id() {
+                        continue;
+                    }
+                    let known = self.discovered.entry(peer).or_default();
+                    if !known.contains(&addr) {
+                        known.push(addr);
+                    }
+                    self.emit(NetEvent::Discovered(peer));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {
+                for (peer, addr) in gone {
+                    if let Some(list) = self.discovered.get_mut(&peer) {
+                        list.retain(|a| *a != addr);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
