@@ -5,4 +5,5 @@ mod util;
 mod errors;
 mod journal;
 mod safety;
+mod sync;
 mod terminal;

@@ -52,6 +52,16 @@ pub enum Command {
     Status(StatusArgs),
     /// Change this device's passphrase (re-wraps the key; entries are not re-encrypted)
     Passphrase(PassphraseArgs),
+    /// Invite a partner's device: prints a one-time code, then waits for it to join
+    Invite(InviteArgs),
+    /// Join a partner's journal with the code their `mend invite` printed
+    Join(JoinArgs),
+    /// Sync once with paired devices on this network (or --peer), then exit
+    Sync(SyncArgs),
+    /// Stay up and keep paired devices in sync whenever they are reachable
+    Serve(ServeArgs),
+    /// List the devices paired with this journal
+    Devices(DevicesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print the manual page (roff)
@@ -218,4 +228,69 @@ pub struct DemoArgs {
     /// Keep the demo's home in DIR instead of deleting it
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+/// Where and how to reach other devices.
+#[derive(Debug, Args, Clone)]
+pub struct NetArgs {
+    /// Address to listen on (repeatable) [default: /ip4/0.0.0.0/tcp/0]
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// Talk to this address instead of looking on the local network (repeatable)
+    #[arg(long, value_name = "MULTIADDR")]
+    pub peer: Vec<String>,
+    /// Do not look for devices on the local network (mDNS)
+    #[arg(long)]
+    pub no_mdns: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// How long to wait for the partner's device, in seconds
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The code shown by `mend invite`, such as 7-amber-lantern-orbit
+    pub code: String,
+    /// Your name, as your partner will see it (the name you already use, to add a second device)
+    #[arg(long)]
+    pub name: String,
+    /// A name for this device [default: the host name]
+    #[arg(long)]
+    pub device: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// How long to look for the inviting device, in seconds
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Give up when no paired device answers within this many seconds
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }

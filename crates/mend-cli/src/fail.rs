@@ -39,7 +39,11 @@ fn journal_hint(e: &JournalError) -> &'static str {
             "import a Mend export (`mend export`) or a jrnl export (`jrnl --export json > FILE`)"
         }
         JournalError::NewerSchema { .. } => "update Mend on this device to read this journal",
-        JournalError::Automerge(_) | JournalError::MissingRoot(_) => {
+        JournalError::MissingRoot(_) => {
+            "this device has not received the journal yet: run `mend sync` with your \
+             partner's device on the same network"
+        }
+        JournalError::Automerge(_) => {
             "nothing was changed; restore the journal from a backup or from your partner's device"
         }
     }

@@ -9,6 +9,7 @@ mod commands;
 mod dates;
 mod editor;
 mod fail;
+mod node;
 mod passphrase;
 mod render;
 mod session;

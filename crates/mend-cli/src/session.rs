@@ -53,6 +53,15 @@ impl Unlocked {
         })
     }
 
+    /// A device unlocked some other way (just created by `mend join`).
+    pub fn from_parts(home: Home, key_file: KeyFile, secrets: DeviceSecrets) -> Self {
+        Self {
+            home,
+            key_file,
+            secrets,
+        }
+    }
+
     /// Lock the home and load the journal.
     pub fn open(&self, access: Access) -> Result<Store> {
         let lock = self.home.lock(access)?;

@@ -34,11 +34,16 @@ impl std::fmt::Debug for DeviceSecrets {
     }
 }
 
+/// The public ed25519 key (hex) of an identity seed.
+pub fn public_key_hex(identity_seed: &[u8; 32]) -> String {
+    let signing = ed25519_dalek::SigningKey::from_bytes(identity_seed);
+    hex::encode(signing.verifying_key().as_bytes())
+}
+
 impl DeviceSecrets {
     /// The device's public ed25519 key, hex encoded: safe to show.
     pub fn public_key_hex(&self) -> String {
-        let signing = ed25519_dalek::SigningKey::from_bytes(&self.identity_seed);
-        hex::encode(signing.verifying_key().as_bytes())
+        public_key_hex(&self.identity_seed)
     }
 
     /// This device's Automerge actor id: the first 16 bytes of its public key, so that every

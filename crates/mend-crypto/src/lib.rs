@@ -13,7 +13,9 @@ mod secrets;
 
 pub use error::CryptoError;
 pub use kdf::{KdfParams, KDF_MAX_MEMORY_KIB, KDF_MAX_PARALLELISM, KDF_MAX_TIME_COST};
-pub use keyfile::{DeviceSecrets, KeyFile, KEYFILE_MAGIC, KEYFILE_MAX_LEN, KEYFILE_VERSION};
+pub use keyfile::{
+    public_key_hex, DeviceSecrets, KeyFile, KEYFILE_MAGIC, KEYFILE_MAX_LEN, KEYFILE_VERSION,
+};
 pub use seal::{
     open_record, open_with_key, seal_record, seal_with_key, RecordKind, NONCE_LEN, SEAL_OVERHEAD,
     TAG_LEN,

@@ -213,7 +213,9 @@ impl Store {
     fn peer_path(&self, device_key: &str) -> Result<PathBuf, StoreError> {
         let valid = !device_key.is_empty()
             && device_key.len() <= 128
-            && device_key.bytes().all(|b| b.is_ascii_hexdigit());
+            && device_key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-');
         if !valid {
             return Err(StoreError::Corrupt {
                 path: self.root.join(PEERS),

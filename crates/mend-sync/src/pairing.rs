@@ -37,8 +37,10 @@ pub struct Welcome {
     /// The person the new device belongs to (existing, or new to the journal).
     pub person_id: String,
     pub person_name: String,
-    /// Who invited.
+    /// Who invited, and from which device.
     pub inviter_name: String,
+    pub inviter_device_key: String,
+    pub inviter_device_name: String,
 }
 
 impl std::fmt::Debug for Welcome {
@@ -293,6 +295,8 @@ mod tests {
             person_id: "cd".repeat(16),
             person_name: "Sam".into(),
             inviter_name: "Alex".into(),
+            inviter_device_key: "ef".repeat(32),
+            inviter_device_name: "alex-laptop".into(),
         }
     }
 

@@ -26,6 +26,7 @@ pub struct SyncSession {
     rounds: u32,
     started: bool,
     last_reply_empty: bool,
+    last_sent_empty: bool,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -41,6 +42,7 @@ impl SyncSession {
             rounds: 0,
             started: false,
             last_reply_empty: false,
+            last_sent_empty: false,
             bytes_sent: 0,
             bytes_received: 0,
         }
@@ -55,10 +57,11 @@ impl SyncSession {
         self.rounds
     }
 
-    /// The initiator's next step.
+    /// The initiator's next step. A session always ends with an empty request answered by an
+    /// empty reply ("anything more?" "no"), so the answering side knows it is over.
     pub fn step(&mut self, journal: &mut Journal) -> Result<Step, SyncError> {
         let msg = journal.sync_generate(&mut self.state);
-        if msg.is_none() && self.started && self.last_reply_empty {
+        if msg.is_none() && self.started && self.last_reply_empty && self.last_sent_empty {
             return Ok(Step::Done);
         }
         if self.rounds >= MAX_ROUNDS {
@@ -67,6 +70,7 @@ impl SyncSession {
         self.rounds += 1;
         self.started = true;
         let msg = msg.unwrap_or_default();
+        self.last_sent_empty = msg.is_empty();
         self.bytes_sent += msg.len() as u64;
         Ok(Step::Send(msg))
     }
@@ -85,6 +89,12 @@ impl SyncSession {
     pub fn answer(&mut self, journal: &mut Journal, message: &[u8]) -> Result<Vec<u8>, SyncError> {
         respond(journal, &mut self.state, message)
     }
+}
+
+/// True when an answered request ends a session: the initiator asked "anything more?" with an
+/// empty message and the answer was empty too.
+pub fn ends_session(request: &[u8], reply: &[u8]) -> bool {
+    request.is_empty() && reply.is_empty()
 }
 
 /// Answer one sync message with the given per-peer state.

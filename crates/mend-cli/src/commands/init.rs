@@ -19,7 +19,7 @@ pub fn check_name(what: &str, name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-fn default_device_name() -> String {
+pub fn default_device_name() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_owned())

@@ -3,9 +3,10 @@
 
 mod demo;
 mod exchange;
-mod init;
+pub mod init;
+mod net;
 mod passphrase;
-mod read;
+pub mod read;
 mod write;
 
 use std::io::Write;
@@ -30,6 +31,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => exchange::import(g, a),
         Command::Passphrase(a) => passphrase::run(g, a),
         Command::Demo(a) => demo::run(a),
+        Command::Invite(a) => net::invite(g, a),
+        Command::Join(a) => net::join(g, a),
+        Command::Sync(a) => net::sync(g, a),
+        Command::Serve(a) => net::serve(g, a),
+        Command::Devices(a) => net::devices(g, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "mend", &mut std::io::stdout());

@@ -1,0 +1,355 @@
+//! `mend invite`, `join`, `sync`, `serve` and `devices`.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use anyhow::Result;
+use mend_net::{start, NetEvent, PeerId, Protocol};
+use mend_store::{Access as LockAccess, Doc};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::cli::{DevicesArgs, Global, InviteArgs, JoinArgs, ServeArgs, SyncArgs};
+use crate::commands::init::{check_name, default_device_name};
+use crate::fail::fail;
+use crate::node::{
+    self, answer, net_config, parse_addrs, sync_with, Access, Answer, Shared, Summary,
+};
+use crate::session::{self, Unlocked};
+use crate::{passphrase, render};
+
+/// A serving device checks in with every connected paired device this often, in case a change
+/// was missed.
+const RESYNC: Duration = Duration::from_secs(60);
+
+pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    // Only a device that holds the journal can hand it on.
+    unlocked
+        .open(LockAccess::Read)?
+        .journal(Doc::Shared)
+        .people()?
+        .first()
+        .ok_or_else(|| {
+            fail(
+                "this device has not received the journal yet",
+                "run `mend sync` with a paired device first",
+            )
+        })?;
+    node::pair::invite(unlocked, a)
+}
+
+pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
+    let home = session::home(g)?;
+    if home.is_initialised() {
+        return Err(mend_store::StoreError::AlreadyInitialised {
+            home: home.root().to_owned(),
+        }
+        .into());
+    }
+    mend_sync::InviteCode::parse(&a.code).map_err(|e| {
+        fail(
+            e.to_string(),
+            "type the code exactly as `mend invite` printed it",
+        )
+    })?;
+    let name = check_name("your name", &a.name)?;
+    let device = check_name(
+        "the device name",
+        &a.device.clone().unwrap_or_else(default_device_name),
+    )?;
+    parse_addrs(&a.net.peer)?;
+    let pass = passphrase::choose(g.passphrase_file.as_deref(), passphrase::ENV_PASSPHRASE)?;
+    let params = passphrase::kdf_params()?;
+    node::pair::join(home, a, pass, params, name, device)
+}
+
+/// Start a session with `peer` in the background; its outcome arrives on `done`.
+fn spawn_sync(
+    shared: &Shared,
+    net: &mend_net::NetHandle,
+    peer: PeerId,
+    device: mend_journal::Device,
+    done: &mpsc::Sender<(PeerId, Result<Summary>)>,
+) {
+    let (shared, net, done) = (shared.clone(), net.clone(), done.clone());
+    tokio::spawn(async move {
+        let result = async {
+            net.dial_peer(peer).await?;
+            sync_with(&shared, &net, peer, device).await
+        }
+        .await;
+        let _ = done.send((peer, result)).await;
+    });
+}
+
+/// Answer a request from a peer: sync for paired devices; silence and a closed connection for
+/// anyone else (no hint that a journal exists).
+fn spawn_answer(
+    shared: &Shared,
+    net: &mend_net::NetHandle,
+    peer: PeerId,
+    protocol: Protocol,
+    request: mend_sync::Request,
+    reply: tokio::sync::oneshot::Sender<mend_sync::Response>,
+) {
+    let (shared, net) = (shared.clone(), net.clone());
+    tokio::spawn(async move {
+        let outcome = match protocol {
+            Protocol::Sync => answer(&shared, peer, request).await,
+            Protocol::Pair => Ok(Answer::Refuse("no invite is waiting")),
+        };
+        match outcome {
+            Ok(Answer::Reply { response, .. }) => {
+                let _ = reply.send(response);
+            }
+            Ok(Answer::Refuse(why)) => {
+                tracing::warn!(%peer, "closed a connection: {why}");
+                eprintln!("note: refused a connection from an unknown device ({peer}): {why}");
+                drop(reply);
+                let _ = net.disconnect(peer).await;
+            }
+            Err(e) => tracing::warn!(%peer, "answering failed: {e:#}"),
+        }
+    });
+}
+
+pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let seed = unlocked.secrets.identity_seed;
+    let shared = Access::new(unlocked);
+    let paired = shared.lock().expect("fresh").paired()?;
+    if paired.is_empty() {
+        return Err(fail(
+            "no other device is paired with this journal yet",
+            "pair one: `mend invite` here, then `mend join CODE --name NAME` on the other laptop",
+        )
+        .into());
+    }
+    let peers = parse_addrs(&a.net.peer)?;
+    let config = net_config(seed, &a.net)?;
+    let timeout = Duration::from_secs(a.timeout);
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message("looking for paired devices…");
+    let results = node::runtime()?.block_on(async {
+        let (net, mut events) = start(config).await?;
+        let (done_tx, mut done_rx) = mpsc::channel(8);
+        let mut started: HashSet<PeerId> = HashSet::new();
+        let mut results: Vec<Summary> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        for addr in peers {
+            match net.dial(addr.clone()).await {
+                Ok(peer) => match paired.get(&peer) {
+                    Some(d) if started.insert(peer) => {
+                        spawn_sync(&shared, &net, peer, d.clone(), &done_tx)
+                    }
+                    Some(_) => {}
+                    None => failures.push(format!("{addr} is not a device paired with this journal")),
+                },
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if !started.is_empty() && results.len() + failures.len() >= paired.len() {
+                break;
+            }
+            if started.len() == results.len() && !results.is_empty() && !a.net.peer.is_empty() {
+                break;
+            }
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(NetEvent::Discovered(p)) | Some(NetEvent::Connected(p)) => {
+                        if let Some(d) = paired.get(&p) {
+                            if started.insert(p) {
+                                spinner.set_message(format!("syncing with {}'s {}…", d.person, d.name));
+                                spawn_sync(&shared, &net, p, d.clone(), &done_tx);
+                            }
+                        }
+                    }
+                    Some(NetEvent::Request { peer, protocol, request, reply }) => {
+                        spawn_answer(&shared, &net, peer, protocol, request, reply);
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                Some((peer, r)) = done_rx.recv() => match r {
+                    Ok(s) => {
+                        spinner.println(s.line());
+                        results.push(s);
+                    }
+                    Err(e) => {
+                        let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
+                        failures.push(format!("{who}: {e:#}"));
+                        started.remove(&peer);
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        anyhow::Ok((results, failures))
+    });
+    spinner.finish_and_clear();
+    let (results, failures) = results?;
+    for f in &failures {
+        eprintln!("warning: {f}");
+    }
+    if results.is_empty() {
+        return Err(fail(
+            format!("no paired device answered within {} s", a.timeout),
+            "make sure the other laptop is on this network and running `mend serve` (or \
+             `mend sync`), or pass --peer with its address",
+        )
+        .into());
+    }
+    if a.json {
+        return render::print_json(&json!(results));
+    }
+    for s in &results {
+        println!("{}", s.line());
+    }
+    Ok(())
+}
+
+pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let seed = unlocked.secrets.identity_seed;
+    let who = format!(
+        "{} on {}",
+        unlocked.secrets.person_name, unlocked.secrets.device_name
+    );
+    let shared = Access::new(unlocked);
+    let peers = parse_addrs(&a.net.peer)?;
+    let config = net_config(seed, &a.net)?;
+    node::runtime()?.block_on(async {
+        let (net, mut events) = start(config).await?;
+        let (done_tx, mut done_rx) = mpsc::channel(8);
+        let mut in_progress: HashSet<PeerId> = HashSet::new();
+        let mut connected: HashSet<PeerId> = HashSet::new();
+        let mut again: HashSet<PeerId> = HashSet::new();
+        let mut paired: HashMap<PeerId, mend_journal::Device> =
+            Access::with(&shared, |a| a.paired()).await?;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut resync = tokio::time::interval(RESYNC);
+        resync.tick().await;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        println!("Serving the journal as {who}. Listening on:");
+        for addr in net.listen_addrs().await? {
+            println!("  {addr}/p2p/{}", net.local_peer_id);
+        }
+        println!("Ctrl-C stops.");
+        for addr in peers {
+            if let Ok(p) = net.dial(addr).await {
+                connected.insert(p);
+            }
+        }
+        let start_sync = |p: PeerId, in_progress: &mut HashSet<PeerId>, again: &mut HashSet<PeerId>, paired: &HashMap<PeerId, mend_journal::Device>| {
+            if let Some(d) = paired.get(&p) {
+                if in_progress.insert(p) {
+                    spawn_sync(&shared, &net, p, d.clone(), &done_tx);
+                } else {
+                    again.insert(p);
+                }
+            }
+        };
+        for p in connected.clone() {
+            start_sync(p, &mut in_progress, &mut again, &paired);
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                ev = events.recv() => match ev {
+                    // Two serving devices that find each other: the one with the smaller peer id
+                    // starts, so they do not both sync the same changes at once.
+                    Some(NetEvent::Discovered(p)) => {
+                        if paired.contains_key(&p) && net.local_peer_id < p && net.dial_peer(p).await.is_ok() {
+                            connected.insert(p);
+                            start_sync(p, &mut in_progress, &mut again, &paired);
+                        }
+                    }
+                    // A device that connects to us is about to sync: let it lead.
+                    Some(NetEvent::Connected(p)) => { connected.insert(p); }
+                    Some(NetEvent::Disconnected(p)) => { connected.remove(&p); }
+                    Some(NetEvent::Request { peer, protocol, request, reply }) => {
+                        spawn_answer(&shared, &net, peer, protocol, request, reply);
+                    }
+                    Some(NetEvent::BadInput { peer, why }) => {
+                        eprintln!("note: closed a connection that sent something unreadable ({peer}): {why}");
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                Some((peer, r)) = done_rx.recv() => {
+                    in_progress.remove(&peer);
+                    match r {
+                        Ok(s) => println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line()),
+                        Err(e) => tracing::info!(%peer, "sync did not complete: {e:#}"),
+                    }
+                    if again.remove(&peer) {
+                        start_sync(peer, &mut in_progress, &mut again, &paired);
+                    }
+                }
+                _ = resync.tick() => {
+                    for p in connected.clone() {
+                        start_sync(p, &mut in_progress, &mut again, &paired);
+                    }
+                }
+                _ = tick.tick() => {
+                    let changed = Access::with(&shared, |a| {
+                        let changed = a.changed_elsewhere();
+                        a.close_if_idle();
+                        Ok(changed)
+                    }).await?;
+                    if changed {
+                        // Another process wrote (or paired a device): push to everyone reachable.
+                        paired = Access::with(&shared, |a| { let p = a.paired(); a.close_if_idle(); p }).await?;
+                        for p in connected.clone() {
+                            start_sync(p, &mut in_progress, &mut again, &paired);
+                        }
+                    }
+                }
+            }
+        }
+        println!("Stopped.");
+        anyhow::Ok(())
+    })
+}
+
+pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let me = unlocked.secrets.public_key_hex();
+    let store = unlocked.open(LockAccess::Read)?;
+    let devices = store.journal(Doc::Shared).devices()?;
+    let rows: Vec<_> = devices
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.name,
+                "person": d.person,
+                "key": d.key,
+                "peer_id": mend_net::peer_id_from_public_key(&d.key).map(|p| p.to_string()),
+                "added_at": d.added_at.to_rfc3339(),
+                "added_by": d.added_by,
+                "this_device": d.key == me,
+            })
+        })
+        .collect();
+    if a.json {
+        return render::print_json(&json!(rows));
+    }
+    for d in &devices {
+        println!(
+            "{}{}  ({})  added {} by {}{}",
+            d.person,
+            format_args!("'s {}", d.name),
+            &d.key[..16.min(d.key.len())],
+            render::local(d.added_at),
+            d.added_by,
+            if d.key == me { "  [this device]" } else { "" }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The journal as the network shell uses it: opened on demand (taking the home's lock), shared
+//! between sessions behind a mutex, and only ever touched from blocking threads.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, Result};
+use mend_journal::{Device, JournalError, SyncState};
+use mend_net::{peer_id_from_public_key, PeerId};
+use mend_store::{Access as LockAccess, Doc, Store};
+use mend_sync::SyncError;
+
+use crate::session::Unlocked;
+
+/// Close the store (and release the home's lock) after this long without use.
+const IDLE_CLOSE: Duration = Duration::from_secs(2);
+
+pub type Shared = Arc<Mutex<Access>>;
+
+/// What changes when any process writes to the journal.
+type Fingerprint = Vec<(u64, Option<SystemTime>)>;
+
+pub struct Access {
+    pub unlocked: Unlocked,
+    store: Option<Store>,
+    /// Sync states of the peers this device is answering, by device key.
+    answering: HashMap<String, SyncState>,
+    last_used: Instant,
+    /// The journal's files as this process last left them.
+    known: Fingerprint,
+}
+
+/// Sync-core errors inside a store action become journal errors.
+pub fn core(e: SyncError) -> JournalError {
+    match e {
+        SyncError::Journal(j) => j,
+        other => JournalError::Invalid(other.to_string()),
+    }
+}
+
+impl Access {
+    pub fn new(unlocked: Unlocked) -> Shared {
+        let mut a = Access {
+            unlocked,
+            store: None,
+            answering: HashMap::new(),
+            last_used: Instant::now(),
+            known: Vec::new(),
+        };
+        a.known = a.fingerprint();
+        Arc::new(Mutex::new(a))
+    }
+
+    /// Run blocking journal work on a blocking thread.
+    pub async fn with<T: Send + 'static>(
+        shared: &Shared,
+        f: impl FnOnce(&mut Access) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = shared
+                .lock()
+                .map_err(|_| anyhow!("the journal worker stopped"))?;
+            let out = f(&mut guard);
+            guard.known = guard.fingerprint();
+            out
+        })
+        .await?
+    }
+
+    /// The open store, opening it (and taking the lock) if needed.
+    pub fn store(&mut self) -> Result<&mut Store> {
+        self.last_used = Instant::now();
+        if self.store.is_none() {
+            self.store = Some(self.unlocked.open(LockAccess::Write)?);
+        }
+        Ok(self.store.as_mut().expect("just opened"))
+    }
+
+    /// Release the store if nobody used it lately and no peer is mid-session.
+    pub fn close_if_idle(&mut self) {
+        if self.answering.is_empty() && self.last_used.elapsed() > IDLE_CLOSE {
+            self.store = None;
+        }
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        let root: PathBuf = self.unlocked.home_path();
+        ["shared/snapshot", "shared/log"]
+            .iter()
+            .map(|f| {
+                std::fs::metadata(root.join(f))
+                    .map(|m| (m.len(), m.modified().ok()))
+                    .unwrap_or((0, None))
+            })
+            .collect()
+    }
+
+    /// True (once) when another process changed the journal since this one last touched it.
+    pub fn changed_elsewhere(&mut self) -> bool {
+        let now = self.fingerprint();
+        if now != self.known {
+            self.known = now;
+            // Our own open copy is stale now: reload on next use.
+            if self.answering.is_empty() {
+                self.store = None;
+            }
+            return true;
+        }
+        false
+    }
+
+    pub fn my_key(&self) -> String {
+        self.unlocked.secrets.public_key_hex()
+    }
+
+    /// The other devices paired with this journal, by peer id.
+    pub fn paired(&mut self) -> Result<HashMap<PeerId, Device>> {
+        let me = self.my_key();
+        let devices = self.store()?.journal(Doc::Shared).devices()?;
+        Ok(devices
+            .into_iter()
+            .filter(|d| d.key != me)
+            .filter_map(|d| peer_id_from_public_key(&d.key).map(|p| (p, d)))
+            .collect())
+    }
+
+    /// The answering side's sync state for a device (loaded from disk on first use).
+    pub fn answering_state(&mut self, key: &str) -> Result<SyncState> {
+        if let Some(s) = self.answering.remove(key) {
+            return Ok(s);
+        }
+        let saved = self.store()?.load_peer_state(&answer_key(key))?;
+        Ok(saved
+            .and_then(|b| SyncState::decode(&b).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn keep_answering_state(&mut self, key: &str, state: SyncState) {
+        self.answering.insert(key.to_owned(), state);
+    }
+
+    pub fn finish_answering(&mut self, key: &str, state: &SyncState) -> Result<()> {
+        self.answering.remove(key);
+        let path_key = answer_key(key);
+        self.store()?.save_peer_state(&path_key, &state.encode())?;
+        Ok(())
+    }
+}
+
+/// The saved state of sessions this device starts with a peer.
+pub fn initiate_key(device_key: &str) -> String {
+    format!("{device_key}-i")
+}
+
+/// The saved state of sessions a peer starts with this device.
+pub fn answer_key(device_key: &str) -> String {
+    format!("{device_key}-r")
+}

@@ -1,0 +1,66 @@
+//! The async shell behind `invite`, `join`, `sync` and `serve`: it starts the network, carries
+//! bytes between it and the sync core, and does all journal work off the async runtime.
+
+mod access;
+pub mod pair;
+mod session;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use mend_net::{Multiaddr, NetConfig};
+
+pub use access::{Access, Shared};
+pub use session::{answer, sync_with, Answer, Summary};
+
+use crate::cli::NetArgs;
+use crate::fail::fail;
+
+/// A request may take this long: enough for the largest sync message on a slow network.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often mDNS asks the network.
+pub const MDNS_INTERVAL: Duration = Duration::from_secs(15);
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+pub fn parse_addrs(list: &[String]) -> Result<Vec<Multiaddr>> {
+    list.iter()
+        .map(|a| {
+            a.parse::<Multiaddr>().map_err(|_| {
+                fail(
+                    format!("{a:?} is not a network address"),
+                    "use the form /ip4/192.168.1.20/tcp/4001 (as `mend invite` prints)",
+                )
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// The network configuration for this device and these arguments.
+pub fn net_config(identity_seed: [u8; 32], args: &NetArgs) -> Result<NetConfig> {
+    let mut listen = parse_addrs(&args.listen)?;
+    if listen.is_empty() {
+        listen.push("/ip4/0.0.0.0/tcp/0".parse().expect("valid address"));
+    }
+    Ok(NetConfig {
+        identity_seed,
+        listen,
+        mdns: !args.no_mdns && args.peer.is_empty(),
+        mdns_interval: MDNS_INTERVAL,
+        request_timeout: REQUEST_TIMEOUT,
+    })
+}
+
+pub fn human_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,358 @@
+//! `mend invite` and `mend join`: pairing over `/mend/pair/1`, then the first sync.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use chrono::Utc;
+use mend_crypto::{
+    public_key_hex, random_bytes, random_id_hex, DeviceSecrets, JournalId, JournalKey,
+};
+use mend_journal::{Device, JournalError, Person};
+use mend_net::{peer_id_from_public_key, start, NetEvent, NetHandle, PeerId, Protocol};
+use mend_store::Doc;
+use mend_sync::{
+    InviteCode, Inviter, JoinRequest, Joiner, PairError, Refusal, Request, Response, Welcome,
+};
+use tokio::sync::mpsc;
+
+use super::{answer, net_config, parse_addrs, sync_with, Access, Answer, Shared};
+use crate::cli::{InviteArgs, JoinArgs};
+use crate::fail::fail;
+use crate::session::Unlocked;
+
+/// Wait briefly for the addresses the network listens on.
+async fn listen_addrs(events: &mut mpsc::Receiver<NetEvent>, net: &NetHandle) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let NetEvent::Listening(_) = ev {
+            continue;
+        }
+    }
+    net.listen_addrs()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| format!("{a}/p2p/{}", net.local_peer_id))
+        .collect()
+}
+
+/// Let a last reply leave before the network stops: wait for `peer` to hang up, or a moment.
+async fn linger(events: &mut mpsc::Receiver<NetEvent>, peer: PeerId) {
+    let grace = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(grace, events.recv()).await {
+        if matches!(ev, NetEvent::Disconnected(p) if p == peer) {
+            break;
+        }
+    }
+}
+
+/// Decide who a joining device belongs to and record it. One person may own several devices;
+/// a third person is refused.
+fn admit(a: &mut Access, join: &JoinRequest, inviter: &Person) -> Result<Person, Refusal> {
+    let mut work = || -> Result<Person> {
+        let store = a.store()?;
+        let people = store.journal(Doc::Shared).people()?;
+        let person = match people
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(join.person_name.trim()))
+        {
+            Some(p) => p.clone(),
+            None if people.len() < 2 => Person {
+                id: random_id_hex()?,
+                name: join.person_name.trim().to_owned(),
+            },
+            None => return Err(JournalError::Invalid("third person".into()).into()),
+        };
+        let now = Utc::now();
+        store.commit(Doc::Shared, |j| {
+            j.add_device(
+                &join.device_key,
+                &person,
+                &join.device_name,
+                &inviter.id,
+                now,
+            )
+        })?;
+        Ok(person)
+    };
+    work().map_err(|e| {
+        tracing::warn!("refused a joining device: {e}");
+        Refusal::ThirdPerson
+    })
+}
+
+pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
+    let seed = unlocked.secrets.identity_seed;
+    let inviter_person = unlocked.me();
+    let journal_id = unlocked.key_file.journal_id;
+    let journal_key = *unlocked.secrets.journal_key.expose();
+    let my_key = unlocked.secrets.public_key_hex();
+    let my_device = unlocked.secrets.device_name.clone();
+    let shared = Access::new(unlocked);
+    let timeout = Duration::from_secs(args.timeout);
+    let config = net_config(seed, &args.net)?;
+    super::runtime()?.block_on(async move {
+        let (net, mut events) = start(config).await?;
+        let code = InviteCode::generate()?;
+        let mut inviter = Inviter::new(code.clone(), &net.local_peer_id.to_bytes());
+        let addrs = listen_addrs(&mut events, &net).await;
+        println!("Invite code: {}", code.as_str());
+        println!("On your partner's laptop, run:\n  mend join {} --name THEIR_NAME", code.as_str());
+        println!("This device listens on:");
+        for a in &addrs {
+            println!("  {a}");
+        }
+        println!(
+            "Waiting up to {} for one device to join (Ctrl-C to stop).",
+            super::human_duration(timeout)
+        );
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut hello_from: Option<PeerId> = None;
+        let mut joined: Option<PeerId> = None;
+        loop {
+            let ev = tokio::select! {
+                ev = events.recv() => ev,
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(fail(
+                        format!("no device joined within {}", super::human_duration(timeout)),
+                        "run `mend invite` again when the other laptop is ready",
+                    ).into());
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    return Err(fail("the invite was cancelled", "run `mend invite` again when ready").into());
+                }
+            };
+            let Some(ev) = ev else { break };
+            match ev {
+                NetEvent::Request { peer, protocol: Protocol::Pair, request, reply } => match request {
+                    Request::PairHello { spake } => {
+                        let response = match inviter.on_hello(&peer.to_bytes(), &spake) {
+                            Ok(r) => {
+                                hello_from = Some(peer);
+                                r
+                            }
+                            Err(_) => Response::Refused { reason: Refusal::NoInvite },
+                        };
+                        let _ = reply.send(response);
+                    }
+                    Request::PairConfirm { mac, sealed_join } if hello_from == Some(peer) => {
+                        let join = match inviter.on_confirm(&peer.to_bytes(), &mac, &sealed_join) {
+                            Ok(j) => j,
+                            Err(PairError::WrongCode) => {
+                                let _ = reply.send(Response::Refused { reason: Refusal::WrongCode });
+                                linger(&mut events, peer).await;
+                                return Err(fail(
+                                    "the code typed on the other device did not match; this invite is used up",
+                                    "run `mend invite` again and type the new code carefully",
+                                ).into());
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
+                                return Err(fail(format!("pairing failed: {e}"), "run `mend invite` again").into());
+                            }
+                        };
+                        if peer_id_from_public_key(&join.device_key) != Some(peer) {
+                            let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
+                            return Err(fail("the joining device's key does not match its connection", "run `mend invite` again").into());
+                        }
+                        let by = inviter_person.clone();
+                        let admitted = Access::with(&shared, move |a| Ok(admit(a, &join, &by).map(|p| (p, join)))).await?;
+                        let (person, join) = match admitted {
+                            Ok(x) => x,
+                            Err(reason) => {
+                                let _ = reply.send(Response::Refused { reason });
+                                linger(&mut events, peer).await;
+                                return Err(fail(
+                                    "this journal already belongs to two people",
+                                    "a device can join as one of them: use the same --name as on their other device",
+                                ).into());
+                            }
+                        };
+                        let welcome = Welcome {
+                            journal_id: journal_id.0,
+                            journal_key,
+                            person_id: person.id.clone(),
+                            person_name: person.name.clone(),
+                            inviter_name: inviter_person.name.clone(),
+                            inviter_device_key: my_key.clone(),
+                            inviter_device_name: my_device.clone(),
+                        };
+                        let _ = reply.send(inviter.welcome(&welcome)?);
+                        println!(
+                            "Paired with {}'s device \"{}\". Verifier: {} (check that the other screen shows the same).",
+                            person.name,
+                            join.device_name,
+                            inviter.verifier().unwrap_or_default()
+                        );
+                        joined = Some(peer);
+                    }
+                    _ => {
+                        let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
+                    }
+                },
+                NetEvent::Request { peer, protocol: Protocol::Sync, request, reply } => {
+                    match answer(&shared, peer, request).await? {
+                        Answer::Reply { response, finished } => {
+                            let _ = reply.send(response);
+                            if finished && joined == Some(peer) {
+                                let n = Access::with(&shared, |a| Ok(a.store()?.journal(Doc::Shared).len())).await?;
+                                linger(&mut events, peer).await;
+                                println!("The new device has the journal ({n} entries). Done.");
+                                return Ok(());
+                            }
+                        }
+                        Answer::Refuse(why) => {
+                            tracing::warn!(%peer, "closed a connection: {why}");
+                            drop(reply);
+                            let _ = net.disconnect(peer).await;
+                        }
+                    }
+                }
+                NetEvent::BadInput { peer, why } => tracing::warn!(%peer, "bad input: {why}"),
+                _ => {}
+            }
+        }
+        Err(fail("the network stopped", "run `mend invite` again").into())
+    })
+}
+
+/// The devices to try: given addresses, or what mDNS finds.
+async fn find_inviter(
+    net: &NetHandle,
+    events: &mut mpsc::Receiver<NetEvent>,
+    peers: &[mend_net::Multiaddr],
+    tried: &[PeerId],
+    deadline: tokio::time::Instant,
+) -> Option<PeerId> {
+    for addr in peers {
+        if let Ok(p) = net.dial(addr.clone()).await {
+            if !tried.contains(&p) {
+                return Some(p);
+            }
+        }
+    }
+    if !peers.is_empty() {
+        return None;
+    }
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(NetEvent::Discovered(p))) if !tried.contains(&p) => {
+                if net.dial_peer(p).await.is_ok() {
+                    return Some(p);
+                }
+            }
+            Ok(Some(_)) => {}
+            _ => return None,
+        }
+    }
+}
+
+pub fn join(
+    home: mend_store::Home,
+    args: JoinArgs,
+    pass: mend_crypto::Passphrase,
+    params: mend_crypto::KdfParams,
+    name: String,
+    device: String,
+) -> Result<()> {
+    let code = InviteCode::parse(&args.code).map_err(|e| {
+        fail(
+            e.to_string(),
+            "type the code exactly as `mend invite` printed it",
+        )
+    })?;
+    let peers = parse_addrs(&args.net.peer)?;
+    let seed: [u8; 32] = random_bytes()?;
+    let my_key = public_key_hex(&seed);
+    let config = net_config(seed, &args.net)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let started = Instant::now();
+    super::runtime()?.block_on(async move {
+        let (net, mut events) = start(config).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let request = JoinRequest { person_name: name.clone(), device_name: device.clone(), device_key: my_key.clone() };
+        let mut tried = Vec::new();
+        let (inviter_peer, welcome, verifier) = loop {
+            let Some(peer) = find_inviter(&net, &mut events, &peers, &tried, deadline).await else {
+                return Err(fail(
+                    format!("no inviting device answered within {}", super::human_duration(timeout)),
+                    "run `mend invite` on the other laptop first, on the same network, or pass --peer with the address it prints",
+                ).into());
+            };
+            tried.push(peer);
+            let (mut joiner, hello) = Joiner::start(code.clone(), &net.local_peer_id.to_bytes(), &peer.to_bytes());
+            let (spake, mac) = match net.request(peer, Protocol::Pair, hello).await {
+                Ok(Response::PairHello { spake, mac }) => (spake, mac),
+                Ok(Response::Refused { reason: Refusal::NoInvite }) if !peers.is_empty() => {
+                    return Err(fail("that device has no invite waiting (or it was used)", "run `mend invite` there again").into());
+                }
+                _ => continue, // not an inviting device
+            };
+            let confirm = match joiner.on_hello_reply(&spake, &mac, &request) {
+                Ok(c) => c,
+                Err(PairError::WrongCode) => {
+                    let _ = net.request(peer, Protocol::Pair, Joiner::give_up()).await;
+                    return Err(fail(
+                        "the code does not match the inviting device's; that invite is now used up",
+                        "run `mend invite` again on the other laptop and type its new code",
+                    ).into());
+                }
+                Err(e) => return Err(fail(format!("pairing failed: {e}"), "run `mend invite` again and retry").into()),
+            };
+            match net.request(peer, Protocol::Pair, confirm).await? {
+                Response::PairWelcome { sealed } => {
+                    let welcome = joiner.on_welcome(&sealed)?;
+                    break (peer, welcome, joiner.verifier().unwrap_or_default());
+                }
+                Response::Refused { reason: Refusal::ThirdPerson } => {
+                    return Err(fail(
+                        "this journal already belongs to two people",
+                        "to add a device for one of them, join with the same --name they use",
+                    ).into());
+                }
+                other => return Err(fail(format!("the inviting device refused: {other:?}"), "run `mend invite` again and retry").into()),
+            }
+        };
+        let secrets = DeviceSecrets {
+            journal_key: JournalKey::from_bytes(welcome.journal_key),
+            identity_seed: seed,
+            person_id: welcome.person_id.clone(),
+            person_name: welcome.person_name.clone(),
+            device_name: device.clone(),
+        };
+        let jid = JournalId(welcome.journal_id);
+        let inviter_name = welcome.inviter_name.clone();
+        let inviter_device = Device {
+            key: welcome.inviter_device_key.clone(),
+            person_id: String::new(),
+            person: inviter_name.clone(),
+            name: welcome.inviter_device_name.clone(),
+            added_at: Utc::now(),
+            added_by: inviter_name.clone(),
+        };
+        drop(welcome);
+        let (home, secrets) = tokio::task::spawn_blocking(move || {
+            home.join(&secrets, jid, &pass, params, Utc::now()).map(|_| (home, secrets))
+        })
+        .await??;
+        println!(
+            "Joined {inviter_name}'s journal as {} on \"{device}\". Verifier: {verifier} (check that the other screen shows the same).",
+            secrets.person_name
+        );
+        let key_file = home.read_key_file()?;
+        let unlocked = Unlocked::from_parts(home, key_file, secrets);
+        let shared: Shared = Access::new(unlocked);
+        let summary = sync_with(&shared, &net, inviter_peer, inviter_device).await.map_err(|e| {
+            fail(
+                format!("paired, but the first sync failed: {e}"),
+                "run `mend sync` with the other laptop nearby to fetch the journal",
+            )
+        })?;
+        println!(
+            "Received the journal: {} entries in {}.",
+            summary.entries_received,
+            super::human_duration(started.elapsed())
+        );
+        Ok(())
+    })
+}

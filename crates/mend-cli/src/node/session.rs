@@ -1,0 +1,197 @@
+//! Sync sessions over the network: starting one with a paired device, and answering one.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use mend_journal::Device;
+use mend_net::{NetHandle, PeerId, Protocol};
+use mend_store::Doc;
+use mend_sync::{ends_session, respond, Refusal, Request, Response, Step, SyncSession};
+use serde::Serialize;
+
+use super::access::{core, initiate_key, Access, Shared};
+
+/// What one session did, for the summary line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub device: String,
+    pub person: String,
+    pub peer_id: String,
+    pub entries_received: usize,
+    pub entries_sent: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub rounds: u32,
+    #[serde(serialize_with = "millis")]
+    pub elapsed: Duration,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
+        format!(
+            "Synced with {}'s {}: {} entries received, {} sent, {} bytes in {} rounds, {}",
+            self.person,
+            self.device,
+            self.entries_received,
+            self.entries_sent,
+            self.bytes_sent + self.bytes_received,
+            self.rounds,
+            super::human_duration(self.elapsed)
+        )
+    }
+}
+
+/// Run a session with a paired device until both hold the same journal.
+pub async fn sync_with(
+    shared: &Shared,
+    net: &NetHandle,
+    peer: PeerId,
+    device: Device,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let key = device.key.clone();
+    let (journal_id, before, session) = Access::with(shared, {
+        let key = key.clone();
+        move |a| {
+            let store = a.store()?;
+            let saved = store.load_peer_state(&initiate_key(&key))?;
+            Ok((
+                store.journal_id().0,
+                store.journal(Doc::Shared).len(),
+                SyncSession::new(saved.as_deref()),
+            ))
+        }
+    })
+    .await?;
+    let mut session = Some(session);
+    let mut sent = 0u64;
+    loop {
+        let (s, step) = Access::with(shared, {
+            let mut s = session.take().expect("session");
+            move |a| {
+                let step = a
+                    .store()?
+                    .commit(Doc::Shared, |j| s.step(j).map_err(core))?;
+                Ok((s, step))
+            }
+        })
+        .await?;
+        session = Some(s);
+        let Step::Send(message) = step else { break };
+        let response = net
+            .request(
+                peer,
+                Protocol::Sync,
+                Request::Sync {
+                    journal_id,
+                    message,
+                },
+            )
+            .await?;
+        let (reply, gained) = match response {
+            Response::Sync { message, gained } => (message, gained),
+            Response::Refused { reason } => bail!(
+                "{}'s {} refused to sync ({reason:?})",
+                device.person,
+                device.name
+            ),
+            _ => bail!("{}'s {} answered out of turn", device.person, device.name),
+        };
+        sent += u64::from(gained);
+        let s = Access::with(shared, {
+            let mut s = session.take().expect("session");
+            move |a| {
+                a.store()?
+                    .commit(Doc::Shared, |j| s.on_reply(j, &reply).map_err(core))?;
+                Ok(s)
+            }
+        })
+        .await?;
+        session = Some(s);
+    }
+    let s = session.take().expect("session");
+    let (after, summary_bytes) = Access::with(shared, move |a| {
+        let store = a.store()?;
+        store.save_peer_state(&initiate_key(&key), &s.saved_state())?;
+        Ok((
+            store.journal(Doc::Shared).len(),
+            (s.bytes_sent, s.bytes_received, s.rounds()),
+        ))
+    })
+    .await?;
+    Ok(Summary {
+        device: device.name.clone(),
+        person: device.person.clone(),
+        peer_id: peer.to_string(),
+        entries_received: after.saturating_sub(before),
+        entries_sent: sent,
+        bytes_sent: summary_bytes.0,
+        bytes_received: summary_bytes.1,
+        rounds: summary_bytes.2,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// What answering a request led to.
+pub enum Answer {
+    /// Send this reply. `finished` is true when the peer's session ended with it.
+    Reply { response: Response, finished: bool },
+    /// Say nothing and close the connection: not a paired device, or not this journal.
+    Refuse(&'static str),
+}
+
+/// Answer a sync request from `peer`, if it is a paired device of this journal.
+pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<Answer> {
+    let Request::Sync {
+        journal_id,
+        message,
+    } = request
+    else {
+        return Ok(Answer::Refuse("a pairing message on the sync protocol"));
+    };
+    Access::with(shared, move |a| {
+        let Some(device) = a.paired()?.remove(&peer) else {
+            return Ok(Answer::Refuse("not a paired device"));
+        };
+        if a.store()?.journal_id().0 != journal_id {
+            return Ok(Answer::Refuse("another journal"));
+        }
+        let mut state = a.answering_state(&device.key)?;
+        let store = a.store()?;
+        let before = store.journal(Doc::Shared).len();
+        let result = store.commit(Doc::Shared, |j| {
+            respond(j, &mut state, &message).map_err(core)
+        });
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::warn!(%peer, "refused a bad sync message: {e}");
+                return Ok(Answer::Reply {
+                    response: Response::Refused {
+                        reason: Refusal::Malformed,
+                    },
+                    finished: true,
+                });
+            }
+        };
+        let gained = store.journal(Doc::Shared).len().saturating_sub(before) as u32;
+        let finished = ends_session(&message, &reply);
+        if finished {
+            a.finish_answering(&device.key, &state)?;
+        } else {
+            a.keep_answering_state(&device.key, state);
+        }
+        Ok(Answer::Reply {
+            response: Response::Sync {
+                message: reply,
+                gained,
+            },
+            finished,
+        })
+    })
+    .await
+}

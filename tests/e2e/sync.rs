@@ -1,0 +1,337 @@
+//! Two (or three) devices over loopback with `--peer`: pairing, sync, serve.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::util::Device;
+
+/// A `mend` process in the background whose output is read as it comes.
+struct Background {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Background {
+    fn start(d: &Device, args: &[&str]) -> Self {
+        let mut child = d
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line containing `needle` (waiting at most 30 s).
+    fn wait_for(&mut self, needle: &str) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// The loopback address it listens on.
+    fn address(&mut self) -> String {
+        self.wait_for("/ip4/127.0.0.1/tcp/").trim().to_owned()
+    }
+
+    /// Wait for it to exit (at most 30 s); returns success and everything it printed.
+    fn finish(mut self) -> (bool, String) {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                self.seen.extend(self.lines.try_iter());
+                return (status.success(), self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("did not exit: {}", self.seen.join("\n"));
+    }
+
+    fn terminate(self) -> (bool, String) {
+        unsafe_kill(self.child.id(), "TERM");
+        self.finish()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: &str) {
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
+
+/// Pair `b` (not initialised yet) with `a` as `name`; returns both outputs.
+fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
+    let mut invite = Background::start(
+        a,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "60",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    let out = b.run(&[
+        "join",
+        &code,
+        "--name",
+        name,
+        "--device",
+        &format!("{name}-laptop"),
+        "--peer",
+        &addr,
+    ]);
+    let joined =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "join failed: {joined}");
+    let (ok, invited) = invite.finish();
+    assert!(ok, "invite failed: {invited}");
+    (invited, joined)
+}
+
+fn verifier(text: &str) -> String {
+    let at = text.find("Verifier: ").expect("a verifier");
+    text[at + 10..at + 17].to_owned()
+}
+
+fn shared_entries(d: &Device) -> Vec<serde_json::Value> {
+    let mut v: Vec<_> = d
+        .list_json(&[])
+        .into_iter()
+        .filter(|e| e["private"] == false)
+        .collect();
+    v.sort_by_key(|e| e["id"].as_str().unwrap().to_owned());
+    v
+}
+
+#[test]
+fn pair_then_write_apart_then_sync_through_serve() {
+    let a = Device::new("Alex");
+    a.write(&["--tag", "trust", "Before Sam joined"]);
+    a.write(&["--private", "Alex's private draft"]);
+    let b = Device::uninitialised();
+    let (invited, joined) = pair(&a, &b, "Sam");
+    assert_eq!(
+        verifier(&invited),
+        verifier(&joined),
+        "both sides show the same verifier"
+    );
+    assert!(
+        joined.contains("Received the journal: 1 entries"),
+        "{joined}"
+    );
+    assert_eq!(shared_entries(&b), shared_entries(&a));
+    let devices: Vec<serde_json::Value> =
+        serde_json::from_str(&b.ok(&["devices", "--json"])).unwrap();
+    assert_eq!(devices.len(), 2);
+    assert!(devices
+        .iter()
+        .any(|d| d["person"] == "Sam" && d["this_device"] == true));
+
+    // Both write while apart; Sam also keeps a private draft.
+    b.write(&["Sam, offline"]);
+    b.write(&["--private", "Sam's private draft"]);
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    a.write(&["Alex, while serving"]);
+    let out = b.ok(&["sync", "--peer", &addr, "--json", "--timeout", "30"]);
+    let summary: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary[0]["person"], "Alex");
+    assert_eq!(summary[0]["entries_received"], 1);
+    assert_eq!(summary[0]["entries_sent"], 1);
+    assert_eq!(shared_entries(&b), shared_entries(&a));
+    assert_eq!(shared_entries(&a).len(), 3);
+    // Private drafts never leave their device.
+    let a_all = a.ok(&["list"]);
+    let b_all = b.ok(&["list"]);
+    assert!(a_all.contains("Alex's private draft") && !a_all.contains("Sam's private draft"));
+    assert!(b_all.contains("Sam's private draft") && !b_all.contains("Alex's private draft"));
+    // A second sync with nothing new is cheap.
+    let out = b.ok(&["sync", "--peer", &addr, "--json"]);
+    let summary: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary[0]["entries_received"], 0);
+    assert!(
+        summary[0]["bytes_sent"].as_u64().unwrap() + summary[0]["bytes_received"].as_u64().unwrap()
+            < 4000
+    );
+    let (ok, served) = serve.terminate();
+    assert!(ok && served.contains("Stopped."), "{served}");
+}
+
+#[test]
+fn a_wrong_code_fails_on_both_sides_and_creates_nothing() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    let mut invite = Background::start(
+        &a,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "60",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    let wrong = if code.starts_with("1-") {
+        "2-abandon-ability-able"
+    } else {
+        "1-abandon-ability-able"
+    };
+    let err = b.fails(&["join", wrong, "--name", "Sam", "--peer", &addr]);
+    assert!(err.contains("does not match"), "{err}");
+    let (ok, out) = invite.finish();
+    assert!(!ok && out.contains("did not match"), "{out}");
+    assert!(
+        !b.home().exists(),
+        "nothing was created on the joining side"
+    );
+    // The invite is spent: the right code no longer works either.
+    assert!(b
+        .fails(&[
+            "join",
+            &code,
+            "--name",
+            "Sam",
+            "--peer",
+            &addr,
+            "--timeout",
+            "5"
+        ])
+        .contains("error"));
+}
+
+#[test]
+fn concurrent_edits_on_two_devices_of_one_person_keep_both() {
+    let a = Device::new("Alex");
+    let id = a.write(&["The original words"]);
+    let b = Device::uninitialised();
+    pair(&a, &b, "Alex");
+    let devices: Vec<serde_json::Value> =
+        serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
+    assert_eq!(
+        devices.iter().filter(|d| d["person"] == "Alex").count(),
+        2,
+        "a second device for Alex"
+    );
+    a.ok(&["edit", &id, "--text", "Edited on the laptop"]);
+    b.ok(&["edit", &id, "--text", "Edited on the desktop"]);
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+    for d in [&a, &b] {
+        let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
+        assert_eq!(e["conflict"], true);
+        let mut both = vec![
+            e["text"].as_str().unwrap().to_owned(),
+            e["conflicting_texts"][0].as_str().unwrap().to_owned(),
+        ];
+        both.sort();
+        assert_eq!(both, vec!["Edited on the desktop", "Edited on the laptop"]);
+        assert!(d
+            .ok(&["show", &id])
+            .contains("edited on two devices at once"));
+    }
+    serve.terminate();
+}
+
+#[test]
+fn a_third_person_is_refused() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let c = Device::uninitialised();
+    let mut invite = Background::start(
+        &a,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "60",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    let err = c.fails(&["join", &code, "--name", "Chris", "--peer", &addr]);
+    assert!(err.contains("two people"), "{err}");
+    let (ok, _) = invite.finish();
+    assert!(!ok);
+    assert!(!c.home().exists());
+}
+
+#[test]
+fn sync_with_nobody_there_says_so() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let err = b.fails(&["sync", "--peer", "/ip4/127.0.0.1/tcp/9", "--timeout", "3"]);
+    assert!(err.contains("no paired device answered"), "{err}");
+    let lone = Device::new("Solo");
+    assert!(lone
+        .fails(&["sync", "--timeout", "1"])
+        .contains("no other device is paired"));
+}
