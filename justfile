@@ -14,6 +14,11 @@ bench entries="20000":
     cargo bench -p mend-cli --bench journal -- --entries {{entries}} --out docs/benchmarks.md
     cat docs/benchmarks.md
 
+# Pairing and sync between two network namespaces over real mDNS (needs root and iproute2).
+lan:
+    cargo build --bin mend
+    bash tests/netns/lan.sh target/debug/mend
+
 # Everything CI runs.
 ci:
     bash .ci/run

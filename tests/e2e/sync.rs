@@ -335,3 +335,83 @@ fn sync_with_nobody_there_says_so() {
         .fails(&["sync", "--timeout", "1"])
         .contains("no other device is paired"));
 }
+
+#[test]
+fn serve_pushes_what_other_processes_write() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let mut b_serve = Background::start(&b, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let b_addr = b_serve.address();
+    let mut a_serve = Background::start(
+        &a,
+        &[
+            "serve",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--peer",
+            &b_addr,
+        ],
+    );
+    a_serve.wait_for("Ctrl-C stops");
+    // Written by a separate `mend write` process while Alex's device serves.
+    a.write(&["Pushed by serve"]);
+    let mut arrived = false;
+    for _ in 0..60 {
+        if b.ok(&["list"]).contains("Pushed by serve") {
+            arrived = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        arrived,
+        "the entry did not reach the other device:\n{}",
+        a_serve.seen.join("\n")
+    );
+    let (ok, out) = a_serve.terminate();
+    assert!(ok && out.contains("Stopped."), "{out}");
+    b_serve.terminate();
+}
+
+#[test]
+fn an_unpaired_device_gets_nothing_and_is_disconnected() {
+    let a = Device::new("Alex");
+    a.write(&["Words a stranger must not get"]);
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr: mend_net::Multiaddr = serve.address().parse().unwrap();
+    let before = a.snapshot_files();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(async {
+        let (net, _events) = mend_net::start(mend_net::NetConfig {
+            identity_seed: [0x5a; 32],
+            listen: vec![LOOPBACK.parse().unwrap()],
+            mdns: false,
+            mdns_interval: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+        })
+        .await
+        .unwrap();
+        let peer = net.dial(addr).await.unwrap();
+        // A well-formed first sync message for an empty document, from a stranger.
+        let request = mend_sync::Request::Sync {
+            journal_id: [0; 16],
+            message: Vec::new(),
+        };
+        net.request(peer, mend_net::Protocol::Sync, request).await
+    });
+    assert!(outcome.is_err(), "a stranger got an answer: {outcome:?}");
+    serve.wait_for("refused a connection from an unknown device");
+    assert_eq!(a.snapshot_files(), before, "nothing changed");
+    // The real partner is still served.
+    assert!(b
+        .ok(&["sync", "--peer", &serve.address()])
+        .contains("Synced with Alex"));
+    serve.terminate();
+}
