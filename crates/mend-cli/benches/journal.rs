@@ -106,7 +106,6 @@ fn text(rng: &mut impl Rng) -> String {
 
 /// A seeded Mend export: two authors, entries spread over ten years.
 fn generate(n: usize) -> (MendExport, u64) {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
     let people = vec![
         Person {
             id: "a".repeat(32),
@@ -117,12 +116,18 @@ fn generate(n: usize) -> (MendExport, u64) {
             name: "Sam".into(),
         },
     ];
+    generate_for(n, 42, people)
+}
+
+/// A seeded Mend export written by `people` in turn.
+fn generate_for(n: usize, seed: u64, people: Vec<Person>) -> (MendExport, u64) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let start = Utc.with_ymd_and_hms(2016, 1, 1, 0, 0, 0).unwrap();
     let span = 10 * 365 * 24 * 3600;
     let mut plain = 0u64;
     let entries = (0..n)
         .map(|i| {
-            let who = &people[i % 2];
+            let who = &people[i % people.len()];
             let at = start + chrono::Duration::seconds(rng.gen_range(0..span));
             let text = text(&mut rng);
             plain += text.len() as u64;
@@ -151,6 +156,7 @@ fn generate(n: usize) -> (MendExport, u64) {
 struct Run {
     wall: Duration,
     max_rss_kib: i64,
+    stdout: String,
 }
 
 fn mend(home: &Path, args: &[&str], test_kdf: bool) -> Run {
@@ -163,13 +169,14 @@ fn mend(home: &Path, args: &[&str], test_kdf: bool) -> Run {
     if test_kdf {
         cmd.env("MEND_INSECURE_TEST_KDF", "1");
     }
+    // Outputs here are small: they fit in the pipe, which is read after the child exits.
     cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let started = Instant::now();
     // Reaped by wait4 below, which also reports the child's own peak RSS.
     #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().expect("spawn mend");
+    let mut child = cmd.spawn().expect("spawn mend");
     let mut status = 0;
     // SAFETY: rusage is plain data, filled by wait4 for the child we just spawned.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -182,9 +189,13 @@ fn mend(home: &Path, args: &[&str], test_kdf: bool) -> Run {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "mend {args:?} failed"
     );
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("piped"), &mut stdout)
+        .expect("read output");
     Run {
         wall,
         max_rss_kib: usage.ru_maxrss,
+        stdout,
     }
 }
 
@@ -437,8 +448,313 @@ fn main() {
             ops
         ));
     }
+    let half = a.entries / 2;
+    let runs = a.runs.min(3);
+    eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
+    let figures = sync_figures(tmp.path(), half, runs);
+    md.push_str(&sync_section(&figures, half, runs));
     match a.out {
         Some(p) => std::fs::write(&p, md).unwrap(),
         None => print!("{md}"),
     }
+}
+
+// ---- Sync -------------------------------------------------------------------------------
+
+/// A `mend` process in the background (invite, serve), its output read line by line.
+struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Background {
+    fn start(home: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mend"))
+            .arg("--home")
+            .arg(home)
+            .args(args)
+            .env("MEND_PASSPHRASE", PASS)
+            .env("MEND_INSECURE_TEST_KDF", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mend");
+        let out = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let l = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no line with {needle:?}"));
+            if l.contains(needle) {
+                return l;
+            }
+        }
+    }
+
+    fn address(&self) -> String {
+        self.wait_for("/ip4/127.0.0.1/tcp/").trim().to_owned()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
+
+/// Pair a new device `b` with `a`; returns the `mend join` run.
+fn pair(a: &Path, b: &Path) -> Run {
+    let invite = Background::start(
+        a,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "120",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    let run = mend(b, &["join", &code, "--name", "Sam", "--peer", &addr], true);
+    let mut invite = invite;
+    let _ = invite.child.wait();
+    run
+}
+
+fn person_of(home: &Path) -> Person {
+    let (_, s) = Home::new(home).unlock(&Passphrase::from(PASS)).unwrap();
+    Person {
+        id: s.person_id.clone(),
+        name: s.person_name.clone(),
+    }
+}
+
+fn import(home: &Path, tmp: &Path, n: usize, seed: u64, who: Person) {
+    let (export, _) = generate_for(n, seed, vec![who]);
+    let file = tmp.join(format!("export-{seed}.json"));
+    std::fs::write(&file, serde_json::to_vec(&export).unwrap()).unwrap();
+    mend(home, &["import", file.to_str().unwrap()], true);
+}
+
+/// The shared journal of a home and its saved sync state for a peer, loaded in process.
+fn journal_and_state(
+    home: &Path,
+    peer_state: impl Fn(&str) -> String,
+) -> (mend_journal::Journal, Option<Vec<u8>>) {
+    let h = Home::new(home);
+    let (key_file, secrets) = h.unlock(&Passphrase::from(PASS)).unwrap();
+    let store = Store::open(
+        &h,
+        &secrets,
+        key_file.journal_id,
+        h.lock(Access::Read).unwrap(),
+    )
+    .unwrap();
+    let other = store
+        .journal(Doc::Shared)
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.key != secrets.public_key_hex())
+        .unwrap();
+    let state = store.load_peer_state(&peer_state(&other.key)).unwrap();
+    let mut j = mend_journal::Journal::load(
+        &store.journal(Doc::Shared).clone_bytes(),
+        &secrets.actor_id(),
+        false,
+    )
+    .unwrap();
+    let _ = j.heads();
+    (j, state)
+}
+
+/// The same two documents synced in memory with the same protocol: the floor for Mend's overhead.
+fn in_memory_sync(a: &Path, b: &Path) -> (Duration, u64) {
+    let (mut ja, a_answering) = journal_and_state(a, |k| format!("{k}-r"));
+    let (mut jb, b_initiating) = journal_and_state(b, |k| format!("{k}-i"));
+    let started = Instant::now();
+    let mut session = mend_sync::SyncSession::new(b_initiating.as_deref());
+    let mut state = a_answering
+        .and_then(|s| mend_journal::SyncState::decode(&s).ok())
+        .unwrap_or_default();
+    while let mend_sync::Step::Send(m) = session.step(&mut jb).unwrap() {
+        let reply = mend_sync::respond(&mut ja, &mut state, &m).unwrap();
+        session.on_reply(&mut jb, &reply).unwrap();
+    }
+    let took = started.elapsed();
+    assert_eq!(ja.len(), jb.len());
+    (took, session.bytes_sent + session.bytes_received)
+}
+
+fn summary(run: &Run) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("sync --json output");
+    v[0].clone()
+}
+
+fn bytes_of(s: &serde_json::Value) -> u64 {
+    s["bytes_sent"].as_u64().unwrap() + s["bytes_received"].as_u64().unwrap()
+}
+
+struct SyncFigures {
+    diverged: Duration,
+    diverged_session: Duration,
+    baseline: Duration,
+    diverged_bytes: u64,
+    baseline_bytes: u64,
+    incremental: Duration,
+    incremental_session: Duration,
+    incremental_bytes: u64,
+    pull: Duration,
+    pull_entries: usize,
+}
+
+fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
+    let mut diverged = Vec::new();
+    let mut diverged_session = Vec::new();
+    let mut baseline = Vec::new();
+    let mut d_bytes = Vec::new();
+    let mut b_bytes = Vec::new();
+    let mut incremental = Vec::new();
+    let mut incremental_session = Vec::new();
+    let mut i_bytes = Vec::new();
+    for r in 0..runs {
+        let a = tmp.join(format!("sync{r}-a"));
+        let b = tmp.join(format!("sync{r}-b"));
+        mend(&a, &["init", "--name", "Alex"], true);
+        pair(&a, &b);
+        import(&a, tmp, half, 100 + r as u64, person_of(&a));
+        import(&b, tmp, half, 200 + r as u64, person_of(&b));
+        let (t, bytes) = in_memory_sync(&a, &b);
+        baseline.push(t);
+        b_bytes.push(bytes);
+        let serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+        let addr = serve.address();
+        let run = mend(&b, &["sync", "--peer", &addr, "--json"], true);
+        let s = summary(&run);
+        assert_eq!(s["entries_received"].as_u64(), Some(half as u64));
+        diverged.push(run.wall);
+        diverged_session.push(Duration::from_millis(s["elapsed"].as_u64().unwrap()));
+        d_bytes.push(bytes_of(&s));
+        mend(&a, &["write", "one more from Alex"], true);
+        mend(&b, &["write", "one more from Sam"], true);
+        // Let the serving side notice the write and push it first, as it would in use.
+        std::thread::sleep(Duration::from_millis(2500));
+        let run = mend(&b, &["sync", "--peer", &addr, "--json"], true);
+        let s = summary(&run);
+        incremental.push(run.wall);
+        incremental_session.push(Duration::from_millis(s["elapsed"].as_u64().unwrap()));
+        i_bytes.push(bytes_of(&s));
+        drop(serve);
+    }
+    let mut pulls = Vec::new();
+    let mut pulled = 0;
+    for r in 0..runs {
+        let a = tmp.join(format!("pull{r}-a"));
+        let b = tmp.join(format!("pull{r}-b"));
+        mend(&a, &["init", "--name", "Alex"], true);
+        import(&a, tmp, 2 * half, 300 + r as u64, person_of(&a));
+        let run = pair(&a, &b);
+        pulled = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Received the journal: "))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(pulled, 2 * half, "{}", run.stdout);
+        pulls.push(run.wall);
+    }
+    SyncFigures {
+        diverged: median(diverged),
+        diverged_session: median(diverged_session),
+        baseline: median(baseline),
+        diverged_bytes: median(d_bytes),
+        baseline_bytes: median(b_bytes),
+        incremental: median(incremental),
+        incremental_session: median(incremental_session),
+        incremental_bytes: median(i_bytes),
+        pull: median(pulls),
+        pull_entries: pulled,
+    }
+}
+
+fn sync_section(f: &SyncFigures, half: usize, runs: usize) -> String {
+    let met = |ok: bool| if ok { "met" } else { "**missed**" };
+    let ratio = f.diverged_session.as_secs_f64() / f.baseline.as_secs_f64();
+    let mut md = format!(
+        "\n## Sync (two devices over libp2p on 127.0.0.1, median of {runs} runs)\n\n\
+         Each run pairs two fresh devices with `mend invite` / `mend join --peer`, imports\n\
+         {half} entries on each side while apart, starts `mend serve` on one and runs\n\
+         `mend sync --peer ADDR --json` on the other. The baseline loads the same two documents\n\
+         and sync states in process and runs the same sync core with no storage and no network.\n\n\
+         | figure | median | target | |\n|---|---|---|---|\n"
+    );
+    md.push_str(&format!(
+        "| diverged sync {half} + {half}: the session (network, storage, both sides) | {} | ≤ 1.5× baseline | {} ({ratio:.2}×) |\n",
+        ms(f.diverged_session),
+        met(ratio <= 1.5)
+    ));
+    md.push_str(&format!(
+        "| same, in memory (baseline) | {} | | |\n",
+        ms(f.baseline)
+    ));
+    md.push_str(&format!(
+        "| diverged sync: whole `mend sync` command (start, unlock, load, session) | {} | | |\n",
+        ms(f.diverged)
+    ));
+    md.push_str(&format!(
+        "| diverged sync: bytes of sync messages (baseline {}) | {} | | |\n",
+        f.baseline_bytes, f.diverged_bytes
+    ));
+    md.push_str(&format!(
+        "| incremental, one new entry per side after reconnect: the session | {} | ≤ 100 ms | {} |\n",
+        ms(f.incremental_session),
+        met(f.incremental_session <= Duration::from_millis(100))
+    ));
+    md.push_str(&format!(
+        "| incremental: bytes of sync messages | {} | ≤ 10 KB | {} |\n",
+        f.incremental_bytes,
+        met(f.incremental_bytes <= 10_000)
+    ));
+    md.push_str(&format!(
+        "| incremental: whole `mend sync` command | {} | | |\n",
+        ms(f.incremental)
+    ));
+    md.push_str(&format!(
+        "| a new device pulls a {}-entry journal: whole `mend join` (pairing, key file, pull) | {} | ≤ 2 s | {} |\n",
+        f.pull_entries,
+        ms(f.pull),
+        met(f.pull <= Duration::from_secs(2))
+    ));
+    md.push_str(
+        "\nThe session figures come from `mend sync --json` (`elapsed`: from the first message to\n\
+         the end, including the answering side's loading and durable commits). The whole-command\n\
+         figures add process start-up and opening the local journal, which for a 20,000-entry\n\
+         journal is most of the time (see `mend list` above).\n",
+    );
+    md
 }

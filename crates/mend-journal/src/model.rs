@@ -123,6 +123,11 @@ impl Journal {
         self.doc.get_heads()
     }
 
+    /// The whole document as bytes, without touching this instance's save state.
+    pub fn clone_bytes(&self) -> Vec<u8> {
+        self.doc.clone().save()
+    }
+
     /// The changes made since `heads`, in Automerge's incremental format.
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
         self.doc.save_after(heads)
