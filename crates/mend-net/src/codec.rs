@@ -78,3 +78,43 @@ impl libp2p::request_response::Codec for MendCodec {
         write_frame(io, encode(&r)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use futures::io::Cursor;
+    use libp2p::request_response::Codec;
+
+    fn read(bytes: Vec<u8>) -> io::Result<Request> {
+        let proto = StreamProtocol::new(mend_sync::SYNC_PROTOCOL);
+        block_on(MendCodec.read_request(&proto, &mut Cursor::new(bytes)))
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let req = Request::Sync {
+            journal_id: [1; 16],
+            message: vec![1, 2, 3],
+        };
+        let mut buf = Cursor::new(Vec::new());
+        let proto = StreamProtocol::new(mend_sync::SYNC_PROTOCOL);
+        block_on(MendCodec.write_request(&proto, &mut buf, req.clone())).unwrap();
+        assert_eq!(read(buf.into_inner()).unwrap(), req);
+    }
+
+    #[test]
+    fn oversized_truncated_and_garbage_frames_are_refused() {
+        // A length over the cap is refused before anything is allocated or read.
+        let err = read(vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // A frame that ends early.
+        assert!(read(vec![0, 0, 0, 10, 1, 0]).is_err());
+        // Garbage of the right length.
+        assert!(read(vec![0, 0, 0, 4, 1, 0xff, 0xff, 0xff]).is_err());
+        // A wrong version.
+        assert!(read(vec![0, 0, 0, 2, 9, 0]).is_err());
+        // No frame at all.
+        assert!(read(vec![]).is_err());
+    }
+}
