@@ -142,6 +142,7 @@ fn generate_for(n: usize, seed: u64, people: Vec<Person>) -> (MendExport, u64) {
                 tags: vec![["trust", "promise", "talk"][i % 3].to_owned()],
                 mood: Some(rng.gen_range(1..=5)),
                 kind: KIND_ENTRY.into(),
+                extra: Default::default(),
                 private: false,
                 conflicting_texts: Vec::new(),
             }

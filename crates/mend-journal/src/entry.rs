@@ -5,8 +5,51 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The plain kind of entry; later practices add more kinds.
+/// The plain kind of entry.
 pub const KIND_ENTRY: &str = "entry";
+/// Acknowledging a mistake fully, written from a guided template.
+pub const KIND_ACKNOWLEDGMENT: &str = "acknowledgment";
+/// A reply to another entry (its own entry, by its own author).
+pub const KIND_REPLY: &str = "reply";
+/// "I hear you": a receipt for another entry.
+pub const KIND_RECEIPT: &str = "receipt";
+/// A promise, possibly recurring.
+pub const KIND_PROMISE: &str = "promise";
+/// The one who promised kept it (this time).
+pub const KIND_KEPT: &str = "promise-kept";
+/// The one who promised missed it (this time), recorded honestly.
+pub const KIND_MISSED: &str = "promise-missed";
+/// The partner saw the promise kept.
+pub const KIND_CONFIRMED: &str = "promise-confirmed";
+/// Asking for reassurance.
+pub const KIND_ASK: &str = "reassurance-ask";
+/// Giving the reassurance asked for.
+pub const KIND_GIVE: &str = "reassurance-give";
+/// A check-in: mood, feelings, a note.
+pub const KIND_CHECKIN: &str = "checkin";
+
+/// Every kind this build writes.
+pub const KINDS: &[&str] = &[
+    KIND_ENTRY,
+    KIND_ACKNOWLEDGMENT,
+    KIND_REPLY,
+    KIND_RECEIPT,
+    KIND_PROMISE,
+    KIND_KEPT,
+    KIND_MISSED,
+    KIND_CONFIRMED,
+    KIND_ASK,
+    KIND_GIVE,
+    KIND_CHECKIN,
+];
+
+/// Kinds whose text may be empty (the act itself says it).
+pub fn text_optional(kind: &str) -> bool {
+    matches!(
+        kind,
+        KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_CHECKIN | KIND_ASK
+    )
+}
 /// Moods run from 1 (very low) to 5 (very good).
 pub const MOOD_RANGE: RangeInclusive<u8> = 1..=5;
 
@@ -40,6 +83,37 @@ pub struct Entry {
     /// Empty when there is no conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicting_texts: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// What entries of some kinds carry besides text (absent for a plain entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extra {
+    /// The entry this one answers, acknowledges or updates (replies, receipts, promise events,
+    /// reassurance given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refers_to: Option<String>,
+    /// How often a promise recurs: "day" or "week".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// Until when a promise runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Feelings named in a check-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feelings: Vec<String>,
+    /// When a private entry was shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_at: Option<DateTime<Utc>>,
+    /// When and by whom (name) a shared entry was retracted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retracted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retracted_by: Option<String>,
+    /// The prompt this entry answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
 }
 
 impl Entry {
@@ -52,7 +126,7 @@ impl Entry {
 }
 
 /// A new entry, ready to be added.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewEntry {
     pub id: String,
     pub author_id: String,
@@ -63,6 +137,7 @@ pub struct NewEntry {
     pub tags: Vec<String>,
     pub mood: Option<u8>,
     pub kind: String,
+    pub extra: Extra,
 }
 
 /// A change to an existing entry; `None` leaves a field as it is.
@@ -87,4 +162,15 @@ pub struct Device {
     pub added_at: DateTime<Utc>,
     /// The name of the person who added it.
     pub added_by: String,
+}
+
+/// One version of an entry's text, from the document's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub text: String,
+    /// The Automerge actor (hex) of the device that wrote it: the first 16 bytes of its key.
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    /// What the change was ("write", "edit", "retract", "import", ...).
+    pub action: String,
 }

@@ -10,16 +10,25 @@ mod entry;
 mod error;
 mod exchange;
 mod model;
+mod practices;
 mod query;
 mod tags;
 
 pub use automerge::ChangeHash;
-pub use entry::{Device, Entry, EntryEdit, NewEntry, Person, KIND_ENTRY, MOOD_RANGE};
+pub use entry::{
+    text_optional, Device, Entry, EntryEdit, Extra, NewEntry, Person, Version, KINDS,
+    KIND_ACKNOWLEDGMENT, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_ENTRY, KIND_GIVE, KIND_KEPT,
+    KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY, MOOD_RANGE,
+};
 pub use error::JournalError;
 pub use exchange::{
     parse_import, ImportFile, JrnlEntry, JrnlExport, MendExport, IMPORT_MAX_ENTRIES,
     MEND_EXPORT_FORMAT, MEND_EXPORT_VERSION,
 };
 pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
+pub use practices::{
+    is_threaded, iso_week, open_asks, promise_records, responses_to, unacknowledged, PromiseRecord,
+    Tally,
+};
 pub use query::{resolve_prefix, search_matches, Filter};
 pub use tags::{inline_tags, normalize_tag};

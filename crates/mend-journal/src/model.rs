@@ -41,6 +41,10 @@ fn ts(t: DateTime<Utc>) -> ScalarValue {
     ScalarValue::Timestamp(t.timestamp_millis())
 }
 
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
@@ -286,7 +290,7 @@ impl Journal {
     }
 
     fn check_new(e: &NewEntry) -> Result<(), JournalError> {
-        if e.text.trim().is_empty() {
+        if e.text.trim().is_empty() && !crate::text_optional(&e.kind) {
             return Err(JournalError::Invalid("the text is empty".into()));
         }
         if e.text.len() > TEXT_MAX_BYTES {
@@ -324,6 +328,29 @@ impl Journal {
         }
         if e.kind != crate::KIND_ENTRY {
             doc.put(&obj, "kind", e.kind.as_str())?;
+        }
+        let x = &e.extra;
+        for (key, value) in [
+            ("ref", &x.refers_to),
+            ("every", &x.every),
+            ("prompt", &x.prompt),
+            ("retracted_by", &x.retracted_by),
+        ] {
+            if let Some(v) = value {
+                doc.put(&obj, key, v.as_str())?;
+            }
+        }
+        for (key, value) in [
+            ("until", x.until),
+            ("shared_at", x.shared_at),
+            ("retracted_at", x.retracted_at),
+        ] {
+            if let Some(t) = value {
+                doc.put(&obj, key, ts(t))?;
+            }
+        }
+        if !x.feelings.is_empty() {
+            doc.put(&obj, "feelings", x.feelings.join(" "))?;
         }
         Ok(())
     }
@@ -425,6 +452,71 @@ impl Journal {
         Ok(())
     }
 
+    /// Retract a shared entry written by `me`: its words leave the timeline, which shows who
+    /// retracted it and when. One change. The words remain in the document's history, on every
+    /// device that has synced it.
+    pub fn retract_entry(
+        &mut self,
+        id: &str,
+        me: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let obj = self.entry_obj(id)?;
+        self.check_author(&obj, me)?;
+        self.doc.put(&obj, "text", "")?;
+        self.doc.delete(&obj, "tags")?;
+        self.doc.put(&obj, "retracted_at", ts(now))?;
+        self.doc.put(&obj, "retracted_by", me)?;
+        self.doc.commit_with(options("retract", now));
+        Ok(())
+    }
+
+    /// Every version of an entry's text, from the document's own history: when, and by which
+    /// device (its actor id), oldest first.
+    pub fn history(&mut self, id: &str) -> Result<Vec<crate::Version>, JournalError> {
+        let obj = self.entry_obj(id)?;
+        let changes: Vec<_> = self
+            .doc
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| {
+                (
+                    c.hash(),
+                    c.deps().to_vec(),
+                    c.actor_id().to_bytes().to_vec(),
+                    c.timestamp(),
+                    c.message().map(str::to_owned),
+                )
+            })
+            .collect();
+        let text_at = |doc: &AutoCommit, heads: &[ChangeHash]| -> Option<String> {
+            doc.get_at(&obj, "text", heads)
+                .ok()
+                .flatten()
+                .and_then(|(v, _)| v.as_str().map(str::to_owned))
+        };
+        let mut out = Vec::new();
+        for (hash, deps, actor, time, message) in changes {
+            let after = text_at(&self.doc, &[hash]);
+            let before = if deps.is_empty() {
+                None
+            } else {
+                text_at(&self.doc, &deps)
+            };
+            if let Some(text) = after {
+                if before.as_deref() != Some(text.as_str()) {
+                    out.push(crate::Version {
+                        text,
+                        actor: hex_lower(&actor),
+                        at: Utc.timestamp_opt(time, 0).single().unwrap_or_default(),
+                        action: message.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Delete an entry written by `me`. One change. Its words stay in the document's history.
     pub fn delete_entry(
         &mut self,
@@ -494,6 +586,8 @@ impl Journal {
         let mut author_id = String::new();
         let (mut created, mut written, mut edited, mut mood) = (None, None, None, None);
         let (mut text, mut tags, mut kind) = (String::new(), String::new(), None);
+        let mut extra = crate::Extra::default();
+        let mut feelings = String::new();
         let mut text_conflict = false;
         for f in self.doc.map_range(obj, ..) {
             let ValueRef::Scalar(v) = f.value else {
@@ -511,6 +605,14 @@ impl Journal {
                 }
                 ("tags", S::Str(s)) => tags = s.into_owned(),
                 ("kind", S::Str(s)) => kind = Some(s.into_owned()),
+                ("ref", S::Str(s)) => extra.refers_to = Some(s.into_owned()),
+                ("every", S::Str(s)) => extra.every = Some(s.into_owned()),
+                ("prompt", S::Str(s)) => extra.prompt = Some(s.into_owned()),
+                ("feelings", S::Str(s)) => feelings = s.into_owned(),
+                ("until", v) => extra.until = Some(from_ms(v.as_i64())),
+                ("shared_at", v) => extra.shared_at = Some(from_ms(v.as_i64())),
+                ("retracted_at", v) => extra.retracted_at = Some(from_ms(v.as_i64())),
+                ("retracted_by", S::Str(s)) => extra.retracted_by = Some(s.into_owned()),
                 _ => {}
             }
         }
@@ -525,10 +627,15 @@ impl Journal {
         } else {
             Vec::new()
         };
-        let author = people
-            .iter()
-            .find(|p| p.id == author_id)
-            .map_or_else(|| "unknown".to_owned(), |p| p.name.clone());
+        let name_of = |id: &str| {
+            people
+                .iter()
+                .find(|p| p.id == id)
+                .map_or_else(|| "unknown".to_owned(), |p| p.name.clone())
+        };
+        let author = name_of(&author_id);
+        extra.retracted_by = extra.retracted_by.as_deref().map(name_of);
+        extra.feelings = feelings.split_whitespace().map(str::to_owned).collect();
         let created_at = from_ms(created.unwrap_or(0));
         Ok(Entry {
             id: id.to_owned(),
@@ -545,6 +652,7 @@ impl Journal {
             kind: kind.unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
             private: self.private,
             conflicting_texts,
+            extra,
         })
     }
 }

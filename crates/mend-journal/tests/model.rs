@@ -32,6 +32,7 @@ fn entry(id: &str, author: &Person, text: &str, h: u32) -> NewEntry {
         tags: vec!["trust".into()],
         mood: Some(3),
         kind: KIND_ENTRY.into(),
+        extra: Default::default(),
     }
 }
 

@@ -54,6 +54,7 @@ fn write(store: &mut Store, doc: Doc, id: &str, text: &str) {
         tags: vec![],
         mood: None,
         kind: KIND_ENTRY.into(),
+        extra: Default::default(),
     };
     store.commit(doc, |j| j.add_entry(&e, Utc::now())).unwrap();
 }

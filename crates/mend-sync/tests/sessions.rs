@@ -26,6 +26,7 @@ fn write(j: &mut Journal, who: &Person, id: &str, text: &str) {
         tags: vec![],
         mood: None,
         kind: KIND_ENTRY.into(),
+        extra: Default::default(),
     };
     j.add_entry(&e, at(1)).unwrap();
 }

@@ -63,7 +63,15 @@ fn jrnl_id(date: &str, time: &str, text: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-fn from_mend(e: Entry) -> NewEntry {
+fn from_mend(e: Entry, people: &[Person]) -> NewEntry {
+    let mut extra = e.extra;
+    // Retractions name a person in exports; the journal stores their id.
+    extra.retracted_by = extra.retracted_by.map(|name| {
+        people
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(name, |p| p.id.clone())
+    });
     NewEntry {
         id: e.id,
         author_id: e.author_id,
@@ -74,6 +82,7 @@ fn from_mend(e: Entry) -> NewEntry {
         tags: e.tags,
         mood: e.mood,
         kind: e.kind,
+        extra,
     }
 }
 
@@ -125,6 +134,7 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
                     tags,
                     mood: None,
                     kind: KIND_ENTRY.into(),
+                    extra: Default::default(),
                 };
                 if a.private {
                     private.push(new);
@@ -142,10 +152,11 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
                         name: e.author.clone(),
                     });
                 }
+                let new = from_mend(e.clone(), &people);
                 if e.private || a.private {
-                    private.push(from_mend(e));
+                    private.push(new);
                 } else {
-                    shared.push(from_mend(e));
+                    shared.push(new);
                 }
             }
         }

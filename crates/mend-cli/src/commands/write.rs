@@ -91,6 +91,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         text,
         mood: a.fields.mood,
         kind: KIND_ENTRY.into(),
+        extra: Default::default(),
     };
     let doc = if a.private { Doc::Private } else { Doc::Shared };
     let mut store = unlocked.open(Access::Write)?;

@@ -1,0 +1,139 @@
+//! The practices of rebuilding trust as queries over entries: promise records, receipts,
+//! open requests for reassurance, reply threads.
+
+use std::collections::BTreeMap;
+
+use chrono::Datelike;
+use serde::Serialize;
+
+use crate::{
+    Entry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE,
+    KIND_RECEIPT, KIND_REPLY,
+};
+
+/// Kept, missed and confirmed, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub kept: usize,
+    pub missed: usize,
+    pub confirmed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, kind: &str) {
+        match kind {
+            KIND_KEPT => self.kept += 1,
+            KIND_MISSED => self.missed += 1,
+            KIND_CONFIRMED => self.confirmed += 1,
+            _ => {}
+        }
+    }
+}
+
+/// A promise and everything recorded about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromiseRecord {
+    pub promise: Entry,
+    /// Kept / missed / confirmed events, oldest first.
+    pub events: Vec<Entry>,
+    pub total: Tally,
+    /// Per ISO week (`2026-W47`), oldest first.
+    pub weeks: BTreeMap<String, Tally>,
+}
+
+/// The ISO week of a moment, as `YYYY-Www`.
+pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
+    let w = t.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+/// Every promise with its record, newest promise first.
+pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
+    let mut records: Vec<PromiseRecord> = entries
+        .iter()
+        .filter(|e| e.kind == KIND_PROMISE)
+        .map(|p| PromiseRecord {
+            promise: p.clone(),
+            events: Vec::new(),
+            total: Tally::default(),
+            weeks: BTreeMap::new(),
+        })
+        .collect();
+    let mut events: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), KIND_KEPT | KIND_MISSED | KIND_CONFIRMED))
+        .collect();
+    events.sort_by_key(|e| (e.created_at, e.written_at));
+    for ev in events {
+        let Some(r) = records
+            .iter_mut()
+            .find(|r| Some(&r.promise.id) == ev.extra.refers_to.as_ref())
+        else {
+            continue;
+        };
+        r.total.add(&ev.kind);
+        r.weeks
+            .entry(iso_week(ev.created_at))
+            .or_default()
+            .add(&ev.kind);
+        r.events.push(ev.clone());
+    }
+    records.sort_by(|a, b| b.promise.created_at.cmp(&a.promise.created_at));
+    records
+}
+
+/// Entries by others that `me` has not acknowledged with a receipt yet, oldest first.
+pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
+    let heard: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.kind == KIND_RECEIPT && e.author_id == me)
+        .filter_map(|e| e.extra.refers_to.as_deref())
+        .collect();
+    let mut out: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.author_id != me && !e.private && e.extra.retracted_at.is_none())
+        .filter(|e| {
+            !matches!(
+                e.kind.as_str(),
+                KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_GIVE | KIND_CHECKIN
+            )
+        })
+        .filter(|e| !heard.contains(&e.id.as_str()))
+        .collect();
+    out.sort_by_key(|e| e.created_at);
+    out
+}
+
+/// Requests for reassurance that nobody has answered yet, oldest first.
+pub fn open_asks(entries: &[Entry]) -> Vec<&Entry> {
+    let answered: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.kind == KIND_GIVE)
+        .filter_map(|e| e.extra.refers_to.as_deref())
+        .collect();
+    let mut out: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind == KIND_ASK && !answered.contains(&e.id.as_str()))
+        .collect();
+    out.sort_by_key(|e| e.created_at);
+    out
+}
+
+/// The entries that refer to `id` (replies, receipts, answers, promise events), oldest first.
+pub fn responses_to<'a>(entries: &'a [Entry], id: &str) -> Vec<&'a Entry> {
+    let mut out: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.extra.refers_to.as_deref() == Some(id))
+        .collect();
+    out.sort_by_key(|e| (e.created_at, e.written_at));
+    out
+}
+
+/// True for entries shown under the entry they refer to rather than on their own.
+pub fn is_threaded(e: &Entry) -> bool {
+    e.extra.refers_to.is_some()
+        && matches!(
+            e.kind.as_str(),
+            KIND_REPLY | KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_GIVE
+        )
+}
