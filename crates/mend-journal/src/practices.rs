@@ -78,7 +78,7 @@ pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
             .add(&ev.kind);
         r.events.push(ev.clone());
     }
-    records.sort_by(|a, b| b.promise.created_at.cmp(&a.promise.created_at));
+    records.sort_by_key(|r| std::cmp::Reverse(r.promise.created_at));
     records
 }
 
