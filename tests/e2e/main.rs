@@ -4,6 +4,7 @@ mod util;
 
 mod errors;
 mod journal;
+mod practices;
 mod safety;
 mod sync;
 mod terminal;

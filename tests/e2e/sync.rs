@@ -8,14 +8,14 @@ use std::time::Duration;
 use crate::util::Device;
 
 /// A `mend` process in the background whose output is read as it comes.
-struct Background {
+pub(crate) struct Background {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Background {
-    fn start(d: &Device, args: &[&str]) -> Self {
+    pub(crate) fn start(d: &Device, args: &[&str]) -> Self {
         let mut child = d
             .command(args)
             .stdout(Stdio::piped())
@@ -44,7 +44,7 @@ impl Background {
     }
 
     /// The first line containing `needle` (waiting at most 30 s).
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
             return l.clone();
         }
@@ -62,7 +62,7 @@ impl Background {
     }
 
     /// The loopback address it listens on.
-    fn address(&mut self) -> String {
+    pub(crate) fn address(&mut self) -> String {
         self.wait_for("/ip4/127.0.0.1/tcp/").trim().to_owned()
     }
 
@@ -79,7 +79,7 @@ impl Background {
         panic!("did not exit: {}", self.seen.join("\n"));
     }
 
-    fn terminate(self) -> (bool, String) {
+    pub(crate) fn terminate(self) -> (bool, String) {
         unsafe_kill(self.child.id(), "TERM");
         self.finish()
     }
@@ -99,10 +99,10 @@ fn unsafe_kill(pid: u32, signal: &str) {
         .unwrap();
 }
 
-const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
+pub(crate) const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
 
 /// Pair `b` (not initialised yet) with `a` as `name`; returns both outputs.
-fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
+pub(crate) fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
     let mut invite = Background::start(
         a,
         &[

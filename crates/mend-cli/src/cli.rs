@@ -42,7 +42,7 @@ pub enum Command {
     Edit(EditArgs),
     /// Find entries containing all of the given words (case-insensitive)
     Search(SearchArgs),
-    /// Delete one of your entries
+    /// Retract one of your shared entries (its words stay in the history), or delete a private one
     Delete(DeleteArgs),
     /// Print the journal as JSON (lossless) or Markdown
     Export(ExportArgs),
@@ -52,6 +52,22 @@ pub enum Command {
     Status(StatusArgs),
     /// Change this device's passphrase (re-wraps the key; entries are not re-encrypted)
     Passphrase(PassphraseArgs),
+    /// Reply to an entry (a reply is its own entry, shown under the one it answers)
+    Reply(ReplyArgs),
+    /// "I hear you": let your partner know you read their entry
+    Ack(AckArgs),
+    /// Promises: make one, record it kept or missed, confirm your partner's
+    #[command(subcommand)]
+    Promise(PromiseCommand),
+    /// Ask for reassurance, or give it
+    #[command(subcommand)]
+    Reassure(ReassureCommand),
+    /// Check in: how you are today, from 1 to 5
+    Checkin(CheckinArgs),
+    /// Share one of your private entries with your partner
+    Share(IdArgs),
+    /// Every version of an entry, from the journal's own history
+    History(HistoryArgs),
     /// Invite a partner's device: prints a one-time code, then waits for it to join
     Invite(InviteArgs),
     /// Join a partner's journal with the code their `mend invite` printed
@@ -290,6 +306,129 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DevicesArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// Entry id or a unique prefix of it
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplyArgs {
+    /// The entry you answer (id or prefix)
+    pub id: String,
+    /// The reply; without it, stdin when piped, else $EDITOR
+    pub text: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// Your partner's entry (id or prefix)
+    pub id: String,
+    /// A few words to go with it
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromiseCommand {
+    /// Make a promise
+    Add(PromiseAddArgs),
+    /// Every promise with its record over time
+    List(PromiseListArgs),
+    /// You kept your promise (this time)
+    Kept(PromiseEventArgs),
+    /// You missed your promise (this time); it is recorded honestly
+    Missed(PromiseEventArgs),
+    /// You saw your partner keep their promise
+    Confirm(PromiseEventArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Every {
+    Day,
+    Week,
+}
+
+#[derive(Debug, Args)]
+pub struct PromiseAddArgs {
+    /// What you promise
+    #[arg(required = true)]
+    pub text: Vec<String>,
+    /// It recurs every day or every week
+    #[arg(long, value_enum)]
+    pub every: Option<Every>,
+    /// Until when ("2026-12-31", "in 3 weeks")
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromiseListArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromiseEventArgs {
+    /// The promise (id or prefix)
+    pub id: String,
+    /// A few words about it
+    #[arg(long)]
+    pub note: Option<String>,
+    /// When it happened [default: now]
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReassureCommand {
+    /// Ask your partner for reassurance
+    Ask(ReassureAskArgs),
+    /// Answer your partner's request
+    Give(ReassureGiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReassureAskArgs {
+    /// What would help (optional)
+    pub text: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReassureGiveArgs {
+    /// The request (id or prefix)
+    pub id: String,
+    /// Your words
+    #[arg(required = true)]
+    pub text: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckinArgs {
+    /// How you are, from 1 (very low) to 5 (very good)
+    #[arg(long, required = true, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub mood: u8,
+    /// Feelings, one word each (repeatable, or several after one flag)
+    #[arg(long = "feeling", num_args = 1.., value_name = "WORD")]
+    pub feelings: Vec<String>,
+    /// A note
+    #[arg(long)]
+    pub note: Option<String>,
+    /// When [default: now]
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Entry id or a unique prefix of it
+    pub id: String,
     /// Print JSON
     #[arg(long)]
     pub json: bool,

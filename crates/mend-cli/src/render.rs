@@ -3,7 +3,10 @@
 use std::io::Write;
 
 use chrono::{DateTime, Local, Utc};
-use mend_journal::{search_matches, Entry, KIND_ENTRY};
+use mend_journal::{
+    search_matches, Entry, PromiseRecord, Version, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
+    KIND_ENTRY, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
+};
 use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 
@@ -28,7 +31,116 @@ pub fn entry_json(e: &Entry) -> Value {
         "private": e.private,
         "conflict": e.has_conflict(),
         "conflicting_texts": e.conflicting_texts,
+        "refers_to": e.extra.refers_to,
+        "every": e.extra.every,
+        "until": e.extra.until.map(|t| t.to_rfc3339()),
+        "feelings": e.extra.feelings,
+        "shared_at": e.extra.shared_at.map(|t| t.to_rfc3339()),
+        "retracted_at": e.extra.retracted_at.map(|t| t.to_rfc3339()),
+        "retracted_by": e.extra.retracted_by,
+        "prompt": e.extra.prompt,
     })
+}
+
+/// How a kind reads in the timeline.
+fn kind_label(e: &Entry) -> Option<String> {
+    Some(match e.kind.as_str() {
+        KIND_ENTRY => return None,
+        KIND_PROMISE => match &e.extra.every {
+            Some(every) => format!("promise, every {every}"),
+            None => "promise".into(),
+        },
+        KIND_ASK => "asks for reassurance".into(),
+        KIND_GIVE => "reassures".into(),
+        KIND_CHECKIN => "check-in".into(),
+        KIND_REPLY => "reply".into(),
+        KIND_RECEIPT => "heard".into(),
+        KIND_KEPT => "kept it".into(),
+        KIND_MISSED => "missed it".into(),
+        KIND_CONFIRMED => "saw it kept".into(),
+        other => other.to_owned(),
+    })
+}
+
+/// A response shown under the entry it refers to: one or two lines, indented.
+pub fn response_line(e: &Entry) -> String {
+    let label = kind_label(e).unwrap_or_default();
+    let mut s = format!(
+        "      {} {} {} {}",
+        "↳".dimmed(),
+        e.author.bold(),
+        label.cyan(),
+        local(e.created_at).dimmed()
+    );
+    if e.extra.retracted_at.is_some() {
+        s.push_str(&format!("  {}", retracted(e).dimmed()));
+    } else if !e.text.is_empty() {
+        let first = e.text.lines().next().unwrap_or_default();
+        s.push_str(&format!("\n        {first}"));
+    }
+    s.push('\n');
+    s
+}
+
+fn retracted(e: &Entry) -> String {
+    format!(
+        "retracted by {} on {}",
+        e.extra.retracted_by.as_deref().unwrap_or("its author"),
+        e.extra.retracted_at.map(local).unwrap_or_default()
+    )
+}
+
+/// A promise and its record over time.
+pub fn promise_block(r: &PromiseRecord) -> String {
+    let p = &r.promise;
+    let mut s = format!(
+        "{}  {}  {} promised{}{}\n    {}\n",
+        p.short_id().yellow(),
+        local(p.created_at).dimmed(),
+        p.author.bold(),
+        p.extra
+            .every
+            .as_ref()
+            .map(|e| format!(", every {e}"))
+            .unwrap_or_default(),
+        p.extra
+            .until
+            .map(|u| format!(", until {}", local(u)))
+            .unwrap_or_default(),
+        p.text
+    );
+    let t = r.total;
+    s.push_str(&format!(
+        "    {} kept · {} missed · {} confirmed\n",
+        t.kept.to_string().green(),
+        t.missed.to_string().red(),
+        t.confirmed.to_string().cyan()
+    ));
+    for (week, w) in &r.weeks {
+        s.push_str(&format!(
+            "      {week}  kept {}  missed {}  confirmed {}\n",
+            w.kept, w.missed, w.confirmed
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+/// One version of an entry, for `mend history`.
+pub fn version_block(v: &Version, who: &str) -> String {
+    let mut s = format!(
+        "{}  {}  {}\n",
+        local(v.at).dimmed(),
+        who.bold(),
+        v.action.cyan()
+    );
+    if v.text.is_empty() {
+        s.push_str(&format!("    {}\n", "(no words: retracted)".dimmed()));
+    }
+    for line in v.text.lines() {
+        s.push_str(&format!("    {line}\n"));
+    }
+    s
 }
 
 pub fn print_json(value: &Value) -> anyhow::Result<()> {
@@ -45,11 +157,17 @@ fn header(e: &Entry) -> String {
         local(e.created_at).dimmed(),
         e.author.bold()
     );
-    if e.kind != KIND_ENTRY {
-        h.push_str(&format!("  {}", e.kind.cyan()));
+    if let Some(label) = kind_label(e) {
+        h.push_str(&format!("  {}", label.cyan()));
     }
     if let Some(m) = e.mood {
         h.push_str(&format!("  mood {m}/5"));
+    }
+    if !e.extra.feelings.is_empty() {
+        h.push_str(&format!("  ({})", e.extra.feelings.join(", ")));
+    }
+    if let Some(t) = e.extra.shared_at {
+        h.push_str(&format!("  {}", format!("shared {}", local(t)).dimmed()));
     }
     if e.private {
         h.push_str(&format!("  {}", "[private]".magenta()));
@@ -89,6 +207,10 @@ fn highlight(text: &str, words: &[String]) -> String {
 pub fn entry_block(e: &Entry, words: &[String], full: bool) -> String {
     let mut s = header(e);
     s.push('\n');
+    if e.extra.retracted_at.is_some() {
+        s.push_str(&format!("    {}\n", retracted(e).dimmed()));
+        return s;
+    }
     let lines: Vec<&str> = e.text.lines().collect();
     let shown = if full {
         lines.len()

@@ -146,6 +146,12 @@ impl Store {
         &self.files(doc).journal
     }
 
+    /// The document for reads that need exclusive access (such as walking its history).
+    /// Changes made through this are not saved: use [`Store::commit`] for that.
+    pub fn journal_mut(&mut self, doc: Doc) -> &mut Journal {
+        &mut self.files_mut(doc).journal
+    }
+
     pub fn journal_id(&self) -> JournalId {
         self.journal_id
     }

@@ -6,8 +6,9 @@ mod exchange;
 pub mod init;
 mod net;
 mod passphrase;
+mod practices;
 pub mod read;
-mod write;
+pub mod write;
 
 use std::io::Write;
 
@@ -31,6 +32,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => exchange::import(g, a),
         Command::Passphrase(a) => passphrase::run(g, a),
         Command::Demo(a) => demo::run(a),
+        Command::Reply(a) => practices::reply(g, a),
+        Command::Ack(a) => practices::ack(g, a),
+        Command::Promise(c) => practices::promise(g, c),
+        Command::Reassure(c) => practices::reassure(g, c),
+        Command::Checkin(a) => practices::checkin(g, a),
+        Command::Share(a) => practices::share(g, a),
+        Command::History(a) => practices::history(g, a),
         Command::Invite(a) => net::invite(g, a),
         Command::Join(a) => net::join(g, a),
         Command::Sync(a) => net::sync(g, a),

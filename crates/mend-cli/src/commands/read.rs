@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use chrono::Local;
-use mend_journal::{normalize_tag, Filter};
+use mend_journal::{
+    is_threaded, normalize_tag, open_asks, promise_records, responses_to, unacknowledged, Entry,
+    Filter, KIND_PROMISE,
+};
 use mend_store::{Access, Doc};
 use serde_json::json;
 
@@ -45,11 +48,47 @@ fn print_entries(entries: &[mend_journal::Entry], words: &[String], json: bool) 
     Ok(())
 }
 
+/// An entry with what answers it underneath: replies, receipts, promise events, reassurance.
+fn threaded_block(e: &Entry, all: &[Entry]) -> String {
+    let mut s = render::entry_block(e, &[], false);
+    if e.kind == KIND_PROMISE {
+        if let Some(r) = promise_records(all)
+            .into_iter()
+            .find(|r| r.promise.id == e.id)
+        {
+            s.push_str(&format!(
+                "    kept {} · missed {} · confirmed {}\n",
+                r.total.kept, r.total.missed, r.total.confirmed
+            ));
+        }
+    }
+    for r in responses_to(all, &e.id) {
+        s.push_str(&render::response_line(r));
+    }
+    s
+}
+
 pub fn list(g: &Global, a: ListArgs) -> Result<()> {
     let filter = filter_from(&a)?;
     let store = Unlocked::new(g)?.open(Access::Read)?;
-    let entries = filter.apply(session::all_entries(&store)?);
-    print_entries(&entries, &[], a.json)
+    let all = session::all_entries(&store)?;
+    if a.json {
+        return print_entries(&filter.apply(all), &[], true);
+    }
+    // The timeline: entries in their own right, newest first, each with its thread.
+    let top: Vec<Entry> = all
+        .iter()
+        .filter(|e| a.kind.is_some() || !is_threaded(e))
+        .cloned()
+        .collect();
+    let top = filter.apply(top);
+    if top.is_empty() {
+        eprintln!("no entries");
+    }
+    for e in &top {
+        anstream::println!("{}", threaded_block(e, &all));
+    }
+    Ok(())
 }
 
 pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
@@ -71,6 +110,10 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         return render::print_json(&render::entry_json(&e));
     }
     anstream::print!("{}", render::entry_full(&e));
+    let all = session::all_entries(&store)?;
+    for r in responses_to(&all, &e.id) {
+        anstream::print!("{}", render::response_line(r));
+    }
     Ok(())
 }
 
@@ -85,6 +128,10 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let people: Vec<String> = shared.people()?.into_iter().map(|p| p.name).collect();
     let private = store.journal(Doc::Private).len();
     let s = &unlocked.secrets;
+    let all_shared = shared.entries()?;
+    let waiting: Vec<&Entry> = unacknowledged(&all_shared, &s.person_id);
+    let asks = open_asks(&all_shared);
+    let now = chrono::Utc::now();
     let params = unlocked.key_file.params;
     let disk = unlocked.home.disk_usage();
     let log = store.stats(Doc::Shared);
@@ -101,7 +148,47 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             "log_records": log.log_records,
             "kdf": { "memory_kib": params.memory_kib, "time_cost": params.time_cost,
                      "parallelism": params.parallelism, "weak": params.is_weak() },
+            "unacknowledged": waiting.iter().map(|e| &e.id).collect::<Vec<_>>(),
+            "open_reassurance": asks.iter().map(|e| json!({
+                "id": e.id, "by": e.author, "text": e.text,
+                "waiting_seconds": (now - e.created_at).num_seconds().max(0),
+            })).collect::<Vec<_>>(),
         }));
+    }
+    for e in &asks {
+        let waited = human_wait(now - e.created_at);
+        if e.author_id == s.person_id {
+            println!(
+                "You asked for reassurance {waited} ago; your partner will see it after a sync."
+            );
+        } else {
+            println!(
+                "{} asked for reassurance {waited} ago: {}  (mend reassure give {} TEXT)",
+                e.author,
+                if e.text.is_empty() {
+                    "(no words needed)"
+                } else {
+                    &e.text
+                },
+                e.short_id()
+            );
+        }
+    }
+    if !waiting.is_empty() {
+        println!("Waiting for you to hear them (mend ack ID):");
+        for e in &waiting {
+            let first = e.text.lines().next().unwrap_or_default();
+            println!(
+                "  {}  {}  {}  {}",
+                e.short_id(),
+                e.author,
+                render::local(e.created_at),
+                first
+            );
+        }
+    }
+    if !asks.is_empty() || !waiting.is_empty() {
+        println!();
     }
     println!("You are {} on {}.", s.person_name, s.device_name);
     println!("  device key  {}", &s.public_key_hex()[..16]);
@@ -133,5 +220,16 @@ pub fn human_bytes(n: u64) -> String {
         n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} bytes"),
+    }
+}
+
+fn human_wait(d: chrono::Duration) -> String {
+    let m = d.num_minutes().max(0);
+    match m {
+        0..=1 => "a minute".into(),
+        2..=59 => format!("{m} minutes"),
+        60..=119 => "an hour".into(),
+        120..=2879 => format!("{} hours", m / 60),
+        _ => format!("{} days", m / 1440),
     }
 }

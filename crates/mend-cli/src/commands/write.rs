@@ -36,7 +36,7 @@ fn merge_tags(mut tags: Vec<String>, more: Vec<String>) -> Vec<String> {
     tags
 }
 
-fn read_stdin() -> Result<Zeroizing<String>> {
+pub(crate) fn read_stdin() -> Result<Zeroizing<String>> {
     let mut buf = Zeroizing::new(String::new());
     std::io::stdin()
         .take(TEXT_MAX_BYTES as u64 + 1)
@@ -50,7 +50,7 @@ fn read_stdin() -> Result<Zeroizing<String>> {
     Ok(buf)
 }
 
-fn non_empty(text: &str) -> Result<String> {
+pub(crate) fn non_empty(text: &str) -> Result<String> {
     let t = text.trim_end();
     if t.trim().is_empty() {
         return Err(fail("the entry is empty", "nothing was saved").into());
@@ -184,7 +184,14 @@ pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
             .into());
         }
         anstream::print!("{}", render::entry_block(&e, &[], false));
-        eprint!("Delete this entry? [y/N] ");
+        if doc == Doc::Shared {
+            eprint!(
+                "Retract this entry? The timeline will show it as retracted; its words stay in the \
+                 journal's history on both laptops. [y/N] "
+            );
+        } else {
+            eprint!("Delete this private entry? [y/N] ");
+        }
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -192,12 +199,16 @@ pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
             return Ok(());
         }
     }
-    store.commit(doc, |j| j.delete_entry(&id, &me, Utc::now()))?;
-    println!("deleted {}", &id[..8]);
-    if doc == Doc::Shared {
-        eprintln!(
-            "note: the words remain in the journal's history, and on your partner's device once synced."
-        );
+    if doc == Doc::Private {
+        store.commit(doc, |j| j.delete_entry(&id, &me, Utc::now()))?;
+        println!("deleted {} (it was private to this device)", &id[..8]);
+        return Ok(());
     }
+    store.commit(doc, |j| j.retract_entry(&id, &me, Utc::now()))?;
+    println!("retracted {}", &id[..8]);
+    eprintln!(
+        "note: the timeline now shows it as retracted by you. Its words are not erased: they remain \
+         in the journal's history on this laptop and, once synced, on your partner's (`mend history`)."
+    );
     Ok(())
 }

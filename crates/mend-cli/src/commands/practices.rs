@@ -1,0 +1,363 @@
+//! The practices: replies, receipts, promises, reassurance, check-ins, sharing, history.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+use chrono::{Local, Utc};
+use mend_crypto::random_id_hex;
+use mend_journal::{
+    normalize_tag, promise_records, Entry, Extra, NewEntry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
+    KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
+};
+use mend_store::{Access, Doc};
+use serde_json::json;
+
+use crate::cli::{
+    AckArgs, CheckinArgs, Every, Global, HistoryArgs, IdArgs, PromiseAddArgs, PromiseCommand,
+    PromiseEventArgs, ReassureCommand, ReplyArgs,
+};
+use crate::commands::write::{non_empty, read_stdin};
+use crate::dates::parse_when;
+use crate::fail::fail;
+use crate::session::{self, Unlocked};
+use crate::{editor, render};
+
+/// Add one entry to the shared journal, optionally referring to another (checked by `check`).
+fn add(
+    unlocked: &Unlocked,
+    target: Option<&str>,
+    check: impl FnOnce(Option<&Entry>, &str) -> Result<()>,
+    mut entry: NewEntry,
+) -> Result<String> {
+    let me = unlocked.secrets.person_id.clone();
+    let mut store = unlocked.open(Access::Write)?;
+    let target = match target {
+        Some(prefix) => {
+            let (doc, id) = session::resolve(&store, prefix)?;
+            if doc == Doc::Private {
+                return Err(fail(
+                    "that entry is private to this device",
+                    "share it first with `mend share ID`",
+                )
+                .into());
+            }
+            Some(store.journal(Doc::Shared).entry(&id)?)
+        }
+        None => None,
+    };
+    check(target.as_ref(), &me)?;
+    entry.id = random_id_hex()?;
+    entry.author_id = me;
+    entry.written_at = Utc::now();
+    if entry.created_at == chrono::DateTime::<Utc>::default() {
+        entry.created_at = entry.written_at;
+    }
+    entry.extra.refers_to = target.map(|t| t.id);
+    store.commit(Doc::Shared, |j| j.add_entry(&entry, Utc::now()))?;
+    Ok(entry.id[..8].to_owned())
+}
+
+fn words(text: &[String]) -> String {
+    text.join(" ").trim().to_owned()
+}
+
+fn when(at: &Option<String>) -> Result<chrono::DateTime<Utc>> {
+    at.as_deref()
+        .map(|w| parse_when(w, Local::now()))
+        .transpose()
+        .map(|t| t.unwrap_or_default())
+}
+
+pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
+    let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
+        .then(read_stdin)
+        .transpose()?;
+    let unlocked = Unlocked::new(g)?;
+    let text = match (a.text.is_empty(), piped) {
+        (false, _) => non_empty(&words(&a.text))?,
+        (true, Some(p)) => non_empty(&p)?,
+        (true, None) => non_empty(&editor::edit("")?)?,
+    };
+    let entry = NewEntry {
+        kind: KIND_REPLY.into(),
+        tags: mend_journal::inline_tags(&text),
+        text,
+        ..Default::default()
+    };
+    let id = add(
+        &unlocked,
+        Some(&a.id),
+        |target, _| match target {
+            Some(t) if t.extra.retracted_at.is_some() => {
+                Err(fail("that entry was retracted", "reply to another entry").into())
+            }
+            _ => Ok(()),
+        },
+        entry,
+    )?;
+    println!("{id}");
+    Ok(())
+}
+
+pub fn ack(g: &Global, a: AckArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let entry = NewEntry {
+        kind: KIND_RECEIPT.into(),
+        text: a.note.unwrap_or_default().trim().to_owned(),
+        ..Default::default()
+    };
+    let id = add(
+        &unlocked,
+        Some(&a.id),
+        |target, me| match target {
+            Some(t) if t.author_id == me => Err(fail(
+                "that is your own entry",
+                "`mend status` lists your partner's entries waiting for you to hear them",
+            )
+            .into()),
+            _ => Ok(()),
+        },
+        entry,
+    )?;
+    println!("{id}");
+    Ok(())
+}
+
+fn promise_event(g: &Global, a: PromiseEventArgs, kind: &'static str) -> Result<()> {
+    let created_at = when(&a.at)?;
+    let unlocked = Unlocked::new(g)?;
+    let entry = NewEntry {
+        kind: kind.into(),
+        text: a.note.unwrap_or_default().trim().to_owned(),
+        created_at,
+        ..Default::default()
+    };
+    let id = add(
+        &unlocked,
+        Some(&a.id),
+        |target, me| {
+            let t = target.expect("a target");
+            if t.kind != KIND_PROMISE {
+                return Err(fail(
+                    format!("{} is not a promise", t.short_id()),
+                    "`mend promise list` shows the promises",
+                )
+                .into());
+            }
+            match (kind, t.author_id == me) {
+                (KIND_CONFIRMED, true) => Err(fail(
+                    "you cannot confirm your own promise",
+                    "use `mend promise kept` or `mend promise missed`; your partner confirms",
+                )
+                .into()),
+                (KIND_KEPT | KIND_MISSED, false) => Err(fail(
+                    format!("this is {}'s promise", t.author),
+                    "only the one who promised records it kept or missed; you can `mend promise confirm` it",
+                )
+                .into()),
+                _ => Ok(()),
+            }
+        },
+        entry,
+    )?;
+    println!("{id}");
+    Ok(())
+}
+
+pub fn promise(g: &Global, c: PromiseCommand) -> Result<()> {
+    match c {
+        PromiseCommand::Add(a) => promise_add(g, a),
+        PromiseCommand::List(a) => promise_list(g, a.json),
+        PromiseCommand::Kept(a) => promise_event(g, a, KIND_KEPT),
+        PromiseCommand::Missed(a) => promise_event(g, a, KIND_MISSED),
+        PromiseCommand::Confirm(a) => promise_event(g, a, KIND_CONFIRMED),
+    }
+}
+
+fn promise_add(g: &Global, a: PromiseAddArgs) -> Result<()> {
+    let text = non_empty(&words(&a.text))?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|w| parse_when(w, Local::now()))
+        .transpose()?;
+    let unlocked = Unlocked::new(g)?;
+    let entry = NewEntry {
+        kind: KIND_PROMISE.into(),
+        tags: mend_journal::inline_tags(&text),
+        text,
+        extra: Extra {
+            every: a.every.map(|e| match e {
+                Every::Day => "day".to_owned(),
+                Every::Week => "week".to_owned(),
+            }),
+            until,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    println!("{}", add(&unlocked, None, |_, _| Ok(()), entry)?);
+    Ok(())
+}
+
+fn promise_list(g: &Global, as_json: bool) -> Result<()> {
+    let store = Unlocked::new(g)?.open(Access::Read)?;
+    let entries = store.journal(Doc::Shared).entries()?;
+    let records = promise_records(&entries);
+    if as_json {
+        return render::print_json(&serde_json::to_value(&records)?);
+    }
+    if records.is_empty() {
+        eprintln!("no promises yet: `mend promise add TEXT [--every day|week]`");
+    }
+    for r in &records {
+        anstream::print!("{}", render::promise_block(r));
+    }
+    Ok(())
+}
+
+pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
+    match c {
+        ReassureCommand::Ask(a) => {
+            let unlocked = Unlocked::new(g)?;
+            let entry = NewEntry {
+                kind: KIND_ASK.into(),
+                text: words(&a.text),
+                ..Default::default()
+            };
+            let id = add(&unlocked, None, |_, _| Ok(()), entry)?;
+            println!("{id}");
+            eprintln!("Your partner will see this in `mend status` after the next sync.");
+            Ok(())
+        }
+        ReassureCommand::Give(a) => {
+            let text = non_empty(&words(&a.text))?;
+            let unlocked = Unlocked::new(g)?;
+            let entry = NewEntry {
+                kind: KIND_GIVE.into(),
+                text,
+                ..Default::default()
+            };
+            let id = add(
+                &unlocked,
+                Some(&a.id),
+                |target, me| {
+                    let t = target.expect("a target");
+                    if t.kind != KIND_ASK {
+                        return Err(fail(
+                            format!("{} is not a request for reassurance", t.short_id()),
+                            "`mend status` lists open requests",
+                        )
+                        .into());
+                    }
+                    if t.author_id == me {
+                        return Err(fail(
+                            "this is your own request",
+                            "your partner answers it from their laptop",
+                        )
+                        .into());
+                    }
+                    Ok(())
+                },
+                entry,
+            )?;
+            println!("{id}");
+            Ok(())
+        }
+    }
+}
+
+pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
+    let created_at = when(&a.at)?;
+    let feelings = a
+        .feelings
+        .iter()
+        .map(|f| {
+            normalize_tag(f).ok_or_else(|| {
+                anyhow::Error::from(fail(
+                    format!("{f:?} is not one word"),
+                    "name each feeling in one word: --feeling tired hopeful",
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let unlocked = Unlocked::new(g)?;
+    let entry = NewEntry {
+        kind: KIND_CHECKIN.into(),
+        text: a.note.unwrap_or_default().trim().to_owned(),
+        mood: Some(a.mood),
+        created_at,
+        extra: Extra {
+            feelings,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    println!("{}", add(&unlocked, None, |_, _| Ok(()), entry)?);
+    Ok(())
+}
+
+pub fn share(g: &Global, a: IdArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let mut store = unlocked.open(Access::Write)?;
+    let (doc, id) = session::resolve(&store, &a.id)?;
+    if doc == Doc::Shared {
+        return Err(fail("that entry is already shared", "nothing was changed").into());
+    }
+    let e = store.journal(Doc::Private).entry(&id)?;
+    let now = Utc::now();
+    let shared = NewEntry {
+        id: e.id.clone(),
+        author_id: e.author_id.clone(),
+        created_at: e.created_at,
+        written_at: e.written_at,
+        edited_at: e.edited_at,
+        text: e.text.clone(),
+        tags: e.tags.clone(),
+        mood: e.mood,
+        kind: e.kind.clone(),
+        extra: Extra {
+            shared_at: Some(now),
+            ..e.extra.clone()
+        },
+    };
+    // Shared first, then removed from the private journal: a crash in between leaves a copy in
+    // both places, never in neither.
+    store.commit(Doc::Shared, |j| j.add_entry(&shared, now))?;
+    let me = unlocked.secrets.person_id.clone();
+    store.commit(Doc::Private, |j| j.delete_entry(&id, &me, now))?;
+    println!(
+        "{} shared; your partner sees it after the next sync",
+        e.short_id()
+    );
+    Ok(())
+}
+
+pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
+    let unlocked = Unlocked::new(g)?;
+    let mut store = unlocked.open(Access::Read)?;
+    let (doc, id) = session::resolve(&store, &a.id)?;
+    let devices = store.journal(Doc::Shared).devices()?;
+    let versions = store.journal_mut(doc).history(&id)?;
+    let who = |actor: &str| {
+        devices
+            .iter()
+            .find(|d| d.key.starts_with(actor))
+            .map_or_else(
+                || "an unknown device".to_owned(),
+                |d| format!("{} on {}", d.person, d.name),
+            )
+    };
+    if a.json {
+        let rows: Vec<_> = versions
+            .iter()
+            .map(|v| json!({"at": v.at.to_rfc3339(), "by": who(&v.actor), "action": v.action, "text": v.text}))
+            .collect();
+        return render::print_json(&json!(rows));
+    }
+    println!("{} — {} versions, oldest first", &id[..8], versions.len());
+    for v in &versions {
+        anstream::println!("{}", render::version_block(v, &who(&v.actor)));
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The practices between two devices syncing over loopback.
+
+use crate::sync::{pair, Background, LOOPBACK};
+use crate::util::Device;
+
+fn json(d: &Device, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&d.ok(args)).unwrap()
+}
+
+fn entry<'a>(list: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"].as_str().unwrap().starts_with(id))
+}
+
+#[test]
+fn promises_reassurance_sharing_threads_receipts_and_retraction_across_two_laptops() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    let mut serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    let sync = || sam.ok(&["sync", "--peer", &addr]);
+
+    // A promise kept by one and confirmed by the other.
+    let p = alex
+        .ok(&["promise", "add", "--every", "day", "Call", "at", "noon"])
+        .trim()
+        .to_owned();
+    alex.ok(&["promise", "kept", &p, "--note", "called at 12:02"]);
+    sync();
+    let err = sam.fails(&["promise", "kept", &p]);
+    assert!(err.contains("only the one who promised"), "{err}");
+    sam.ok(&["promise", "confirm", &p, "--note", "I saw it"]);
+    assert!(alex
+        .fails(&["promise", "confirm", &p])
+        .contains("your own promise"));
+    alex.ok(&[
+        "promise",
+        "missed",
+        &p,
+        "--at",
+        "yesterday 12:00",
+        "--note",
+        "forgot, and said so",
+    ]);
+    sync();
+    for d in [&alex, &sam] {
+        let records = json(d, &["promise", "list", "--json"]);
+        let total = &records[0]["total"];
+        assert_eq!(
+            (
+                total["kept"].as_u64(),
+                total["missed"].as_u64(),
+                total["confirmed"].as_u64()
+            ),
+            (Some(1), Some(1), Some(1)),
+            "{records}"
+        );
+        assert!(d
+            .ok(&["promise", "list"])
+            .contains("1 kept · 1 missed · 1 confirmed"));
+    }
+
+    // Reassurance asked on one laptop and answered on the other, visible on both.
+    let ask = sam
+        .ok(&["reassure", "ask", "Tell", "me", "we", "are", "okay"])
+        .trim()
+        .to_owned();
+    sync();
+    let status = json(&alex, &["status", "--json"]);
+    assert_eq!(status["open_reassurance"][0]["by"], "Sam", "{status}");
+    assert!(alex.ok(&["status"]).contains("Sam asked for reassurance"));
+    assert!(alex
+        .fails(&["reassure", "give", &p, "ok"])
+        .contains("not a request"));
+    alex.ok(&[
+        "reassure", "give", &ask, "We", "are", "okay.", "I", "am", "here.",
+    ]);
+    sync();
+    for d in [&alex, &sam] {
+        let status = json(d, &["status", "--json"]);
+        assert_eq!(
+            status["open_reassurance"],
+            serde_json::json!([]),
+            "{status}"
+        );
+        assert!(d.ok(&["list"]).contains("We are okay. I am here."));
+    }
+
+    // A private entry stays off the other laptop until it is shared.
+    let draft = sam.write(&["--private", "Something I was not ready to say"]);
+    sync();
+    assert!(!alex.ok(&["list"]).contains("not ready to say"));
+    sam.ok(&["share", &draft]);
+    sync();
+    let list = json(&alex, &["list", "--json"]);
+    let shared = entry(&list, &draft).expect("the shared entry arrived");
+    assert!(shared["shared_at"].is_string());
+    assert_eq!(shared["private"], false);
+    assert_eq!(
+        json(&sam, &["list", "--json", "--private"]),
+        serde_json::json!([])
+    );
+
+    // A reply thread and a receipt.
+    alex.ok(&["reply", &draft, "Thank you for telling me."]);
+    assert!(json(&alex, &["status", "--json"])["unacknowledged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i.as_str().unwrap().starts_with(&draft)));
+    alex.ok(&["ack", &draft, "--note", "I hear you"]);
+    assert!(!json(&alex, &["status", "--json"])["unacknowledged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i.as_str().unwrap().starts_with(&draft)));
+    assert!(alex.fails(&["ack", &p]).contains("your own entry"));
+    sync();
+    let timeline = sam.ok(&["list"]);
+    let at = timeline.find("Something I was not ready to say").unwrap();
+    let thread = &timeline[at..];
+    assert!(
+        thread.contains("Alex reply") && thread.contains("Thank you for telling me."),
+        "{timeline}"
+    );
+    assert!(thread.contains("Alex heard"), "{timeline}");
+
+    // Retraction: gone from the timeline, still in the history, on both laptops.
+    let oops = alex.write(&["Words I regret writing"]);
+    alex.ok(&["edit", &oops, "--text", "Words I regret writing, softened"]);
+    let out = alex.run(&["delete", "--yes", &oops]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remain in the journal's history"));
+    sync();
+    for d in [&alex, &sam] {
+        let list = json(d, &["list", "--json"]);
+        let e = entry(&list, &oops).unwrap();
+        assert_eq!(e["text"], "");
+        assert_eq!(e["retracted_by"], "Alex");
+        assert!(d.ok(&["list"]).contains("retracted by Alex"));
+        let history = json(d, &["history", "--json", &oops]);
+        let texts: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Words I regret writing",
+                "Words I regret writing, softened",
+                ""
+            ],
+            "{history}"
+        );
+        assert!(history[0]["by"].as_str().unwrap().starts_with("Alex on"));
+    }
+    serve.terminate();
+}
+
+#[test]
+fn checkins_record_mood_and_feelings() {
+    let d = Device::new("Alex");
+    d.ok(&[
+        "checkin",
+        "--mood",
+        "4",
+        "--feeling",
+        "tired",
+        "hopeful",
+        "--note",
+        "A calmer day",
+    ]);
+    let list = json(&d, &["list", "--json", "--kind", "checkin"]);
+    assert_eq!(list[0]["mood"], 4);
+    assert_eq!(list[0]["feelings"], serde_json::json!(["tired", "hopeful"]));
+    assert!(d
+        .ok(&["list"])
+        .contains("check-in  mood 4/5  (tired, hopeful)"));
+    assert_eq!(d.run(&["checkin", "--mood", "7"]).status.code(), Some(2));
+    assert!(d
+        .fails(&["checkin", "--mood", "3", "--feeling", "two words"])
+        .contains("one word"));
+}
