@@ -256,3 +256,27 @@ fn the_demo_runs_and_finds_no_plaintext() {
     assert!(text.contains("none found"), "{text}");
     assert!(keep.path().join("alex/device.key").exists());
 }
+
+#[test]
+fn prompts_are_suggested_and_answers_remember_their_question() {
+    let d = Device::new("Alex");
+    let out = d.ok(&["prompt", "--practice", "act"]);
+    assert!(out.contains("mend write --prompt act-"), "{out}");
+    let today: serde_json::Value = serde_json::from_str(&d.ok(&["prompt", "--json"])).unwrap();
+    assert!(today["question"].as_str().unwrap().ends_with('?'));
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&d.ok(&["prompt", "--all", "--json"])).unwrap();
+    assert!(all.len() >= 48);
+    d.write(&["--prompt", "act-2", "The noon call was hardest."]);
+    let e = &d.list_json(&[])[0];
+    assert_eq!(e["prompt"], "act-2");
+    assert!(d
+        .ok(&["list"])
+        .contains("› Which promise was hardest to keep lately"));
+    assert!(d
+        .fails(&["write", "--prompt", "act-99", "x"])
+        .contains("no prompt"));
+    assert!(d
+        .fails(&["prompt", "--practice", "nonsense"])
+        .contains("no practice"));
+}

@@ -124,3 +124,64 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     );
     assert!(!d.ok(&["list"]).contains('\u{1b}'), "a pipe gets no colour");
 }
+
+fn editor_script(d: &Device, name: &str, body: &str) -> String {
+    let script = d.dir.path().join(name);
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncat > \"$1\" <<'TEXT'\n{body}\nTEXT\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_acknowledgment_is_written_from_the_guided_template() {
+    let d = Device::new("Alex");
+    let runtime = tempfile::tempdir().unwrap();
+    let rt = runtime.path().to_str().unwrap();
+    let full = editor_script(
+        &d,
+        "full.sh",
+        "## What happened\nI hid the messages.\n## Its impact on you\nYou stopped feeling safe.\n\
+         ## No excuses: what I own\nI chose to hide them.\n## What I will do differently\nTell you first.",
+    );
+    let (ok, screen) = on_terminal(
+        &d,
+        "write --kind acknowledgment",
+        &format!("{}\n", d.pass),
+        &[
+            ("EDITOR", &full),
+            ("VISUAL", &full),
+            ("XDG_RUNTIME_DIR", rt),
+        ],
+    );
+    assert!(ok, "{screen}");
+    let e = &d.list_json(&[])[0];
+    assert_eq!(e["kind"], "acknowledgment");
+    assert!(e["text"].as_str().unwrap().contains("Tell you first."));
+
+    let partial = editor_script(
+        &d,
+        "partial.sh",
+        "## What happened\nI hid the messages.\n## Its impact on you\n",
+    );
+    let (ok, screen) = on_terminal(
+        &d,
+        "write --kind acknowledgment",
+        &format!("{}\nc\n", d.pass),
+        &[
+            ("EDITOR", &partial),
+            ("VISUAL", &partial),
+            ("XDG_RUNTIME_DIR", rt),
+        ],
+    );
+    assert!(!ok, "cancelled, so nothing is saved: {screen}");
+    assert!(
+        screen.contains("These sections are still empty")
+            && screen.contains("What I will do differently"),
+        "{screen}"
+    );
+    assert_eq!(d.list_json(&[]).len(), 1);
+}

@@ -52,6 +52,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Change this device's passphrase (re-wraps the key; entries are not re-encrypted)
     Passphrase(PassphraseArgs),
+    /// Suggest today's prompt (practices rotate daily), or one for a practice
+    Prompt(PromptArgs),
     /// Reply to an entry (a reply is its own entry, shown under the one it answers)
     Reply(ReplyArgs),
     /// "I hear you": let your partner know you read their entry
@@ -118,6 +120,18 @@ pub struct WriteArgs {
     /// Keep it on this device only (a private draft, never synced)
     #[arg(long)]
     pub private: bool,
+    /// What kind of entry: a plain entry, or an acknowledgment (opens a guided template)
+    #[arg(long, value_enum, default_value = "entry")]
+    pub kind: WriteKind,
+    /// Answer a prompt (`mend prompt` suggests one); its question is shown above your answer
+    #[arg(long, value_name = "PROMPT_ID")]
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum WriteKind {
+    Entry,
+    Acknowledgment,
 }
 
 #[derive(Debug, Args, Default)]
@@ -429,6 +443,19 @@ pub struct CheckinArgs {
 pub struct HistoryArgs {
     /// Entry id or a unique prefix of it
     pub id: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromptArgs {
+    /// acknowledge, communicate, act, intimacy, reassurance or accountability
+    #[arg(long)]
+    pub practice: Option<String>,
+    /// Every prompt in the catalogue
+    #[arg(long)]
+    pub all: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,

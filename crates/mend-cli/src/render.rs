@@ -207,6 +207,17 @@ fn highlight(text: &str, words: &[String]) -> String {
 pub fn entry_block(e: &Entry, words: &[String], full: bool) -> String {
     let mut s = header(e);
     s.push('\n');
+    if let Some(p) = e
+        .extra
+        .prompt
+        .as_deref()
+        .and_then(|id| mend_journal::prompt(id).ok())
+    {
+        s.push_str(&format!(
+            "    {}\n",
+            format!("› {}", p.question).italic().dimmed()
+        ));
+    }
     if e.extra.retracted_at.is_some() {
         s.push_str(&format!("    {}\n", retracted(e).dimmed()));
         return s;

@@ -11,6 +11,7 @@ mod error;
 mod exchange;
 mod model;
 mod practices;
+mod prompts;
 mod query;
 mod tags;
 
@@ -27,8 +28,9 @@ pub use exchange::{
 };
 pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
 pub use practices::{
-    is_threaded, iso_week, open_asks, promise_records, responses_to, unacknowledged, PromiseRecord,
-    Tally,
+    acknowledgment_template, empty_sections, is_threaded, iso_week, open_asks, promise_records,
+    responses_to, unacknowledged, PromiseRecord, Tally, ACKNOWLEDGMENT_SECTIONS,
 };
+pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{resolve_prefix, search_matches, Filter};
 pub use tags::{inline_tags, normalize_tag};

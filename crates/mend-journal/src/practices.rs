@@ -137,3 +137,54 @@ pub fn is_threaded(e: &Entry) -> bool {
             KIND_REPLY | KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_GIVE
         )
 }
+
+/// The sections of an acknowledgment, in the order the template asks them.
+pub const ACKNOWLEDGMENT_SECTIONS: &[&str] = &[
+    "What happened",
+    "Its impact on you",
+    "No excuses: what I own",
+    "What I will do differently",
+];
+
+/// The guided template `mend write --kind acknowledgment` opens in the editor.
+pub fn acknowledgment_template() -> String {
+    ACKNOWLEDGMENT_SECTIONS
+        .iter()
+        .map(|s| format!("## {s}\n\n\n"))
+        .collect()
+}
+
+/// The template's sections left empty (or removed) in `text`.
+pub fn empty_sections(text: &str) -> Vec<&'static str> {
+    ACKNOWLEDGMENT_SECTIONS
+        .iter()
+        .copied()
+        .filter(|section| {
+            let heading = format!("## {section}");
+            let Some(at) = text.find(&heading) else {
+                return true;
+            };
+            let body = &text[at + heading.len()..];
+            let end = body.find("\n## ").unwrap_or(body.len());
+            body[..end].trim().is_empty()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_sections_are_found() {
+        let t = acknowledgment_template();
+        assert_eq!(empty_sections(&t).len(), 4);
+        let filled = t.replacen(
+            "## What happened\n",
+            "## What happened\nI hid the messages.",
+            1,
+        );
+        assert_eq!(empty_sections(&filled), &ACKNOWLEDGMENT_SECTIONS[1..]);
+        assert_eq!(empty_sections("no headings at all").len(), 4);
+    }
+}

@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => exchange::import(g, a),
         Command::Passphrase(a) => passphrase::run(g, a),
         Command::Demo(a) => demo::run(a),
+        Command::Prompt(a) => practices::prompt(a),
         Command::Reply(a) => practices::reply(g, a),
         Command::Ack(a) => practices::ack(g, a),
         Command::Promise(c) => practices::promise(g, c),

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::cli::{
     AckArgs, CheckinArgs, Every, Global, HistoryArgs, IdArgs, PromiseAddArgs, PromiseCommand,
-    PromiseEventArgs, ReassureCommand, ReplyArgs,
+    PromiseEventArgs, PromptArgs, ReassureCommand, ReplyArgs,
 };
 use crate::commands::write::{non_empty, read_stdin};
 use crate::dates::parse_when;
@@ -359,5 +359,36 @@ pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
     for v in &versions {
         anstream::println!("{}", render::version_block(v, &who(&v.actor)));
     }
+    Ok(())
+}
+
+pub fn prompt(a: PromptArgs) -> Result<()> {
+    if a.all {
+        let all = mend_journal::all_prompts();
+        if a.json {
+            return render::print_json(&serde_json::to_value(&all)?);
+        }
+        for p in all {
+            println!("{:<18} {}", p.id, p.question);
+        }
+        return Ok(());
+    }
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+    let day = Local::now()
+        .date_naive()
+        .signed_duration_since(epoch)
+        .num_days();
+    let p = mend_journal::prompt_for_day(day, a.practice.as_deref()).map_err(|e| {
+        fail(
+            e.to_string(),
+            "choose one of: acknowledge, communicate, act, intimacy, reassurance, accountability",
+        )
+    })?;
+    if a.json {
+        return render::print_json(&serde_json::to_value(&p)?);
+    }
+    println!("{} ({})", p.practice_title, p.practice);
+    println!("  {}", p.question);
+    println!("Answer it with: mend write --prompt {}", p.id);
     Ok(())
 }

@@ -3,11 +3,14 @@ use std::io::{IsTerminal, Read};
 use anyhow::Result;
 use chrono::{Local, Utc};
 use mend_crypto::random_id_hex;
-use mend_journal::{inline_tags, normalize_tag, EntryEdit, NewEntry, KIND_ENTRY, TEXT_MAX_BYTES};
+use mend_journal::{
+    inline_tags, normalize_tag, EntryEdit, NewEntry, KIND_ACKNOWLEDGMENT, KIND_ENTRY,
+    TEXT_MAX_BYTES,
+};
 use mend_store::{Access, Doc};
 use zeroize::Zeroizing;
 
-use crate::cli::{DeleteArgs, EditArgs, EntryFields, Global, WriteArgs};
+use crate::cli::{DeleteArgs, EditArgs, EntryFields, Global, WriteArgs, WriteKind};
 use crate::dates::parse_when;
 use crate::fail::fail;
 use crate::session::{self, Unlocked};
@@ -65,6 +68,36 @@ pub(crate) fn non_empty(text: &str) -> Result<String> {
     Ok(t.to_owned())
 }
 
+/// Write an acknowledgment from the guided template; sections left empty are pointed out
+/// before anything is saved.
+fn acknowledgment_in_editor() -> Result<String> {
+    let mut text = editor::edit(&mend_journal::acknowledgment_template())?;
+    loop {
+        let empty = mend_journal::empty_sections(&text);
+        if empty.is_empty() {
+            return non_empty(&text);
+        }
+        eprintln!("These sections are still empty:");
+        for s in &empty {
+            eprintln!("  - {s}");
+        }
+        eprint!("Edit again [e], save as it is [s], or cancel [c]? ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        match answer.trim() {
+            "s" | "S" => return non_empty(&text),
+            "e" | "E" | "" => text = editor::edit(&text)?,
+            _ => {
+                return Err(fail(
+                    "the acknowledgment was not saved",
+                    "run the command again when you are ready",
+                )
+                .into())
+            }
+        }
+    }
+}
+
 pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
     // Validate everything we can before asking for the passphrase.
     let created_at = match &a.fields.at {
@@ -72,13 +105,19 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         None => Utc::now(),
     };
     let tags = explicit_tags(&a.fields.tags)?;
+    let prompt = a.prompt.as_deref().map(mend_journal::prompt).transpose()?;
+    let acknowledgment = a.kind == WriteKind::Acknowledgment;
     let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
         .then(read_stdin)
         .transpose()?;
     let unlocked = Unlocked::new(g)?;
+    if let Some(p) = &prompt {
+        eprintln!("{}\n", p.question);
+    }
     let text = match (a.text.is_empty(), piped) {
         (false, _) => non_empty(&a.text.join(" "))?,
         (true, Some(p)) => non_empty(&p)?,
+        (true, None) if acknowledgment => acknowledgment_in_editor()?,
         (true, None) => non_empty(&editor::edit("")?)?,
     };
     let entry = NewEntry {
@@ -90,8 +129,16 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         tags: merge_tags(inline_tags(&text), tags),
         text,
         mood: a.fields.mood,
-        kind: KIND_ENTRY.into(),
-        extra: Default::default(),
+        kind: if acknowledgment {
+            KIND_ACKNOWLEDGMENT
+        } else {
+            KIND_ENTRY
+        }
+        .into(),
+        extra: mend_journal::Extra {
+            prompt: prompt.map(|p| p.id),
+            ..Default::default()
+        },
     };
     let doc = if a.private { Doc::Private } else { Doc::Shared };
     let mut store = unlocked.open(Access::Write)?;
