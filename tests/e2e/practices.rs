@@ -185,3 +185,57 @@ fn checkins_record_mood_and_feelings() {
         .fails(&["checkin", "--mood", "3", "--feeling", "two words"])
         .contains("one word"));
 }
+
+#[test]
+fn reveal_together_keeps_each_answer_sealed_until_both_have_answered() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    let mut serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    let sync = || sam.ok(&["sync", "--peer", &addr]);
+
+    sam.ok(&["together", "communicate-1", "MARKER-sams-answer"]);
+    sync();
+    let status = json(&alex, &["status", "--json"]);
+    assert_eq!(
+        status["prompts_waiting"],
+        serde_json::json!(["communicate-1"]),
+        "{status}"
+    );
+    // Everything Alex's journal key can open: Sam's words are not in it, only sealed bytes.
+    let export = alex.ok(&["export"]);
+    assert!(!export.contains("MARKER-sams-answer"));
+    let list = json(&alex, &["list", "--json"]);
+    let sams = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["author"] == "Sam")
+        .unwrap();
+    assert_eq!(sams["text"], "");
+    assert!(sams["sealed"].as_str().unwrap().len() > 64);
+    assert!(!alex.ok(&["list"]).contains("MARKER-sams-answer"));
+
+    // Alex answers: the round is complete, Alex's key is published at once.
+    alex.ok(&["together", "communicate-1", "MARKER-alexs-answer"]);
+    assert!(
+        alex.ok(&["list"]).contains("MARKER-alexs-answer"),
+        "one reads one's own answer"
+    );
+    assert!(
+        !alex.ok(&["export"]).contains("MARKER-sams-answer"),
+        "Sam has not published yet"
+    );
+    sync(); // Sam receives Alex's answer and key, then publishes Sam's key
+    assert!(sam.ok(&["list"]).contains("MARKER-alexs-answer"));
+    sync(); // Alex receives Sam's key
+    for d in [&alex, &sam] {
+        let text = d.ok(&["export"]);
+        assert!(
+            text.contains("MARKER-sams-answer") && text.contains("MARKER-alexs-answer"),
+            "{text}"
+        );
+    }
+    serve.terminate();
+}

@@ -54,6 +54,8 @@ pub enum Command {
     Passphrase(PassphraseArgs),
     /// Suggest today's prompt (practices rotate daily), or one for a practice
     Prompt(PromptArgs),
+    /// Answer a prompt together: neither can read the other's answer until both have answered
+    Together(TogetherArgs),
     /// Reply to an entry (a reply is its own entry, shown under the one it answers)
     Reply(ReplyArgs),
     /// "I hear you": let your partner know you read their entry
@@ -459,4 +461,12 @@ pub struct PromptArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TogetherArgs {
+    /// The prompt you both answer (`mend prompt` suggests one)
+    pub prompt: String,
+    /// Your answer; without it, stdin when piped, else $EDITOR
+    pub text: Vec<String>,
 }

@@ -13,6 +13,7 @@ mod node;
 mod passphrase;
 mod render;
 mod session;
+mod together;
 
 use std::process::ExitCode;
 

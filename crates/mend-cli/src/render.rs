@@ -39,6 +39,7 @@ pub fn entry_json(e: &Entry) -> Value {
         "retracted_at": e.extra.retracted_at.map(|t| t.to_rfc3339()),
         "retracted_by": e.extra.retracted_by,
         "prompt": e.extra.prompt,
+        "sealed": e.extra.sealed,
     })
 }
 
@@ -53,6 +54,7 @@ fn kind_label(e: &Entry) -> Option<String> {
         KIND_ASK => "asks for reassurance".into(),
         KIND_GIVE => "reassures".into(),
         KIND_CHECKIN => "check-in".into(),
+        mend_journal::KIND_TOGETHER => "answers together".into(),
         KIND_REPLY => "reply".into(),
         KIND_RECEIPT => "heard".into(),
         KIND_KEPT => "kept it".into(),
@@ -220,6 +222,13 @@ pub fn entry_block(e: &Entry, words: &[String], full: bool) -> String {
     }
     if e.extra.retracted_at.is_some() {
         s.push_str(&format!("    {}\n", retracted(e).dimmed()));
+        return s;
+    }
+    if e.extra.sealed.is_some() {
+        s.push_str(&format!(
+            "    {}\n",
+            "(sealed: it opens once you have both answered and synced)".dimmed()
+        ));
         return s;
     }
     let lines: Vec<&str> = e.text.lines().collect();

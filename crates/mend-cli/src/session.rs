@@ -84,10 +84,11 @@ impl Unlocked {
     }
 }
 
-/// Every entry of both documents.
+/// Every entry of both documents, with the reveal-together answers this device may read opened.
 pub fn all_entries(store: &Store) -> Result<Vec<Entry>> {
     let mut all = store.journal(Doc::Shared).entries()?;
     all.extend(store.journal(Doc::Private).entries()?);
+    crate::together::open_answers(&mut all, store.journal_id());
     Ok(all)
 }
 

@@ -27,6 +27,12 @@ pub const KIND_ASK: &str = "reassurance-ask";
 pub const KIND_GIVE: &str = "reassurance-give";
 /// A check-in: mood, feelings, a note.
 pub const KIND_CHECKIN: &str = "checkin";
+/// A reveal-together answer, sealed under its own key until both partners have answered.
+pub const KIND_TOGETHER: &str = "together-answer";
+/// The key of one's own reveal-together answer (private journal only, never synced).
+pub const KIND_TOGETHER_KEY: &str = "together-key";
+/// A published answer key: both have answered, so both may read both.
+pub const KIND_REVEAL: &str = "together-reveal";
 
 /// Every kind this build writes.
 pub const KINDS: &[&str] = &[
@@ -41,13 +47,22 @@ pub const KINDS: &[&str] = &[
     KIND_ASK,
     KIND_GIVE,
     KIND_CHECKIN,
+    KIND_TOGETHER,
+    KIND_TOGETHER_KEY,
+    KIND_REVEAL,
 ];
 
 /// Kinds whose text may be empty (the act itself says it).
 pub fn text_optional(kind: &str) -> bool {
     matches!(
         kind,
-        KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_CHECKIN | KIND_ASK
+        KIND_RECEIPT
+            | KIND_KEPT
+            | KIND_MISSED
+            | KIND_CONFIRMED
+            | KIND_CHECKIN
+            | KIND_ASK
+            | KIND_TOGETHER
     )
 }
 /// Moods run from 1 (very low) to 5 (very good).
@@ -114,6 +129,10 @@ pub struct Extra {
     /// The prompt this entry answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// A reveal-together answer still sealed under its own key (hex), when this device cannot
+    /// open it yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 impl Entry {

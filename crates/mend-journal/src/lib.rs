@@ -19,7 +19,8 @@ pub use automerge::ChangeHash;
 pub use entry::{
     text_optional, Device, Entry, EntryEdit, Extra, NewEntry, Person, Version, KINDS,
     KIND_ACKNOWLEDGMENT, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_ENTRY, KIND_GIVE, KIND_KEPT,
-    KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY, MOOD_RANGE,
+    KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY, KIND_REVEAL, KIND_TOGETHER,
+    KIND_TOGETHER_KEY, MOOD_RANGE,
 };
 pub use error::JournalError;
 pub use exchange::{
@@ -29,7 +30,8 @@ pub use exchange::{
 pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
 pub use practices::{
     acknowledgment_template, empty_sections, is_threaded, iso_week, open_asks, promise_records,
-    responses_to, unacknowledged, PromiseRecord, Tally, ACKNOWLEDGMENT_SECTIONS,
+    responses_to, together_rounds, unacknowledged, PromiseRecord, Round, Tally,
+    ACKNOWLEDGMENT_SECTIONS,
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{resolve_prefix, search_matches, Filter};

@@ -335,6 +335,7 @@ impl Journal {
             ("every", &x.every),
             ("prompt", &x.prompt),
             ("retracted_by", &x.retracted_by),
+            ("sealed", &x.sealed),
         ] {
             if let Some(v) = value {
                 doc.put(&obj, key, v.as_str())?;
@@ -608,6 +609,7 @@ impl Journal {
                 ("ref", S::Str(s)) => extra.refers_to = Some(s.into_owned()),
                 ("every", S::Str(s)) => extra.every = Some(s.into_owned()),
                 ("prompt", S::Str(s)) => extra.prompt = Some(s.into_owned()),
+                ("sealed", S::Str(s)) => extra.sealed = Some(s.into_owned()),
                 ("feelings", S::Str(s)) => feelings = s.into_owned(),
                 ("until", v) => extra.until = Some(from_ms(v.as_i64())),
                 ("shared_at", v) => extra.shared_at = Some(from_ms(v.as_i64())),

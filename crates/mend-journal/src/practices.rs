@@ -95,7 +95,14 @@ pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
         .filter(|e| {
             !matches!(
                 e.kind.as_str(),
-                KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_GIVE | KIND_CHECKIN
+                KIND_RECEIPT
+                    | KIND_KEPT
+                    | KIND_MISSED
+                    | KIND_CONFIRMED
+                    | KIND_GIVE
+                    | KIND_CHECKIN
+                    | crate::KIND_REVEAL
+                    | crate::KIND_TOGETHER_KEY
             )
         })
         .filter(|e| !heard.contains(&e.id.as_str()))
@@ -187,4 +194,34 @@ mod tests {
         assert_eq!(empty_sections(&filled), &ACKNOWLEDGMENT_SECTIONS[1..]);
         assert_eq!(empty_sections("no headings at all").len(), 4);
     }
+}
+
+/// One reveal-together round: the first answer to a prompt, and the partner's answer to the
+/// same round (if any).
+#[derive(Debug, Clone)]
+pub struct Round<'a> {
+    pub first: &'a Entry,
+    pub second: Option<&'a Entry>,
+}
+
+/// Every reveal-together round, oldest first.
+pub fn together_rounds(entries: &[Entry]) -> Vec<Round<'_>> {
+    let answers: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind == crate::KIND_TOGETHER)
+        .collect();
+    let mut rounds: Vec<Round> = answers
+        .iter()
+        .filter(|e| e.extra.refers_to.is_none())
+        .map(|first| Round {
+            first,
+            second: answers
+                .iter()
+                .copied()
+                .filter(|a| a.extra.refers_to.as_deref() == Some(first.id.as_str()))
+                .min_by_key(|a| (a.written_at, a.id.clone())),
+        })
+        .collect();
+    rounds.sort_by_key(|r| r.first.written_at);
+    rounds
 }

@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Passphrase(a) => passphrase::run(g, a),
         Command::Demo(a) => demo::run(a),
         Command::Prompt(a) => practices::prompt(a),
+        Command::Together(a) => practices::together(g, a),
         Command::Reply(a) => practices::reply(g, a),
         Command::Ack(a) => practices::ack(g, a),
         Command::Promise(c) => practices::promise(g, c),

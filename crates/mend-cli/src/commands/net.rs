@@ -192,6 +192,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     });
     spinner.finish_and_clear();
     let (results, failures) = results?;
+    publish_keys(&shared)?;
     for f in &failures {
         eprintln!("warning: {f}");
     }
@@ -209,6 +210,16 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     for s in &results {
         println!("{}", s.line());
     }
+    Ok(())
+}
+
+/// After a sync, publish this device's keys for reveal-together rounds that are now complete.
+fn publish_keys(shared: &Shared) -> Result<()> {
+    let mut a = shared
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
+    let me = a.unlocked.secrets.person_id.clone();
+    crate::together::publish_ready(a.store()?, &me)?;
     Ok(())
 }
 
@@ -285,7 +296,14 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                 Some((peer, r)) = done_rx.recv() => {
                     in_progress.remove(&peer);
                     match r {
-                        Ok(s) => println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line()),
+                        Ok(s) => {
+                            println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
+                            let shared = shared.clone();
+                            let published = tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
+                            if let Err(e) = published {
+                                tracing::warn!("publishing reveal-together keys failed: {e:#}");
+                            }
+                        }
                         Err(e) => tracing::info!(%peer, "sync did not complete: {e:#}"),
                     }
                     if again.remove(&peer) {

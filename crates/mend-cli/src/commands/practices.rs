@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::cli::{
     AckArgs, CheckinArgs, Every, Global, HistoryArgs, IdArgs, PromiseAddArgs, PromiseCommand,
-    PromiseEventArgs, PromptArgs, ReassureCommand, ReplyArgs,
+    PromiseEventArgs, PromptArgs, ReassureCommand, ReplyArgs, TogetherArgs,
 };
 use crate::commands::write::{non_empty, read_stdin};
 use crate::dates::parse_when;
@@ -390,5 +390,35 @@ pub fn prompt(a: PromptArgs) -> Result<()> {
     println!("{} ({})", p.practice_title, p.practice);
     println!("  {}", p.question);
     println!("Answer it with: mend write --prompt {}", p.id);
+    Ok(())
+}
+
+pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
+    let prompt = mend_journal::prompt(&a.prompt)?;
+    let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
+        .then(read_stdin)
+        .transpose()?;
+    let unlocked = Unlocked::new(g)?;
+    eprintln!("{}\n", prompt.question);
+    let text = match (a.text.is_empty(), piped) {
+        (false, _) => non_empty(&words(&a.text))?,
+        (true, Some(p)) => non_empty(&p)?,
+        (true, None) => non_empty(&editor::edit("")?)?,
+    };
+    let me = unlocked.secrets.person_id.clone();
+    let mut store = unlocked.open(Access::Write)?;
+    let (id, complete) = crate::together::answer(&mut store, &me, &prompt.id, &text)?;
+    println!("{}", &id[..8]);
+    if complete {
+        crate::together::publish_ready(&mut store, &me)?;
+        eprintln!(
+            "You have both answered. Your key is published: after the next sync you can read each other's answers."
+        );
+    } else {
+        eprintln!(
+            "Sealed. Your partner cannot read it until they have answered `{}` too.",
+            prompt.id
+        );
+    }
     Ok(())
 }

@@ -119,7 +119,9 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
 
 pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
-    let store = unlocked.open(Access::Read)?;
+    let mut store = unlocked.open(Access::Write)?;
+    // Both answered a reveal-together prompt since the last look: publish this device's keys.
+    crate::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
     let shared = store.journal(Doc::Shared);
     let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
     for e in shared.entries()? {
@@ -131,6 +133,11 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let all_shared = shared.entries()?;
     let waiting: Vec<&Entry> = unacknowledged(&all_shared, &s.person_id);
     let asks = open_asks(&all_shared);
+    let together_waiting: Vec<String> = mend_journal::together_rounds(&all_shared)
+        .iter()
+        .filter(|r| r.second.is_none() && r.first.author_id != s.person_id)
+        .filter_map(|r| r.first.extra.prompt.clone())
+        .collect();
     let now = chrono::Utc::now();
     let params = unlocked.key_file.params;
     let disk = unlocked.home.disk_usage();
@@ -149,6 +156,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             "kdf": { "memory_kib": params.memory_kib, "time_cost": params.time_cost,
                      "parallelism": params.parallelism, "weak": params.is_weak() },
             "unacknowledged": waiting.iter().map(|e| &e.id).collect::<Vec<_>>(),
+            "prompts_waiting": together_waiting,
             "open_reassurance": asks.iter().map(|e| json!({
                 "id": e.id, "by": e.author, "text": e.text,
                 "waiting_seconds": (now - e.created_at).num_seconds().max(0),
@@ -187,7 +195,10 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             );
         }
     }
-    if !asks.is_empty() || !waiting.is_empty() {
+    for p in &together_waiting {
+        println!("Your partner answered `{p}` together with you: `mend together {p}` (their answer opens once you have answered too).");
+    }
+    if !asks.is_empty() || !waiting.is_empty() || !together_waiting.is_empty() {
         println!();
     }
     println!("You are {} on {}.", s.person_name, s.device_name);

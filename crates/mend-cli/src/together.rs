@@ -1,0 +1,155 @@
+//! Reveal-together: both partners answer the same prompt, and neither can read the other's
+//! answer until both have answered. Enforced with keys, not display logic: each answer is sealed
+//! under its own random key, which stays in the answering device's private journal (sealed at
+//! rest, never synced) until that device sees both answers in the shared journal; then it
+//! publishes the key, and after the next sync both can read both.
+
+use anyhow::Result;
+use chrono::Utc;
+use mend_crypto::{open_with_key, random_bytes, random_id_hex, seal_with_key, JournalId};
+use mend_journal::{
+    together_rounds, Entry, Extra, NewEntry, KIND_REVEAL, KIND_TOGETHER, KIND_TOGETHER_KEY,
+};
+use mend_store::{Doc, Store};
+use zeroize::Zeroizing;
+
+fn associated_data(journal: JournalId, answer_id: &str) -> Vec<u8> {
+    let mut ad = b"mend/together/1".to_vec();
+    ad.extend(journal.0);
+    ad.extend(answer_id.as_bytes());
+    ad
+}
+
+fn key_from_hex(text: &str) -> Option<Zeroizing<[u8; 32]>> {
+    let bytes = Zeroizing::new(hex::decode(text.trim()).ok()?);
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(bytes.get(..32)?);
+    Some(key)
+}
+
+/// The keys this device may use: its own (private journal) and those published (shared).
+fn keys(all: &[Entry]) -> Vec<(String, Zeroizing<[u8; 32]>)> {
+    all.iter()
+        .filter(|e| e.kind == KIND_TOGETHER_KEY || e.kind == KIND_REVEAL)
+        .filter_map(|e| Some((e.extra.refers_to.clone()?, key_from_hex(&e.text)?)))
+        .collect()
+}
+
+/// Open every reveal-together answer this device may read; the others keep their sealed bytes
+/// and no text. Key and reveal entries are bookkeeping and leave the list.
+pub fn open_answers(all: &mut Vec<Entry>, journal: JournalId) {
+    let keys = keys(all);
+    all.retain(|e| e.kind != KIND_TOGETHER_KEY && e.kind != KIND_REVEAL);
+    for e in all.iter_mut().filter(|e| e.kind == KIND_TOGETHER) {
+        e.text.clear();
+        let Some(sealed) = e.extra.sealed.as_deref().and_then(|s| hex::decode(s).ok()) else {
+            continue;
+        };
+        let Some((_, key)) = keys.iter().find(|(id, _)| *id == e.id) else {
+            continue;
+        };
+        if let Ok(plain) = open_with_key(key, &associated_data(journal, &e.id), &sealed) {
+            e.text = String::from_utf8_lossy(&plain).into_owned();
+            e.extra.sealed = None;
+        }
+    }
+}
+
+/// Answer `prompt`: seal the answer under a fresh key kept in the private journal. Joins the
+/// partner's open round for this prompt, or opens a new one. Returns the answer's id and whether
+/// the round is now complete.
+pub fn answer(store: &mut Store, me: &str, prompt: &str, text: &str) -> Result<(String, bool)> {
+    let journal = store.journal_id();
+    let shared = store.journal(Doc::Shared).entries()?;
+    let open_round = together_rounds(&shared)
+        .into_iter()
+        .find(|r| {
+            r.second.is_none()
+                && r.first.extra.prompt.as_deref() == Some(prompt)
+                && r.first.author_id != me
+        })
+        .map(|r| r.first.id.clone());
+    let key: Zeroizing<[u8; 32]> = Zeroizing::new(random_bytes()?);
+    let id = random_id_hex()?;
+    let sealed = seal_with_key(&key, &associated_data(journal, &id), text.as_bytes())?;
+    let now = Utc::now();
+    let base = NewEntry {
+        author_id: me.to_owned(),
+        created_at: now,
+        written_at: now,
+        ..Default::default()
+    };
+    // The key first (private, never synced): a crash after it leaves an unused key, never an
+    // answer that nobody can ever open.
+    let key_entry = NewEntry {
+        id: random_id_hex()?,
+        kind: KIND_TOGETHER_KEY.into(),
+        text: hex::encode(*key),
+        extra: Extra {
+            refers_to: Some(id.clone()),
+            ..Default::default()
+        },
+        ..base.clone()
+    };
+    store.commit(Doc::Private, |j| j.add_entry(&key_entry, now))?;
+    let answer = NewEntry {
+        id: id.clone(),
+        kind: KIND_TOGETHER.into(),
+        extra: Extra {
+            refers_to: open_round.clone(),
+            prompt: Some(prompt.to_owned()),
+            sealed: Some(hex::encode(sealed)),
+            ..Default::default()
+        },
+        ..base
+    };
+    store.commit(Doc::Shared, |j| j.add_entry(&answer, now))?;
+    Ok((id, open_round.is_some()))
+}
+
+/// Publish this device's key for every round in which both have answered. Returns how many.
+pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
+    let shared = store.journal(Doc::Shared).entries()?;
+    let private = store.journal(Doc::Private).entries()?;
+    let published: Vec<&str> = shared
+        .iter()
+        .filter(|e| e.kind == KIND_REVEAL)
+        .filter_map(|e| e.extra.refers_to.as_deref())
+        .collect();
+    let mut to_publish = Vec::new();
+    for round in together_rounds(&shared) {
+        let Some(second) = round.second else { continue };
+        for mine in [round.first, second]
+            .into_iter()
+            .filter(|a| a.author_id == me)
+        {
+            if published.contains(&mine.id.as_str()) {
+                continue;
+            }
+            let key = private.iter().find(|k| {
+                k.kind == KIND_TOGETHER_KEY && k.extra.refers_to.as_deref() == Some(&mine.id)
+            });
+            if let Some(key) = key {
+                to_publish.push((mine.id.clone(), key.text.clone()));
+            }
+        }
+    }
+    let now = Utc::now();
+    for (answer_id, key_hex) in &to_publish {
+        let reveal = NewEntry {
+            id: random_id_hex()?,
+            author_id: me.to_owned(),
+            created_at: now,
+            written_at: now,
+            kind: KIND_REVEAL.into(),
+            text: key_hex.clone(),
+            extra: Extra {
+                refers_to: Some(answer_id.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        store.commit(Doc::Shared, |j| j.add_entry(&reveal, now))?;
+    }
+    Ok(to_publish.len())
+}
