@@ -239,3 +239,65 @@ fn reveal_together_keeps_each_answer_sealed_until_both_have_answered() {
     }
     serve.terminate();
 }
+
+#[test]
+fn trends_chart_a_generated_year() {
+    let d = Device::new("Alex");
+    let now = chrono::Utc::now();
+    let people = [("r".repeat(32), "Robin"), ("k".repeat(32), "Kai")];
+    let mut entries = Vec::new();
+    for week in 0..52i64 {
+        for (p, (id, name)) in people.iter().enumerate() {
+            for day in 0..3i64 {
+                // Robin's mood climbs through the year; Kai's holds at 3 or 4.
+                let mood = if p == 0 {
+                    1 + (51 - week) / 13
+                } else {
+                    3 + (day % 2)
+                };
+                let at = now - chrono::Duration::weeks(week) - chrono::Duration::minutes(day);
+                entries.push(serde_json::json!({
+                    "id": format!("c{week:02}{p}{day}{}", "0".repeat(26)),
+                    "author": name, "author_id": id,
+                    "created_at": at.to_rfc3339(), "written_at": at.to_rfc3339(),
+                    "text": "", "tags": [], "mood": mood, "kind": "checkin", "private": false,
+                }));
+            }
+        }
+    }
+    let export = serde_json::json!({
+        "format": "mend-export", "version": 1, "journal_id": "0", "exported_at": now.to_rfc3339(),
+        "people": [{"id": people[0].0, "name": "Robin"}, {"id": people[1].0, "name": "Kai"}],
+        "entries": entries,
+    });
+    let file = d.dir.path().join("year.json");
+    std::fs::write(&file, export.to_string()).unwrap();
+    assert!(d
+        .ok(&["import", file.to_str().unwrap()])
+        .contains("imported 312 entries"));
+
+    let t = json(&d, &["trends", "--weeks", "52", "--json"]);
+    let weeks = t["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 52);
+    assert_eq!(t["people"], serde_json::json!(["Kai", "Robin"]));
+    assert_eq!(weeks[0]["mood"]["Robin"], 1.0, "oldest week");
+    assert_eq!(weeks[51]["mood"]["Robin"], 4.0, "this week");
+    let kai = weeks[30]["mood"]["Kai"].as_f64().unwrap();
+    assert!((kai - 10.0 / 3.0).abs() < 1e-9, "{kai}");
+
+    let screen = d.ok(&["trends", "--weeks", "52"]);
+    assert!(screen.contains("Robin's mood by week") && screen.contains("Promises kept per week"));
+    assert!(
+        screen
+            .chars()
+            .any(|c| ('\u{2800}'..='\u{28ff}').contains(&c)),
+        "a braille chart is drawn"
+    );
+    let svg = d.dir.path().join("trends.svg");
+    d.ok(&["trends", "--weeks", "52", "--output", svg.to_str().unwrap()]);
+    let image = std::fs::read_to_string(&svg).unwrap();
+    assert!(image.starts_with("<svg") && image.contains("Robin") && image.contains("<polyline"));
+    assert!(d
+        .fails(&["trends", "--output", "chart.png"])
+        .contains(".svg"));
+}

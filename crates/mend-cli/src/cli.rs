@@ -70,6 +70,8 @@ pub enum Command {
     Checkin(CheckinArgs),
     /// Share one of your private entries with your partner
     Share(IdArgs),
+    /// Weekly charts: each partner's mood, promises kept/missed/confirmed, reassurance
+    Trends(TrendsArgs),
     /// Every version of an entry, from the journal's own history
     History(HistoryArgs),
     /// Invite a partner's device: prints a one-time code, then waits for it to join
@@ -469,4 +471,17 @@ pub struct TogetherArgs {
     pub prompt: String,
     /// Your answer; without it, stdin when piped, else $EDITOR
     pub text: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendsArgs {
+    /// How many weeks, up to this one
+    #[arg(long, default_value_t = 12)]
+    pub weeks: usize,
+    /// Write the charts to an SVG image instead
+    #[arg(long, value_name = "FILE.svg")]
+    pub output: Option<PathBuf>,
+    /// Print the figures as JSON
+    #[arg(long)]
+    pub json: bool,
 }

@@ -30,8 +30,8 @@ pub use exchange::{
 pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
 pub use practices::{
     acknowledgment_template, empty_sections, is_threaded, iso_week, open_asks, promise_records,
-    responses_to, together_rounds, unacknowledged, PromiseRecord, Round, Tally,
-    ACKNOWLEDGMENT_SECTIONS,
+    responses_to, together_rounds, trends, unacknowledged, PromiseRecord, Round, Tally, Trends,
+    WeekTrend, ACKNOWLEDGMENT_SECTIONS,
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{resolve_prefix, search_matches, Filter};

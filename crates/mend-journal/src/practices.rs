@@ -225,3 +225,93 @@ pub fn together_rounds(entries: &[Entry]) -> Vec<Round<'_>> {
     rounds.sort_by_key(|r| r.first.written_at);
     rounds
 }
+
+/// One week of the trends.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WeekTrend {
+    /// ISO week, `2026-W47`.
+    pub week: String,
+    /// Average check-in mood per person (name), for those who checked in.
+    pub mood: BTreeMap<String, f64>,
+    pub promises: Tally,
+    pub reassurance_asked: usize,
+    pub reassurance_answered: usize,
+}
+
+/// Weekly trends over a window, oldest week first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trends {
+    pub people: Vec<String>,
+    pub weeks: Vec<WeekTrend>,
+    /// Median time from a request for reassurance to its answer, in minutes, over the window.
+    pub median_minutes_to_reassure: Option<f64>,
+}
+
+/// The trends of the `weeks` weeks up to and including the one containing `now`.
+pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usize) -> Trends {
+    let mut labels: Vec<String> = (0..weeks)
+        .map(|i| iso_week(now - chrono::Duration::weeks(i as i64)))
+        .collect();
+    labels.reverse();
+    labels.dedup();
+    let mut out: Vec<WeekTrend> = labels
+        .iter()
+        .map(|w| WeekTrend {
+            week: w.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let slot = |t| {
+        let w = iso_week(t);
+        labels.iter().position(|l| *l == w)
+    };
+    let mut moods: BTreeMap<(usize, String), (f64, usize)> = BTreeMap::new();
+    let mut people: Vec<String> = Vec::new();
+    for e in entries.iter().filter(|e| e.extra.retracted_at.is_none()) {
+        let Some(i) = slot(e.created_at) else {
+            continue;
+        };
+        match e.kind.as_str() {
+            KIND_CHECKIN => {
+                if let Some(m) = e.mood {
+                    let acc = moods.entry((i, e.author.clone())).or_default();
+                    acc.0 += f64::from(m);
+                    acc.1 += 1;
+                    if !people.contains(&e.author) {
+                        people.push(e.author.clone());
+                    }
+                }
+            }
+            KIND_KEPT | KIND_MISSED | KIND_CONFIRMED => out[i].promises.add(&e.kind),
+            KIND_ASK => out[i].reassurance_asked += 1,
+            KIND_GIVE => out[i].reassurance_answered += 1,
+            _ => {}
+        }
+    }
+    for ((i, who), (sum, n)) in moods {
+        out[i].mood.insert(who, sum / n as f64);
+    }
+    people.sort();
+    let mut waits: Vec<f64> = entries
+        .iter()
+        .filter(|e| e.kind == KIND_GIVE)
+        .filter_map(|give| {
+            let ask = entries
+                .iter()
+                .find(|a| Some(&a.id) == give.extra.refers_to.as_ref())?;
+            slot(ask.created_at)?;
+            Some((give.created_at - ask.created_at).num_seconds().max(0) as f64 / 60.0)
+        })
+        .collect();
+    waits.sort_by(|a, b| a.total_cmp(b));
+    let median = match waits.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(waits[n / 2]),
+        n => Some((waits[n / 2 - 1] + waits[n / 2]) / 2.0),
+    };
+    Trends {
+        people,
+        weeks: out,
+        median_minutes_to_reassure: median,
+    }
+}

@@ -8,6 +8,7 @@ mod net;
 mod passphrase;
 mod practices;
 pub mod read;
+mod trends;
 pub mod write;
 
 use std::io::Write;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Checkin(a) => practices::checkin(g, a),
         Command::Share(a) => practices::share(g, a),
         Command::History(a) => practices::history(g, a),
+        Command::Trends(a) => trends::run(g, a),
         Command::Invite(a) => net::invite(g, a),
         Command::Join(a) => net::join(g, a),
         Command::Sync(a) => net::sync(g, a),
