@@ -122,6 +122,9 @@ fn print_terminal(t: &Trends) {
     }
 }
 
+/// One chart of the image: its title, the top of its y axis, and its named lines.
+type Panel<'a> = (&'a str, f64, Vec<(String, Vec<(usize, f64)>)>);
+
 fn write_svg(t: &Trends, path: &Path) -> Result<()> {
     use plotters::prelude::*;
     let n = t.weeks.len().max(2);
@@ -131,7 +134,7 @@ fn write_svg(t: &Trends, path: &Path) -> Result<()> {
     let areas = root.split_evenly((3, 1));
     let colors = [RED, BLUE, GREEN, MAGENTA, CYAN];
     let label_of = |i: &usize| labels.get(*i).cloned().unwrap_or_default();
-    let panels: [(&str, f64, Vec<(String, Vec<(usize, f64)>)>); 3] = [
+    let panels: [Panel; 3] = [
         (
             "Mood by week (check-ins, 1 to 5)",
             5.5,
