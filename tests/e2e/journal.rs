@@ -97,9 +97,16 @@ fn search_show_edit_and_delete_by_prefix() {
     let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
     assert_eq!(e["mood"], 5);
 
+    // A shared entry is retracted: it stays in the timeline as retracted, without its words.
     let out = d.ok(&["delete", "--yes", &id]);
-    assert!(out.contains("deleted"));
-    assert_eq!(d.list_json(&[]).len(), 1);
+    assert!(out.contains("retracted"));
+    let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
+    assert_eq!(e["text"], "");
+    assert_eq!(e["retracted_by"], "Alex");
+    // A private entry is deleted outright: it never left this device.
+    let draft = d.write(&["--private", "a private draft"]);
+    assert!(d.ok(&["delete", "--yes", &draft]).contains("deleted"));
+    assert_eq!(d.list_json(&[]).len(), 2);
 }
 
 #[test]

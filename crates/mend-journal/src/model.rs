@@ -184,16 +184,24 @@ impl Journal {
 
     /// Add a person (no-op if the id is already present). One change.
     pub fn add_person(&mut self, person: &Person, now: DateTime<Utc>) -> Result<(), JournalError> {
-        let people = self.root_map("people")?;
-        if self.doc.get(&people, person.id.as_str())?.is_none() {
-            let p = self
-                .doc
-                .put_object(&people, person.id.as_str(), ObjType::Map)?;
-            self.doc.put(&p, "name", person.name.as_str())?;
-            self.doc.put(&p, "added_at", ts(now))?;
+        if self.put_person(person, now)? {
             self.doc.commit_with(options("add person", now));
         }
         Ok(())
+    }
+
+    /// Add a person to the open change unless present; true if added.
+    fn put_person(&mut self, person: &Person, now: DateTime<Utc>) -> Result<bool, JournalError> {
+        let people = self.root_map("people")?;
+        if self.doc.get(&people, person.id.as_str())?.is_some() {
+            return Ok(false);
+        }
+        let p = self
+            .doc
+            .put_object(&people, person.id.as_str(), ObjType::Map)?;
+        self.doc.put(&p, "name", person.name.as_str())?;
+        self.doc.put(&p, "added_at", ts(now))?;
+        Ok(true)
     }
 
     /// The devices paired with this journal.
@@ -250,14 +258,7 @@ impl Journal {
             ));
         }
         let devices = self.root_map("devices")?;
-        let people_map = self.root_map("people")?;
-        if self.doc.get(&people_map, person.id.as_str())?.is_none() {
-            let p = self
-                .doc
-                .put_object(&people_map, person.id.as_str(), ObjType::Map)?;
-            self.doc.put(&p, "name", person.name.as_str())?;
-            self.doc.put(&p, "added_at", ts(now))?;
-        }
+        self.put_person(person, now)?;
         let d = self.doc.put_object(&devices, device_key, ObjType::Map)?;
         self.doc.put(&d, "person", person.id.as_str())?;
         self.doc.put(&d, "name", device_name)?;

@@ -298,22 +298,32 @@ impl Loop {
         }
     }
 
+    /// Start a dial; `reply` hears the peer id once connected, or why not.
+    fn dial(
+        &mut self,
+        opts: DialOpts,
+        target: String,
+        reply: oneshot::Sender<Result<PeerId, NetError>>,
+    ) {
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.dials.insert(id, reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(NetError::Dial {
+                    target,
+                    why: e.to_string(),
+                }));
+            }
+        }
+    }
+
     fn command(&mut self, c: Command) {
         match c {
             Command::Dial { addr, reply } => {
                 let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
-                let id = opts.connection_id();
-                match self.swarm.dial(opts) {
-                    Ok(()) => {
-                        self.dials.insert(id, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(NetError::Dial {
-                            target: addr.to_string(),
-                            why: e.to_string(),
-                        }));
-                    }
-                }
+                self.dial(opts, addr.to_string(), reply);
             }
             Command::DialPeer { peer, reply } => {
                 if self.swarm.is_connected(&peer) {
@@ -325,18 +335,7 @@ impl Loop {
                     .addresses(addrs)
                     .condition(PeerCondition::DisconnectedAndNotDialing)
                     .build();
-                let id = opts.connection_id();
-                match self.swarm.dial(opts) {
-                    Ok(()) => {
-                        self.dials.insert(id, reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(NetError::Dial {
-                            target: peer.to_string(),
-                            why: e.to_string(),
-                        }));
-                    }
-                }
+                self.dial(opts, peer.to_string(), reply);
             }
             Command::Request {
                 peer,

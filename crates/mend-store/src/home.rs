@@ -79,6 +79,23 @@ impl Home {
         Ok((file, secrets))
     }
 
+    /// Take a home that holds no journal yet: create it (0700) and hold its lock. Refuses one that
+    /// holds a journal, checked again under the lock.
+    fn claim_new(&self) -> Result<HomeLock, StoreError> {
+        let taken = || StoreError::AlreadyInitialised {
+            home: self.root.clone(),
+        };
+        if self.is_initialised() {
+            return Err(taken());
+        }
+        create_private_dir(&self.root)?;
+        let lock = HomeLock::acquire(&self.root.join(LOCK_FILE), Access::Write)?;
+        if self.is_initialised() {
+            return Err(taken());
+        }
+        Ok(lock)
+    }
+
     /// Create this device and a new journal founded by its person.
     pub fn init(
         &self,
@@ -88,18 +105,7 @@ impl Home {
         params: KdfParams,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if self.is_initialised() {
-            return Err(StoreError::AlreadyInitialised {
-                home: self.root.clone(),
-            });
-        }
-        create_private_dir(&self.root)?;
-        let _lock = HomeLock::acquire(&self.root.join(LOCK_FILE), Access::Write)?;
-        if self.is_initialised() {
-            return Err(StoreError::AlreadyInitialised {
-                home: self.root.clone(),
-            });
-        }
+        let _lock = self.claim_new()?;
         let founder = Person {
             id: secrets.person_id.clone(),
             name: secrets.person_name.clone(),
@@ -135,13 +141,7 @@ impl Home {
         params: KdfParams,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if self.is_initialised() {
-            return Err(StoreError::AlreadyInitialised {
-                home: self.root.clone(),
-            });
-        }
-        create_private_dir(&self.root)?;
-        let _lock = HomeLock::acquire(&self.root.join(LOCK_FILE), Access::Write)?;
+        let _lock = self.claim_new()?;
         let me = Person {
             id: secrets.person_id.clone(),
             name: secrets.person_name.clone(),

@@ -1,7 +1,5 @@
 //! The practices: replies, receipts, promises, reassurance, check-ins, sharing, history.
 
-use std::io::IsTerminal;
-
 use anyhow::Result;
 use chrono::{Local, Utc};
 use mend_crypto::random_id_hex;
@@ -16,11 +14,11 @@ use crate::cli::{
     AckArgs, CheckinArgs, Every, Global, HistoryArgs, IdArgs, PromiseAddArgs, PromiseCommand,
     PromiseEventArgs, PromptArgs, ReassureCommand, ReplyArgs, TogetherArgs,
 };
-use crate::commands::write::{non_empty, read_stdin};
+use crate::commands::write::{non_empty, TextSource};
 use crate::dates::parse_when;
 use crate::fail::fail;
+use crate::render;
 use crate::session::{self, Unlocked};
-use crate::{editor, render};
 
 /// Add one entry to the shared journal, optionally referring to another (checked by `check`).
 fn add(
@@ -69,15 +67,9 @@ fn when(at: &Option<String>) -> Result<chrono::DateTime<Utc>> {
 }
 
 pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
-    let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
-        .then(read_stdin)
-        .transpose()?;
+    let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
-    let text = match (a.text.is_empty(), piped) {
-        (false, _) => non_empty(&words(&a.text))?,
-        (true, Some(p)) => non_empty(&p)?,
-        (true, None) => non_empty(&editor::edit("")?)?,
-    };
+    let text = source.text()?;
     let entry = NewEntry {
         kind: KIND_REPLY.into(),
         tags: mend_journal::inline_tags(&text),
@@ -395,16 +387,10 @@ pub fn prompt(a: PromptArgs) -> Result<()> {
 
 pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
     let prompt = mend_journal::prompt(&a.prompt)?;
-    let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
-        .then(read_stdin)
-        .transpose()?;
+    let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
     eprintln!("{}\n", prompt.question);
-    let text = match (a.text.is_empty(), piped) {
-        (false, _) => non_empty(&words(&a.text))?,
-        (true, Some(p)) => non_empty(&p)?,
-        (true, None) => non_empty(&editor::edit("")?)?,
-    };
+    let text = source.text()?;
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(Access::Write)?;
     let (id, complete) = crate::together::answer(&mut store, &me, &prompt.id, &text)?;

@@ -39,7 +39,7 @@ fn merge_tags(mut tags: Vec<String>, more: Vec<String>) -> Vec<String> {
     tags
 }
 
-pub(crate) fn read_stdin() -> Result<Zeroizing<String>> {
+fn read_stdin() -> Result<Zeroizing<String>> {
     let mut buf = Zeroizing::new(String::new());
     std::io::stdin()
         .take(TEXT_MAX_BYTES as u64 + 1)
@@ -51,6 +51,35 @@ pub(crate) fn read_stdin() -> Result<Zeroizing<String>> {
             )
         })?;
     Ok(buf)
+}
+
+/// Where an entry's text comes from: the arguments, stdin when piped, or else the editor.
+pub(crate) enum TextSource {
+    Args(String),
+    Piped(Zeroizing<String>),
+    Editor,
+}
+
+impl TextSource {
+    /// Decided, and stdin read, before the passphrase is asked for.
+    pub(crate) fn from_args(args: &[String]) -> Result<Self> {
+        Ok(if !args.is_empty() {
+            TextSource::Args(args.join(" "))
+        } else if !std::io::stdin().is_terminal() {
+            TextSource::Piped(read_stdin()?)
+        } else {
+            TextSource::Editor
+        })
+    }
+
+    /// The text, checked, opening the editor if that is where it comes from.
+    pub(crate) fn text(self) -> Result<String> {
+        match self {
+            TextSource::Args(t) => non_empty(&t),
+            TextSource::Piped(t) => non_empty(&t),
+            TextSource::Editor => non_empty(&editor::edit("")?),
+        }
+    }
 }
 
 pub(crate) fn non_empty(text: &str) -> Result<String> {
@@ -107,18 +136,14 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
     let tags = explicit_tags(&a.fields.tags)?;
     let prompt = a.prompt.as_deref().map(mend_journal::prompt).transpose()?;
     let acknowledgment = a.kind == WriteKind::Acknowledgment;
-    let piped = (a.text.is_empty() && !std::io::stdin().is_terminal())
-        .then(read_stdin)
-        .transpose()?;
+    let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
     if let Some(p) = &prompt {
         eprintln!("{}\n", p.question);
     }
-    let text = match (a.text.is_empty(), piped) {
-        (false, _) => non_empty(&a.text.join(" "))?,
-        (true, Some(p)) => non_empty(&p)?,
-        (true, None) if acknowledgment => acknowledgment_in_editor()?,
-        (true, None) => non_empty(&editor::edit("")?)?,
+    let text = match source {
+        TextSource::Editor if acknowledgment => acknowledgment_in_editor()?,
+        other => other.text()?,
     };
     let entry = NewEntry {
         id: random_id_hex()?,
