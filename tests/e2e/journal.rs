@@ -246,12 +246,13 @@ fn status_completions_and_man_page() {
 }
 
 #[test]
-fn the_demo_runs_and_finds_no_plaintext() {
+fn the_demo_pairs_two_laptops_and_leaves_what_it_says() {
     let keep = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(crate::util::mend_bin())
         .args(["demo", "--keep"])
         .arg(keep.path())
         .env("NO_COLOR", "1")
+        .env_remove("MEND_HOME")
         .output()
         .unwrap();
     assert!(
@@ -260,8 +261,59 @@ fn the_demo_runs_and_finds_no_plaintext() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("none found"), "{text}");
-    assert!(keep.path().join("alex/device.key").exists());
+    assert!(text.contains("no plaintext found on disk"), "{text}");
+    // Check the outcome on the kept homes, independently of what the demo printed.
+    let open = |who: &str, pass: &str, args: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(crate::util::mend_bin())
+            .arg("--home")
+            .arg(keep.path().join(who))
+            .args(args)
+            .env("MEND_PASSPHRASE", pass)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let shared = |v: &serde_json::Value| {
+        let mut ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["private"] == false)
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let alex = open("alex", "alex demo passphrase", &["list", "--json"]);
+    let sam = open("sam", "sam demo passphrase", &["list", "--json"]);
+    assert_eq!(shared(&alex), shared(&sam));
+    assert!(shared(&alex).len() >= 8);
+    let private = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["private"] == true)
+            .count()
+    };
+    assert_eq!(
+        (private(&alex), private(&sam)),
+        (0, 1),
+        "the draft stays on Sam's laptop"
+    );
+    for (who, pass) in [
+        ("alex", "alex demo passphrase"),
+        ("sam", "sam demo passphrase"),
+    ] {
+        let records = open(who, pass, &["promise", "list", "--json"]);
+        assert_eq!(records[0]["total"]["kept"], 1, "{records}");
+        assert_eq!(records[0]["total"]["confirmed"], 1, "{records}");
+    }
 }
 
 #[test]
