@@ -335,6 +335,7 @@ fn main() {
     let snapshot_bytes = store.stats(Doc::Shared).snapshot_bytes;
     let ops = store.journal(Doc::Shared).op_count();
     drop(store);
+    let base = baselines(&h, &secrets, key_file.journal_id, &export, a.runs);
 
     // Unlock at the default, calibrated profile: a real `mend init`, then `mend status`.
     let real = tmp.path().join("default-kdf");
@@ -366,6 +367,67 @@ fn main() {
          on its own below at the default profile.\n\n",
         ms(unlock_test)
     ));
+    let half = a.entries / 2;
+    let runs = a.runs.min(3);
+    eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
+    let figures = sync_figures(tmp.path(), half, runs);
+    md.push_str(&summary_table(&[
+        Compared::new(
+            "`mend list -n 20`",
+            list_wall,
+            base.list,
+            Some(base.floor),
+            "≤ 150 ms",
+            Some(list_wall <= Duration::from_millis(150)),
+        ),
+        Compared::new(
+            "`mend write`",
+            write_wall,
+            base.write,
+            None,
+            "≤ 150 ms",
+            Some(write_wall <= Duration::from_millis(150)),
+        ),
+        Compared::new(
+            &format!("`mend import` of {n} entries"),
+            import_wall,
+            base.import,
+            None,
+            "",
+            None,
+        ),
+        Compared::new(
+            &format!("diverged sync, {half} + {half} entries (session)"),
+            figures.diverged_session,
+            figures.baseline,
+            None,
+            "≤ 1.5× baseline",
+            Some(figures.diverged_session.as_secs_f64() <= 1.5 * figures.baseline.as_secs_f64()),
+        ),
+        Compared::new(
+            "incremental sync, one entry per side (session)",
+            figures.incremental_session,
+            figures.incremental_baseline,
+            None,
+            "≤ 100 ms, ≤ 10 KB",
+            Some(
+                figures.incremental_session <= Duration::from_millis(100)
+                    && figures.incremental_bytes <= 10_000,
+            ),
+        ),
+        Compared::new(
+            &format!(
+                "a new device pulls {} entries (`mend join`)",
+                figures.pull_entries
+            ),
+            figures.pull,
+            figures.pull_baseline,
+            None,
+            "≤ 2 s",
+            Some(figures.pull <= Duration::from_secs(2)),
+        ),
+    ]));
+    md.push_str("## The offline journal in detail\n\n");
     md.push_str("| figure | median | target | |\n|---|---|---|---|\n");
     md.push_str(&format!(
         "| `mend list -n 20` wall time | {} | ≤ 150 ms | {} |\n",
@@ -449,10 +511,6 @@ fn main() {
             ops
         ));
     }
-    let half = a.entries / 2;
-    let runs = a.runs.min(3);
-    eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
-    let figures = sync_figures(tmp.path(), half, runs);
     md.push_str(&sync_section(&figures, half, runs));
     match a.out {
         Some(p) => std::fs::write(&p, md).unwrap(),
@@ -611,6 +669,37 @@ fn in_memory_sync(a: &Path, b: &Path) -> (Duration, u64) {
     (took, session.bytes_sent + session.bytes_received)
 }
 
+/// A new, empty document pulling the whole journal in memory with the same protocol.
+fn in_memory_pull(a: &Path) -> Duration {
+    let h = Home::new(a);
+    let (key_file, secrets) = h.unlock(&Passphrase::from(PASS)).unwrap();
+    let store = Store::open(
+        &h,
+        &secrets,
+        key_file.journal_id,
+        h.lock(Access::Read).unwrap(),
+    )
+    .unwrap();
+    let mut ja = mend_journal::Journal::load(
+        &store.journal(Doc::Shared).clone_bytes(),
+        &secrets.actor_id(),
+        false,
+    )
+    .unwrap();
+    drop(store);
+    let mut jb = mend_journal::Journal::empty(&[9; 16], false);
+    let started = Instant::now();
+    let mut session = mend_sync::SyncSession::new(None);
+    let mut state = mend_journal::SyncState::new();
+    while let mend_sync::Step::Send(m) = session.step(&mut jb).unwrap() {
+        let reply = mend_sync::respond(&mut ja, &mut state, &m).unwrap();
+        session.on_reply(&mut jb, &reply).unwrap();
+    }
+    let took = started.elapsed();
+    assert_eq!(ja.len(), jb.len());
+    took
+}
+
 fn summary(run: &Run) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("sync --json output");
     v[0].clone()
@@ -629,7 +718,9 @@ struct SyncFigures {
     incremental: Duration,
     incremental_session: Duration,
     incremental_bytes: u64,
+    incremental_baseline: Duration,
     pull: Duration,
+    pull_baseline: Duration,
     pull_entries: usize,
 }
 
@@ -642,6 +733,7 @@ fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
     let mut incremental = Vec::new();
     let mut incremental_session = Vec::new();
     let mut i_bytes = Vec::new();
+    let mut incremental_baseline = Vec::new();
     for r in 0..runs {
         let a = tmp.join(format!("sync{r}-a"));
         let b = tmp.join(format!("sync{r}-b"));
@@ -662,6 +754,7 @@ fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
         d_bytes.push(bytes_of(&s));
         mend(&a, &["write", "one more from Alex"], true);
         mend(&b, &["write", "one more from Sam"], true);
+        incremental_baseline.push(in_memory_sync(&a, &b).0);
         // Let the serving side notice the write and push it first, as it would in use.
         std::thread::sleep(Duration::from_millis(2500));
         let run = mend(&b, &["sync", "--peer", &addr, "--json"], true);
@@ -672,12 +765,14 @@ fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
         drop(serve);
     }
     let mut pulls = Vec::new();
+    let mut pull_baseline = Vec::new();
     let mut pulled = 0;
     for r in 0..runs {
         let a = tmp.join(format!("pull{r}-a"));
         let b = tmp.join(format!("pull{r}-b"));
         mend(&a, &["init", "--name", "Alex"], true);
         import(&a, tmp, 2 * half, 300 + r as u64, person_of(&a));
+        pull_baseline.push(in_memory_pull(&a));
         let run = pair(&a, &b);
         pulled = run
             .stdout
@@ -698,7 +793,9 @@ fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
         incremental: median(incremental),
         incremental_session: median(incremental_session),
         incremental_bytes: median(i_bytes),
+        incremental_baseline: median(incremental_baseline),
         pull: median(pulls),
+        pull_baseline: median(pull_baseline),
         pull_entries: pulled,
     }
 }
@@ -757,5 +854,170 @@ fn sync_section(f: &SyncFigures, half: usize, runs: usize) -> String {
          figures add process start-up and opening the local journal, which for a 20,000-entry\n\
          journal is most of the time (see `mend list` above).\n",
     );
+    md
+}
+
+// ---- Baselines and the summary ------------------------------------------------------------
+
+/// In-process baselines on the same journal: no process, no storage (or no Automerge).
+struct Baselines {
+    /// Read and decrypt the journal's files, nothing more: the I/O floor of opening it.
+    floor: Duration,
+    /// Load the already-decrypted document, read the entries, keep the newest 20.
+    list: Duration,
+    /// Load the document, add one entry, take its changes.
+    write: Duration,
+    /// Create a journal and add every entry of the export as one change, then save it.
+    import: Duration,
+}
+
+fn baselines(
+    h: &Home,
+    secrets: &mend_crypto::DeviceSecrets,
+    jid: mend_crypto::JournalId,
+    export: &MendExport,
+    runs: usize,
+) -> Baselines {
+    use mend_crypto::{open_record, RecordKind};
+    let files = [
+        ("shared/snapshot", RecordKind::SharedSnapshot),
+        ("shared/log", RecordKind::SharedLog),
+        ("private/snapshot", RecordKind::PrivateSnapshot),
+        ("private/log", RecordKind::PrivateLog),
+    ];
+    let read_and_decrypt = || -> Vec<Vec<u8>> {
+        let mut plain = Vec::new();
+        for (f, kind) in files {
+            let bytes = std::fs::read(h.root().join(f)).unwrap();
+            let decoded = mend_store::decode_records(&bytes).unwrap();
+            for r in decoded.records {
+                plain.push(open_record(&secrets.journal_key, &jid, kind, r).unwrap());
+            }
+        }
+        plain
+    };
+    let time = |f: &mut dyn FnMut()| {
+        median(
+            (0..runs.max(1))
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let floor = time(&mut || {
+        read_and_decrypt();
+    });
+    let snapshot = read_and_decrypt().remove(0);
+    let actor = secrets.actor_id();
+    let list = time(&mut || {
+        let j = mend_journal::Journal::load(&snapshot, &actor, false).unwrap();
+        let top = Filter {
+            limit: Some(20),
+            ..Default::default()
+        }
+        .apply(j.entries().unwrap());
+        assert_eq!(top.len(), 20);
+    });
+    let write = time(&mut || {
+        let mut j = mend_journal::Journal::load(&snapshot, &actor, false).unwrap();
+        let heads = j.heads();
+        let e = mend_journal::NewEntry {
+            id: "f".repeat(32),
+            author_id: secrets.person_id.clone(),
+            text: "benchmark write".into(),
+            kind: KIND_ENTRY.into(),
+            ..Default::default()
+        };
+        j.add_entry(&e, Utc::now()).unwrap();
+        assert!(!j.changes_since(&heads).is_empty());
+    });
+    let list_of_new: Vec<mend_journal::NewEntry> = export
+        .entries
+        .iter()
+        .map(|e| mend_journal::NewEntry {
+            id: e.id.clone(),
+            author_id: e.author_id.clone(),
+            created_at: e.created_at,
+            written_at: e.written_at,
+            text: e.text.clone(),
+            tags: e.tags.clone(),
+            mood: e.mood,
+            kind: e.kind.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let founder = export.people[0].clone();
+    let import = time(&mut || {
+        let mut j =
+            mend_journal::Journal::create("bench", &founder, &actor, false, Utc::now()).unwrap();
+        j.add_entries(&list_of_new, Utc::now()).unwrap();
+        j.save();
+    });
+    Baselines {
+        floor,
+        list,
+        write,
+        import,
+    }
+}
+
+/// One line of the summary: Mend against its in-memory baseline.
+struct Compared {
+    figure: String,
+    mend: Duration,
+    baseline: Duration,
+    floor: Option<Duration>,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+impl Compared {
+    fn new(
+        figure: &str,
+        mend: Duration,
+        baseline: Duration,
+        floor: Option<Duration>,
+        target: &'static str,
+        met: Option<bool>,
+    ) -> Self {
+        Self {
+            figure: figure.into(),
+            mend,
+            baseline,
+            floor,
+            target,
+            met,
+        }
+    }
+}
+
+fn summary_table(rows: &[Compared]) -> String {
+    let mut md = String::from(
+        "## Summary: Mend against its baselines, measured in the same run\n\n\
+         The baseline is the same Automerge work in memory (no process, no storage, no network);\n\
+         the I/O floor is reading and decrypting the same files and nothing else.\n\n\
+         | figure | Mend (median) | baseline (median) | ratio | I/O floor | target | |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.2}× | {} | {} | {} |\n",
+            r.figure,
+            ms(r.mend),
+            ms(r.baseline),
+            r.mend.as_secs_f64() / r.baseline.as_secs_f64().max(1e-9),
+            r.floor.map(ms).unwrap_or_default(),
+            r.target,
+            match r.met {
+                Some(true) => "met",
+                Some(false) => "**missed**",
+                None => "",
+            }
+        ));
+    }
+    md.push('\n');
     md
 }
