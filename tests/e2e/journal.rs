@@ -159,17 +159,19 @@ fn export_import_is_a_lossless_round_trip() {
     ]);
     a.write(&["Second\nwith two lines"]);
     a.write(&["--private", "Private draft"]);
+    let gone = a.write(&["Words taken back"]);
+    a.ok(&["delete", "--yes", &gone]);
     let export = a.ok(&["export", "--format", "json"]);
     let file = a.dir.path().join("export.json");
     std::fs::write(&file, &export).unwrap();
 
     let b = Device::new("Sam");
     let out = b.ok(&["import", file.to_str().unwrap()]);
-    assert!(out.contains("imported 3 entries"), "{out}");
+    assert!(out.contains("imported 4 entries"), "{out}");
     // Importing again adds nothing.
     assert!(b
         .ok(&["import", file.to_str().unwrap()])
-        .contains("imported 0 entries (3 already present)"));
+        .contains("imported 0 entries (4 already present)"));
 
     let strip = |s: &str| {
         let mut v: serde_json::Value = serde_json::from_str(s).unwrap();

@@ -237,6 +237,11 @@ fn reveal_together_keeps_each_answer_sealed_until_both_have_answered() {
             "{text}"
         );
     }
+    let sams_id = sams["id"].as_str().unwrap();
+    assert!(
+        alex.ok(&["show", sams_id]).contains("MARKER-sams-answer"),
+        "show opens it too"
+    );
     serve.terminate();
 }
 

@@ -8,6 +8,9 @@
 //! entries: { entry_id:  { author, created_at, written_at?, edited_at?, text: str,
 //!                         tags?: str (space-separated), mood?: int, kind?: str } }
 //! ```
+//! Entries of the practices may also hold `ref` (the entry they answer or update), `every` and
+//! `until` (promises), `feelings` (check-ins), `prompt`, `sealed` (a reveal-together answer, hex),
+//! `shared_at`, `retracted_at` and `retracted_by` (a person id). See `docs/format.md`.
 //! Optional fields are absent at their default: `written_at` = `created_at`, no tags, no mood,
 //! kind `"entry"`.
 //! ```text
@@ -291,7 +294,8 @@ impl Journal {
     }
 
     fn check_new(e: &NewEntry) -> Result<(), JournalError> {
-        if e.text.trim().is_empty() && !crate::text_optional(&e.kind) {
+        let retracted = e.extra.retracted_at.is_some();
+        if e.text.trim().is_empty() && !crate::text_optional(&e.kind) && !retracted {
             return Err(JournalError::Invalid("the text is empty".into()));
         }
         if e.text.len() > TEXT_MAX_BYTES {
@@ -467,6 +471,8 @@ impl Journal {
         self.check_author(&obj, me)?;
         self.doc.put(&obj, "text", "")?;
         self.doc.delete(&obj, "tags")?;
+        // A retracted reveal-together answer must not open later either.
+        self.doc.delete(&obj, "sealed")?;
         self.doc.put(&obj, "retracted_at", ts(now))?;
         self.doc.put(&obj, "retracted_by", me)?;
         self.doc.commit_with(options("retract", now));

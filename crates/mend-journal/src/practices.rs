@@ -62,6 +62,7 @@ pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
     let mut events: Vec<&Entry> = entries
         .iter()
         .filter(|e| matches!(e.kind.as_str(), KIND_KEPT | KIND_MISSED | KIND_CONFIRMED))
+        .filter(|e| e.extra.retracted_at.is_none())
         .collect();
     events.sort_by_key(|e| (e.created_at, e.written_at));
     for ev in events {

@@ -8,7 +8,7 @@ use mend_journal::{Journal, JournalError};
 
 use crate::atomic::{append_durable, create_private_dir, write_atomic};
 use crate::records::{decode_records, encode_header, frame, DataHeader};
-use crate::{Access, Home, HomeLock, StoreError, RECORD_MAX_LEN};
+use crate::{Access, Home, HomeLock, StoreError, DATA_HEADER_LEN, RECORD_MAX_LEN};
 
 /// Which document: the shared journal, or this device's private one (never synced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +44,14 @@ struct DocFiles {
     journal: Journal,
     dir: PathBuf,
     snapshot_len: u64,
+    /// The snapshot's first bytes (header, length and random nonce): a new snapshot differs.
+    snapshot_head: Vec<u8>,
     log_len: u64,
     log_records: usize,
 }
+
+/// The bytes of a snapshot that identify it.
+const SNAPSHOT_HEAD: usize = DATA_HEADER_LEN + 4 + mend_crypto::NONCE_LEN;
 
 /// Sizes, for `mend status` and the benchmarks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,7 +69,10 @@ pub struct Store {
     shared: DocFiles,
     private: DocFiles,
     warnings: Vec<String>,
-    lock: HomeLock,
+    /// None while released (see [`Store::release`]).
+    lock: Option<HomeLock>,
+    /// Leave compaction to [`Store::compact_if_due`] (for long-running processes).
+    defer_compaction: bool,
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, StoreError> {
@@ -124,7 +132,8 @@ impl Store {
             shared,
             private,
             warnings,
-            lock,
+            lock: Some(lock),
+            defer_compaction: false,
         })
     }
 
@@ -178,7 +187,7 @@ impl Store {
         doc: Doc,
         action: impl FnOnce(&mut Journal) -> Result<T, JournalError>,
     ) -> Result<T, StoreError> {
-        if self.lock.access != Access::Write {
+        if self.lock.as_ref().map(|l| l.access) != Some(Access::Write) {
             return Err(StoreError::Io {
                 path: self.files(doc).dir.clone(),
                 source: std::io::Error::other("the journal was opened read-only"),
@@ -209,11 +218,95 @@ impl Store {
         append_durable(&files.dir.join(LOG), files.log_len, &framed)?;
         files.log_len += framed.len() as u64;
         files.log_records += 1;
-        let big = files.log_len > files.snapshot_len.max(COMPACT_MIN_BYTES);
-        if big || files.log_records >= COMPACT_RECORDS {
+        if !self.defer_compaction && self.compaction_due(doc) {
             self.compact(doc)?;
         }
         Ok(out)
+    }
+
+    fn compaction_due(&self, doc: Doc) -> bool {
+        let f = self.files(doc);
+        f.log_len > f.snapshot_len.max(COMPACT_MIN_BYTES) || f.log_records >= COMPACT_RECORDS
+    }
+
+    /// Do not compact inside [`Store::commit`]; the caller calls [`Store::compact_if_due`] when
+    /// it has time (a sync answers first and folds the log afterwards).
+    pub fn defer_compaction(&mut self) {
+        self.defer_compaction = true;
+    }
+
+    /// Compact the documents whose log has grown past the thresholds.
+    pub fn compact_if_due(&mut self) -> Result<(), StoreError> {
+        for doc in [Doc::Shared, Doc::Private] {
+            if self.lock.is_some() && self.compaction_due(doc) {
+                self.compact(doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Give the home's lock back while keeping the documents in memory, so that other processes
+    /// can write; [`Store::relock`] takes it again and catches up with what they wrote.
+    pub fn release(&mut self) {
+        self.lock = None;
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Take the lock again and apply what other processes appended meanwhile. If another process
+    /// replaced a snapshot (compaction), this returns an error: open the store afresh instead.
+    pub fn relock(&mut self, lock: HomeLock) -> Result<(), StoreError> {
+        let key = self.key.clone();
+        let journal_id = self.journal_id;
+        for doc in [Doc::Shared, Doc::Private] {
+            let files = self.files_mut(doc);
+            let snap_path = files.dir.join(SNAPSHOT);
+            let head = {
+                use std::io::Read;
+                let mut buf = vec![0u8; files.snapshot_head.len()];
+                fs::File::open(&snap_path)
+                    .and_then(|mut f| f.read_exact(&mut buf))
+                    .map_err(StoreError::io(&snap_path))?;
+                buf
+            };
+            let len = fs::metadata(&snap_path)
+                .map_err(StoreError::io(&snap_path))?
+                .len();
+            if head != files.snapshot_head || len != files.snapshot_len {
+                return Err(StoreError::Corrupt {
+                    path: snap_path,
+                    why: "replaced by another process; open the journal again".into(),
+                });
+            }
+            let log_path = files.dir.join(LOG);
+            let bytes = read_capped(&log_path)?;
+            let decoded = decode_records(&bytes).map_err(|why| StoreError::Corrupt {
+                path: log_path.clone(),
+                why,
+            })?;
+            if decoded.records.len() < files.log_records {
+                return Err(StoreError::Corrupt {
+                    path: log_path,
+                    why: "shorter than before; open the journal again".into(),
+                });
+            }
+            let kind = doc.kinds().1;
+            for (i, sealed) in decoded.records.iter().enumerate().skip(files.log_records) {
+                let plain = open_record(&key, &journal_id, kind, sealed).map_err(|_| {
+                    StoreError::Corrupt {
+                        path: log_path.clone(),
+                        why: format!("record {i} failed authentication"),
+                    }
+                })?;
+                files.journal.apply_changes(&plain)?;
+            }
+            files.log_len = decoded.valid_len as u64;
+            files.log_records = decoded.records.len();
+        }
+        self.lock = Some(lock);
+        Ok(())
     }
 
     fn peer_path(&self, device_key: &str) -> Result<PathBuf, StoreError> {
@@ -289,7 +382,9 @@ impl Store {
         let journal_id = self.journal_id;
         let key = self.key.clone();
         let files = self.files_mut(doc);
-        files.snapshot_len = write_snapshot(&files.dir, &key, journal_id, doc, &mut files.journal)?;
+        let (len, head) = write_snapshot(&files.dir, &key, journal_id, doc, &mut files.journal)?;
+        files.snapshot_len = len;
+        files.snapshot_head = head;
         files.log_len = write_empty_log(&files.dir, journal_id, doc)?;
         files.log_records = 0;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
@@ -303,7 +398,7 @@ fn write_snapshot(
     journal_id: JournalId,
     doc: Doc,
     journal: &mut Journal,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Vec<u8>), StoreError> {
     let path = dir.join(SNAPSHOT);
     let kind = doc.kinds().0;
     let sealed = seal_record(key, &journal_id, kind, &journal.save()).map_err(|source| {
@@ -315,7 +410,7 @@ fn write_snapshot(
     let mut bytes = encode_header(&DataHeader { kind, journal_id }).to_vec();
     bytes.extend(frame(&sealed));
     write_atomic(&path, &bytes)?;
-    Ok(bytes.len() as u64)
+    Ok((bytes.len() as u64, bytes[..SNAPSHOT_HEAD].to_vec()))
 }
 
 fn write_empty_log(dir: &Path, journal_id: JournalId, doc: Doc) -> Result<u64, StoreError> {
@@ -396,6 +491,7 @@ fn load_doc(
         journal,
         dir: dir.to_owned(),
         snapshot_len: snap_bytes.len() as u64,
+        snapshot_head: snap_bytes[..SNAPSHOT_HEAD.min(snap_bytes.len())].to_vec(),
         log_len: decoded.valid_len as u64,
         log_records: decoded.records.len(),
     })

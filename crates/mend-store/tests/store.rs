@@ -193,3 +193,30 @@ fn init_refuses_an_existing_home() {
         Err(StoreError::AlreadyInitialised { .. })
     ));
 }
+
+#[test]
+fn a_released_store_catches_up_with_other_writers_and_notices_compaction() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut serving = open(&home, &s, jid, Access::Write).unwrap();
+    serving.defer_compaction();
+    write(&mut serving, Doc::Shared, "e1", "by the serving process");
+    serving.release();
+    // Another process writes while the first holds no lock.
+    let mut other = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut other, Doc::Shared, "e2", "by another process");
+    drop(other);
+    serving.relock(home.lock(Access::Write).unwrap()).unwrap();
+    assert_eq!(
+        serving.journal(Doc::Shared).entry("e2").unwrap().text,
+        "by another process"
+    );
+    write(&mut serving, Doc::Shared, "e3", "after catching up");
+    serving.release();
+    // Another process compacts: the released copy must be opened afresh.
+    let mut other = open(&home, &s, jid, Access::Write).unwrap();
+    other.compact(Doc::Shared).unwrap();
+    drop(other);
+    assert!(serving.relock(home.lock(Access::Write).unwrap()).is_err());
+    let fresh = open(&home, &s, jid, Access::Read).unwrap();
+    assert_eq!(fresh.journal(Doc::Shared).len(), 3);
+}

@@ -294,8 +294,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
     say("The merged timeline, as Alex sees it and as Sam sees it.");
     alex.show(&["list"])?;
     sam.show(&["list"])?;
-    say("Promises and trends, on both laptops.");
+    say("The promise's record and the trends, as each sees them.");
     alex.show(&["promise", "list"])?;
+    sam.show(&["promise", "list"])?;
+    alex.show(&["trends", "--weeks", "2"])?;
     sam.show(&["trends", "--weeks", "2"])?;
 
     say("Checks: the same shared journal on both, the private draft only on Sam's, no plaintext on disk.");

@@ -193,6 +193,10 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     spinner.finish_and_clear();
     let (results, failures) = results?;
     publish_keys(&shared)?;
+    shared
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?
+        .close();
     for f in &failures {
         eprintln!("warning: {f}");
     }
@@ -220,6 +224,7 @@ fn publish_keys(shared: &Shared) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
     let me = a.unlocked.secrets.person_id.clone();
     crate::together::publish_ready(a.store()?, &me)?;
+    a.close_if_idle();
     Ok(())
 }
 
@@ -331,6 +336,11 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                 }
             }
         }
+        Access::with(&shared, |a| {
+            a.close();
+            Ok(())
+        })
+        .await?;
         println!("Stopped.");
         anyhow::Ok(())
     })

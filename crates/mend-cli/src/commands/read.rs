@@ -104,13 +104,18 @@ pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
 
 pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
     let store = Unlocked::new(g)?.open(Access::Read)?;
-    let (doc, id) = session::resolve(&store, &a.id)?;
-    let e = store.journal(doc).entry(&id)?;
+    let (_, id) = session::resolve(&store, &a.id)?;
+    // Through all_entries, so that a reveal-together answer this device may read is opened.
+    let all = session::all_entries(&store)?;
+    let e = all
+        .iter()
+        .find(|e| e.id == id)
+        .cloned()
+        .ok_or_else(|| mend_journal::JournalError::NotFound(id.clone()))?;
     if a.json {
         return render::print_json(&render::entry_json(&e));
     }
     anstream::print!("{}", render::entry_full(&e));
-    let all = session::all_entries(&store)?;
     for r in responses_to(&all, &e.id) {
         anstream::print!("{}", render::response_line(r));
     }

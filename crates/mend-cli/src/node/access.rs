@@ -71,19 +71,48 @@ impl Access {
     }
 
     /// The open store, opening it (and taking the lock) if needed.
+    /// The open store, taking the home's lock if needed. A store released while idle keeps its
+    /// documents in memory and only catches up with what other processes appended since.
     pub fn store(&mut self) -> Result<&mut Store> {
         self.last_used = Instant::now();
+        if let Some(store) = self.store.as_mut() {
+            if !store.is_locked() {
+                let lock = self.unlocked.home.lock(LockAccess::Write)?;
+                if store.relock(lock).is_err() {
+                    self.store = None; // another process compacted: load afresh
+                }
+            }
+        }
         if self.store.is_none() {
-            self.store = Some(self.unlocked.open(LockAccess::Write)?);
+            let mut store = self.unlocked.open(LockAccess::Write)?;
+            // Sync answers first; the log is folded into a snapshot when the process is idle.
+            store.defer_compaction();
+            self.store = Some(store);
         }
         Ok(self.store.as_mut().expect("just opened"))
     }
 
-    /// Release the store if nobody used it lately and no peer is mid-session.
+    /// Give the lock back (compacting first if due) if nobody used the journal lately and no
+    /// peer is mid-session, so that other `mend` commands can run.
     pub fn close_if_idle(&mut self) {
         if self.answering.is_empty() && self.last_used.elapsed() > IDLE_CLOSE {
-            self.store = None;
+            self.release();
         }
+    }
+
+    fn release(&mut self) {
+        if let Some(store) = self.store.as_mut().filter(|s| s.is_locked()) {
+            if let Err(e) = store.compact_if_due() {
+                tracing::warn!("compaction failed, the log stays as it is: {e}");
+            }
+            store.release();
+        }
+    }
+
+    /// Finish: fold the log if due and give the lock back.
+    pub fn close(&mut self) {
+        self.release();
+        self.store = None;
     }
 
     fn fingerprint(&self) -> Fingerprint {
@@ -103,10 +132,6 @@ impl Access {
         let now = self.fingerprint();
         if now != self.known {
             self.known = now;
-            // Our own open copy is stale now: reload on next use.
-            if self.answering.is_empty() {
-                self.store = None;
-            }
             return true;
         }
         false
