@@ -19,6 +19,10 @@ lan:
     cargo build --bin mend
     bash tests/netns/lan.sh target/debug/mend
 
+# The full crash run: 500 SIGKILL trials (figures go to docs/reliability.md).
+crash trials="500" seed="7":
+    MEND_CRASH_TRIALS={{trials}} MEND_CRASH_SEED={{seed}} cargo test --release -p mend-cli --test crash -- --nocapture
+
 # Everything CI runs.
 ci:
     bash .ci/run
