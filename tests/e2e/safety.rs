@@ -173,3 +173,174 @@ fn no_plaintext_reaches_the_disk() {
     // The edit really happened, so the scan looked for something that exists.
     assert!(d.ok(&["show", &id]).contains("marker-edited-walrus"));
 }
+
+/// Everything a run printed to stderr (the logs, at RUST_LOG=trace) and stdout.
+fn run_logged(d: &Device, args: &[&str], logs: &mut Vec<u8>) -> std::process::Output {
+    let out = d.run(args);
+    logs.extend(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mend {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn every_command_at_trace_level_keeps_secrets_off_disk_and_out_of_logs() {
+    use crate::sync::{Background, LOOPBACK};
+    let mut alex = Device::uninitialised();
+    alex.trace = true;
+    alex.pass = "alex-passphrase-marker-kiwi".into();
+    let mut sam = Device::uninitialised();
+    sam.trace = true;
+    sam.pass = "sam-passphrase-marker-lime".into();
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let mut logs = Vec::new();
+    let markers = [
+        "MarkerPersonAlexia",
+        "MarkerPersonSamwise",
+        "marker-entry-aardvark",
+        "markertagbison",
+        "marker-private-cobra",
+        "marker-reply-dingo",
+        "marker-promise-eagle",
+        "marker-ask-ferret",
+        "marker-give-gecko",
+        "marker-checkin-heron",
+        "marker-together-ibis",
+        "marker-device-jackal",
+    ];
+    run_logged(
+        &alex,
+        &["init", "--name", markers[0], "--device", markers[11]],
+        &mut logs,
+    );
+    let e = run_logged(
+        &alex,
+        &["write", "--tag", markers[3], markers[2]],
+        &mut logs,
+    );
+    let entry = String::from_utf8(e.stdout).unwrap().trim().to_owned();
+    run_logged(&alex, &["write", "--private", markers[4]], &mut logs);
+
+    // Pair over loopback, everything at trace level.
+    let mut invite = Background::start(
+        &alex,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "60",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    run_logged(
+        &sam,
+        &["join", &code, "--name", markers[1], "--peer", &addr],
+        &mut logs,
+    );
+    let (ok, out) = invite.finish();
+    assert!(ok);
+    logs.extend(log_lines(&out));
+
+    let mut serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    run_logged(&sam, &["reply", &entry, markers[5]], &mut logs);
+    let p = run_logged(&alex, &["promise", "add", markers[6]], &mut logs);
+    let promise = String::from_utf8(p.stdout).unwrap().trim().to_owned();
+    let a = run_logged(&sam, &["reassure", "ask", markers[7]], &mut logs);
+    let ask = String::from_utf8(a.stdout).unwrap().trim().to_owned();
+    run_logged(
+        &sam,
+        &["checkin", "--mood", "3", "--note", markers[9]],
+        &mut logs,
+    );
+    run_logged(&sam, &["together", "communicate-1", markers[10]], &mut logs);
+    run_logged(&sam, &["sync", "--peer", &addr], &mut logs);
+    run_logged(&alex, &["reassure", "give", &ask, markers[8]], &mut logs);
+    run_logged(&alex, &["promise", "kept", &promise], &mut logs);
+    run_logged(&sam, &["ack", &entry], &mut logs);
+    for args in [
+        &["list"][..],
+        &["search", "marker"],
+        &["show", &entry],
+        &["status"],
+        &["devices"],
+        &["history", &entry],
+        &["promise", "list"],
+        &["trends"],
+        &["prompt"],
+    ] {
+        run_logged(&alex, args, &mut logs);
+        run_logged(&sam, args, &mut logs);
+    }
+    run_logged(&sam, &["sync", "--peer", &addr], &mut logs);
+    let (_, out) = serve.terminate();
+    logs.extend(log_lines(&out));
+    let out = alex
+        .command(&["passphrase"])
+        .env("MEND_NEW_PASSPHRASE", "alex-new-passphrase-marker-mango")
+        .env("TMPDIR", tmp.path())
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    logs.extend(&out.stderr);
+
+    // The journal key, read the way the program reads it, must not be anywhere either.
+    let (_, secrets) = mend_store::Home::new(sam.home())
+        .unlock(&mend_crypto::Passphrase::from(sam.pass.clone()))
+        .unwrap();
+    let key_hex = hex_lower(secrets.journal_key.expose());
+    let key_raw = secrets.journal_key.expose().to_vec();
+
+    let mut places = files_under(&alex.home());
+    places.extend(files_under(&sam.home()));
+    places.extend(files_under(tmp.path()));
+    places.extend(files_under(runtime.path()));
+    let mut needles: Vec<Vec<u8>> = markers.iter().map(|m| m.as_bytes().to_vec()).collect();
+    needles.push(alex.pass.as_bytes().to_vec());
+    needles.push(sam.pass.as_bytes().to_vec());
+    needles.push(b"alex-new-passphrase-marker-mango".to_vec());
+    needles.push(key_hex.as_bytes().to_vec());
+    needles.push(key_raw.clone());
+    assert!(
+        logs.len() > 10_000,
+        "trace logging ran ({} bytes)",
+        logs.len()
+    );
+    for n in &needles {
+        let shown = String::from_utf8_lossy(n).into_owned();
+        for (path, bytes) in &places {
+            assert!(!contains(bytes, n), "{shown:?} found in {}", path.display());
+        }
+        assert!(!contains(&logs, n), "{shown:?} found in the logs");
+    }
+}
+
+/// The log lines (tracing's, with a level) of a background run whose stdout and stderr were
+/// read together: what it printed for the user on stdout is not a log.
+fn log_lines(out: &str) -> Vec<u8> {
+    out.lines()
+        .filter(|l| {
+            [" TRACE ", " DEBUG ", " INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|lvl| l.contains(lvl))
+        })
+        .flat_map(|l| l.bytes().chain(std::iter::once(b'\n')))
+        .collect()
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -45,14 +45,18 @@ impl Background {
 
     /// The first line containing `needle` (waiting at most 30 s).
     pub(crate) fn wait_for(&mut self, needle: &str) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+        if let Some(l) = self
+            .seen
+            .iter()
+            .find(|l| l.contains(needle) && !l.contains(" DEBUG ") && !l.contains(" TRACE "))
+        {
             return l.clone();
         }
         loop {
             match self.lines.recv_timeout(Duration::from_secs(30)) {
                 Ok(l) => {
                     self.seen.push(l.clone());
-                    if l.contains(needle) {
+                    if l.contains(needle) && !l.contains(" DEBUG ") && !l.contains(" TRACE ") {
                         return l;
                     }
                 }
@@ -62,12 +66,22 @@ impl Background {
     }
 
     /// The loopback address it listens on.
+    /// The loopback address it prints it listens on (a line of its own, not a log line).
     pub(crate) fn address(&mut self) -> String {
-        self.wait_for("/ip4/127.0.0.1/tcp/").trim().to_owned()
+        let is_address = |l: &String| l.trim().starts_with("/ip4/127.0.0.1/tcp/");
+        if let Some(l) = self.seen.iter().find(|l| is_address(l)) {
+            return l.trim().to_owned();
+        }
+        loop {
+            let l = self.wait_for("/ip4/127.0.0.1/tcp/");
+            if is_address(&l) {
+                return l.trim().to_owned();
+            }
+        }
     }
 
     /// Wait for it to exit (at most 30 s); returns success and everything it printed.
-    fn finish(mut self) -> (bool, String) {
+    pub(crate) fn finish(mut self) -> (bool, String) {
         for _ in 0..300 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 std::thread::sleep(Duration::from_millis(100));

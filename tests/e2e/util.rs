@@ -10,6 +10,8 @@ pub const PASS: &str = "correct horse battery staple";
 pub struct Device {
     pub dir: tempfile::TempDir,
     pub pass: String,
+    /// Run every command at RUST_LOG=trace (for the secret scans).
+    pub trace: bool,
 }
 
 pub fn mend_bin() -> &'static str {
@@ -22,6 +24,7 @@ impl Device {
         Device {
             dir: tempfile::tempdir().unwrap(),
             pass: PASS.into(),
+            trace: false,
         }
     }
 
@@ -49,6 +52,9 @@ impl Device {
             .env_remove("MEND_NEW_PASSPHRASE")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
+        if self.trace {
+            c.env("RUST_LOG", "trace");
+        }
         c
     }
 
