@@ -23,6 +23,11 @@ lan:
 crash trials="500" seed="7":
     MEND_CRASH_TRIALS={{trials}} MEND_CRASH_SEED={{seed}} cargo test --release -p mend-cli --test crash -- --nocapture
 
+# Partitions: the link cut mid-sync and restored, Ctrl-C, the serving side killed (needs root).
+partition entries="5000" rounds="3":
+    cargo build --bin mend
+    bash tests/netns/partition.sh target/debug/mend {{entries}} {{rounds}}
+
 # Everything CI runs.
 ci:
     bash .ci/run

@@ -138,6 +138,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         let mut started: HashSet<PeerId> = HashSet::new();
         let mut results: Vec<Summary> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
+        let mut interrupted = false;
         for addr in peers {
             match net.dial(addr.clone()).await {
                 Ok(peer) => match paired.get(&peer) {
@@ -186,12 +187,23 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => break,
+                _ = tokio::signal::ctrl_c() => {
+                    interrupted = true;
+                    break;
+                }
             }
         }
-        anyhow::Ok((results, failures))
+        anyhow::Ok((results, failures, interrupted))
     });
     spinner.finish_and_clear();
-    let (results, failures) = results?;
+    let (results, failures, interrupted) = results?;
+    if interrupted {
+        return Err(fail(
+            "the sync was interrupted",
+            "every change received before that is saved; run `mend sync` again to finish",
+        )
+        .into());
+    }
     publish_keys(&shared)?;
     shared
         .lock()

@@ -16,6 +16,9 @@ use crate::session::Unlocked;
 
 /// Close the store (and release the home's lock) after this long without use.
 const IDLE_CLOSE: Duration = Duration::from_secs(2);
+/// A peer that has said nothing for this long mid-session is taken to have gone (link cut,
+/// laptop closed): its unfinished session is dropped, so the lock is not held for it.
+const SESSION_STALE: Duration = Duration::from_secs(10);
 
 pub type Shared = Arc<Mutex<Access>>;
 
@@ -25,8 +28,9 @@ type Fingerprint = Vec<(u64, Option<SystemTime>)>;
 pub struct Access {
     pub unlocked: Unlocked,
     store: Option<Store>,
-    /// Sync states of the peers this device is answering, by device key.
-    answering: HashMap<String, SyncState>,
+    /// Sync states of the peers this device is answering, by device key, with when each was
+    /// last used (a peer that vanished mid-session is forgotten after a while).
+    answering: HashMap<String, (SyncState, Instant)>,
     last_used: Instant,
     /// The journal's files as this process last left them.
     known: Fingerprint,
@@ -95,6 +99,8 @@ impl Access {
     /// Give the lock back (compacting first if due) if nobody used the journal lately and no
     /// peer is mid-session, so that other `mend` commands can run.
     pub fn close_if_idle(&mut self) {
+        self.answering
+            .retain(|_, (_, used)| used.elapsed() < SESSION_STALE);
         if self.answering.is_empty() && self.last_used.elapsed() > IDLE_CLOSE {
             self.release();
         }
@@ -154,7 +160,7 @@ impl Access {
 
     /// The answering side's sync state for a device (loaded from disk on first use).
     pub fn answering_state(&mut self, key: &str) -> Result<SyncState> {
-        if let Some(s) = self.answering.remove(key) {
+        if let Some((s, _)) = self.answering.remove(key) {
             return Ok(s);
         }
         let saved = self.store()?.load_peer_state(&answer_key(key))?;
@@ -164,7 +170,8 @@ impl Access {
     }
 
     pub fn keep_answering_state(&mut self, key: &str, state: SyncState) {
-        self.answering.insert(key.to_owned(), state);
+        self.answering
+            .insert(key.to_owned(), (state, Instant::now()));
     }
 
     pub fn finish_answering(&mut self, key: &str, state: &SyncState) -> Result<()> {
