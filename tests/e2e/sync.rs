@@ -429,3 +429,88 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
         .contains("Synced with Alex"));
     serve.terminate();
 }
+
+#[test]
+fn garbage_replays_and_stray_pairing_from_a_paired_identity_change_nothing() {
+    let mut a = Device::new("Alex");
+    a.write(&["Before the hostile peer"]);
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    a.trace = true; // the serving side logs what it refuses
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr: mend_net::Multiaddr = serve.address().parse().unwrap();
+    let before = shared_entries(&a);
+    // Sam's own identity, as a modified program on Sam's laptop would hold it.
+    let (key_file, secrets) = mend_store::Home::new(b.home())
+        .unlock(&mend_crypto::Passphrase::from(b.pass.clone()))
+        .unwrap();
+    let journal_id = key_file.journal_id.0;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answers = rt.block_on(async {
+        let (net, _events) = mend_net::start(mend_net::NetConfig {
+            identity_seed: secrets.identity_seed,
+            listen: vec![LOOPBACK.parse().unwrap()],
+            mdns: false,
+            mdns_interval: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+        })
+        .await
+        .unwrap();
+        let peer = net.dial(addr).await.unwrap();
+        let mut answers = Vec::new();
+        let sync = |message: Vec<u8>| mend_sync::Request::Sync {
+            journal_id,
+            message,
+        };
+        // Garbage where an Automerge sync message belongs.
+        answers.push(
+            net.request(peer, mend_net::Protocol::Sync, sync(vec![0x42, 1, 2, 3]))
+                .await,
+        );
+        // The same "anything more?" replayed three times.
+        for _ in 0..3 {
+            answers.push(
+                net.request(peer, mend_net::Protocol::Sync, sync(Vec::new()))
+                    .await,
+            );
+        }
+        // A pairing hello with no invite waiting.
+        let hello = mend_sync::Request::PairHello { spake: vec![7; 33] };
+        answers.push(net.request(peer, mend_net::Protocol::Pair, hello).await);
+        answers
+    });
+    assert!(
+        matches!(
+            answers[0],
+            Ok(mend_sync::Response::Refused {
+                reason: mend_sync::Refusal::Malformed
+            })
+        ),
+        "{:?}",
+        answers[0]
+    );
+    for replay in &answers[1..4] {
+        assert!(
+            matches!(replay, Ok(mend_sync::Response::Sync { gained: 0, .. })),
+            "{replay:?}"
+        );
+    }
+    assert!(
+        answers[4].is_err(),
+        "no invite, no answer: {:?}",
+        answers[4]
+    );
+    serve.wait_for("refused a bad sync message");
+    // The journal is unchanged, and the real partner is still served.
+    assert_eq!(shared_entries(&a), before);
+    b.write(&["Sam, after the hostile messages"]);
+    let addr = serve.address();
+    assert!(b
+        .ok(&["sync", "--peer", &addr])
+        .contains("Synced with Alex"));
+    assert_eq!(shared_entries(&a).len(), before.len() + 1);
+    serve.terminate();
+}
