@@ -289,6 +289,9 @@ impl Journal {
         use automerge::sync::SyncDoc;
         let msg = automerge::sync::Message::decode(bytes)
             .map_err(|e| JournalError::Invalid(format!("malformed sync message: {e}")))?;
+        for have in &msg.have {
+            check_bloom(&have.bloom.to_bytes())?;
+        }
         self.doc.sync().receive_sync_message(state, msg)?;
         self.check_schema()
     }
@@ -664,4 +667,29 @@ impl Journal {
             extra,
         })
     }
+}
+
+/// Most probes a peer's Bloom filter may ask for per change (Automerge itself uses 7).
+const BLOOM_PROBES_MAX: u64 = 64;
+/// Most bits per entry a peer's Bloom filter may use (Automerge itself uses 10).
+const BLOOM_BITS_PER_ENTRY_MAX: u64 = 64;
+
+/// Refuse a peer's Bloom filter that Automerge would divide by zero on (entries but no bits) or
+/// that asks for an unbounded number of probes per change (memory and time from one message).
+fn check_bloom(bytes: &[u8]) -> Result<(), JournalError> {
+    if bytes.is_empty() {
+        return Ok(()); // the empty filter: the peer has nothing
+    }
+    let bad = |why: &str| JournalError::Invalid(format!("malformed sync message: {why}"));
+    let mut input = bytes;
+    let mut next =
+        || leb128::read::unsigned(&mut input).map_err(|_| bad("unreadable Bloom filter"));
+    let (entries, bits_per_entry, probes) = (next()?, next()?, next()?);
+    if entries > 0 && (bits_per_entry == 0 || input.is_empty()) {
+        return Err(bad("a Bloom filter with entries but no bits"));
+    }
+    if bits_per_entry > BLOOM_BITS_PER_ENTRY_MAX || probes == 0 || probes > BLOOM_PROBES_MAX {
+        return Err(bad("a Bloom filter outside the supported sizes"));
+    }
+    Ok(())
 }

@@ -206,3 +206,97 @@ fn malformed_sync_messages_are_refused_and_change_nothing() {
     assert_eq!(a.journal.heads(), heads);
     assert_eq!(a.ids(), vec!["e1"]);
 }
+
+/// Found by the `sync_message` fuzz target: a peer's Bloom filter with entries but no bits made
+/// Automerge divide by zero while answering, and one asking for 2^32 probes per change would
+/// allocate gigabytes. Both are refused before Automerge sees them.
+#[test]
+fn hostile_bloom_filters_are_refused_before_automerge_sees_them() {
+    let alex = person('a', "Alex");
+    let mut a = Device::founder();
+    write(&mut a.journal, &alex, "e1", "kept");
+    let heads = a.journal.heads();
+    // type 0x42, no heads, no needs, one "have" with no last-sync hashes and these filter
+    // bytes (entries, bits per entry, probes as LEB128, then the bits), no changes.
+    let message = |bloom: &[u8]| {
+        let mut m = vec![0x42, 0, 0, 1, 0, bloom.len() as u8];
+        m.extend_from_slice(bloom);
+        m.push(0);
+        m
+    };
+    let fuzz_crash: &[u8] = &[66, 0, 0, 1, 0, 3, 23, 0, 66, 0];
+    assert_eq!(fuzz_crash, message(&[23, 0, 66]));
+    for hostile in [
+        message(&[23, 0, 66]),
+        message(&[1, 10, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0]),
+        message(&[1, 10, 0, 0, 0]),
+        message(&[1, 0xff, 0xff, 0xff, 0xff, 0x0f, 7, 0]),
+    ] {
+        let mut state = SyncState::new();
+        let refused = respond(&mut a.journal, &mut state, &hostile);
+        assert!(refused.is_err(), "{hostile:?} was accepted");
+        a.journal.rollback();
+    }
+    assert_eq!(a.journal.heads(), heads);
+    // A well-formed filter of the same shape still works.
+    let mut state = SyncState::new();
+    assert!(respond(&mut a.journal, &mut state, &message(&[1, 10, 7, 0, 0])).is_ok());
+}
+
+/// A session cut off at any round (the request lost, or its reply lost) and followed by a new
+/// session: with the answering side starting afresh from the state saved after its last finished
+/// session (what `mend serve` does when a new session id arrives), every cut converges.
+/// Keeping the cut session's state instead, a reply lost in round 1 left the next session
+/// looping until the 64-round cap with nothing received (seen in the partition test).
+#[test]
+fn a_new_session_after_a_cut_at_any_round_converges() {
+    let alex = person('a', "Alex");
+    let sam = person('s', "Sam");
+    for cut_round in 1..6u32 {
+        for reply_lost in [false, true] {
+            let mut a = Device::founder();
+            let mut b = Device::joiner(2);
+            sync(&mut b, "alex", &mut a, "sam");
+            b.journal.add_person(&sam, at(2)).unwrap();
+            for i in 0..200 {
+                write(&mut a.journal, &alex, &format!("a{i:03}"), "apart");
+                write(&mut b.journal, &sam, &format!("s{i:03}"), "apart");
+            }
+            let saved_answer = a.answering.get("sam").map(SyncState::encode);
+            // The session that is cut off.
+            let mut s = SyncSession::new(b.peers.get("alex").map(Vec::as_slice));
+            let state = a.answering.get_mut("sam").unwrap();
+            let mut round = 0;
+            while let Step::Send(msg) = s.step(&mut b.journal).unwrap() {
+                round += 1;
+                if round == cut_round && !reply_lost {
+                    break; // the request never arrives
+                }
+                let reply = respond(&mut a.journal, state, &msg).unwrap();
+                if round == cut_round {
+                    break; // the reply never arrives
+                }
+                s.on_reply(&mut b.journal, &reply).unwrap();
+            }
+            let fresh = SyncState::decode(&saved_answer.clone().unwrap()).unwrap();
+            a.answering.insert("sam", fresh);
+            // The next session, from the state B saved after its last finished session.
+            let mut s = SyncSession::new(b.peers.get("alex").map(Vec::as_slice));
+            let state = a.answering.get_mut("sam").unwrap();
+            let outcome = loop {
+                match s.step(&mut b.journal) {
+                    Ok(Step::Done) => break Ok(s.rounds()),
+                    Ok(Step::Send(msg)) => {
+                        let reply = respond(&mut a.journal, state, &msg).unwrap();
+                        s.on_reply(&mut b.journal, &reply).unwrap();
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            assert!(
+                outcome.is_ok() && a.ids() == b.ids() && a.ids().len() == 400,
+                "cut at round {cut_round}, reply lost {reply_lost}: {outcome:?}"
+            );
+        }
+    }
+}
