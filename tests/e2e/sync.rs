@@ -1,157 +1,8 @@
 //! Two (or three) devices over loopback with `--peer`: pairing, sync, serve.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::util::Device;
-
-/// A `mend` process in the background whose output is read as it comes.
-pub(crate) struct Background {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Background {
-    pub(crate) fn start(d: &Device, args: &[&str]) -> Self {
-        let mut child = d
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first line containing `needle` (waiting at most 30 s).
-    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
-        if let Some(l) = self
-            .seen
-            .iter()
-            .find(|l| l.contains(needle) && !l.contains(" DEBUG ") && !l.contains(" TRACE "))
-        {
-            return l.clone();
-        }
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(30)) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) && !l.contains(" DEBUG ") && !l.contains(" TRACE ") {
-                        return l;
-                    }
-                }
-                Err(_) => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// The loopback address it listens on.
-    /// The loopback address it prints it listens on (a line of its own, not a log line).
-    pub(crate) fn address(&mut self) -> String {
-        let is_address = |l: &String| l.trim().starts_with("/ip4/127.0.0.1/tcp/");
-        if let Some(l) = self.seen.iter().find(|l| is_address(l)) {
-            return l.trim().to_owned();
-        }
-        loop {
-            let l = self.wait_for("/ip4/127.0.0.1/tcp/");
-            if is_address(&l) {
-                return l.trim().to_owned();
-            }
-        }
-    }
-
-    /// Wait for it to exit (at most 30 s); returns success and everything it printed.
-    pub(crate) fn finish(mut self) -> (bool, String) {
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                self.seen.extend(self.lines.try_iter());
-                return (status.success(), self.seen.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("did not exit: {}", self.seen.join("\n"));
-    }
-
-    pub(crate) fn terminate(self) -> (bool, String) {
-        unsafe_kill(self.child.id(), "TERM");
-        self.finish()
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn unsafe_kill(pid: u32, signal: &str) {
-    std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-}
-
-pub(crate) const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
-
-/// Pair `b` (not initialised yet) with `a` as `name`; returns both outputs.
-pub(crate) fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
-    let mut invite = Background::start(
-        a,
-        &[
-            "invite",
-            "--listen",
-            LOOPBACK,
-            "--no-mdns",
-            "--timeout",
-            "60",
-        ],
-    );
-    let code = invite
-        .wait_for("Invite code:")
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let addr = invite.address();
-    let out = b.run(&[
-        "join",
-        &code,
-        "--name",
-        name,
-        "--device",
-        &format!("{name}-laptop"),
-        "--peer",
-        &addr,
-    ]);
-    let joined =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "join failed: {joined}");
-    let (ok, invited) = invite.finish();
-    assert!(ok, "invite failed: {invited}");
-    (invited, joined)
-}
+use crate::util::{pair, Background, Device, LOOPBACK};
 
 fn verifier(text: &str) -> String {
     let at = text.find("Verifier: ").expect("a verifier");
@@ -416,6 +267,7 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
         // A well-formed first sync message for an empty document, from a stranger.
         let request = mend_sync::Request::Sync {
             journal_id: [0; 16],
+            session: 1,
             message: Vec::new(),
         };
         net.request(peer, mend_net::Protocol::Sync, request).await
@@ -430,26 +282,21 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
     serve.terminate();
 }
 
-#[test]
-fn garbage_replays_and_stray_pairing_from_a_paired_identity_change_nothing() {
-    let mut a = Device::new("Alex");
-    a.write(&["Before the hostile peer"]);
-    let b = Device::uninitialised();
-    pair(&a, &b, "Sam");
-    a.trace = true; // the serving side logs what it refuses
-    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr: mend_net::Multiaddr = serve.address().parse().unwrap();
-    let before = shared_entries(&a);
-    // Sam's own identity, as a modified program on Sam's laptop would hold it.
-    let (key_file, secrets) = mend_store::Home::new(b.home())
-        .unlock(&mend_crypto::Passphrase::from(b.pass.clone()))
+/// Run `body` on the network as device `d` (its own identity, as a modified program on that
+/// laptop would hold it), connected to `addr`.
+fn as_device<T>(
+    d: &Device,
+    addr: &str,
+    body: impl AsyncFnOnce(&mend_net::NetHandle, mend_net::PeerId, [u8; 16]) -> T,
+) -> T {
+    let (key_file, secrets) = mend_store::Home::new(d.home())
+        .unlock(&mend_crypto::Passphrase::from(d.pass.clone()))
         .unwrap();
-    let journal_id = key_file.journal_id.0;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let answers = rt.block_on(async {
+    rt.block_on(async {
         let (net, _events) = mend_net::start(mend_net::NetConfig {
             identity_seed: secrets.identity_seed,
             listen: vec![LOOPBACK.parse().unwrap()],
@@ -459,10 +306,83 @@ fn garbage_replays_and_stray_pairing_from_a_paired_identity_change_nothing() {
         })
         .await
         .unwrap();
-        let peer = net.dial(addr).await.unwrap();
+        let peer = net.dial(addr.parse().unwrap()).await.unwrap();
+        body(&net, peer, key_file.journal_id.0).await
+    })
+}
+
+/// A session cut off after the serving side sent its changes (they never arrived) must not
+/// confuse the next session from the same device: it starts afresh and brings everything.
+#[test]
+fn a_session_cut_off_midway_does_not_confuse_the_next_one() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    for i in 0..30 {
+        a.write(&[&format!("Alex wrote {i} while Sam was away")]);
+    }
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    // Sam's side starts a session (from the state its last session left, as `mend sync` does)
+    // and receives Alex's changes, which are then lost: the program never applies them and
+    // vanishes, as a laptop whose link is cut would.
+    let devices: Vec<serde_json::Value> =
+        serde_json::from_str(&b.ok(&["devices", "--json"])).unwrap();
+    let alex_key = devices.iter().find(|d| d["this_device"] == false).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lost = as_device(&b, &addr, async |net, peer, journal_id| {
+        let home = mend_store::Home::new(b.home());
+        let (key_file, secrets) = home
+            .unlock(&mend_crypto::Passphrase::from(b.pass.clone()))
+            .unwrap();
+        let lock = home.lock(mend_store::Access::Read).unwrap();
+        let mut store =
+            mend_store::Store::open(&home, &secrets, key_file.journal_id, lock).unwrap();
+        let saved = store.load_peer_state(&format!("{alex_key}-i")).unwrap();
+        assert!(saved.is_some(), "joining left a saved state");
+        let journal = store.journal_mut(mend_store::Doc::Shared);
+        let mut session = mend_sync::SyncSession::new(saved.as_deref());
+        let mend_sync::Step::Send(message) = session.step(journal).unwrap() else {
+            panic!("nothing to send");
+        };
+        let request = mend_sync::Request::Sync {
+            journal_id,
+            session: 42,
+            message,
+        };
+        match net.request(peer, mend_net::Protocol::Sync, request).await {
+            Ok(mend_sync::Response::Sync { message, .. }) => message.len(),
+            other => panic!("{other:?}"),
+        }
+    });
+    assert!(
+        lost > 1000,
+        "the lost replies carried Alex's entries ({lost} bytes)"
+    );
+    // Sam's real `mend sync`, at once: it must bring all thirty entries.
+    let out = b.ok(&["sync", "--peer", &addr, "--timeout", "20"]);
+    assert!(out.contains("30 entries received"), "{out}");
+    assert_eq!(shared_entries(&a), shared_entries(&b));
+    serve.terminate();
+}
+
+#[test]
+fn garbage_replays_and_stray_pairing_from_a_paired_identity_change_nothing() {
+    let mut a = Device::new("Alex");
+    a.write(&["Before the hostile peer"]);
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    a.trace = true; // the serving side logs what it refuses
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    let before = shared_entries(&a);
+    let answers = as_device(&b, &addr, async |net, peer, journal_id| {
         let mut answers = Vec::new();
         let sync = |message: Vec<u8>| mend_sync::Request::Sync {
             journal_id,
+            session: 1,
             message,
         };
         // Garbage where an Automerge sync message belongs.

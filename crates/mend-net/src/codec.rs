@@ -95,6 +95,7 @@ mod tests {
     fn frames_round_trip() {
         let req = Request::Sync {
             journal_id: [1; 16],
+            session: 1,
             message: vec![1, 2, 3],
         };
         let mut buf = Cursor::new(Vec::new());

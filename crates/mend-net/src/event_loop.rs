@@ -24,6 +24,10 @@ const COMMAND_QUEUE: usize = 32;
 const EVENT_QUEUE: usize = 64;
 /// At most this many concurrent request streams per connection.
 const MAX_STREAMS: usize = 8;
+/// How often each connection is pinged, and how long an answer may take before the connection
+/// is taken for dead and closed (a cut link otherwise looks alive until a request times out).
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Which of Mend's protocols a request travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -234,7 +238,11 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
                     "/mend/1".into(),
                     key.public(),
                 )),
-                ping: ping::Behaviour::default(),
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(PING_INTERVAL)
+                        .with_timeout(PING_TIMEOUT),
+                ),
             })
         })
         .map_err(|e| NetError::Start(e.to_string()))?
@@ -471,6 +479,16 @@ impl Loop {
                     }
                     self.emit(NetEvent::Discovered(peer));
                 }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(e),
+            })) => {
+                // No answer to a ping: the link is gone. Closing the connection fails its
+                // requests now instead of at their timeout.
+                tracing::info!(%peer, "closing a connection that stopped answering: {e}");
+                self.swarm.close_connection(connection);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {
                 for (peer, addr) in gone {

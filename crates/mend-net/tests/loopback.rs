@@ -61,6 +61,7 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
                 Protocol::Sync,
                 Request::Sync {
                     journal_id: [0; 16],
+                    session: 1,
                     message: vec![1, 2, 3],
                 },
             )
@@ -99,6 +100,7 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
                 Protocol::Sync,
                 Request::Sync {
                     journal_id: [0; 16],
+                    session: 1,
                     message: vec![9],
                 },
             )

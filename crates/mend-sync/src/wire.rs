@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::SyncError;
 
-pub const WIRE_VERSION: u8 = 1;
+/// Version 2 added the session id to sync requests.
+pub const WIRE_VERSION: u8 = 2;
 /// The largest message either side accepts (an initial sync of a large journal is one message).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 pub const SYNC_PROTOCOL: &str = "/mend/sync/1";
@@ -21,6 +22,10 @@ pub enum Request {
     /// One round of the Automerge sync protocol for the shared journal.
     Sync {
         journal_id: [u8; 16],
+        /// Chosen at random by the initiating side for each session. A request with a session
+        /// the answering side has not seen starts afresh from its saved state, so an earlier
+        /// session cut off mid-way (link lost, process killed) can never confuse the next one.
+        session: u64,
         /// An Automerge sync message; empty when this side has nothing to say.
         message: Vec<u8>,
     },
@@ -112,6 +117,7 @@ mod tests {
     fn round_trips_and_refuses_garbage() {
         let r = Request::Sync {
             journal_id: [3; 16],
+            session: u64::MAX,
             message: vec![1, 2, 3],
         };
         let bytes = encode(&r);

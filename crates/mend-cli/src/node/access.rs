@@ -14,13 +14,21 @@ use mend_sync::SyncError;
 
 use crate::session::Unlocked;
 
-/// Close the store (and release the home's lock) after this long without use.
-const IDLE_CLOSE: Duration = Duration::from_secs(2);
+/// Close the store (and release the home's lock) after this long without use: long enough to
+/// keep it across the rounds of one session, short enough that other commands barely wait.
+const IDLE_CLOSE: Duration = Duration::from_millis(500);
 /// A peer that has said nothing for this long mid-session is taken to have gone (link cut,
 /// laptop closed): its unfinished session is dropped, so the lock is not held for it.
 const SESSION_STALE: Duration = Duration::from_secs(10);
 
 pub type Shared = Arc<Mutex<Access>>;
+
+/// A session this device is answering: the peer's session id, its sync state, when last used.
+struct Answering {
+    session: u64,
+    state: SyncState,
+    used: Instant,
+}
 
 /// What changes when any process writes to the journal.
 type Fingerprint = Vec<(u64, Option<SystemTime>)>;
@@ -30,7 +38,7 @@ pub struct Access {
     store: Option<Store>,
     /// Sync states of the peers this device is answering, by device key, with when each was
     /// last used (a peer that vanished mid-session is forgotten after a while).
-    answering: HashMap<String, (SyncState, Instant)>,
+    answering: HashMap<String, Answering>,
     last_used: Instant,
     /// The journal's files as this process last left them.
     known: Fingerprint,
@@ -68,7 +76,11 @@ impl Access {
                 .lock()
                 .map_err(|_| anyhow!("the journal worker stopped"))?;
             let out = f(&mut guard);
-            guard.known = guard.fingerprint();
+            // What this process wrote is not news. Only while it holds the lock: once the lock
+            // is given back another process may already be writing (see `release`).
+            if guard.store.as_ref().is_some_and(Store::is_locked) {
+                guard.known = guard.fingerprint();
+            }
             out
         })
         .await?
@@ -96,21 +108,27 @@ impl Access {
         Ok(self.store.as_mut().expect("just opened"))
     }
 
-    /// Give the lock back (compacting first if due) if nobody used the journal lately and no
-    /// peer is mid-session, so that other `mend` commands can run.
+    /// Give the lock back (compacting first if due) if nobody used the journal lately, so that
+    /// other `mend` commands can run. A peer mid-session keeps its sync state in memory; the
+    /// journal it answers from catches up on relock, so the lock is not held for it.
     pub fn close_if_idle(&mut self) {
         self.answering
-            .retain(|_, (_, used)| used.elapsed() < SESSION_STALE);
-        if self.answering.is_empty() && self.last_used.elapsed() > IDLE_CLOSE {
+            .retain(|_, a| a.used.elapsed() < SESSION_STALE);
+        if self.last_used.elapsed() > IDLE_CLOSE {
             self.release();
         }
     }
 
     fn release(&mut self) {
-        if let Some(store) = self.store.as_mut().filter(|s| s.is_locked()) {
-            if let Err(e) = store.compact_if_due() {
-                tracing::warn!("compaction failed, the log stays as it is: {e}");
-            }
+        let Some(store) = self.store.as_mut().filter(|s| s.is_locked()) else {
+            return;
+        };
+        if let Err(e) = store.compact_if_due() {
+            tracing::warn!("compaction failed, the log stays as it is: {e}");
+        }
+        // The files as this process leaves them, taken before another process can write.
+        self.known = self.fingerprint();
+        if let Some(store) = self.store.as_mut() {
             store.release();
         }
     }
@@ -158,10 +176,15 @@ impl Access {
             .collect())
     }
 
-    /// The answering side's sync state for a device (loaded from disk on first use).
-    pub fn answering_state(&mut self, key: &str) -> Result<SyncState> {
-        if let Some((s, _)) = self.answering.remove(key) {
-            return Ok(s);
+    /// The answering side's sync state for a device's session: the one in progress if this is
+    /// its next round, otherwise a fresh start from the state saved after the last finished
+    /// session (an unfinished one is dropped: what it sent may never have arrived).
+    pub fn answering_state(&mut self, key: &str, session: u64) -> Result<SyncState> {
+        if let Some(a) = self.answering.remove(key) {
+            if a.session == session {
+                return Ok(a.state);
+            }
+            tracing::debug!("a new session replaces an unfinished one");
         }
         let saved = self.store()?.load_peer_state(&answer_key(key))?;
         Ok(saved
@@ -169,9 +192,15 @@ impl Access {
             .unwrap_or_default())
     }
 
-    pub fn keep_answering_state(&mut self, key: &str, state: SyncState) {
-        self.answering
-            .insert(key.to_owned(), (state, Instant::now()));
+    pub fn keep_answering_state(&mut self, key: &str, session: u64, state: SyncState) {
+        self.answering.insert(
+            key.to_owned(),
+            Answering {
+                session,
+                state,
+                used: Instant::now(),
+            },
+        );
     }
 
     pub fn finish_answering(&mut self, key: &str, state: &SyncState) -> Result<()> {

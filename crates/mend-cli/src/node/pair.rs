@@ -107,6 +107,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
             super::human_duration(timeout)
         );
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut hello_from: Option<PeerId> = None;
         let mut joined: Option<PeerId> = None;
         loop {
@@ -118,7 +119,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                         "run `mend invite` again when the other laptop is ready",
                     ).into());
                 }
-                _ = tokio::signal::ctrl_c() => {
+                _ = ctrl_c.recv() => {
                     return Err(fail("the invite was cancelled", "run `mend invite` again when ready").into());
                 }
             };

@@ -68,6 +68,7 @@ pub async fn sync_with(
     })
     .await?;
     let mut session = Some(session);
+    let session_id = u64::from_le_bytes(mend_crypto::random_bytes()?);
     let mut sent = 0u64;
     loop {
         let (s, step) = Access::with(shared, {
@@ -88,6 +89,7 @@ pub async fn sync_with(
                 Protocol::Sync,
                 Request::Sync {
                     journal_id,
+                    session: session_id,
                     message,
                 },
             )
@@ -148,6 +150,7 @@ pub enum Answer {
 pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<Answer> {
     let Request::Sync {
         journal_id,
+        session,
         message,
     } = request
     else {
@@ -160,7 +163,7 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
         if a.store()?.journal_id().0 != journal_id {
             return Ok(Answer::Refuse("another journal"));
         }
-        let mut state = a.answering_state(&device.key)?;
+        let mut state = a.answering_state(&device.key, session)?;
         let store = a.store()?;
         let before = store.journal(Doc::Shared).len();
         let result = store.commit(Doc::Shared, |j| {
@@ -183,7 +186,7 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
         if finished {
             a.finish_answering(&device.key, &state)?;
         } else {
-            a.keep_answering_state(&device.key, state);
+            a.keep_answering_state(&device.key, session, state);
         }
         Ok(Answer::Reply {
             response: Response::Sync {
