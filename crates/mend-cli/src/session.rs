@@ -64,7 +64,12 @@ impl Unlocked {
 
     /// Lock the home and load the journal.
     pub fn open(&self, access: Access) -> Result<Store> {
-        let lock = self.home.lock(access)?;
+        let lock = self.home.lock_or_wait(access, || {
+            eprintln!(
+                "waiting: another mend command is using this journal (such as `mend serve` \
+                 mid-sync)…"
+            )
+        })?;
         let store = Store::open(&self.home, &self.secrets, self.key_file.journal_id, lock)?;
         for w in store.warnings() {
             eprintln!("warning: {w}");

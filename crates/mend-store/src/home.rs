@@ -39,12 +39,21 @@ impl Home {
 
     /// Take the home's lock (blocking). Fails if there is no journal here.
     pub fn lock(&self, access: Access) -> Result<HomeLock, StoreError> {
+        self.lock_or_wait(access, || {})
+    }
+
+    /// Lock the home; if another process has it, call `waiting` once before blocking.
+    pub fn lock_or_wait(
+        &self,
+        access: Access,
+        waiting: impl FnOnce(),
+    ) -> Result<HomeLock, StoreError> {
         if !self.is_initialised() {
             return Err(StoreError::NotInitialised {
                 home: self.root.clone(),
             });
         }
-        HomeLock::acquire(&self.root.join(LOCK_FILE), access)
+        HomeLock::acquire_or_wait(&self.root.join(LOCK_FILE), access, waiting)
     }
 
     /// Read and parse (not open) the key file; KDF parameters are checked against the caps.

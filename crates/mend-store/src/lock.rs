@@ -23,6 +23,16 @@ pub struct HomeLock {
 impl HomeLock {
     /// Block until the lock is ours.
     pub fn acquire(path: &Path, access: Access) -> Result<Self, StoreError> {
+        Self::acquire_or_wait(path, access, || {})
+    }
+
+    /// Take the lock; if another process holds it, call `waiting` once, then block until it is
+    /// ours (so that a command can say why it pauses).
+    pub fn acquire_or_wait(
+        path: &Path,
+        access: Access,
+        waiting: impl FnOnce(),
+    ) -> Result<Self, StoreError> {
         let file = private_options()
             .read(true)
             .write(true)
@@ -30,11 +40,22 @@ impl HomeLock {
             .truncate(false)
             .open(path)
             .map_err(StoreError::io(path))?;
-        match access {
-            Access::Read => file.lock_shared(),
-            Access::Write => file.lock(),
+        let attempt = match access {
+            Access::Read => file.try_lock_shared(),
+            Access::Write => file.try_lock(),
+        };
+        match attempt {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                waiting();
+                match access {
+                    Access::Read => file.lock_shared(),
+                    Access::Write => file.lock(),
+                }
+                .map_err(StoreError::io(path))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(path)(e)),
         }
-        .map_err(StoreError::io(path))?;
         Ok(Self {
             _file: file,
             access,

@@ -139,31 +139,51 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         let mut results: Vec<Summary> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
         let mut interrupted = false;
+        // Ctrl-C is ours from the start, dials included.
+        let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        // Dial every --peer address at once; the answers arrive in the loop below.
+        let (dialed_tx, mut dialed_rx) = mpsc::channel(peers.len().max(1));
+        let mut dials_pending = peers.len();
         for addr in peers {
-            match net.dial(addr.clone()).await {
-                Ok(peer) => match paired.get(&peer) {
-                    Some(d) if started.insert(peer) => {
-                        spawn_sync(&shared, &net, peer, d.clone(), &done_tx)
-                    }
-                    Some(_) => {}
-                    None => failures.push(format!("{addr} is not a device paired with this journal")),
-                },
-                Err(e) => failures.push(e.to_string()),
-            }
+            let (net, dialed_tx) = (net.clone(), dialed_tx.clone());
+            tokio::spawn(async move {
+                let result = net.dial(addr.clone()).await;
+                let _ = dialed_tx.send((addr, result)).await;
+            });
         }
         let deadline = tokio::time::Instant::now() + timeout;
+        // Peers whose session ended, and whether it finished.
+        let mut ended: HashMap<PeerId, bool> = HashMap::new();
+        let direct = !a.net.peer.is_empty();
         loop {
-            if !started.is_empty() && results.len() + failures.len() >= paired.len() {
+            // Everyone paired has answered (or failed): done.
+            if !ended.is_empty() && paired.keys().all(|p| ended.contains_key(p)) {
                 break;
             }
-            if started.len() == results.len() && !results.is_empty() && !a.net.peer.is_empty() {
+            // With --peer nobody else will turn up: done once every dial is answered and every
+            // session started has ended.
+            if direct && dials_pending == 0 && started.iter().all(|p| ended.contains_key(p)) {
                 break;
             }
             tokio::select! {
+                Some((addr, dialed)) = dialed_rx.recv(), if dials_pending > 0 => {
+                    dials_pending -= 1;
+                    match dialed {
+                        Ok(peer) => match paired.get(&peer) {
+                            Some(d) if started.insert(peer) => {
+                                spinner.set_message(format!("syncing with {}'s {}…", d.person, d.name));
+                                spawn_sync(&shared, &net, peer, d.clone(), &done_tx)
+                            }
+                            Some(_) => {}
+                            None => failures.push(format!("{addr} is not a device paired with this journal")),
+                        },
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                }
                 ev = events.recv() => match ev {
                     Some(NetEvent::Discovered(p)) | Some(NetEvent::Connected(p)) => {
                         if let Some(d) = paired.get(&p) {
-                            if started.insert(p) {
+                            if ended.get(&p) != Some(&true) && started.insert(p) {
                                 spinner.set_message(format!("syncing with {}'s {}…", d.person, d.name));
                                 spawn_sync(&shared, &net, p, d.clone(), &done_tx);
                             }
@@ -179,15 +199,26 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                     Ok(s) => {
                         spinner.println(s.line());
                         results.push(s);
+                        ended.insert(peer, true);
                     }
                     Err(e) => {
                         let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                        failures.push(format!("{who}: {e:#}"));
-                        started.remove(&peer);
+                        failures.push(format!("the session with {who} broke off: {e:#}"));
+                        ended.entry(peer).or_insert(false);
+                        // Found again on the network, it may be tried once more.
+                        if !direct {
+                            started.remove(&peer);
+                        }
                     }
                 },
-                _ = tokio::time::sleep_until(deadline) => break,
-                _ = tokio::signal::ctrl_c() => {
+                _ = tokio::time::sleep_until(deadline) => {
+                    for p in started.iter().filter(|p| !ended.contains_key(p)) {
+                        let who = paired.get(p).map_or_else(|| p.to_string(), |d| format!("{}'s {}", d.person, d.name));
+                        failures.push(format!("the session with {who} broke off: no answer within {} s", a.timeout));
+                    }
+                    break;
+                }
+                _ = ctrl_c.recv() => {
                     interrupted = true;
                     break;
                 }
@@ -209,12 +240,27 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?
         .close();
+    if results.is_empty() {
+        if let Some(broken) = failures.iter().rev().find(|f| f.starts_with("the session")) {
+            return Err(fail(
+                format!("the sync did not finish: {broken}"),
+                "every change received before that is saved; make sure the other laptop is \
+                 running `mend serve` (or `mend sync`), then run `mend sync` again",
+            )
+            .into());
+        }
+    }
     for f in &failures {
         eprintln!("warning: {f}");
     }
     if results.is_empty() {
+        let waited = if a.net.peer.is_empty() {
+            format!("within {} s", a.timeout)
+        } else {
+            format!("at {}", a.net.peer.join(", "))
+        };
         return Err(fail(
-            format!("no paired device answered within {} s", a.timeout),
+            format!("no paired device answered {waited}"),
             "make sure the other laptop is on this network and running `mend serve` (or \
              `mend sync`), or pass --peer with its address",
         )
@@ -258,10 +304,11 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         let mut again: HashSet<PeerId> = HashSet::new();
         let mut paired: HashMap<PeerId, mend_journal::Device> =
             Access::with(&shared, |a| a.paired()).await?;
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut resync = tokio::time::interval(RESYNC);
         resync.tick().await;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         println!("Serving the journal as {who}. Listening on:");
         for addr in net.listen_addrs().await? {
@@ -287,7 +334,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         }
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                _ = ctrl_c.recv() => break,
                 _ = term.recv() => break,
                 ev = events.recv() => match ev {
                     // Two serving devices that find each other: the one with the smaller peer id
