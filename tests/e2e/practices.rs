@@ -1,7 +1,7 @@
 //! The practices between two devices syncing over loopback.
 
-use crate::sync::{pair, Background, LOOPBACK};
 use crate::util::Device;
+use crate::util::{pair, Background, LOOPBACK};
 
 fn json(d: &Device, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&d.ok(args)).unwrap()

@@ -188,7 +188,7 @@ fn run_logged(d: &Device, args: &[&str], logs: &mut Vec<u8>) -> std::process::Ou
 
 #[test]
 fn every_command_at_trace_level_keeps_secrets_off_disk_and_out_of_logs() {
-    use crate::sync::{Background, LOOPBACK};
+    use crate::util::{Background, LOOPBACK};
     let mut alex = Device::uninitialised();
     alex.trace = true;
     alex.pass = "alex-passphrase-marker-kiwi".into();

@@ -1,9 +1,11 @@
 //! A small harness: a temporary home and a way to run `mend` in it.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 pub const PASS: &str = "correct horse battery staple";
 
@@ -154,4 +156,156 @@ pub fn texts(entries: &[serde_json::Value]) -> Vec<String> {
         .iter()
         .map(|e| e["text"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A `mend` process in the background whose output is read as it comes.
+pub struct Background {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Background {
+    pub fn start(d: &Device, args: &[&str]) -> Self {
+        let mut child = d
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line containing `needle` (waiting at most 30 s).
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        if let Some(l) = self
+            .seen
+            .iter()
+            .find(|l| l.contains(needle) && !l.contains(" DEBUG ") && !l.contains(" TRACE "))
+        {
+            return l.clone();
+        }
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) && !l.contains(" DEBUG ") && !l.contains(" TRACE ") {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// The loopback address it listens on.
+    /// The loopback address it prints it listens on (a line of its own, not a log line).
+    pub fn address(&mut self) -> String {
+        let is_address = |l: &String| l.trim().starts_with("/ip4/127.0.0.1/tcp/");
+        if let Some(l) = self.seen.iter().find(|l| is_address(l)) {
+            return l.trim().to_owned();
+        }
+        loop {
+            let l = self.wait_for("/ip4/127.0.0.1/tcp/");
+            if is_address(&l) {
+                return l.trim().to_owned();
+            }
+        }
+    }
+
+    /// Wait for it to exit (at most 30 s); returns success and everything it printed.
+    pub fn finish(mut self) -> (bool, String) {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                self.seen.extend(self.lines.try_iter());
+                return (status.success(), self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("did not exit: {}", self.seen.join("\n"));
+    }
+
+    /// Kill it at once, as a power cut or `kill -9` would.
+    #[allow(dead_code)] // the crash tests use it
+    pub fn kill_hard(self) {
+        unsafe_kill(self.child.id(), "KILL");
+    }
+
+    pub fn terminate(self) -> (bool, String) {
+        unsafe_kill(self.child.id(), "TERM");
+        self.finish()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: &str) {
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+pub const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
+
+/// Pair `b` (not initialised yet) with `a` as `name`; returns both outputs.
+pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
+    let mut invite = Background::start(
+        a,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "60",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    let out = b.run(&[
+        "join",
+        &code,
+        "--name",
+        name,
+        "--device",
+        &format!("{name}-laptop"),
+        "--peer",
+        &addr,
+    ]);
+    let joined =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "join failed: {joined}");
+    let (ok, invited) = invite.finish();
+    assert!(ok, "invite failed: {invited}");
+    (invited, joined)
 }
