@@ -19,9 +19,10 @@ lan:
     cargo build --bin mend
     bash tests/netns/lan.sh target/debug/mend
 
-# The full crash run: 500 SIGKILL trials (figures go to docs/reliability.md).
-crash trials="500" seed="7":
-    MEND_CRASH_TRIALS={{trials}} MEND_CRASH_SEED={{seed}} cargo test --release -p mend-cli --test crash -- --nocapture
+# The full crash run: 500 SIGKILL trials on one laptop's commands and 200 on sync and serve
+# between two (figures go to docs/reliability.md).
+crash trials="500" sync_trials="200" seed="7":
+    MEND_CRASH_TRIALS={{trials}} MEND_CRASH_SYNC_TRIALS={{sync_trials}} MEND_CRASH_SEED={{seed}} cargo test --release -p mend-cli --test crash -- --nocapture --test-threads 1
 
 # Partitions: the link cut mid-sync and restored, Ctrl-C, the serving side killed (needs root).
 partition entries="5000" rounds="3":

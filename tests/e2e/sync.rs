@@ -76,6 +76,8 @@ fn pair_then_write_apart_then_sync_through_serve() {
 #[test]
 fn a_wrong_code_fails_on_both_sides_and_creates_nothing() {
     let a = Device::new("Alex");
+    a.write(&["Written before anyone tried to join"]);
+    let before = a.snapshot_files();
     let b = Device::uninitialised();
     let mut invite = Background::start(
         &a,
@@ -121,6 +123,8 @@ fn a_wrong_code_fails_on_both_sides_and_creates_nothing() {
             "5"
         ])
         .contains("error"));
+    // The inviting side's journal is exactly as it was.
+    assert_eq!(a.snapshot_files(), before);
 }
 
 #[test]

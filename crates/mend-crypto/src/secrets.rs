@@ -72,3 +72,47 @@ impl fmt::Display for JournalId {
         f.write_str(&self.to_hex())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DeviceSecrets;
+    use std::mem::MaybeUninit;
+
+    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+
+    /// What can be checked from inside the program: the key types zeroize on drop, a dropped
+    /// key leaves only zeros where it lived, and neither prints its bytes.
+    #[test]
+    fn key_material_is_zeroized_on_drop_and_never_printed() {
+        zeroized_on_drop::<JournalKey>();
+        zeroized_on_drop::<DeviceSecrets>();
+
+        let mut slot = MaybeUninit::new(JournalKey::from_bytes([0xab; 32]));
+        // SAFETY: the slot holds an initialised key; it is dropped once and never used again
+        // as a key, only read back as the bytes drop left behind.
+        let left = unsafe {
+            slot.assume_init_drop();
+            std::slice::from_raw_parts(
+                slot.as_ptr().cast::<u8>(),
+                std::mem::size_of::<JournalKey>(),
+            )
+            .to_vec()
+        };
+        assert!(left.iter().all(|&b| b == 0), "{left:?}");
+
+        let mut secrets = DeviceSecrets {
+            journal_key: JournalKey::from_bytes([0xcd; 32]),
+            identity_seed: [0xef; 32],
+            person_id: "ab".repeat(16),
+            person_name: "Alex".into(),
+            device_name: "laptop".into(),
+        };
+        let printed = format!("{secrets:?} {:?}", secrets.journal_key);
+        assert!(!printed.contains("cd") && !printed.contains("205") && !printed.contains("Alex"));
+        secrets.zeroize();
+        assert_eq!(secrets.journal_key.expose(), &[0; 32]);
+        assert_eq!(secrets.identity_seed, [0; 32]);
+        assert!(secrets.person_name.is_empty() && secrets.person_id.is_empty());
+    }
+}

@@ -334,6 +334,43 @@ mod tests {
         assert_eq!(inviter.verifier().unwrap().len(), 7);
     }
 
+    /// Someone who recorded a whole successful exchange replays it to a later invite, even one
+    /// with the same code: the inviter's fresh SPAKE2 secret makes the old confirmation wrong,
+    /// so the replay gets no join request through, no welcome, and spends that invite.
+    #[test]
+    fn a_replayed_pairing_exchange_gets_nothing() {
+        let code = InviteCode::generate().unwrap();
+        let mut first = Inviter::new(code.clone(), b"inviter-peer");
+        let (mut joiner, hello) = Joiner::start(code.clone(), b"joiner-peer", b"inviter-peer");
+        let Request::PairHello { spake } = hello else {
+            panic!()
+        };
+        let Response::PairHello { spake: a, mac } = first.on_hello(b"joiner-peer", &spake).unwrap()
+        else {
+            panic!()
+        };
+        let Request::PairConfirm {
+            mac: recorded_mac,
+            sealed_join: recorded_join,
+        } = joiner.on_hello_reply(&a, &mac, &join()).unwrap()
+        else {
+            panic!()
+        };
+        assert!(first
+            .on_confirm(b"joiner-peer", &recorded_mac, &recorded_join)
+            .is_ok());
+        // The replay, to a new invite with the same code, from the same peer id.
+        let mut second = Inviter::new(code, b"inviter-peer");
+        assert!(second.on_hello(b"joiner-peer", &spake).is_ok());
+        assert!(second
+            .on_confirm(b"joiner-peer", &recorded_mac, &recorded_join)
+            .is_err());
+        assert!(second.welcome(&welcome()).is_err());
+        assert!(second.is_spent());
+        // And a second hello to the spent invite is refused.
+        assert!(second.on_hello(b"joiner-peer", &spake).is_err());
+    }
+
     #[test]
     fn a_wrong_code_fails_on_both_sides_and_burns_the_invite() {
         let code = InviteCode::generate().unwrap();
