@@ -23,11 +23,14 @@ PORT_INVITE=4101
 PORT_SERVE=4102
 SERVE_ADDR=/ip4/10.213.77.1/tcp/$PORT_SERVE
 
-start_serve() {
+SERVES=0
+start_serve() { # each start has its own output files, so waiting for one never sees another's
+    SERVES=$((SERVES + 1))
+    SERVE_OUT="$WORK/serve-$SERVES.out"
     ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" serve --no-mdns \
-        --listen /ip4/0.0.0.0/tcp/$PORT_SERVE >>"$WORK/serve.out" 2>>"$WORK/serve.err" &
+        --listen /ip4/0.0.0.0/tcp/$PORT_SERVE >"$SERVE_OUT" 2>"$WORK/serve-$SERVES.err" &
     SERVE=$!; PIDS+=("$SERVE")
-    wait_for "$WORK/serve.out" "Ctrl-C stops" 20 || fail "serve did not start"
+    wait_for "$SERVE_OUT" "Ctrl-C stops" 20 || fail "serve did not start"
 }
 
 export_file() { # file author_id prefix count
@@ -92,6 +95,20 @@ start_serve
 B sync --peer "$SERVE_ADDR" --timeout 60 >"$WORK/after-restart.out" 2>"$WORK/after-restart.err" \
     || fail "sync after the restart"
 A write "alex after the restart" >/dev/null || fail "write"
+
+say "the serving side is stopped with Ctrl-C in the middle of a large sync"
+export_file "$WORK/b2.json" "$(printf 'b%.0s' $(seq 32))" "cccccccc" "$ENTRIES"
+B import "$WORK/b2.json" >/dev/null || fail "second import on Sam's side"
+ip netns exec "$NS_B" "$MEND" --home "$WORK/sam" sync --peer "$SERVE_ADDR" --timeout 30 \
+    >"$WORK/stopped.out" 2>"$WORK/stopped.err" &
+SYNC=$!; PIDS+=("$SYNC")
+sleep "0.$((RANDOM % 5 + 2))"
+kill -INT "$SERVE"
+wait "$SERVE" || fail "serve did not stop cleanly on Ctrl-C"
+grep -q "Stopped." "$SERVE_OUT" || fail "serve did not say it stopped"
+wait "$SYNC" 2>/dev/null
+say "the sync meanwhile: $(cat "$WORK/stopped.out" "$WORK/stopped.err" | grep -E 'Synced|error' | head -1)"
+start_serve
 B sync --peer "$SERVE_ADDR" --timeout 60 >/dev/null 2>&1 || fail "final sync"
 kill -TERM "$SERVE"; wait "$SERVE"
 
@@ -106,7 +123,7 @@ ids_b = [e["id"] for e in b]
 assert len(ids_a) == len(set(ids_a)) and len(ids_b) == len(set(ids_b)), "duplicate entries"
 assert sorted(ids_a) == sorted(ids_b), "the two journals differ"
 texts = {e["text"] for e in a}
-expected = 2 * n + 2 * rounds + 2
+expected = 3 * n + 2 * rounds + 2
 assert len(ids_a) == expected, f"{len(ids_a)} entries, expected {expected}"
 for r in range(1, rounds + 1):
     assert f"alex round {r}" in texts and f"sam round {r}" in texts, r

@@ -62,7 +62,7 @@ pub enum NetError {
     Listen { addr: Multiaddr, why: String },
     #[error("cannot reach {target}: {why}")]
     Dial { target: String, why: String },
-    #[error("the request to {peer} failed: {why}")]
+    #[error("the other device stopped answering ({why})")]
     Request { peer: PeerId, why: String },
     #[error("the network could not start: {0}")]
     Start(String),
