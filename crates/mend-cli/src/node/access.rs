@@ -75,7 +75,18 @@ impl Access {
             let mut guard = shared
                 .lock()
                 .map_err(|_| anyhow!("the journal worker stopped"))?;
-            let out = f(&mut guard);
+            // A panic in journal work (Automerge on a peer's message, say) must not leave a
+            // half-changed document in memory: drop it, and the next use reloads from disk,
+            // where only completed commits are.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut guard)))
+                .unwrap_or_else(|_| {
+                    guard.store = None;
+                    guard.answering.clear();
+                    Err(anyhow!(
+                        "journal work failed unexpectedly; nothing from it was kept and the \
+                         journal is read again from disk"
+                    ))
+                });
             // What this process wrote is not news. Only while it holds the lock: once the lock
             // is given back another process may already be writing (see `release`).
             if guard.store.as_ref().is_some_and(Store::is_locked) {
