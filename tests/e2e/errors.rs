@@ -101,3 +101,20 @@ fn a_hostile_key_file_cannot_demand_unbounded_work() {
     assert!(err.contains("above the allowed maximum"), "{err}");
     assert!(started.elapsed().as_secs() < 30);
 }
+
+#[test]
+fn a_key_file_from_another_journal_is_refused_and_changes_nothing() {
+    let d = Device::new("Alex");
+    d.write(&["Alex's words"]);
+    let other = Device::new("Sam");
+    std::fs::copy(
+        other.home().join("device.key"),
+        d.home().join("device.key"),
+    )
+    .unwrap();
+    let before = d.snapshot_files();
+    let err = d.fails(&["list"]);
+    assert!(err.contains("another journal"), "{err}");
+    assert!(d.fails(&["write", "more"]).contains("another journal"));
+    assert_eq!(d.snapshot_files(), before);
+}
