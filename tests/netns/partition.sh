@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Partitions on a real (virtual) LAN: the link between two namespaces is cut in the middle of a
-# large sync and restored, and the sync is run again, several times; the serving side is killed
+# large sync (each round brings a fresh batch of ENTRIES/2, pushed or pulled) and restored, and
+# the sync is run again, several times; the serving side is killed
 # and restarted mid-sync; a sync is interrupted with Ctrl-C (SIGINT). Both sides must converge with
 # nothing lost and no duplicate entries.
 #
@@ -63,9 +64,14 @@ A import "$WORK/a.json" >/dev/null || fail "import on Alex's side"
 B import "$WORK/b.json" >/dev/null || fail "import on Sam's side"
 start_serve
 
+BATCH=$((ENTRIES / 2))
 for round in $(seq 1 "$ROUNDS"); do
     A write "alex round $round" >/dev/null || fail "write"
     B write "sam round $round" >/dev/null || fail "write"
+    # Every round's sync is a large one: a fresh batch on Sam's side (pushed) or Alex's (pulled).
+    export_file "$WORK/round.json" "$(printf 'c%.0s' $(seq 32))" "$(printf '%08x' $((0xd0000000 + round)))" "$BATCH"
+    if [ $((round % 2)) = 1 ]; then B import "$WORK/round.json" >/dev/null; else A import "$WORK/round.json" >/dev/null; fi \
+        || fail "round $round: import"
     # Started directly so that $! is mend itself, which the Ctrl-C below must reach.
     ip netns exec "$NS_B" "$MEND" --home "$WORK/sam" sync --peer "$SERVE_ADDR" --timeout 60 \
         >"$WORK/cut-$round.out" 2>"$WORK/cut-$round.err" &
@@ -114,16 +120,16 @@ kill -TERM "$SERVE"; wait "$SERVE"
 
 A list --json >"$WORK/a-list.json" || fail "Alex's journal does not open"
 B list --json >"$WORK/b-list.json" || fail "Sam's journal does not open"
-python3 - "$WORK/a-list.json" "$WORK/b-list.json" "$ENTRIES" "$ROUNDS" <<'PY' || fail "the journals differ or lost entries"
+python3 - "$WORK/a-list.json" "$WORK/b-list.json" "$ENTRIES" "$ROUNDS" "$BATCH" <<'PY' || fail "the journals differ or lost entries"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-n, rounds = int(sys.argv[3]), int(sys.argv[4])
+n, rounds, batch = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 ids_a = [e["id"] for e in a]
 ids_b = [e["id"] for e in b]
 assert len(ids_a) == len(set(ids_a)) and len(ids_b) == len(set(ids_b)), "duplicate entries"
 assert sorted(ids_a) == sorted(ids_b), "the two journals differ"
 texts = {e["text"] for e in a}
-expected = 3 * n + 2 * rounds + 2
+expected = 3 * n + rounds * batch + 2 * rounds + 2
 assert len(ids_a) == expected, f"{len(ids_a)} entries, expected {expected}"
 for r in range(1, rounds + 1):
     assert f"alex round {r}" in texts and f"sam round {r}" in texts, r
