@@ -107,11 +107,7 @@ fn a_key_file_from_another_journal_is_refused_and_changes_nothing() {
     let d = Device::new("Alex");
     d.write(&["Alex's words"]);
     let other = Device::new("Sam");
-    std::fs::copy(
-        other.home().join("device.key"),
-        d.home().join("device.key"),
-    )
-    .unwrap();
+    std::fs::copy(other.home().join("device.key"), d.home().join("device.key")).unwrap();
     let before = d.snapshot_files();
     let err = d.fails(&["list"]);
     assert!(err.contains("another journal"), "{err}");

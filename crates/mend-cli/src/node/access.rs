@@ -231,3 +231,60 @@ pub fn initiate_key(device_key: &str) -> String {
 pub fn answer_key(device_key: &str) -> String {
     format!("{device_key}-r")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
+    use mend_store::Home;
+
+    /// Journal work that panics (Automerge on a hostile message, say) leaves neither a poisoned
+    /// worker nor a half-changed document: the next use reads the journal again from disk.
+    #[test]
+    fn a_panic_in_journal_work_reloads_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("home"));
+        let secrets = DeviceSecrets {
+            journal_key: JournalKey::generate().unwrap(),
+            identity_seed: random_bytes().unwrap(),
+            person_id: "a".repeat(32),
+            person_name: "Alex".into(),
+            device_name: "laptop".into(),
+        };
+        let pass = Passphrase::from("pass");
+        home.init(
+            &secrets,
+            JournalId::generate().unwrap(),
+            &pass,
+            KdfParams::INSECURE_TEST,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let (key_file, secrets) = home.unlock(&pass).unwrap();
+        let shared = Access::new(Unlocked::from_parts(home, key_file, secrets));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let heads = |shared: &Shared| {
+            rt.block_on(Access::with(shared, |a| {
+                Ok(a.store()?.journal_mut(Doc::Shared).heads())
+            }))
+        };
+        let before = heads(&shared).unwrap();
+        let failed = rt.block_on(Access::with(&shared, |a| -> Result<()> {
+            // Change the document in memory, then fail half-way.
+            let store = a.store()?;
+            let j = store.journal_mut(Doc::Shared);
+            let me = mend_journal::Person {
+                id: "b".repeat(32),
+                name: "Sam".into(),
+            };
+            j.add_person(&me, chrono::Utc::now()).unwrap();
+            panic!("the sync engine fell over");
+        }));
+        let err = failed.unwrap_err().to_string();
+        assert!(err.contains("read again from disk"), "{err}");
+        // Not poisoned, and the half-made change is gone.
+        assert_eq!(heads(&shared).unwrap(), before);
+    }
+}
