@@ -438,3 +438,44 @@ fn garbage_replays_and_stray_pairing_from_a_paired_identity_change_nothing() {
     assert_eq!(shared_entries(&a).len(), before.len() + 1);
     serve.terminate();
 }
+
+/// `mend status` answers "did the other laptop get what I wrote?": when the last sync with each
+/// paired device finished, and how many entries changed here since.
+#[test]
+fn status_says_what_the_other_device_has_not_received_yet() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let standing = |d: &Device| -> serde_json::Value {
+        let status: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).unwrap();
+        assert_eq!(status["sync"].as_array().unwrap().len(), 1, "{status}");
+        status["sync"][0].clone()
+    };
+    // Joining was a sync: both sides have everything.
+    let s = standing(&a);
+    assert_eq!(s["person"], "Sam");
+    assert!(s["last_synced"].is_string(), "{s}");
+    assert_eq!(s["entries_not_sent"], 0);
+    assert_eq!(standing(&b)["entries_not_sent"], 0);
+    // Two shared entries and a private one on Alex's side: two have not reached Sam.
+    a.write(&["First, while Sam is away"]);
+    let second = a.write(&["Second, while Sam is away"]);
+    a.write(&["--private", "A draft for later"]);
+    assert_eq!(standing(&a)["entries_not_sent"], 2);
+    let text = a.ok(&["status"]);
+    assert!(
+        text.contains("Sam's Sam-laptop:") && text.contains("2 entries written or changed since"),
+        "{text}"
+    );
+    // An edit counts its entry once.
+    a.ok(&["edit", &second, "--text", "Second, edited"]);
+    assert_eq!(standing(&a)["entries_not_sent"], 2);
+    // Sam syncs with Alex's serving laptop: now both sides say it has everything.
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+    serve.terminate();
+    assert_eq!(standing(&a)["entries_not_sent"], 0);
+    assert_eq!(standing(&b)["entries_not_sent"], 0);
+    assert!(a.ok(&["status"]).contains("it has everything here"));
+}

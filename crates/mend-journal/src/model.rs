@@ -19,6 +19,8 @@
 //! from [`Journal::empty`] and receives them: two independently created `entries` maps would
 //! conflict, and one side's entries would vanish behind the other's.
 
+use std::collections::BTreeSet;
+
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, TimeZone, Utc};
@@ -548,6 +550,40 @@ impl Journal {
             .doc
             .get(obj, key)?
             .and_then(|(v, _)| v.as_str().map(str::to_owned)))
+    }
+
+    /// The entries written or changed since the document stood at `heads` (such as the heads a
+    /// peer was known to share at the end of the last sync with it). `None` when `heads` names a
+    /// change this document does not hold, so the question cannot be answered.
+    pub fn entries_changed_since(&mut self, heads: &[ChangeHash]) -> Option<BTreeSet<String>> {
+        if heads
+            .iter()
+            .any(|h| self.doc.get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        let now = self.doc.get_heads();
+        let mut ids = BTreeSet::new();
+        if now.as_slice() == heads {
+            return Some(ids);
+        }
+        let entries = self.root_map("entries").ok()?;
+        for patch in self.doc.diff(heads, &now) {
+            if patch.obj == entries {
+                match &patch.action {
+                    automerge::PatchAction::PutMap { key, .. }
+                    | automerge::PatchAction::DeleteMap { key } => {
+                        ids.insert(key.clone());
+                    }
+                    _ => {}
+                }
+            } else if let Some((_, automerge::Prop::Map(id))) =
+                patch.path.iter().find(|(obj, _)| *obj == entries)
+            {
+                ids.insert(id.clone());
+            }
+        }
+        Some(ids)
     }
 
     /// All entry ids.

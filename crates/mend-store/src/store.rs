@@ -357,6 +357,20 @@ impl Store {
         })
     }
 
+    /// When the sync state for a paired device was last saved (the end of the last finished
+    /// session with it), from the file's modification time; `None` if there is none.
+    pub fn peer_state_saved_at(
+        &self,
+        device_key: &str,
+    ) -> Result<Option<std::time::SystemTime>, StoreError> {
+        let path = self.peer_path(device_key)?;
+        match std::fs::metadata(&path) {
+            Ok(m) => Ok(m.modified().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(&path)(e)),
+        }
+    }
+
     /// Save the sync state for a paired device (sealed, replaced atomically).
     pub fn save_peer_state(&self, device_key: &str, state: &[u8]) -> Result<(), StoreError> {
         let path = self.peer_path(device_key)?;

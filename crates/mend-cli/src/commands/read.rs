@@ -127,6 +127,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let mut store = unlocked.open(Access::Write)?;
     // Both answered a reveal-together prompt since the last look: publish this device's keys.
     crate::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
+    let standings = crate::node::standings(&mut store, &unlocked.secrets.public_key_hex())?;
     let shared = store.journal(Doc::Shared);
     let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
     for e in shared.entries()? {
@@ -165,6 +166,11 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             "open_reassurance": asks.iter().map(|e| json!({
                 "id": e.id, "by": e.author, "text": e.text,
                 "waiting_seconds": (now - e.created_at).num_seconds().max(0),
+            })).collect::<Vec<_>>(),
+            "sync": standings.iter().map(|st| json!({
+                "person": st.device.person, "device": st.device.name, "key": st.device.key,
+                "last_synced": st.last_synced.map(|t| t.to_rfc3339()),
+                "entries_not_sent": st.not_sent,
             })).collect::<Vec<_>>(),
         }));
     }
@@ -211,6 +217,30 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     println!("  journal     {}", store.journal_id());
     println!("  home        {}", unlocked.home_path().display());
     println!("  people      {}", people.join(", "));
+    for (i, st) in standings.iter().enumerate() {
+        let label = if i == 0 {
+            "  synced     "
+        } else {
+            "             "
+        };
+        let who = format!("{}'s {}", st.device.person, st.device.name);
+        let line = match (st.last_synced, st.not_sent) {
+            (None, _) => format!("{who}: never synced"),
+            (Some(t), Some(0)) => {
+                format!("{who}: {} ago; it has everything here", human_wait(now - t))
+            }
+            (Some(t), Some(1)) => format!(
+                "{who}: {} ago; 1 entry written or changed since has not reached it yet",
+                human_wait(now - t)
+            ),
+            (Some(t), Some(n)) => format!(
+                "{who}: {} ago; {n} entries written or changed since have not reached it yet",
+                human_wait(now - t)
+            ),
+            (Some(t), None) => format!("{who}: {} ago", human_wait(now - t)),
+        };
+        println!("{label} {line}");
+    }
     println!("  entries     {} shared, {} private", shared.len(), private);
     for (who, n) in &by_author {
         println!("              {n} by {who}");

@@ -64,3 +64,55 @@ pub fn human_duration(d: Duration) -> String {
         format!("{:.1} s", d.as_secs_f64())
     }
 }
+
+/// Where a paired device stands, as far as this one knows.
+pub struct Standing {
+    pub device: mend_journal::Device,
+    /// When the last finished sync with it ended.
+    pub last_synced: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries written or changed here (or received from elsewhere) since then, which that
+    /// device did not have at the time; `None` if unknown.
+    pub not_sent: Option<usize>,
+}
+
+/// What this device knows of every other paired device: when they last finished a sync, and
+/// how many entries have changed since. Read from the sync states saved at the end of sessions
+/// (started by either side).
+pub fn standings(store: &mut mend_store::Store, me: &str) -> Result<Vec<Standing>> {
+    let devices = store.journal(mend_store::Doc::Shared).devices()?;
+    let mut out = Vec::new();
+    for device in devices.into_iter().filter(|d| d.key != me) {
+        let mut newest: Option<(std::time::SystemTime, String)> = None;
+        for key in [
+            access::initiate_key(&device.key),
+            access::answer_key(&device.key),
+        ] {
+            if let Some(at) = store.peer_state_saved_at(&key)? {
+                if newest.as_ref().is_none_or(|(t, _)| at > *t) {
+                    newest = Some((at, key));
+                }
+            }
+        }
+        let (last_synced, not_sent) = match newest {
+            None => (None, None),
+            Some((at, key)) => {
+                let state = store
+                    .load_peer_state(&key)?
+                    .and_then(|b| mend_journal::SyncState::decode(&b).ok());
+                let not_sent = state.and_then(|s| {
+                    store
+                        .journal_mut(mend_store::Doc::Shared)
+                        .entries_changed_since(&s.shared_heads)
+                        .map(|ids| ids.len())
+                });
+                (Some(at.into()), not_sent)
+            }
+        };
+        out.push(Standing {
+            device,
+            last_synced,
+            not_sent,
+        });
+    }
+    Ok(out)
+}
