@@ -35,6 +35,10 @@ fn journal_hint(e: &JournalError) -> &'static str {
         JournalError::Ambiguous { .. } => "type more characters of the id",
         JournalError::NotAuthor { .. } => "you can write an entry of your own about it",
         JournalError::Invalid(_) => "nothing was saved; fix the input and try again",
+        JournalError::MalformedSync(_) => {
+            "nothing from that message was kept; run `mend sync` again, and if it repeats, \
+             update Mend on both laptops to the same version"
+        }
         JournalError::UnknownImport(_) => {
             "import a Mend export (`mend export`) or a jrnl export (`jrnl --export json > FILE`)"
         }

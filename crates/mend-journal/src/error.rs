@@ -17,6 +17,9 @@ pub enum JournalError {
     MissingRoot(&'static str),
     #[error("invalid entry: {0}")]
     Invalid(String),
+    /// A peer's sync message that this device refuses to read.
+    #[error("malformed sync message: {0}")]
+    MalformedSync(String),
     #[error("the file is not a Mend or jrnl JSON export: {0}")]
     UnknownImport(String),
 }

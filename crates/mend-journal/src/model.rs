@@ -290,7 +290,7 @@ impl Journal {
     ) -> Result<(), JournalError> {
         use automerge::sync::SyncDoc;
         let msg = automerge::sync::Message::decode(bytes)
-            .map_err(|e| JournalError::Invalid(format!("malformed sync message: {e}")))?;
+            .map_err(|e| JournalError::MalformedSync(e.to_string()))?;
         for have in &msg.have {
             check_bloom(&have.bloom.to_bytes())?;
         }
@@ -716,7 +716,7 @@ fn check_bloom(bytes: &[u8]) -> Result<(), JournalError> {
     if bytes.is_empty() {
         return Ok(()); // the empty filter: the peer has nothing
     }
-    let bad = |why: &str| JournalError::Invalid(format!("malformed sync message: {why}"));
+    let bad = |why: &str| JournalError::MalformedSync(why.into());
     let mut input = bytes;
     let mut next =
         || leb128::read::unsigned(&mut input).map_err(|_| bad("unreadable Bloom filter"));

@@ -74,9 +74,9 @@ pub async fn sync_with(
         let (s, step) = Access::with(shared, {
             let mut s = session.take().expect("session");
             move |a| {
-                let step = a
-                    .store()?
-                    .commit(Doc::Shared, |j| s.step(j).map_err(core))?;
+                // A session that does not converge is the sync's own failure, not the journal's:
+                // it comes out as a value, so its message is not dressed as a journal error.
+                let step = a.store()?.commit(Doc::Shared, |j| Ok(s.step(j)))??;
                 Ok((s, step))
             }
         })
