@@ -188,7 +188,7 @@ fn run_logged(d: &Device, args: &[&str], logs: &mut Vec<u8>) -> std::process::Ou
 
 #[test]
 fn every_command_at_trace_level_keeps_secrets_off_disk_and_out_of_logs() {
-    use crate::util::{Background, LOOPBACK};
+    use crate::util::{start_invite, Background, LOOPBACK};
     let mut alex = Device::uninitialised();
     alex.trace = true;
     alex.pass = "alex-passphrase-marker-kiwi".into();
@@ -226,24 +226,7 @@ fn every_command_at_trace_level_keeps_secrets_off_disk_and_out_of_logs() {
     run_logged(&alex, &["write", "--private", markers[4]], &mut logs);
 
     // Pair over loopback, everything at trace level.
-    let mut invite = Background::start(
-        &alex,
-        &[
-            "invite",
-            "--listen",
-            LOOPBACK,
-            "--no-mdns",
-            "--timeout",
-            "60",
-        ],
-    );
-    let code = invite
-        .wait_for("Invite code:")
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let addr = invite.address();
+    let (invite, code, addr) = start_invite(&alex);
     run_logged(
         &sam,
         &["join", &code, "--name", markers[1], "--peer", &addr],

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{pair, Background, Device, LOOPBACK};
+use crate::util::{pair, start_invite, Background, Device, LOOPBACK};
 
 fn verifier(text: &str) -> String {
     let at = text.find("Verifier: ").expect("a verifier");
@@ -79,24 +79,7 @@ fn a_wrong_code_fails_on_both_sides_and_creates_nothing() {
     a.write(&["Written before anyone tried to join"]);
     let before = a.snapshot_files();
     let b = Device::uninitialised();
-    let mut invite = Background::start(
-        &a,
-        &[
-            "invite",
-            "--listen",
-            LOOPBACK,
-            "--no-mdns",
-            "--timeout",
-            "60",
-        ],
-    );
-    let code = invite
-        .wait_for("Invite code:")
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let addr = invite.address();
+    let (invite, code, addr) = start_invite(&a);
     let wrong = if code.starts_with("1-") {
         "2-abandon-ability-able"
     } else {
@@ -167,24 +150,7 @@ fn a_third_person_is_refused() {
     let b = Device::uninitialised();
     pair(&a, &b, "Sam");
     let c = Device::uninitialised();
-    let mut invite = Background::start(
-        &a,
-        &[
-            "invite",
-            "--listen",
-            LOOPBACK,
-            "--no-mdns",
-            "--timeout",
-            "60",
-        ],
-    );
-    let code = invite
-        .wait_for("Invite code:")
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let addr = invite.address();
+    let (invite, code, addr) = start_invite(&a);
     let err = c.fails(&["join", &code, "--name", "Chris", "--peer", &addr]);
     assert!(err.contains("two people"), "{err}");
     let (ok, _) = invite.finish();

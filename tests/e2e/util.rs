@@ -273,7 +273,8 @@ fn unsafe_kill(pid: u32, signal: &str) {
 pub const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
 
 /// Pair `b` (not initialised yet) with `a` as `name`; returns both outputs.
-pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
+/// Start `mend invite` on `a` over loopback; returns it with the code and the address it printed.
+pub fn start_invite(a: &Device) -> (Background, String, String) {
     let mut invite = Background::start(
         a,
         &[
@@ -292,6 +293,11 @@ pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
         .unwrap()
         .to_owned();
     let addr = invite.address();
+    (invite, code, addr)
+}
+
+pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
+    let (invite, code, addr) = start_invite(a);
     let out = b.run(&[
         "join",
         &code,
