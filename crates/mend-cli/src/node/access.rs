@@ -18,7 +18,7 @@ use crate::session::Unlocked;
 /// keep it across the rounds of one session, short enough that other commands barely wait.
 const IDLE_CLOSE: Duration = Duration::from_millis(500);
 /// A peer that has said nothing for this long mid-session is taken to have gone (link cut,
-/// laptop closed): its unfinished session is dropped, so the lock is not held for it.
+/// laptop closed): the sync state of its unfinished session is dropped from memory.
 const SESSION_STALE: Duration = Duration::from_secs(10);
 
 pub type Shared = Arc<Mutex<Access>>;
