@@ -230,6 +230,8 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
             mdns: false,
             mdns_interval: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(5),
+            ping_timeout: Duration::from_secs(20),
         })
         .await
         .unwrap();
@@ -273,6 +275,8 @@ fn as_device<T>(
             mdns: false,
             mdns_interval: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(5),
+            ping_timeout: Duration::from_secs(20),
         })
         .await
         .unwrap();

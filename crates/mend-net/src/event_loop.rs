@@ -24,10 +24,6 @@ const COMMAND_QUEUE: usize = 32;
 const EVENT_QUEUE: usize = 64;
 /// At most this many concurrent request streams per connection.
 const MAX_STREAMS: usize = 8;
-/// How often each connection is pinged, and how long an answer may take before the connection
-/// is taken for dead and closed (a cut link otherwise looks alive until a request times out).
-const PING_INTERVAL: Duration = Duration::from_secs(5);
-const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Which of Mend's protocols a request travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,6 +44,11 @@ pub struct NetConfig {
     pub mdns_interval: Duration,
     /// How long one request may take, sized for the largest sync message.
     pub request_timeout: Duration,
+    /// How often each connection is pinged, and how long an answer may take before the
+    /// connection is taken for dead and closed (a cut link otherwise looks alive until a request
+    /// times out). Mend uses 5 s and 20 s.
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
 }
 
 impl Drop for NetConfig {
@@ -207,6 +208,9 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         ..Default::default()
     };
     let want_mdns = config.mdns;
+    let ping_config = ping::Config::new()
+        .with_interval(config.ping_interval)
+        .with_timeout(config.ping_timeout);
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -238,11 +242,7 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
                     "/mend/1".into(),
                     key.public(),
                 )),
-                ping: ping::Behaviour::new(
-                    ping::Config::new()
-                        .with_interval(PING_INTERVAL)
-                        .with_timeout(PING_TIMEOUT),
-                ),
+                ping: ping::Behaviour::new(ping_config),
             })
         })
         .map_err(|e| NetError::Start(e.to_string()))?
@@ -483,7 +483,7 @@ impl Loop {
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,
-                result: Err(e),
+                result: Err(e @ (ping::Failure::Timeout | ping::Failure::Other { .. })),
             })) => {
                 // No answer to a ping: the link is gone. Closing the connection fails its
                 // requests now instead of at their timeout.

@@ -13,6 +13,8 @@ fn config(seed: u8) -> NetConfig {
         mdns: false,
         mdns_interval: Duration::from_secs(20),
         request_timeout: Duration::from_secs(10),
+        ping_interval: Duration::from_secs(5),
+        ping_timeout: Duration::from_secs(20),
     }
 }
 
@@ -117,4 +119,111 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
     })
     .await
     .expect("the test finishes within 30 s");
+}
+
+/// A link that goes silent (a cut cable: no reset, no close) is noticed by the pings: the
+/// connection is closed and the waiting request fails as closed, long before its own timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_link_is_closed_by_the_pings_not_left_to_the_request_timeout() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let quick = |seed| {
+            let mut c = config(seed);
+            c.ping_interval = Duration::from_millis(200);
+            c.ping_timeout = Duration::from_secs(1);
+            c.request_timeout = Duration::from_secs(45);
+            c
+        };
+        let (a, mut a_events) = start(quick(3)).await.unwrap();
+        let (b, mut b_events) = start(quick(4)).await.unwrap();
+        let b_addr = listening(&mut b_events).await;
+        let _ = listening(&mut a_events).await;
+        let b_port = b_addr
+            .iter()
+            .find_map(|p| match p {
+                libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+                _ => None,
+            })
+            .unwrap();
+        // A relay between the two that can be made to swallow everything, sockets left open.
+        let silent = Arc::new(AtomicBool::new(false));
+        let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay_port = relay.local_addr().unwrap().port();
+        let relaying = {
+            let silent = silent.clone();
+            tokio::spawn(async move {
+                let (inbound, _) = relay.accept().await.unwrap();
+                let outbound = tokio::net::TcpStream::connect(("127.0.0.1", b_port))
+                    .await
+                    .unwrap();
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                let pump = |mut from: tokio::net::tcp::OwnedReadHalf,
+                            mut to: tokio::net::tcp::OwnedWriteHalf,
+                            silent: Arc<AtomicBool>| async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = from.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if !silent.load(Ordering::SeqCst) && to.write_all(&buf[..n]).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    // Keep the write side open: a cut link sends no FIN either.
+                    std::future::pending::<()>().await;
+                };
+                tokio::join!(pump(ri, wo, silent.clone()), pump(ro, wi, silent));
+            })
+        };
+        // B answers every sync request after a pause, and says when one has arrived.
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::channel(4);
+        let answering = tokio::spawn(async move {
+            while let Some(ev) = b_events.recv().await {
+                if let NetEvent::Request { reply, .. } = ev {
+                    let _ = arrived_tx.send(()).await;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let _ = reply.send(Response::Sync {
+                        message: vec![],
+                        gained: 0,
+                    });
+                }
+            }
+        });
+        let via_relay: mend_net::Multiaddr =
+            format!("/ip4/127.0.0.1/tcp/{relay_port}").parse().unwrap();
+        let peer = a.dial(via_relay).await.unwrap();
+        assert_eq!(peer, b.local_peer_id);
+        let request = || Request::Sync {
+            journal_id: [0; 16],
+            session: 7,
+            message: vec![1],
+        };
+        assert!(a.request(peer, Protocol::Sync, request()).await.is_ok());
+        arrived.recv().await.unwrap();
+        // The second request reaches B; then the link goes silent before the answer.
+        let pending = {
+            let a = a.clone();
+            tokio::spawn(async move { a.request(peer, Protocol::Sync, request()).await })
+        };
+        arrived.recv().await.unwrap();
+        silent.store(true, Ordering::SeqCst);
+        let err = pending
+            .await
+            .unwrap()
+            .expect_err("the answer never crosses the silent link");
+        assert!(
+            err.to_string().contains("closed"),
+            "the request should fail because the pings closed the connection, not at its \
+             own 45 s timeout: {err}"
+        );
+        answering.abort();
+        relaying.abort();
+    })
+    .await
+    .expect("the test finishes within 60 s");
 }

@@ -18,6 +18,9 @@ use crate::fail::fail;
 
 /// A request may take this long: enough for the largest sync message on a slow network.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Each connection is pinged this often; one that leaves a ping unanswered this long is closed.
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+pub const PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often mDNS asks the network.
 pub const MDNS_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -54,6 +57,8 @@ pub fn net_config(identity_seed: [u8; 32], args: &NetArgs) -> Result<NetConfig> 
         mdns: !args.no_mdns && args.peer.is_empty(),
         mdns_interval: MDNS_INTERVAL,
         request_timeout: REQUEST_TIMEOUT,
+        ping_interval: PING_INTERVAL,
+        ping_timeout: PING_TIMEOUT,
     })
 }
 
