@@ -114,6 +114,9 @@ fn spawn_answer(
     });
 }
 
+/// A device found on the network whose session failed is tried again after this long.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
@@ -138,6 +141,8 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         let mut started: HashSet<PeerId> = HashSet::new();
         let mut results: Vec<Summary> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
+        // Sessions that broke off, by device; a later success clears its entry.
+        let mut broken: HashMap<PeerId, String> = HashMap::new();
         let mut interrupted = false;
         // Ctrl-C is ours from the start, dials included.
         let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -152,11 +157,14 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
             });
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        // Peers whose session ended, and whether it finished.
+        // Peers whose session ended for good, and whether it finished.
         let mut ended: HashMap<PeerId, bool> = HashMap::new();
         let direct = !a.net.peer.is_empty();
+        // Found on the network, a device whose session failed is tried again shortly (two
+        // devices dialing each other at once can fail both dials); until the timeout at most.
+        let (retry_tx, mut retry_rx) = mpsc::channel::<PeerId>(8);
         loop {
-            // Everyone paired has answered (or failed): done.
+            // Every paired device has synced (with --peer: or failed for good): done.
             if !ended.is_empty() && paired.keys().all(|p| ended.contains_key(p)) {
                 break;
             }
@@ -166,6 +174,13 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                 break;
             }
             tokio::select! {
+                Some(p) = retry_rx.recv() => {
+                    if let Some(d) = paired.get(&p) {
+                        if !ended.contains_key(&p) && started.insert(p) {
+                            spawn_sync(&shared, &net, p, d.clone(), &done_tx);
+                        }
+                    }
+                }
                 Some((addr, dialed)) = dialed_rx.recv(), if dials_pending > 0 => {
                     dials_pending -= 1;
                     match dialed {
@@ -200,21 +215,27 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                         spinner.println(s.line());
                         results.push(s);
                         ended.insert(peer, true);
+                        broken.remove(&peer);
                     }
                     Err(e) => {
                         let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                        failures.push(format!("the session with {who} broke off: {e:#}"));
-                        ended.entry(peer).or_insert(false);
-                        // Found again on the network, it may be tried once more.
-                        if !direct {
+                        broken.insert(peer, format!("the session with {who} broke off: {e:#}"));
+                        if direct {
+                            ended.entry(peer).or_insert(false);
+                        } else {
                             started.remove(&peer);
+                            let retry_tx = retry_tx.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(RETRY_AFTER).await;
+                                let _ = retry_tx.send(peer).await;
+                            });
                         }
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     for p in started.iter().filter(|p| !ended.contains_key(p)) {
                         let who = paired.get(p).map_or_else(|| p.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                        failures.push(format!("the session with {who} broke off: no answer within {} s", a.timeout));
+                        broken.insert(*p, format!("the session with {who} broke off: no answer within {} s", a.timeout));
                     }
                     break;
                 }
@@ -224,6 +245,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                 }
             }
         }
+        failures.extend(broken.into_values());
         anyhow::Ok((results, failures, interrupted))
     });
     spinner.finish_and_clear();
