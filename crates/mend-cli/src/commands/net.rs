@@ -390,7 +390,14 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                                 tracing::warn!("publishing reveal-together keys failed: {e:#}");
                             }
                         }
-                        Err(e) => tracing::info!(%peer, "sync did not complete: {e:#}"),
+                        Err(e) => {
+                            tracing::info!(%peer, "sync did not complete: {e:#}");
+                            let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
+                            println!(
+                                "{} The sync with {who} did not finish ({e:#}); what arrived is saved, and it is tried again when the device is back.",
+                                chrono::Local::now().format("%H:%M:%S")
+                            );
+                        }
                     }
                     if again.remove(&peer) {
                         start_sync(peer, &mut in_progress, &mut again, &paired);
