@@ -114,3 +114,17 @@ fn a_key_file_from_another_journal_is_refused_and_changes_nothing() {
     assert!(d.fails(&["write", "more"]).contains("another journal"));
     assert_eq!(d.snapshot_files(), before);
 }
+
+#[test]
+fn a_record_moved_to_another_file_is_refused_and_changes_nothing() {
+    let d = Device::new("Alex");
+    d.write(&["Shared words"]);
+    d.write(&["--private", "Private words"]);
+    // The shared log put where the private log belongs: same journal, same key, wrong place.
+    std::fs::copy(d.home().join("shared/log"), d.home().join("private/log")).unwrap();
+    let before = d.snapshot_files();
+    let err = d.fails(&["list"]);
+    assert!(err.contains("private/log"), "{err}");
+    d.fails(&["write", "more"]);
+    assert_eq!(d.snapshot_files(), before);
+}
