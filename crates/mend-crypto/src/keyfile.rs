@@ -238,66 +238,61 @@ impl KeyFile {
 mod tests {
     use super::*;
 
-    fn secrets() -> DeviceSecrets {
-        DeviceSecrets {
-            journal_key: JournalKey::generate().unwrap(),
-            identity_seed: random_bytes().unwrap(),
+    type Result<T = ()> = std::result::Result<T, CryptoError>;
+
+    fn secrets() -> Result<DeviceSecrets> {
+        Ok(DeviceSecrets {
+            journal_key: JournalKey::generate()?,
+            identity_seed: random_bytes()?,
             person_id: "ab".repeat(16),
             person_name: "Alex".into(),
             device_name: "laptop".into(),
-        }
+        })
     }
 
     #[test]
-    fn seal_parse_open_round_trip() {
-        let s = secrets();
-        let jid = JournalId::generate().unwrap();
+    fn seal_parse_open_round_trip() -> Result {
+        let s = secrets()?;
+        let jid = JournalId::generate()?;
         let pass = Passphrase::from("correct horse");
-        let file = KeyFile::seal(&s, jid, &pass, KdfParams::INSECURE_TEST).unwrap();
-        let parsed = KeyFile::parse(&file.to_bytes()).unwrap();
+        let file = KeyFile::seal(&s, jid, &pass, KdfParams::INSECURE_TEST)?;
+        let parsed = KeyFile::parse(&file.to_bytes())?;
         assert_eq!(parsed, file);
-        let opened = parsed.open(&pass).unwrap();
+        let opened = parsed.open(&pass)?;
         assert_eq!(opened.journal_key.expose(), s.journal_key.expose());
         assert_eq!(opened.person_name, "Alex");
         assert_eq!(opened.device_name, "laptop");
         assert_eq!(opened.public_key_hex(), s.public_key_hex());
+        Ok(())
     }
 
     #[test]
-    fn wrong_passphrase_and_tampered_header_fail() {
-        let s = secrets();
-        let jid = JournalId::generate().unwrap();
+    fn wrong_passphrase_and_tampered_header_fail() -> Result {
+        let s = secrets()?;
+        let jid = JournalId::generate()?;
         let pass = Passphrase::from("correct horse");
-        let bytes = KeyFile::seal(&s, jid, &pass, KdfParams::INSECURE_TEST)
-            .unwrap()
-            .to_bytes();
-        let wrong = KeyFile::parse(&bytes)
-            .unwrap()
-            .open(&Passphrase::from("nope"));
+        let bytes = KeyFile::seal(&s, jid, &pass, KdfParams::INSECURE_TEST)?.to_bytes();
+        let wrong = KeyFile::parse(&bytes)?.open(&Passphrase::from("nope"));
         assert!(matches!(wrong, Err(CryptoError::WrongPassphrase)));
         // Another journal id in the header must not open.
         let mut other = bytes.clone();
         other[40] ^= 1;
-        assert!(KeyFile::parse(&other).unwrap().open(&pass).is_err());
+        assert!(KeyFile::parse(&other)?.open(&pass).is_err());
+        Ok(())
     }
 
     #[test]
-    fn excessive_kdf_cost_is_refused_before_work() {
-        let s = secrets();
+    fn excessive_kdf_cost_is_refused_before_work() -> Result {
+        let s = secrets()?;
         let pass = Passphrase::from("p");
-        let mut bytes = KeyFile::seal(
-            &s,
-            JournalId::generate().unwrap(),
-            &pass,
-            KdfParams::INSECURE_TEST,
-        )
-        .unwrap()
-        .to_bytes();
+        let mut bytes =
+            KeyFile::seal(&s, JournalId::generate()?, &pass, KdfParams::INSECURE_TEST)?.to_bytes();
         bytes[10..14].copy_from_slice(&(u32::MAX).to_le_bytes());
         assert!(matches!(
             KeyFile::parse(&bytes),
             Err(CryptoError::KdfTooExpensive { .. })
         ));
+        Ok(())
     }
 
     #[test]

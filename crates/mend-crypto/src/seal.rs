@@ -134,30 +134,30 @@ pub fn open_with_key(key: &[u8; 32], ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>
 mod tests {
     use super::*;
 
-    fn setup() -> (JournalKey, JournalId) {
-        (
-            JournalKey::generate().unwrap(),
-            JournalId::generate().unwrap(),
-        )
+    type Result<T = ()> = std::result::Result<T, CryptoError>;
+
+    fn setup() -> Result<(JournalKey, JournalId)> {
+        Ok((JournalKey::generate()?, JournalId::generate()?))
     }
 
     #[test]
-    fn round_trip() {
-        let (k, j) = setup();
-        let sealed = seal_record(&k, &j, RecordKind::SharedLog, b"hello").unwrap();
+    fn round_trip() -> Result {
+        let (k, j) = setup()?;
+        let sealed = seal_record(&k, &j, RecordKind::SharedLog, b"hello")?;
         assert_eq!(sealed.len(), 5 + SEAL_OVERHEAD);
         assert_eq!(
-            open_record(&k, &j, RecordKind::SharedLog, &sealed).unwrap(),
+            open_record(&k, &j, RecordKind::SharedLog, &sealed)?,
             b"hello"
         );
+        Ok(())
     }
 
     #[test]
-    fn kind_journal_key_and_bits_are_bound() {
-        let (k, j) = setup();
-        let sealed = seal_record(&k, &j, RecordKind::SharedLog, b"hello").unwrap();
-        let other_j = JournalId::generate().unwrap();
-        let other_k = JournalKey::generate().unwrap();
+    fn kind_journal_key_and_bits_are_bound() -> Result {
+        let (k, j) = setup()?;
+        let sealed = seal_record(&k, &j, RecordKind::SharedLog, b"hello")?;
+        let other_j = JournalId::generate()?;
+        let other_k = JournalKey::generate()?;
         assert!(open_record(&k, &j, RecordKind::PrivateLog, &sealed).is_err());
         assert!(open_record(&k, &other_j, RecordKind::SharedLog, &sealed).is_err());
         assert!(open_record(&other_k, &j, RecordKind::SharedLog, &sealed).is_err());
@@ -167,22 +167,25 @@ mod tests {
             assert!(open_record(&k, &j, RecordKind::SharedLog, &bad).is_err());
         }
         assert!(open_record(&k, &j, RecordKind::SharedLog, &sealed[..10]).is_err());
+        Ok(())
     }
 
     #[test]
-    fn one_off_keys_bind_their_associated_data() {
+    fn one_off_keys_bind_their_associated_data() -> Result {
         let k = [9u8; 32];
-        let sealed = seal_with_key(&k, b"ad", b"secret").unwrap();
-        assert_eq!(open_with_key(&k, b"ad", &sealed).unwrap(), b"secret");
+        let sealed = seal_with_key(&k, b"ad", b"secret")?;
+        assert_eq!(open_with_key(&k, b"ad", &sealed)?, b"secret");
         assert!(open_with_key(&k, b"other", &sealed).is_err());
         assert!(open_with_key(&[8u8; 32], b"ad", &sealed).is_err());
+        Ok(())
     }
 
     #[test]
-    fn nonces_are_fresh() {
-        let (k, j) = setup();
-        let a = seal_record(&k, &j, RecordKind::SharedLog, b"same").unwrap();
-        let b = seal_record(&k, &j, RecordKind::SharedLog, b"same").unwrap();
+    fn nonces_are_fresh() -> Result {
+        let (k, j) = setup()?;
+        let a = seal_record(&k, &j, RecordKind::SharedLog, b"same")?;
+        let b = seal_record(&k, &j, RecordKind::SharedLog, b"same")?;
         assert_ne!(a[..NONCE_LEN], b[..NONCE_LEN]);
+        Ok(())
     }
 }
