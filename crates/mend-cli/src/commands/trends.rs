@@ -30,6 +30,21 @@ fn series(t: &Trends, f: impl Fn(&mend_journal::WeekTrend) -> Option<f64>) -> Ve
         .collect()
 }
 
+/// The most promises kept, missed or confirmed in any one week (at least 1, to scale a chart).
+fn busiest_promise_week(t: &Trends) -> usize {
+    t.weeks
+        .iter()
+        .map(|w| {
+            w.promises
+                .kept
+                .max(w.promises.missed)
+                .max(w.promises.confirmed)
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
 fn print_terminal(t: &Trends) {
     let n = t.weeks.len();
     let first = t.weeks.first().map(|w| w.week.as_str()).unwrap_or("");
@@ -47,18 +62,7 @@ fn print_terminal(t: &Trends) {
             )
         );
     }
-    let max_promises = t
-        .weeks
-        .iter()
-        .map(|w| {
-            w.promises
-                .kept
-                .max(w.promises.missed)
-                .max(w.promises.confirmed)
-        })
-        .max()
-        .unwrap_or(0)
-        .max(1) as f32;
+    let max_promises = busiest_promise_week(t) as f32;
     for (label, pick) in [
         ("Promises kept per week", 0usize),
         ("Promises missed per week", 1),
@@ -153,18 +157,7 @@ fn write_svg(t: &Trends, path: &Path) -> Result<()> {
         ),
         (
             "Promises per week",
-            t.weeks
-                .iter()
-                .map(|w| {
-                    w.promises
-                        .kept
-                        .max(w.promises.missed)
-                        .max(w.promises.confirmed)
-                })
-                .max()
-                .unwrap_or(0)
-                .max(1) as f64
-                * 1.2,
+            busiest_promise_week(t) as f64 * 1.2,
             vec![
                 (
                     "kept".into(),
