@@ -75,6 +75,12 @@ fn promises_reassurance_sharing_threads_receipts_and_retraction_across_two_lapto
     assert!(alex
         .fails(&["reassure", "give", &p, "ok"])
         .contains("not a request"));
+    assert!(sam
+        .fails(&["reassure", "give", &ask, "ok"])
+        .contains("your own request"));
+    assert!(alex
+        .fails(&["promise", "confirm", &ask])
+        .contains("is not a promise"));
     alex.ok(&[
         "reassure", "give", &ask, "We", "are", "okay.", "I", "am", "here.",
     ]);

@@ -20,11 +20,35 @@ use crate::fail::fail;
 use crate::render;
 use crate::session::{self, Unlocked};
 
-/// Add one entry to the shared journal, optionally referring to another (checked by `check`).
-fn add(
+/// Add one entry to the shared journal.
+fn add(unlocked: &Unlocked, entry: NewEntry) -> Result<String> {
+    insert(unlocked, None, |_, _| Ok(()), entry)
+}
+
+/// Add one entry to the shared journal that answers the entry `prefix` names, once `check`
+/// (given that entry and this person's id) has found the answer fitting.
+fn answer(
+    unlocked: &Unlocked,
+    prefix: &str,
+    check: impl FnOnce(&Entry, &str) -> Result<()>,
+    entry: NewEntry,
+) -> Result<String> {
+    insert(unlocked, Some(prefix), check, entry)
+}
+
+/// Refuse to answer `t` unless it is of `kind`; `what` names that kind ("a promise").
+fn require_kind(t: &Entry, kind: &str, what: &str, hint: &str) -> Result<()> {
+    if t.kind == kind {
+        Ok(())
+    } else {
+        Err(fail(format!("{} is not {what}", t.short_id()), hint).into())
+    }
+}
+
+fn insert(
     unlocked: &Unlocked,
     target: Option<&str>,
-    check: impl FnOnce(Option<&Entry>, &str) -> Result<()>,
+    check: impl FnOnce(&Entry, &str) -> Result<()>,
     mut entry: NewEntry,
 ) -> Result<String> {
     let me = unlocked.secrets.person_id.clone();
@@ -43,7 +67,9 @@ fn add(
         }
         None => None,
     };
-    check(target.as_ref(), &me)?;
+    if let Some(t) = &target {
+        check(t, &me)?;
+    }
     entry.id = random_id_hex()?;
     entry.author_id = me;
     entry.written_at = Utc::now();
@@ -76,14 +102,12 @@ pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
         text,
         ..Default::default()
     };
-    let id = add(
+    let id = answer(
         &unlocked,
-        Some(&a.id),
-        |target, _| match target {
-            Some(t) if t.extra.retracted_at.is_some() => {
-                Err(fail("that entry was retracted", "reply to another entry").into())
-            }
-            _ => Ok(()),
+        &a.id,
+        |t, _| match t.extra.retracted_at {
+            Some(_) => Err(fail("that entry was retracted", "reply to another entry").into()),
+            None => Ok(()),
         },
         entry,
     )?;
@@ -98,16 +122,18 @@ pub fn ack(g: &Global, a: AckArgs) -> Result<()> {
         text: a.note.unwrap_or_default().trim().to_owned(),
         ..Default::default()
     };
-    let id = add(
+    let id = answer(
         &unlocked,
-        Some(&a.id),
-        |target, me| match target {
-            Some(t) if t.author_id == me => Err(fail(
-                "that is your own entry",
-                "`mend status` lists your partner's entries waiting for you to hear them",
-            )
-            .into()),
-            _ => Ok(()),
+        &a.id,
+        |t, me| {
+            if t.author_id == me {
+                return Err(fail(
+                    "that is your own entry",
+                    "`mend status` lists your partner's entries waiting for you to hear them",
+                )
+                .into());
+            }
+            Ok(())
         },
         entry,
     )?;
@@ -124,18 +150,16 @@ fn promise_event(g: &Global, a: PromiseEventArgs, kind: &'static str) -> Result<
         created_at,
         ..Default::default()
     };
-    let id = add(
+    let id = answer(
         &unlocked,
-        Some(&a.id),
-        |target, me| {
-            let t = target.expect("a target");
-            if t.kind != KIND_PROMISE {
-                return Err(fail(
-                    format!("{} is not a promise", t.short_id()),
-                    "`mend promise list` shows the promises",
-                )
-                .into());
-            }
+        &a.id,
+        |t, me| {
+            require_kind(
+                t,
+                KIND_PROMISE,
+                "a promise",
+                "`mend promise list` shows the promises",
+            )?;
             match (kind, t.author_id == me) {
                 (KIND_CONFIRMED, true) => Err(fail(
                     "you cannot confirm your own promise",
@@ -188,7 +212,7 @@ fn promise_add(g: &Global, a: PromiseAddArgs) -> Result<()> {
         },
         ..Default::default()
     };
-    println!("{}", add(&unlocked, None, |_, _| Ok(()), entry)?);
+    println!("{}", add(&unlocked, entry)?);
     Ok(())
 }
 
@@ -217,7 +241,7 @@ pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
                 text: words(&a.text),
                 ..Default::default()
             };
-            let id = add(&unlocked, None, |_, _| Ok(()), entry)?;
+            let id = add(&unlocked, entry)?;
             println!("{id}");
             eprintln!("Your partner will see this in `mend status` after the next sync.");
             Ok(())
@@ -230,18 +254,16 @@ pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
                 text,
                 ..Default::default()
             };
-            let id = add(
+            let id = answer(
                 &unlocked,
-                Some(&a.id),
-                |target, me| {
-                    let t = target.expect("a target");
-                    if t.kind != KIND_ASK {
-                        return Err(fail(
-                            format!("{} is not a request for reassurance", t.short_id()),
-                            "`mend status` lists open requests",
-                        )
-                        .into());
-                    }
+                &a.id,
+                |t, me| {
+                    require_kind(
+                        t,
+                        KIND_ASK,
+                        "a request for reassurance",
+                        "`mend status` lists open requests",
+                    )?;
                     if t.author_id == me {
                         return Err(fail(
                             "this is your own request",
@@ -285,7 +307,7 @@ pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
         },
         ..Default::default()
     };
-    println!("{}", add(&unlocked, None, |_, _| Ok(()), entry)?);
+    println!("{}", add(&unlocked, entry)?);
     Ok(())
 }
 
