@@ -217,25 +217,8 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
     let b = Device::uninitialised();
     pair(&a, &b, "Sam");
     let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr: mend_net::Multiaddr = serve.address().parse().unwrap();
     let before = a.snapshot_files();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let outcome = rt.block_on(async {
-        let (net, _events) = mend_net::start(mend_net::NetConfig {
-            identity_seed: [0x5a; 32],
-            listen: vec![LOOPBACK.parse().unwrap()],
-            mdns: false,
-            mdns_interval: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(10),
-            ping_interval: Duration::from_secs(5),
-            ping_timeout: Duration::from_secs(20),
-        })
-        .await
-        .unwrap();
-        let peer = net.dial(addr).await.unwrap();
+    let outcome = on_network([0x5a; 32], &serve.address(), async |net, peer| {
         // A well-formed first sync message for an empty document, from a stranger.
         let request = mend_sync::Request::Sync {
             journal_id: [0; 16],
@@ -264,13 +247,25 @@ fn as_device<T>(
     let (key_file, secrets) = mend_store::Home::new(d.home())
         .unlock(&mend_crypto::Passphrase::from(d.pass.clone()))
         .unwrap();
+    let journal_id = key_file.journal_id.0;
+    on_network(secrets.identity_seed, addr, async |net, peer| {
+        body(net, peer, journal_id).await
+    })
+}
+
+/// Run `body` on the network with the identity `identity_seed`, connected to `addr`.
+fn on_network<T>(
+    identity_seed: [u8; 32],
+    addr: &str,
+    body: impl AsyncFnOnce(&mend_net::NetHandle, mend_net::PeerId) -> T,
+) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let (net, _events) = mend_net::start(mend_net::NetConfig {
-            identity_seed: secrets.identity_seed,
+            identity_seed,
             listen: vec![LOOPBACK.parse().unwrap()],
             mdns: false,
             mdns_interval: Duration::from_secs(60),
@@ -281,7 +276,7 @@ fn as_device<T>(
         .await
         .unwrap();
         let peer = net.dial(addr.parse().unwrap()).await.unwrap();
-        body(&net, peer, key_file.journal_id.0).await
+        body(&net, peer).await
     })
 }
 
