@@ -115,10 +115,7 @@ impl Home {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _lock = self.claim_new()?;
-        let founder = Person {
-            id: secrets.person_id.clone(),
-            name: secrets.person_name.clone(),
-        };
+        let founder = person_of(secrets);
         let jid = journal_id.to_hex();
         let actor = secrets.actor_id();
         let mut shared = Journal::create(&jid, &founder, &actor, false, now)?;
@@ -151,10 +148,7 @@ impl Home {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _lock = self.claim_new()?;
-        let me = Person {
-            id: secrets.person_id.clone(),
-            name: secrets.person_name.clone(),
-        };
+        let me = person_of(secrets);
         let actor = secrets.actor_id();
         let mut shared = Journal::empty(&actor, false);
         let mut private = Journal::create(&journal_id.to_hex(), &me, &actor, true, now)?;
@@ -220,5 +214,13 @@ impl Home {
                 .sum()
         }
         walk(&self.root)
+    }
+}
+
+/// The person a device's secrets say it belongs to.
+fn person_of(secrets: &DeviceSecrets) -> Person {
+    Person {
+        id: secrets.person_id.clone(),
+        name: secrets.person_name.clone(),
     }
 }
