@@ -281,11 +281,14 @@ fn main() {
     let import_rss = median(imports.iter().map(|r| r.max_rss_kib).collect());
     eprintln!("import: {}", ms(import_wall));
 
-    let lists: Vec<Run> = (0..a.runs)
-        .map(|_| mend(&home, &["list", "-n", "20"], true))
-        .collect();
+    // The first list after the import writes the read index; the timed ones read it.
+    let list_n = ["list", "-n", "20"];
+    mend(&home, &list_n, true);
+    let lists: Vec<Run> = (0..a.runs).map(|_| mend(&home, &list_n, true)).collect();
     let log = home.join("shared/log");
     let mut appended = Vec::new();
+    // Each write makes the index stale: the list after it loads the journal and rewrites it.
+    let mut lists_after_write = Vec::new();
     let writes: Vec<Run> = (0..a.runs)
         .map(|i| {
             let before = std::fs::metadata(&log).unwrap().len();
@@ -297,11 +300,14 @@ fn main() {
                     .len()
                     .saturating_sub(before),
             );
+            lists_after_write.push(mend(&home, &list_n, true));
             r
         })
         .collect();
     let list_wall = median(lists.iter().map(|r| r.wall).collect());
     let list_rss = median(lists.iter().map(|r| r.max_rss_kib).collect());
+    let rebuild_wall = median(lists_after_write.iter().map(|r| r.wall).collect());
+    let rebuild_rss = median(lists_after_write.iter().map(|r| r.max_rss_kib).collect());
     let write_wall = median(writes.iter().map(|r| r.wall).collect());
     let write_rss = median(writes.iter().map(|r| r.max_rss_kib).collect());
     let append = median(appended);
@@ -335,6 +341,25 @@ fn main() {
     let snapshot_bytes = store.stats(Doc::Shared).snapshot_bytes;
     let ops = store.journal(Doc::Shared).op_count();
     drop(store);
+    // The same entries through the read index, which the last list left current.
+    let t = Instant::now();
+    let (indexed, _) = Store::read_entries(
+        &h,
+        &secrets,
+        key_file.journal_id,
+        h.lock(Access::Read).unwrap(),
+    )
+    .unwrap();
+    let read_index = t.elapsed();
+    let index_bytes = std::fs::metadata(home.join("index")).unwrap().len();
+    let t = Instant::now();
+    let top = Filter {
+        limit: Some(20),
+        ..Default::default()
+    }
+    .apply(indexed.into_all());
+    let sort_indexed = t.elapsed();
+    assert_eq!(top.len(), 20);
     let base = baselines(&h, &secrets, key_file.journal_id, &export, a.runs);
 
     // Unlock at the default, calibrated profile: a real `mend init`, then `mend status`.
@@ -373,12 +398,20 @@ fn main() {
     let figures = sync_figures(tmp.path(), half, runs);
     md.push_str(&summary_table(&[
         Compared::new(
-            "`mend list -n 20`",
+            "`mend list -n 20` (read index current)",
             list_wall,
             base.list,
             Some(base.floor),
             "≤ 150 ms",
             Some(list_wall <= Duration::from_millis(150)),
+        ),
+        Compared::new(
+            "`mend list -n 20` right after a write (index rebuilt)",
+            rebuild_wall,
+            base.list,
+            Some(base.floor),
+            "≤ 150 ms",
+            Some(rebuild_wall <= Duration::from_millis(150)),
         ),
         Compared::new(
             "`mend write`",
@@ -429,16 +462,21 @@ fn main() {
     ]));
     md.push_str("## The offline journal in detail\n\n");
     md.push_str("| figure | median | target | |\n|---|---|---|---|\n");
-    md.push_str(&format!(
-        "| `mend list -n 20` wall time | {} | ≤ 150 ms | {} |\n",
-        ms(list_wall),
-        met(list_wall <= Duration::from_millis(150))
-    ));
-    md.push_str(&format!(
-        "| `mend list -n 20` peak RSS | {} | ≤ 150 MB | {} |\n",
-        mb(list_rss),
-        met(list_rss * 1024 <= 150_000_000)
-    ));
+    for (what, wall, rss) in [
+        ("", list_wall, list_rss),
+        (" right after a write", rebuild_wall, rebuild_rss),
+    ] {
+        md.push_str(&format!(
+            "| `mend list -n 20`{what} wall time | {} | ≤ 150 ms | {} |\n",
+            ms(wall),
+            met(wall <= Duration::from_millis(150))
+        ));
+        md.push_str(&format!(
+            "| `mend list -n 20`{what} peak RSS | {} | ≤ 150 MB | {} |\n",
+            mb(rss),
+            met(rss * 1024 <= 150_000_000)
+        ));
+    }
     md.push_str(&format!(
         "| `mend write` wall time | {} | ≤ 150 ms | {} |\n",
         ms(write_wall),
@@ -481,31 +519,48 @@ fn main() {
         ms(calibrate)
     ));
     md.push_str("## Where the time of `mend list -n 20` goes (in process, same journal)\n\n");
+    md.push_str(
+        "`mend list` and `mend search` read entries through a sealed read index (`docs/format.md`)\n\
+         while the journal files are as the index records them; after any change they load the\n\
+         journal and write the index afresh.\n\n",
+    );
     md.push_str("| step | time |\n|---|---|\n");
     md.push_str(&format!(
         "| unlock (test profile) | {} |\n",
         ms(unlock_test)
     ));
     md.push_str(&format!(
-        "| open: read, decrypt and load the snapshot ({snapshot_bytes} bytes) and log | {} |\n",
+        "| index current: read, decrypt and parse the index ({index_bytes} bytes, {n} entries) | {} |\n",
+        ms(read_index)
+    ));
+    md.push_str(&format!(
+        "| index current: filter and sort, keep 20 | {} |\n",
+        ms(sort_indexed)
+    ));
+    md.push_str(&format!(
+        "| index stale: read, decrypt and load the snapshot ({snapshot_bytes} bytes) and log | {} |\n",
         ms(open)
     ));
     md.push_str(&format!(
-        "| read all {n} entries out of the document | {} |\n",
+        "| index stale: read all {n} entries out of the document | {} |\n",
         ms(read_all)
     ));
-    md.push_str(&format!("| filter and sort, keep 20 | {} |\n", ms(sort)));
-    md.push_str("\nThe rest of the wall time is process start-up and printing.\n");
-    if list_wall > Duration::from_millis(150) {
-        let over = list_wall.as_secs_f64() / 0.150 - 1.0;
-        let share = open.as_secs_f64() / list_wall.as_secs_f64();
+    md.push_str(&format!(
+        "| index stale: filter and sort, keep 20 | {} |\n",
+        ms(sort)
+    ));
+    md.push_str(
+        "\nThe rest of the wall time is process start-up, printing and, when the index was stale,\n\
+         writing it afresh.\n",
+    );
+    if rebuild_wall > Duration::from_millis(150) {
+        let over = rebuild_wall.as_secs_f64() / 0.150 - 1.0;
+        let share = open.as_secs_f64() / rebuild_wall.as_secs_f64();
         md.push_str(&format!(
-            "\n**`mend list -n 20` misses its target by {:.0}%.** Opening the journal takes {:.0}% of\n\
-             its wall time, nearly all of it Automerge loading the document ({} operations for\n\
-             {n} entries, about 6 per entry); reading the entries out takes most of the rest.\n\
-             Entry bodies are already plain strings and fields at their default are left out of\n\
-             the document. What would meet the target is a sealed, per-snapshot read index that\n\
-             `list` can use without loading the document; it is not built yet.\n",
+            "\n**The first `mend list -n 20` after a change misses the target by {:.0}%.** Loading\n\
+             the journal takes {:.0}% of its wall time, nearly all of it Automerge loading the\n\
+             document ({} operations for {n} entries, about 6 per entry); reading the entries out\n\
+             takes most of the rest. Every later list reads the index instead.\n",
             over * 100.0,
             share * 100.0,
             ops

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use mend_crypto::{DeviceSecrets, KeyFile};
+use mend_crypto::{DeviceSecrets, JournalId, KeyFile};
 use mend_journal::{Entry, Person};
-use mend_store::{Access, Doc, Home, Store};
+use mend_store::{Access, Doc, Entries, Home, HomeLock, Store};
 
 use crate::cli::Global;
 use crate::fail::fail;
@@ -62,19 +62,32 @@ impl Unlocked {
         }
     }
 
-    /// Lock the home and load the journal.
-    pub fn open(&self, access: Access) -> Result<Store> {
-        let lock = self.home.lock_or_wait(access, || {
+    fn lock(&self, access: Access) -> Result<HomeLock> {
+        Ok(self.home.lock_or_wait(access, || {
             eprintln!(
                 "waiting: another mend command is using this journal (such as `mend serve` \
                  mid-sync)…"
             )
-        })?;
+        })?)
+    }
+
+    /// Lock the home and load the journal.
+    pub fn open(&self, access: Access) -> Result<Store> {
+        let lock = self.lock(access)?;
         let store = Store::open(&self.home, &self.secrets, self.key_file.journal_id, lock)?;
-        for w in store.warnings() {
-            eprintln!("warning: {w}");
-        }
+        warn(store.warnings());
         Ok(store)
+    }
+
+    /// Every entry of both documents, as [`all_entries`] gives them, for commands that only
+    /// read entries: through the read index, which spares loading the journal when it has not
+    /// changed since the index was written.
+    pub fn read_entries(&self) -> Result<Vec<Entry>> {
+        let lock = self.lock(Access::Read)?;
+        let journal_id = self.key_file.journal_id;
+        let (entries, warnings) = Store::read_entries(&self.home, &self.secrets, journal_id, lock)?;
+        warn(&warnings);
+        Ok(readable(entries, journal_id))
     }
 
     pub fn me(&self) -> Person {
@@ -89,12 +102,23 @@ impl Unlocked {
     }
 }
 
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// Every entry of both documents, with the reveal-together answers this device may read opened.
 pub fn all_entries(store: &Store) -> Result<Vec<Entry>> {
-    let mut all = store.journal(Doc::Shared).entries()?;
-    all.extend(store.journal(Doc::Private).entries()?);
-    crate::together::open_answers(&mut all, store.journal_id());
-    Ok(all)
+    Ok(readable(store.entries()?, store.journal_id()))
+}
+
+/// Shared entries, then private ones, with the reveal-together answers this device may read
+/// opened.
+fn readable(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
+    let mut all = entries.into_all();
+    crate::together::open_answers(&mut all, journal_id);
+    all
 }
 
 /// Resolve an id prefix across both documents; returns the document and the full id.

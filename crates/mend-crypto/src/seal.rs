@@ -31,6 +31,8 @@ pub enum RecordKind {
     PrivateLog = 4,
     /// The saved Automerge sync state for one paired device.
     SyncState = 5,
+    /// The read index: both documents' entries as last read out of them.
+    ReadIndex = 6,
 }
 
 impl RecordKind {
@@ -41,6 +43,7 @@ impl RecordKind {
             3 => Self::PrivateSnapshot,
             4 => Self::PrivateLog,
             5 => Self::SyncState,
+            6 => Self::ReadIndex,
             _ => return None,
         })
     }

@@ -11,12 +11,14 @@
 mod atomic;
 mod error;
 mod home;
+mod index;
 mod lock;
 mod records;
 mod store;
 
 pub use error::StoreError;
 pub use home::{Home, KEY_FILE};
+pub use index::Entries;
 pub use lock::{Access, HomeLock};
 pub use records::{
     decode_records, encode_header, DataHeader, Decoded, DATA_HEADER_LEN, DATA_MAGIC, DATA_VERSION,

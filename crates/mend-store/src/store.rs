@@ -7,6 +7,7 @@ use mend_crypto::{open_record, seal_record, DeviceSecrets, JournalId, JournalKey
 use mend_journal::{Journal, JournalError};
 
 use crate::atomic::{append_durable, create_private_dir, write_atomic};
+use crate::index::{self, Entries, Fingerprint};
 use crate::records::{decode_records, encode_header, frame, DataHeader};
 use crate::{Access, Home, HomeLock, StoreError, DATA_HEADER_LEN, RECORD_MAX_LEN};
 
@@ -18,7 +19,7 @@ pub enum Doc {
 }
 
 impl Doc {
-    fn dir(self) -> &'static str {
+    pub(crate) fn dir(self) -> &'static str {
         match self {
             Doc::Shared => "shared",
             Doc::Private => "private",
@@ -32,9 +33,9 @@ impl Doc {
     }
 }
 
-const SNAPSHOT: &str = "snapshot";
+pub(crate) const SNAPSHOT: &str = "snapshot";
 const PEERS: &str = "peers";
-const LOG: &str = "log";
+pub(crate) const LOG: &str = "log";
 /// Compact once the log holds this many records...
 const COMPACT_RECORDS: usize = 1000;
 /// ...or once it is larger than both this and the snapshot.
@@ -51,7 +52,7 @@ struct DocFiles {
 }
 
 /// The bytes of a snapshot that identify it.
-const SNAPSHOT_HEAD: usize = DATA_HEADER_LEN + 4 + mend_crypto::NONCE_LEN;
+pub(crate) const SNAPSHOT_HEAD: usize = DATA_HEADER_LEN + 4 + mend_crypto::NONCE_LEN;
 
 /// Sizes, for `mend status` and the benchmarks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -135,6 +136,56 @@ impl Store {
             lock: Some(lock),
             defer_compaction: false,
         })
+    }
+
+    /// Both documents' entries, for commands that only read them: from the read index when it
+    /// matches the journal files (without loading the documents), else by loading the journal,
+    /// after which the index is written afresh. Also returns what opening found that the user
+    /// should know, as [`Store::warnings`] does.
+    pub fn read_entries(
+        home: &Home,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+        lock: HomeLock,
+    ) -> Result<(Entries, Vec<String>), StoreError> {
+        let root = home.root();
+        let print = index::fingerprint(root).ok();
+        let key = &secrets.journal_key;
+        if let Some(entries) = print
+            .as_ref()
+            .and_then(|p| index::read(root, key, journal_id, p))
+        {
+            return Ok((entries, Vec::new()));
+        }
+        let store = Store::open(home, secrets, journal_id, lock)?;
+        let entries = store.entries()?;
+        // Only what was read from exactly these files (no torn tail dropped) is indexed.
+        if let Some(print) = print.filter(|p| store.loaded_from(p)) {
+            if let Err(e) = index::write(root, key, journal_id, &print, &entries) {
+                tracing::debug!("read index not written: {e}");
+            }
+        }
+        Ok((entries, store.warnings))
+    }
+
+    /// Both documents' entries.
+    pub fn entries(&self) -> Result<Entries, StoreError> {
+        Ok(Entries {
+            shared: self.journal(Doc::Shared).entries()?,
+            private: self.journal(Doc::Private).entries()?,
+        })
+    }
+
+    /// Whether the documents were loaded from files with this fingerprint.
+    fn loaded_from(&self, print: &Fingerprint) -> bool {
+        let [shared, private] = &print.0;
+        [(&self.shared, shared), (&self.private, private)]
+            .iter()
+            .all(|(f, p)| {
+                f.snapshot_len == p.snapshot_len
+                    && f.snapshot_head == p.snapshot_head
+                    && f.log_len == p.log_len
+            })
     }
 
     fn files(&self, doc: Doc) -> &DocFiles {
@@ -327,34 +378,7 @@ impl Store {
     /// The saved sync state for a paired device, if any. A damaged one is an error.
     pub fn load_peer_state(&self, device_key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.peer_path(device_key)?;
-        if !path.exists() {
-            return Ok(None);
-        }
-        let bytes = read_capped(&path)?;
-        let decoded = decode_records(&bytes).map_err(|why| StoreError::Corrupt {
-            path: path.clone(),
-            why,
-        })?;
-        let ok_header = decoded.header.kind == RecordKind::SyncState
-            && decoded.header.journal_id == self.journal_id
-            && decoded.records.len() == 1;
-        if !ok_header {
-            return Err(StoreError::Corrupt {
-                path,
-                why: "not this journal's sync state".into(),
-            });
-        }
-        open_record(
-            &self.key,
-            &self.journal_id,
-            RecordKind::SyncState,
-            decoded.records[0],
-        )
-        .map(Some)
-        .map_err(|_| StoreError::Corrupt {
-            path,
-            why: "the sync state failed authentication".into(),
-        })
+        open_one(&path, &self.key, self.journal_id, RecordKind::SyncState)
     }
 
     /// When the sync state for a paired device was last saved (the end of the last finished
@@ -375,17 +399,13 @@ impl Store {
     pub fn save_peer_state(&self, device_key: &str, state: &[u8]) -> Result<(), StoreError> {
         let path = self.peer_path(device_key)?;
         create_private_dir(&self.root.join(PEERS))?;
-        let sealed = seal_record(&self.key, &self.journal_id, RecordKind::SyncState, state)
-            .map_err(|source| StoreError::Crypto {
-                path: path.clone(),
-                source,
-            })?;
-        let mut bytes = encode_header(&DataHeader {
-            kind: RecordKind::SyncState,
-            journal_id: self.journal_id,
-        })
-        .to_vec();
-        bytes.extend(frame(&sealed));
+        let bytes = seal_one(
+            &path,
+            &self.key,
+            self.journal_id,
+            RecordKind::SyncState,
+            state,
+        )?;
         write_atomic(&path, &bytes)
     }
 
@@ -414,17 +434,55 @@ fn write_snapshot(
     journal: &mut Journal,
 ) -> Result<(u64, Vec<u8>), StoreError> {
     let path = dir.join(SNAPSHOT);
-    let kind = doc.kinds().0;
-    let sealed = seal_record(key, &journal_id, kind, &journal.save()).map_err(|source| {
-        StoreError::Crypto {
-            path: path.clone(),
-            source,
-        }
-    })?;
-    let mut bytes = encode_header(&DataHeader { kind, journal_id }).to_vec();
-    bytes.extend(frame(&sealed));
+    let bytes = seal_one(&path, key, journal_id, doc.kinds().0, &journal.save())?;
     write_atomic(&path, &bytes)?;
     Ok((bytes.len() as u64, bytes[..SNAPSHOT_HEAD].to_vec()))
+}
+
+/// A data file holding one record: `plain` sealed as `kind` (for `path`, named in errors).
+pub(crate) fn seal_one(
+    path: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    kind: RecordKind,
+    plain: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let sealed =
+        seal_record(key, &journal_id, kind, plain).map_err(|source| StoreError::Crypto {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut bytes = encode_header(&DataHeader { kind, journal_id }).to_vec();
+    bytes.extend(frame(&sealed));
+    Ok(bytes)
+}
+
+/// The plaintext of a data file written by [`seal_one`], or `None` if there is no such file.
+/// A file of another kind or journal, or one that fails authentication, is an error.
+pub(crate) fn open_one(
+    path: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    kind: RecordKind,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let corrupt = |why: &str| StoreError::Corrupt {
+        path: path.to_owned(),
+        why: why.to_owned(),
+    };
+    let bytes = read_capped(path)?;
+    let decoded = decode_records(&bytes).map_err(|why| corrupt(&why))?;
+    if decoded.header.kind != kind || decoded.header.journal_id != journal_id {
+        return Err(corrupt("it belongs to another kind of file or journal"));
+    }
+    if decoded.records.len() != 1 || decoded.torn_bytes != 0 {
+        return Err(corrupt("it must hold exactly one whole record"));
+    }
+    open_record(key, &journal_id, kind, decoded.records[0])
+        .map(Some)
+        .map_err(|_| corrupt("its record failed authentication"))
 }
 
 fn write_empty_log(dir: &Path, journal_id: JournalId, doc: Doc) -> Result<u64, StoreError> {

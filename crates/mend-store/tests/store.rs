@@ -220,3 +220,118 @@ fn a_released_store_catches_up_with_other_writers_and_notices_compaction() {
     let fresh = open(&home, &s, jid, Access::Read).unwrap();
     assert_eq!(fresh.journal(Doc::Shared).len(), 3);
 }
+
+/// `Store::read_entries` with a read lock, as `mend list` calls it.
+fn read_entries(home: &Home, s: &DeviceSecrets, jid: JournalId) -> (Vec<String>, Vec<String>) {
+    let (entries, warnings) =
+        Store::read_entries(home, s, jid, home.lock(Access::Read).unwrap()).unwrap();
+    let texts = entries.into_all().into_iter().map(|e| e.text).collect();
+    (texts, warnings)
+}
+
+fn index_bytes(home: &Home) -> Option<Vec<u8>> {
+    fs::read(home.root().join("index")).ok()
+}
+
+#[test]
+fn the_read_index_is_used_only_while_the_journal_is_unchanged() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    write(&mut store, Doc::Private, "p1", "secret draft");
+    drop(store);
+    assert_eq!(index_bytes(&home), None);
+    let expected = open(&home, &s, jid, Access::Read)
+        .unwrap()
+        .entries()
+        .unwrap();
+
+    // The first read loads the journal and writes the index, sealed.
+    let (first, warnings) =
+        Store::read_entries(&home, &s, jid, home.lock(Access::Read).unwrap()).unwrap();
+    assert_eq!(first, expected);
+    assert!(warnings.is_empty());
+    let written = index_bytes(&home).expect("the index is written");
+    let plain = |b: &[u8], w: &str| b.windows(w.len()).any(|x| x == w.as_bytes());
+    assert!(!plain(&written, "secret draft") && !plain(&written, "Alex"));
+    // The next read uses it as it is (rewriting it would seal it under a fresh nonce).
+    let (second, _) =
+        Store::read_entries(&home, &s, jid, home.lock(Access::Read).unwrap()).unwrap();
+    assert_eq!(second, expected);
+    assert_eq!(index_bytes(&home).as_ref(), Some(&written));
+
+    // A write, and then a compaction, each make it stale: it is rebuilt, never believed.
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e2", "two");
+    drop(store);
+    assert_eq!(
+        read_entries(&home, &s, jid).0,
+        ["one", "two", "secret draft"]
+    );
+    let after_write = index_bytes(&home).unwrap();
+    assert_ne!(after_write, written);
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    store.compact(Doc::Private).unwrap();
+    store
+        .commit(Doc::Private, |j| {
+            j.delete_entry("p1", &"a".repeat(32), Utc::now())
+        })
+        .unwrap();
+    drop(store);
+    assert_eq!(read_entries(&home, &s, jid).0, ["one", "two"]);
+    assert_ne!(index_bytes(&home).unwrap(), after_write);
+}
+
+#[test]
+fn a_stale_damaged_or_foreign_index_is_rebuilt_not_believed() {
+    let (_d, home, s, jid, _) = new_home();
+    let index = home.root().join("index");
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    drop(store);
+    read_entries(&home, &s, jid);
+    let old = index_bytes(&home).unwrap();
+
+    // An index put back from before a write.
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e2", "two");
+    drop(store);
+    fs::write(&index, &old).unwrap();
+    assert_eq!(
+        read_entries(&home, &s, jid),
+        (vec!["one".into(), "two".into()], vec![])
+    );
+
+    // A damaged index.
+    let mut damaged = index_bytes(&home).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    fs::write(&index, &damaged).unwrap();
+    assert_eq!(read_entries(&home, &s, jid).0, ["one", "two"]);
+    assert_ne!(index_bytes(&home).unwrap(), damaged);
+
+    // Another journal's index, in this journal's state or not, opens under neither its id nor key.
+    let (_d2, other, s2, jid2, _) = new_home();
+    read_entries(&other, &s2, jid2);
+    fs::copy(other.root().join("index"), &index).unwrap();
+    assert_eq!(read_entries(&home, &s, jid).0, ["one", "two"]);
+
+    // A torn final record: the warning comes every time, and no index is written from it.
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "e3", "torn");
+    drop(store);
+    let log = home.root().join("shared/log");
+    let len = fs::metadata(&log).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    let before = index_bytes(&home);
+    for _ in 0..2 {
+        let (texts, warnings) = read_entries(&home, &s, jid);
+        assert_eq!((texts.len(), warnings.len()), (2, 1));
+    }
+    assert_eq!(index_bytes(&home), before);
+}

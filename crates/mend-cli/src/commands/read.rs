@@ -70,8 +70,7 @@ fn threaded_block(e: &Entry, all: &[Entry]) -> String {
 
 pub fn list(g: &Global, a: ListArgs) -> Result<()> {
     let filter = filter_from(&a)?;
-    let store = Unlocked::new(g)?.open(Access::Read)?;
-    let all = session::all_entries(&store)?;
+    let all = Unlocked::new(g)?.read_entries()?;
     if a.json {
         return print_entries(&filter.apply(all), &[], true);
     }
@@ -97,8 +96,7 @@ pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
         limit: a.limit,
         ..Default::default()
     };
-    let store = Unlocked::new(g)?.open(Access::Read)?;
-    let entries = filter.apply(session::all_entries(&store)?);
+    let entries = filter.apply(Unlocked::new(g)?.read_entries()?);
     print_entries(&entries, &a.words, a.json)
 }
 

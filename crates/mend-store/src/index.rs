@@ -1,0 +1,378 @@
+//! The read index: both documents' entries as they were last read out of the journal, sealed
+//! under the journal key, so that `mend list` and `mend search` need not load the Automerge
+//! documents while nothing has changed.
+//!
+//! The index records a fingerprint of the journal files it was read from: for each document
+//! the snapshot's length and first bytes (which hold its random nonce, so every new snapshot
+//! differs) and the log's length and last 16 bytes (the tag of its last record). Snapshots are
+//! only ever replaced and logs only appended to (or emptied together with a new snapshot), so
+//! any change to the journal changes the fingerprint and the index is not used. It is a cache:
+//! when it is missing, stale, damaged, from another journal or of another version, the journal
+//! is loaded as usual and the index written afresh; failing to write it is never an error.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use mend_crypto::{JournalId, JournalKey, RecordKind, TAG_LEN};
+use mend_journal::{Entry, Extra};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{open_one, seal_one, Doc, SNAPSHOT, SNAPSHOT_HEAD};
+use crate::{StoreError, DATA_HEADER_LEN};
+
+const INDEX: &str = "index";
+/// The version of the index's plaintext; another version is rebuilt, not read. Bump it when
+/// what the index holds, or what `Journal::entries` makes of a document, changes.
+const INDEX_VERSION: u32 = 1;
+
+/// What identifies the state of one document's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DocPrint {
+    pub snapshot_len: u64,
+    pub snapshot_head: Vec<u8>,
+    pub log_len: u64,
+    pub log_tail: Vec<u8>,
+}
+
+/// What identifies the state of the journal's files: the shared document, then the private one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Fingerprint(pub [DocPrint; 2]);
+
+/// Both documents' entries, in the order the documents give them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entries {
+    pub shared: Vec<Entry>,
+    pub private: Vec<Entry>,
+}
+
+impl Entries {
+    /// Shared entries first, then private ones.
+    pub fn into_all(self) -> Vec<Entry> {
+        let mut all = self.shared;
+        all.extend(self.private);
+        all
+    }
+}
+
+#[derive(Deserialize)]
+struct IndexFile {
+    version: u32,
+    /// The version of Mend that read the entries out (how it reads them may change).
+    mend: String,
+    fingerprint: Fingerprint,
+    shared: Vec<Row>,
+    private: Vec<Row>,
+}
+
+/// [`IndexFile`] as written, borrowing what it holds.
+#[derive(Serialize)]
+struct IndexFileRef<'a> {
+    version: u32,
+    mend: &'a str,
+    fingerprint: &'a Fingerprint,
+    shared: Vec<Row>,
+    private: Vec<Row>,
+}
+
+const MEND_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A moment as seconds and nanoseconds since 1970 (exact for every `DateTime<Utc>`).
+type Moment = (i64, u32);
+
+fn moment(t: &DateTime<Utc>) -> Moment {
+    (t.timestamp(), t.timestamp_subsec_nanos())
+}
+
+fn from_moment((secs, nanos): Moment) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, nanos)
+}
+
+/// An entry as the index holds it: every field in a fixed order (the encoding is not
+/// self-describing) and moments as numbers. The conversions name every field of `Entry` and
+/// `Extra`, so a field added there and not here fails to compile.
+#[derive(Serialize, Deserialize)]
+struct Row {
+    id: String,
+    author: String,
+    author_id: String,
+    created_at: Moment,
+    written_at: Moment,
+    edited_at: Option<Moment>,
+    text: String,
+    tags: Vec<String>,
+    mood: Option<u8>,
+    kind: String,
+    private: bool,
+    conflicting_texts: Vec<String>,
+    refers_to: Option<String>,
+    every: Option<String>,
+    until: Option<Moment>,
+    feelings: Vec<String>,
+    shared_at: Option<Moment>,
+    retracted_at: Option<Moment>,
+    retracted_by: Option<String>,
+    prompt: Option<String>,
+    sealed: Option<String>,
+}
+
+impl From<&Entry> for Row {
+    fn from(e: &Entry) -> Self {
+        let Entry {
+            id,
+            author,
+            author_id,
+            created_at,
+            written_at,
+            edited_at,
+            text,
+            tags,
+            mood,
+            kind,
+            private,
+            conflicting_texts,
+            extra:
+                Extra {
+                    refers_to,
+                    every,
+                    until,
+                    feelings,
+                    shared_at,
+                    retracted_at,
+                    retracted_by,
+                    prompt,
+                    sealed,
+                },
+        } = e.clone();
+        let opt = |t: Option<DateTime<Utc>>| t.as_ref().map(moment);
+        Row {
+            id,
+            author,
+            author_id,
+            created_at: moment(&created_at),
+            written_at: moment(&written_at),
+            edited_at: opt(edited_at),
+            text,
+            tags,
+            mood,
+            kind,
+            private,
+            conflicting_texts,
+            refers_to,
+            every,
+            until: opt(until),
+            feelings,
+            shared_at: opt(shared_at),
+            retracted_at: opt(retracted_at),
+            retracted_by,
+            prompt,
+            sealed,
+        }
+    }
+}
+
+impl Row {
+    /// `None` if a moment is out of range (the index is then not used).
+    fn into_entry(self) -> Option<Entry> {
+        let opt = |m: Option<Moment>| m.map_or(Some(None), |m| from_moment(m).map(Some));
+        Some(Entry {
+            id: self.id,
+            author: self.author,
+            author_id: self.author_id,
+            created_at: from_moment(self.created_at)?,
+            written_at: from_moment(self.written_at)?,
+            edited_at: opt(self.edited_at)?,
+            text: self.text,
+            tags: self.tags,
+            mood: self.mood,
+            kind: self.kind,
+            private: self.private,
+            conflicting_texts: self.conflicting_texts,
+            extra: Extra {
+                refers_to: self.refers_to,
+                every: self.every,
+                until: opt(self.until)?,
+                feelings: self.feelings,
+                shared_at: opt(self.shared_at)?,
+                retracted_at: opt(self.retracted_at)?,
+                retracted_by: self.retracted_by,
+                prompt: self.prompt,
+                sealed: self.sealed,
+            },
+        })
+    }
+}
+
+fn rows(entries: &[Entry]) -> Vec<Row> {
+    entries.iter().map(Row::from).collect()
+}
+
+fn from_rows(rows: Vec<Row>) -> Option<Vec<Entry>> {
+    rows.into_iter().map(Row::into_entry).collect()
+}
+
+fn read_at(f: &mut fs::File, pos: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    f.seek(SeekFrom::Start(pos))?;
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+fn doc_print(dir: &Path) -> std::io::Result<DocPrint> {
+    let mut snap = fs::File::open(dir.join(SNAPSHOT))?;
+    let snapshot_len = snap.metadata()?.len();
+    let snapshot_head = read_at(&mut snap, 0, SNAPSHOT_HEAD.min(snapshot_len as usize))?;
+    let mut log = fs::File::open(dir.join(crate::store::LOG))?;
+    let log_len = log.metadata()?.len();
+    let log_tail = if log_len >= (DATA_HEADER_LEN + TAG_LEN) as u64 {
+        read_at(&mut log, log_len - TAG_LEN as u64, TAG_LEN)?
+    } else {
+        Vec::new()
+    };
+    Ok(DocPrint {
+        snapshot_len,
+        snapshot_head,
+        log_len,
+        log_tail,
+    })
+}
+
+/// The fingerprint of the journal files under `root` as they are now (a few bytes read).
+pub(crate) fn fingerprint(root: &Path) -> std::io::Result<Fingerprint> {
+    Ok(Fingerprint([
+        doc_print(&root.join(Doc::Shared.dir()))?,
+        doc_print(&root.join(Doc::Private.dir()))?,
+    ]))
+}
+
+/// The index's entries, if it exists, opens under `key`, and was read from files with
+/// `fingerprint`. Anything else is `None` (and is logged at debug level).
+pub(crate) fn read(
+    root: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    fingerprint: &Fingerprint,
+) -> Option<Entries> {
+    let path = root.join(INDEX);
+    let plain = match open_one(&path, key, journal_id, RecordKind::ReadIndex) {
+        Ok(Some(plain)) => plain,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::debug!("read index not used: {e}");
+            return None;
+        }
+    };
+    match postcard::from_bytes::<IndexFile>(&plain) {
+        Ok(f)
+            if f.version == INDEX_VERSION
+                && f.mend == MEND_VERSION
+                && f.fingerprint == *fingerprint =>
+        {
+            let entries = Entries {
+                shared: from_rows(f.shared)?,
+                private: from_rows(f.private)?,
+            };
+            Some(entries)
+        }
+        Ok(_) => {
+            tracing::debug!("read index not used: the journal changed since it was written");
+            None
+        }
+        Err(e) => {
+            tracing::debug!("read index not used: {e}");
+            None
+        }
+    }
+}
+
+/// Replace the index with `entries`, read from files with `fingerprint`. Not fsynced: a
+/// crash can at worst leave an index that fails to open, which is then rebuilt.
+pub(crate) fn write(
+    root: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    fingerprint: &Fingerprint,
+    entries: &Entries,
+) -> Result<(), StoreError> {
+    let path = root.join(INDEX);
+    let file = IndexFileRef {
+        version: INDEX_VERSION,
+        mend: MEND_VERSION,
+        fingerprint,
+        shared: rows(&entries.shared),
+        private: rows(&entries.private),
+    };
+    let plain = postcard::to_allocvec(&file).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    let bytes = seal_one(&path, key, journal_id, RecordKind::ReadIndex, &plain)?;
+    // Readers share the lock, so two may write at once: each through a name of its own.
+    let tmp = root.join(format!("{INDEX}.{}.tmp", std::process::id()));
+    let written = crate::atomic::private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+        .and_then(|()| fs::rename(&tmp, &path));
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::Io { path, source });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn every_field_of_an_entry_survives_the_index() {
+        let at = |s| {
+            Utc.timestamp_opt(s, 123_456_789)
+                .single()
+                .expect("a moment")
+        };
+        let full = Entry {
+            id: "0123456789abcdef".into(),
+            author: "Sam".into(),
+            author_id: "ab".repeat(16),
+            created_at: at(1_700_000_000),
+            written_at: at(1_700_000_100),
+            edited_at: Some(at(1_700_000_200)),
+            text: "words\nover lines ✓".into(),
+            tags: vec!["trust".into(), "call".into()],
+            mood: Some(4),
+            kind: "promise".into(),
+            private: true,
+            conflicting_texts: vec!["other words".into()],
+            extra: Extra {
+                refers_to: Some("fedcba".into()),
+                every: Some("week".into()),
+                until: Some(at(1_800_000_000)),
+                feelings: vec!["hopeful".into()],
+                shared_at: Some(at(1_700_000_300)),
+                retracted_at: Some(at(1_700_000_400)),
+                retracted_by: Some("Sam".into()),
+                prompt: Some("What helped today?".into()),
+                sealed: Some("00ff".into()),
+            },
+        };
+        let bare = Entry {
+            edited_at: None,
+            mood: None,
+            tags: Vec::new(),
+            conflicting_texts: Vec::new(),
+            extra: Extra::default(),
+            ..full.clone()
+        };
+        for e in [full, bare] {
+            let bytes = postcard::to_allocvec(&Row::from(&e)).expect("encodes");
+            let row: Row = postcard::from_bytes(&bytes).expect("decodes");
+            assert_eq!(row.into_entry(), Some(e));
+        }
+    }
+}
