@@ -586,6 +586,82 @@ impl Journal {
         Some(ids)
     }
 
+    /// The ids of the entries that the changes since `heads` touched, read from those changes
+    /// alone (not the whole document, so one user action costs next to nothing). `None` when
+    /// they touched anything besides entries (people, devices, the root), more than `limit`
+    /// entries, or `heads` are unknown: a reader must then read every entry afresh.
+    pub fn entries_touched_since(
+        &mut self,
+        heads: &[ChangeHash],
+        limit: usize,
+    ) -> Option<BTreeSet<String>> {
+        use automerge::legacy::{Key, OpType};
+        if heads
+            .iter()
+            .any(|h| self.doc.get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        let entries = self.root_map("entries").ok()?;
+        let entries_text = entries.to_string();
+        // Entry objects made by these changes: object id → entry id.
+        let mut made = std::collections::HashMap::new();
+        let mut ids = BTreeSet::new();
+        for change in self.doc.get_changes(heads) {
+            let change = change.decode();
+            for (i, op) in change.operations.iter().enumerate() {
+                let Key::Map(key) = &op.key else {
+                    return None;
+                };
+                let obj = op.obj.to_string();
+                let id = if obj == entries_text {
+                    if let OpType::Make(_) = op.action {
+                        let op_id =
+                            format!("{}@{}", change.start_op.get() + i as u64, change.actor_id);
+                        made.insert(op_id, key.to_string());
+                    }
+                    key.to_string()
+                } else if let Some(id) = made.get(&obj) {
+                    id.clone()
+                } else {
+                    self.entry_of(&obj, &entries)?
+                };
+                ids.insert(id);
+                if ids.len() > limit {
+                    return None;
+                }
+            }
+        }
+        Some(ids)
+    }
+
+    /// The id of the entry whose object is `obj` (as text), if it is an entry's.
+    fn entry_of(&self, obj: &str, entries: &ObjId) -> Option<String> {
+        let obj = self.doc.import_obj(obj).ok()?;
+        let parent = self.doc.parents(&obj).ok()?.next()?;
+        match parent.prop {
+            automerge::Prop::Map(id) if parent.obj == *entries => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The entries with these ids that exist, and the ids that do not.
+    pub fn entries_with_ids(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> Result<(Vec<Entry>, Vec<String>), JournalError> {
+        let names = self.people()?;
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for id in ids {
+            match self.entry_obj(id) {
+                Ok(obj) => found.push(self.read_entry(id, &obj, &names)?),
+                Err(JournalError::NotFound(_)) => missing.push(id.clone()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((found, missing))
+    }
+
     /// All entry ids.
     pub fn entry_ids(&self) -> Result<Vec<String>, JournalError> {
         let Ok(entries) = self.root_map("entries") else {

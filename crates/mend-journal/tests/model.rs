@@ -242,3 +242,62 @@ fn defaults_are_left_out_and_read_back() {
     let e1 = j.entry("e1").unwrap();
     assert_eq!((e1.kind.as_str(), e1.written_at), ("checkin", t(2)));
 }
+
+/// What `entries_touched_since` reports after each kind of action, from the changes alone.
+#[test]
+fn the_entries_an_action_touched_are_told_from_its_changes() {
+    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let set = |ids: &[&str]| Some(ids.iter().map(|s| s.to_string()).collect());
+    let touched = |j: &mut Journal, act: &dyn Fn(&mut Journal)| {
+        let heads = j.heads();
+        act(j);
+        j.entries_touched_since(&heads, 2)
+    };
+    let add = |id: &'static str| {
+        move |j: &mut Journal| j.add_entry(&entry(id, &alex(), "words", 2), t(2)).unwrap()
+    };
+    assert_eq!(touched(&mut j, &add("zz")), set(&["zz"]));
+    assert_eq!(touched(&mut j, &add("aa")), set(&["aa"]));
+    let edit = |j: &mut Journal| {
+        let change = EntryEdit {
+            text: Some("other words".into()),
+            ..Default::default()
+        };
+        j.edit_entry("zz", &alex().id, &change, t(3)).unwrap()
+    };
+    assert_eq!(touched(&mut j, &edit), set(&["zz"]));
+    let delete = |j: &mut Journal| j.delete_entry("aa", &alex().id, t(4)).unwrap();
+    assert_eq!(touched(&mut j, &delete), set(&["aa"]));
+    // Anything besides entries, or more entries than the limit, means "read them all".
+    assert_eq!(
+        touched(&mut j, &|j| j.add_person(&sam(), t(5)).unwrap()),
+        None
+    );
+    let import = |j: &mut Journal| {
+        for id in ["m1", "m2", "m3"] {
+            j.add_entry(&entry(id, &sam(), "words", 6), t(6)).unwrap();
+        }
+    };
+    assert_eq!(touched(&mut j, &import), None);
+    // Changes that arrived from elsewhere count like local ones.
+    let mut other = Journal::empty(&[2; 16], false);
+    other.apply_changes(&j.save()).unwrap();
+    let heads = other.heads();
+    j.edit_entry(
+        "m2",
+        &sam().id,
+        &EntryEdit {
+            mood: Some(Some(5)),
+            ..Default::default()
+        },
+        t(7),
+    )
+    .unwrap();
+    other.apply_changes(&j.changes_since(&heads)).unwrap();
+    assert_eq!(other.entries_touched_since(&heads, 2), set(&["m2"]));
+    // Heads the document does not know.
+    assert_eq!(
+        j.entries_touched_since(&[automerge::ChangeHash([7; 32])], 2),
+        None
+    );
+}

@@ -10,19 +10,21 @@
 //! when it is missing, stale, damaged, from another journal or of another version, the journal
 //! is loaded as usual and the index written afresh; failing to write it is never an error.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use mend_crypto::{JournalId, JournalKey, RecordKind, TAG_LEN};
+use mend_crypto::{open_record, seal_record, JournalId, JournalKey, RecordKind, TAG_LEN};
 use mend_journal::{Entry, Extra};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{open_one, seal_one, Doc, SNAPSHOT, SNAPSHOT_HEAD};
+use crate::records::{decode_records, frame};
+use crate::store::{read_capped, seal_one, Doc, SNAPSHOT, SNAPSHOT_HEAD};
 use crate::{StoreError, DATA_HEADER_LEN};
 
-const INDEX: &str = "index";
+pub(crate) const INDEX: &str = "index";
 /// The version of the index's plaintext; another version is rebuilt, not read. Bump it when
 /// what the index holds, or what `Journal::entries` makes of a document, changes.
 const INDEX_VERSION: u32 = 1;
@@ -246,44 +248,145 @@ pub(crate) fn fingerprint(root: &Path) -> std::io::Result<Fingerprint> {
     ]))
 }
 
-/// The index's entries, if it exists, opens under `key`, and was read from files with
-/// `fingerprint`. Anything else is `None` (and is logged at debug level).
+/// A change to one document's entries, appended to the index by the command that made it.
+#[derive(Serialize, Deserialize)]
+struct Delta {
+    /// The files' fingerprint before the change and after it.
+    before: Fingerprint,
+    after: Fingerprint,
+    private: bool,
+    /// Entries written or changed, whole.
+    upserts: Vec<Row>,
+    /// Entries deleted.
+    removed: Vec<String>,
+}
+
+/// What [`read`] found: the entries, and how many deltas it applied to the base.
+pub(crate) struct Found {
+    pub entries: Entries,
+    pub deltas: usize,
+}
+
+/// The index's entries, if it exists, opens under `key`, and after its deltas describes the
+/// files with `fingerprint`. Anything else is `None` (logged at debug level).
 pub(crate) fn read(
     root: &Path,
     key: &JournalKey,
     journal_id: JournalId,
     fingerprint: &Fingerprint,
-) -> Option<Entries> {
+) -> Option<Found> {
     let path = root.join(INDEX);
-    let plain = match open_one(&path, key, journal_id, RecordKind::ReadIndex) {
-        Ok(Some(plain)) => plain,
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::debug!("read index not used: {e}");
-            return None;
-        }
-    };
-    match postcard::from_bytes::<IndexFile>(&plain) {
-        Ok(f)
-            if f.version == INDEX_VERSION
-                && f.mend == MEND_VERSION
-                && f.fingerprint == *fingerprint =>
-        {
-            let entries = Entries {
-                shared: from_rows(f.shared)?,
-                private: from_rows(f.private)?,
-            };
-            Some(entries)
-        }
-        Ok(_) => {
-            tracing::debug!("read index not used: the journal changed since it was written");
-            None
-        }
-        Err(e) => {
-            tracing::debug!("read index not used: {e}");
-            None
-        }
+    if !path.exists() {
+        return None;
     }
+    let found = read_chain(&path, key, journal_id, fingerprint);
+    if found.is_none() {
+        tracing::debug!("read index not used: stale, damaged or not this journal's");
+    }
+    found
+}
+
+fn read_chain(
+    path: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    fingerprint: &Fingerprint,
+) -> Option<Found> {
+    let bytes = read_capped(path).ok()?;
+    let decoded = decode_records(&bytes).ok()?;
+    if decoded.header.kind != RecordKind::ReadIndex || decoded.header.journal_id != journal_id {
+        return None;
+    }
+    let open = |sealed: &[u8]| open_record(key, &journal_id, RecordKind::ReadIndex, sealed).ok();
+    let (base, deltas) = decoded.records.split_first()?;
+    let base: IndexFile = postcard::from_bytes(&open(base)?).ok()?;
+    if base.version != INDEX_VERSION || base.mend != MEND_VERSION {
+        return None;
+    }
+    // Follow the deltas for as long as each starts where the last ended.
+    let mut running = base.fingerprint;
+    let mut changed: [BTreeMap<String, Option<Row>>; 2] = Default::default();
+    let mut applied = 0;
+    for sealed in deltas {
+        let Some(delta) = open(sealed).and_then(|p| postcard::from_bytes::<Delta>(&p).ok()) else {
+            break;
+        };
+        if delta.before != running {
+            break;
+        }
+        let doc = &mut changed[usize::from(delta.private)];
+        for id in delta.removed {
+            doc.insert(id, None);
+        }
+        for row in delta.upserts {
+            doc.insert(row.id.clone(), Some(row));
+        }
+        running = delta.after;
+        applied += 1;
+    }
+    if running != *fingerprint {
+        return None;
+    }
+    let [shared, private] = changed;
+    Some(Found {
+        entries: Entries {
+            shared: merged(base.shared, shared)?,
+            private: merged(base.private, private)?,
+        },
+        deltas: applied,
+    })
+}
+
+/// `rows` with `changed` applied (a row replaced or added, or removed for `None`), in the
+/// order a document gives its entries: by id.
+fn merged(rows: Vec<Row>, changed: BTreeMap<String, Option<Row>>) -> Option<Vec<Entry>> {
+    if changed.is_empty() {
+        return from_rows(rows);
+    }
+    let mut rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| !changed.contains_key(&r.id))
+        .collect();
+    rows.extend(changed.into_values().flatten());
+    rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    from_rows(rows)
+}
+
+/// Append what a change did to one document's entries (`upserts` whole, `removed` by id),
+/// taking the files from `before` to `after`. Only readers that reach `before` use it.
+pub(crate) fn append(
+    root: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    (before, after): (Fingerprint, Fingerprint),
+    doc: Doc,
+    upserts: &[Entry],
+    removed: Vec<String>,
+) -> Result<(), StoreError> {
+    let path = root.join(INDEX);
+    let delta = Delta {
+        before,
+        after,
+        private: doc == Doc::Private,
+        upserts: rows(upserts),
+        removed,
+    };
+    let plain = postcard::to_allocvec(&delta).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    let sealed =
+        seal_record(key, &journal_id, RecordKind::ReadIndex, &plain).map_err(|source| {
+            StoreError::Crypto {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&frame(&sealed)))
+        .map_err(StoreError::io(&path))
 }
 
 /// Replace the index with `entries`, read from files with `fingerprint`. Not fsynced: a

@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use automerge::ChangeHash;
 use mend_crypto::{open_record, seal_record, DeviceSecrets, JournalId, JournalKey, RecordKind};
 use mend_journal::{Journal, JournalError};
 
@@ -51,6 +52,12 @@ struct DocFiles {
     log_records: usize,
 }
 
+/// A reader folds the read index's deltas into a new base once there are more than this many.
+const INDEX_MAX_DELTAS: usize = 32;
+/// A change that touched more entries than this leaves the read index stale (to be rebuilt by
+/// the next reader) rather than appending them all.
+const INDEX_MAX_TOUCHED: usize = 1000;
+
 /// The bytes of a snapshot that identify it.
 pub(crate) const SNAPSHOT_HEAD: usize = DATA_HEADER_LEN + 4 + mend_crypto::NONCE_LEN;
 
@@ -76,7 +83,7 @@ pub struct Store {
     defer_compaction: bool,
 }
 
-fn read_capped(path: &Path) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>, StoreError> {
     let len = fs::metadata(path).map_err(StoreError::io(path))?.len();
     if len > (RECORD_MAX_LEN as u64) * 4 {
         return Err(StoreError::Corrupt {
@@ -151,11 +158,16 @@ impl Store {
         let root = home.root();
         let print = index::fingerprint(root).ok();
         let key = &secrets.journal_key;
-        if let Some(entries) = print
-            .as_ref()
-            .and_then(|p| index::read(root, key, journal_id, p))
-        {
-            return Ok((entries, Vec::new()));
+        if let Some(print) = &print {
+            if let Some(found) = index::read(root, key, journal_id, print) {
+                // Fold a long chain of deltas into a new base.
+                if found.deltas > INDEX_MAX_DELTAS {
+                    if let Err(e) = index::write(root, key, journal_id, print, &found.entries) {
+                        tracing::debug!("read index not rewritten: {e}");
+                    }
+                }
+                return Ok((found.entries, Vec::new()));
+            }
         }
         let store = Store::open(home, secrets, journal_id, lock)?;
         let entries = store.entries()?;
@@ -246,6 +258,7 @@ impl Store {
         }
         let journal_id = self.journal_id;
         let key = self.key.clone();
+        let index_before = self.index_before_change();
         let files = self.files_mut(doc);
         let heads = files.journal.heads();
         let out = match action(&mut files.journal) {
@@ -269,6 +282,9 @@ impl Store {
         append_durable(&files.dir.join(LOG), files.log_len, &framed)?;
         files.log_len += framed.len() as u64;
         files.log_records += 1;
+        if let Some(before) = index_before {
+            self.follow_in_index(doc, Some(&heads), before);
+        }
         if !self.defer_compaction && self.compaction_due(doc) {
             self.compact(doc)?;
         }
@@ -413,6 +429,7 @@ impl Store {
     /// everything in it: the new snapshot is renamed into place before the log is emptied, and
     /// applying log records the snapshot already holds changes nothing.
     pub fn compact(&mut self, doc: Doc) -> Result<(), StoreError> {
+        let index_before = self.index_before_change();
         let journal_id = self.journal_id;
         let key = self.key.clone();
         let files = self.files_mut(doc);
@@ -422,7 +439,62 @@ impl Store {
         files.log_len = write_empty_log(&files.dir, journal_id, doc)?;
         files.log_records = 0;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
+        if let Some(before) = index_before {
+            self.follow_in_index(doc, None, before);
+        }
         Ok(())
+    }
+
+    /// The journal files' fingerprint before a change, when there is a read index to keep
+    /// current and it has not grown past a few times the journal's own size.
+    fn index_before_change(&self) -> Option<Fingerprint> {
+        let len = fs::metadata(self.root.join(index::INDEX)).ok()?.len();
+        let data: u64 = [&self.shared, &self.private]
+            .iter()
+            .map(|f| f.snapshot_len + f.log_len)
+            .sum();
+        if len > 4 * data + 4 * 1024 * 1024 {
+            return None;
+        }
+        index::fingerprint(&self.root).ok()
+    }
+
+    /// Append to the read index what the change to `doc` since `heads` did to its entries
+    /// (`None`: the files changed but no entry did), so that the next reader need not load
+    /// the journal. When that cannot be told cheaply nothing is appended, and the next reader
+    /// finds the index stale and rebuilds it. Never fails the change itself.
+    fn follow_in_index(&mut self, doc: Doc, heads: Option<&[ChangeHash]>, before: Fingerprint) {
+        let journal = &mut self.files_mut(doc).journal;
+        let touched = match heads {
+            Some(heads) => journal.entries_touched_since(heads, INDEX_MAX_TOUCHED),
+            None => Some(Default::default()),
+        };
+        let Some(touched) = touched else {
+            tracing::debug!(
+                ?doc,
+                "read index left stale: the change was not only to entries"
+            );
+            return;
+        };
+        let appended = journal
+            .entries_with_ids(&touched)
+            .map_err(StoreError::from)
+            .and_then(|(upserts, removed)| {
+                let after = index::fingerprint(&self.root).map_err(StoreError::io(&self.root))?;
+                let prints = (before, after);
+                index::append(
+                    &self.root,
+                    &self.key,
+                    self.journal_id,
+                    prints,
+                    doc,
+                    &upserts,
+                    removed,
+                )
+            });
+        if let Err(e) = appended {
+            tracing::debug!(?doc, "read index left stale: {e}");
+        }
     }
 }
 

@@ -335,3 +335,109 @@ fn a_stale_damaged_or_foreign_index_is_rebuilt_not_believed() {
     }
     assert_eq!(index_bytes(&home), before);
 }
+
+/// Each change appends to the read index what it did, so the next read neither loads the
+/// journal nor rebuilds the index, and still sees exactly what loading would.
+#[test]
+fn changes_keep_the_read_index_current_without_a_rebuild() {
+    let (_d, home, s, jid, _) = new_home();
+    let me = "a".repeat(32);
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    write(&mut store, Doc::Shared, "mm", "first");
+    drop(store);
+    read_entries(&home, &s, jid);
+    let mut last = index_bytes(&home).unwrap();
+    // Each action, then a read: the index only grew (nothing rewritten), the read left it as
+    // it was, and what it gave equals a full load.
+    type Action<'a> = Box<dyn Fn(&mut Store) + 'a>;
+    let actions: Vec<(&str, Action)> = vec![
+        (
+            "write",
+            Box::new(|st| write(st, Doc::Shared, "zz", "later id")),
+        ),
+        (
+            "write before",
+            Box::new(|st| write(st, Doc::Shared, "aa", "earlier id")),
+        ),
+        (
+            "private",
+            Box::new(|st| write(st, Doc::Private, "p1", "draft")),
+        ),
+        (
+            "edit",
+            Box::new(|st| {
+                let edit = mend_journal::EntryEdit {
+                    text: Some("edited".into()),
+                    ..Default::default()
+                };
+                st.commit(Doc::Shared, |j| j.edit_entry("zz", &me, &edit, Utc::now()))
+                    .unwrap()
+            }),
+        ),
+        (
+            "delete",
+            Box::new(|st| {
+                st.commit(Doc::Private, |j| j.delete_entry("p1", &me, Utc::now()))
+                    .unwrap()
+            }),
+        ),
+        ("compact", Box::new(|st| st.compact(Doc::Shared).unwrap())),
+    ];
+    for (what, act) in &actions {
+        let mut store = open(&home, &s, jid, Access::Write).unwrap();
+        act(&mut store);
+        let expected = store.entries().unwrap();
+        drop(store);
+        let grown = index_bytes(&home).unwrap();
+        assert!(
+            grown.len() > last.len() && grown.starts_with(&last),
+            "{what}: rewritten"
+        );
+        let (got, _) =
+            Store::read_entries(&home, &s, jid, home.lock(Access::Read).unwrap()).unwrap();
+        assert_eq!(got, expected, "{what}");
+        assert_eq!(
+            index_bytes(&home).unwrap(),
+            grown,
+            "{what}: rebuilt on read"
+        );
+        last = grown;
+    }
+    assert_eq!(
+        read_entries(&home, &s, jid).0,
+        ["earlier id", "first", "edited"]
+    );
+
+    // A change besides entries (a device joins, and with it a name) leaves it to be rebuilt.
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let sam = mend_journal::Person {
+        id: "b".repeat(32),
+        name: "Sam".into(),
+    };
+    store
+        .commit(Doc::Shared, |j| {
+            j.add_device(&"cd".repeat(32), &sam, "laptop", &me, Utc::now())
+        })
+        .unwrap();
+    drop(store);
+    assert_eq!(index_bytes(&home).unwrap(), last, "nothing appended");
+    read_entries(&home, &s, jid);
+    let rebuilt = index_bytes(&home).unwrap();
+    assert!(
+        !rebuilt.starts_with(&last[..last.len().min(200)]),
+        "rebuilt"
+    );
+
+    // A long chain of deltas is folded into a new base by the reader that follows it.
+    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    for i in 0..40 {
+        write(&mut store, Doc::Shared, &format!("n{i:02}"), "one of many");
+    }
+    drop(store);
+    let long = index_bytes(&home).unwrap().len();
+    let (texts, _) = read_entries(&home, &s, jid);
+    assert_eq!(texts.len(), 43);
+    let folded = index_bytes(&home).unwrap().len();
+    assert!(folded < long, "{folded} < {long}");
+    assert_eq!(read_entries(&home, &s, jid).0, texts);
+}
