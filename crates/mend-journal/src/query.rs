@@ -41,16 +41,26 @@ impl Filter {
 
     /// Keep the matching entries, newest first, at most `limit`.
     pub fn apply(&self, entries: Vec<Entry>) -> Vec<Entry> {
-        let mut out: Vec<Entry> = entries.into_iter().filter(|e| self.matches(e)).collect();
-        out.sort_by(|a, b| {
+        self.select(&entries).into_iter().cloned().collect()
+    }
+
+    /// The matching entries among `entries`, newest first, at most `limit`, by reference: only
+    /// the ones kept are ever sorted.
+    pub fn select<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) -> Vec<&'a Entry> {
+        let newest_first = |a: &&Entry, b: &&Entry| {
             b.created_at
                 .cmp(&a.created_at)
                 .then_with(|| b.written_at.cmp(&a.written_at))
                 .then_with(|| a.id.cmp(&b.id))
-        });
-        if let Some(n) = self.limit {
+        };
+        let mut out: Vec<&Entry> = entries.into_iter().filter(|e| self.matches(e)).collect();
+        if let Some(n) = self.limit.filter(|n| *n < out.len()) {
+            if n > 0 {
+                out.select_nth_unstable_by(n - 1, newest_first);
+            }
             out.truncate(n);
         }
+        out.sort_by(newest_first);
         out
     }
 }

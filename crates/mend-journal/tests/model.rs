@@ -224,6 +224,33 @@ fn filters_sort_newest_first() {
 }
 
 #[test]
+fn a_limit_keeps_exactly_the_newest_in_order() {
+    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    // Hours repeat, so the ties are broken by the time written, then by id.
+    for i in 0..40u32 {
+        let mut e = entry(
+            &format!("e{:02}", (i * 17) % 40),
+            &alex(),
+            "words",
+            (i * 7) % 13,
+        );
+        e.written_at = t(i % 3);
+        j.add_entry(&e, t(1)).unwrap();
+    }
+    let all = j.entries().unwrap();
+    let sorted = Filter::default().select(&all);
+    assert_eq!(sorted.len(), 40);
+    for n in 0..=41 {
+        let limited = Filter {
+            limit: Some(n),
+            ..Default::default()
+        }
+        .select(&all);
+        assert_eq!(limited, sorted[..n.min(40)], "limit {n}");
+    }
+}
+
+#[test]
 fn defaults_are_left_out_and_read_back() {
     let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
     let mut plain = entry("e0", &alex(), "plain", 1);

@@ -75,16 +75,11 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
         return print_entries(&filter.apply(all), &[], true);
     }
     // The timeline: entries in their own right, newest first, each with its thread.
-    let top: Vec<Entry> = all
-        .iter()
-        .filter(|e| a.kind.is_some() || !is_threaded(e))
-        .cloned()
-        .collect();
-    let top = filter.apply(top);
+    let top = filter.select(all.iter().filter(|e| a.kind.is_some() || !is_threaded(e)));
     if top.is_empty() {
         eprintln!("no entries");
     }
-    for e in &top {
+    for e in top {
         anstream::println!("{}", threaded_block(e, &all));
     }
     Ok(())
