@@ -287,7 +287,7 @@ fn main() {
     let lists: Vec<Run> = (0..a.runs).map(|_| mend(&home, &list_n, true)).collect();
     let log = home.join("shared/log");
     let mut appended = Vec::new();
-    // Each write makes the index stale: the list after it loads the journal and rewrites it.
+    // Each write appends what it did to the index: the list after it reads the index too.
     let mut lists_after_write = Vec::new();
     let writes: Vec<Run> = (0..a.runs)
         .map(|i| {
@@ -306,8 +306,18 @@ fn main() {
         .collect();
     let list_wall = median(lists.iter().map(|r| r.wall).collect());
     let list_rss = median(lists.iter().map(|r| r.max_rss_kib).collect());
-    let rebuild_wall = median(lists_after_write.iter().map(|r| r.wall).collect());
-    let rebuild_rss = median(lists_after_write.iter().map(|r| r.max_rss_kib).collect());
+    let after_write_wall = median(lists_after_write.iter().map(|r| r.wall).collect());
+    let after_write_rss = median(lists_after_write.iter().map(|r| r.max_rss_kib).collect());
+    // Without an index (as after pairing or a sync that brought over 1,000 entries) a list
+    // loads the journal and writes the index afresh.
+    let rebuilds: Vec<Run> = (0..a.runs)
+        .map(|_| {
+            std::fs::remove_file(home.join("index")).unwrap();
+            mend(&home, &list_n, true)
+        })
+        .collect();
+    let rebuild_wall = median(rebuilds.iter().map(|r| r.wall).collect());
+    let rebuild_rss = median(rebuilds.iter().map(|r| r.max_rss_kib).collect());
     let write_wall = median(writes.iter().map(|r| r.wall).collect());
     let write_rss = median(writes.iter().map(|r| r.max_rss_kib).collect());
     let append = median(appended);
@@ -406,12 +416,20 @@ fn main() {
             Some(list_wall <= Duration::from_millis(150)),
         ),
         Compared::new(
-            "`mend list -n 20` right after a write (index rebuilt)",
-            rebuild_wall,
+            "`mend list -n 20` right after a write",
+            after_write_wall,
             base.list,
             Some(base.floor),
             "≤ 150 ms",
-            Some(rebuild_wall <= Duration::from_millis(150)),
+            Some(after_write_wall <= Duration::from_millis(150)),
+        ),
+        Compared::new(
+            "`mend list -n 20` with no index (journal loaded, index written)",
+            rebuild_wall,
+            base.list,
+            Some(base.floor),
+            "",
+            None,
         ),
         Compared::new(
             "`mend write`",
@@ -462,14 +480,23 @@ fn main() {
     ]));
     md.push_str("## The offline journal in detail\n\n");
     md.push_str("| figure | median | target | |\n|---|---|---|---|\n");
-    for (what, wall, rss) in [
-        ("", list_wall, list_rss),
-        (" right after a write", rebuild_wall, rebuild_rss),
+    for (what, wall, rss, timed) in [
+        ("", list_wall, list_rss, true),
+        (
+            " right after a write",
+            after_write_wall,
+            after_write_rss,
+            true,
+        ),
+        (" with no index", rebuild_wall, rebuild_rss, false),
     ] {
+        let (target, verdict) = match timed {
+            true => ("≤ 150 ms", met(wall <= Duration::from_millis(150))),
+            false => ("", ""),
+        };
         md.push_str(&format!(
-            "| `mend list -n 20`{what} wall time | {} | ≤ 150 ms | {} |\n",
+            "| `mend list -n 20`{what} wall time | {} | {target} | {verdict} |\n",
             ms(wall),
-            met(wall <= Duration::from_millis(150))
         ));
         md.push_str(&format!(
             "| `mend list -n 20`{what} peak RSS | {} | ≤ 150 MB | {} |\n",
@@ -521,8 +548,11 @@ fn main() {
     md.push_str("## Where the time of `mend list -n 20` goes (in process, same journal)\n\n");
     md.push_str(
         "`mend list` and `mend search` read entries through a sealed read index (`docs/format.md`)\n\
-         while the journal files are as the index records them; after any change they load the\n\
-         journal and write the index afresh.\n\n",
+         while the journal files are as the index records them. Every change appends what it did\n\
+         to the entries, so a list after a write still reads the index; only after a change\n\
+         besides entries (pairing) or to more than 1,000 entries at once (a large sync or\n\
+         import), or with no index at all, does a list load the journal and write the index\n\
+         afresh (\"index stale\" below).\n\n",
     );
     md.push_str("| step | time |\n|---|---|\n");
     md.push_str(&format!(
@@ -553,19 +583,14 @@ fn main() {
         "\nThe rest of the wall time is process start-up, printing and, when the index was stale,\n\
          writing it afresh.\n",
     );
-    if rebuild_wall > Duration::from_millis(150) {
-        let over = rebuild_wall.as_secs_f64() / 0.150 - 1.0;
-        let share = open.as_secs_f64() / rebuild_wall.as_secs_f64();
-        md.push_str(&format!(
-            "\n**The first `mend list -n 20` after a change misses the target by {:.0}%.** Loading\n\
-             the journal takes {:.0}% of its wall time, nearly all of it Automerge loading the\n\
-             document ({} operations for {n} entries, about 6 per entry); reading the entries out\n\
-             takes most of the rest. Every later list reads the index instead.\n",
-            over * 100.0,
-            share * 100.0,
-            ops
-        ));
-    }
+    md.push_str(&format!(
+        "\nWith the index stale, loading the journal takes {:.0}% of the list's wall time, nearly\n\
+         all of it Automerge loading the document ({} operations for {n} entries, about 6 per\n\
+         entry); reading the entries out takes most of the rest. `mend write` pays the same load\n\
+         (it needs the document to make its change), which is why it is the slower command.\n",
+        open.as_secs_f64() / rebuild_wall.as_secs_f64() * 100.0,
+        ops
+    ));
     md.push_str(&sync_section(&figures, half, runs));
     match a.out {
         Some(p) => std::fs::write(&p, md).unwrap(),
