@@ -424,7 +424,33 @@ pub(crate) fn write(
         let _ = fs::remove_file(&tmp);
         return Err(StoreError::Io { path, source });
     }
+    remove_abandoned_temp_files(root);
     Ok(())
+}
+
+/// Remove what a reader killed while writing the index left behind (`index.<pid>.tmp`, sealed
+/// but as large as the index). Only files untouched for a minute: another reader may be
+/// writing its own right now.
+fn remove_abandoned_temp_files(root: &Path) {
+    let Ok(dir) = fs::read_dir(root) else {
+        return;
+    };
+    let prefix = format!("{INDEX}.");
+    for item in dir.flatten() {
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        let abandoned = name.starts_with(&prefix)
+            && name.ends_with(".tmp")
+            && item
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if abandoned {
+            let _ = fs::remove_file(item.path());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -302,6 +302,25 @@ fn a_stale_damaged_or_foreign_index_is_rebuilt_not_believed() {
         (vec!["one".into(), "two".into()], vec![])
     );
 
+    // What a reader killed while writing the index left behind goes with the next rebuild;
+    // another reader's file that is still being written stays.
+    let abandoned = home.root().join("index.4242.tmp");
+    let in_progress = home.root().join("index.4343.tmp");
+    for f in [&abandoned, &in_progress] {
+        fs::write(f, b"sealed bytes").unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    fs::remove_file(&index).unwrap();
+    read_entries(&home, &s, jid);
+    assert!(!abandoned.exists() && in_progress.exists());
+    fs::remove_file(&in_progress).unwrap();
+
     // A damaged index.
     let mut damaged = index_bytes(&home).unwrap();
     let last = damaged.len() - 1;
