@@ -1,6 +1,6 @@
 //! Keeping a journal: write, list, search, show, edit, delete, export, import.
 
-use crate::util::{texts, Device};
+use crate::util::{contains, texts, Device};
 
 #[test]
 fn write_from_arguments_stdin_and_options_then_list_and_filter() {
@@ -107,6 +107,50 @@ fn search_show_edit_and_delete_by_prefix() {
     let draft = d.write(&["--private", "a private draft"]);
     assert!(d.ok(&["delete", "--yes", &draft]).contains("deleted"));
     assert_eq!(d.list_json(&[]).len(), 2);
+}
+
+/// `mend list` and `mend search` read through the sealed read index; each change appends to it
+/// what it did, so every list sees every change, exactly as loading the journal would.
+#[test]
+fn list_sees_every_change_through_the_read_index() {
+    let d = Device::new("Alex");
+    let first = d.write(&["The first words"]);
+    assert_eq!(texts(&d.list_json(&[])), ["The first words"]);
+    let index = d.home().join("index");
+    let built = std::fs::read(&index).expect("the first list writes the index");
+
+    d.write(&["--at", "2020-01-01 09:00", "Second words, backdated"]);
+    d.ok(&["edit", &first, "--text", "The first words, edited"]);
+    let draft = d.write(&["--private", "A private draft"]);
+    let listed = texts(&d.list_json(&[]));
+    assert_eq!(
+        listed,
+        [
+            "A private draft",
+            "The first words, edited",
+            "Second words, backdated"
+        ]
+    );
+    d.ok(&["delete", "--yes", &draft]);
+    let listed = d.list_json(&[]);
+    assert_eq!(
+        texts(&listed),
+        ["The first words, edited", "Second words, backdated"]
+    );
+    assert!(d
+        .ok(&["search", "edited"])
+        .contains("The first words, edited"));
+
+    // Every change was appended, nothing rebuilt, and nothing in it is readable.
+    let grown = std::fs::read(&index).unwrap();
+    assert!(grown.len() > built.len() && grown.starts_with(&built));
+    for marker in ["first words", "private draft", "Alex"] {
+        assert!(!contains(&grown, marker.as_bytes()), "{marker} on disk");
+    }
+    // Without the index the journal is loaded: the same list, and a new index.
+    std::fs::remove_file(&index).unwrap();
+    assert_eq!(d.list_json(&[]), listed);
+    assert!(index.exists());
 }
 
 #[test]
