@@ -83,11 +83,17 @@ impl Unlocked {
     /// read entries: through the read index, which spares loading the journal when it has not
     /// changed since the index was written.
     pub fn read_entries(&self) -> Result<Vec<Entry>> {
+        Ok(readable(self.read_documents()?, self.key_file.journal_id))
+    }
+
+    /// Both documents' entries as they are stored, through the read index (see
+    /// [`Unlocked::read_entries`]).
+    pub fn read_documents(&self) -> Result<Entries> {
         let lock = self.lock(Access::Read)?;
         let journal_id = self.key_file.journal_id;
         let (entries, warnings) = Store::read_entries(&self.home, &self.secrets, journal_id, lock)?;
         warn(&warnings);
-        Ok(readable(entries, journal_id))
+        Ok(entries)
     }
 
     pub fn me(&self) -> Person {

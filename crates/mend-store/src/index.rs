@@ -1,6 +1,6 @@
 //! The read index: both documents' entries as they were last read out of the journal, sealed
-//! under the journal key, so that `mend list` and `mend search` need not load the Automerge
-//! documents while nothing has changed.
+//! under the journal key, so that `mend list`, `search`, `promise list` and `trends` need not
+//! load the Automerge documents while nothing has changed.
 //!
 //! The index records a fingerprint of the journal files it was read from: for each document
 //! the snapshot's length and first bytes (which hold its random nonce, so every new snapshot

@@ -217,8 +217,7 @@ fn promise_add(g: &Global, a: PromiseAddArgs) -> Result<()> {
 }
 
 fn promise_list(g: &Global, as_json: bool) -> Result<()> {
-    let store = Unlocked::new(g)?.open(Access::Read)?;
-    let entries = store.journal(Doc::Shared).entries()?;
+    let entries = Unlocked::new(g)?.read_documents()?.shared;
     let records = promise_records(&entries);
     if as_json {
         return render::print_json(&serde_json::to_value(&records)?);

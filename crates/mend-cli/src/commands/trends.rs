@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::Result;
 use mend_journal::{trends, Trends};
-use mend_store::{Access, Doc};
 use textplots::{Chart, Plot, Shape};
 
 use crate::cli::{Global, TrendsArgs};
@@ -249,8 +248,7 @@ pub fn run(g: &Global, a: TrendsArgs) -> Result<()> {
             .into());
         }
     }
-    let store = Unlocked::new(g)?.open(Access::Read)?;
-    let entries = store.journal(Doc::Shared).entries()?;
+    let entries = Unlocked::new(g)?.read_documents()?.shared;
     let t = trends(&entries, chrono::Utc::now(), a.weeks.max(1));
     if a.json {
         return render::print_json(&serde_json::to_value(&t)?);
