@@ -6,9 +6,11 @@
 //! the snapshot's length and first bytes (which hold its random nonce, so every new snapshot
 //! differs) and the log's length and last 16 bytes (the tag of its last record). Snapshots are
 //! only ever replaced and logs only appended to (or emptied together with a new snapshot), so
-//! any change to the journal changes the fingerprint and the index is not used. It is a cache:
-//! when it is missing, stale, damaged, from another journal or of another version, the journal
-//! is loaded as usual and the index written afresh; failing to write it is never an error.
+//! any change to the journal changes the fingerprint. Each change appends a delta (what it did
+//! to the entries, from which fingerprint to which); a reader follows them from the base and
+//! uses the index only if they end at the files' fingerprint. It is a cache: when it is
+//! missing, stale, damaged, from another journal or of another version, the journal is loaded
+//! as usual and the index written afresh; failing to write it is never an error.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -58,22 +60,13 @@ impl Entries {
     }
 }
 
-#[derive(Deserialize)]
+/// The index's first record, its base.
+#[derive(Serialize, Deserialize)]
 struct IndexFile {
     version: u32,
     /// The version of Mend that read the entries out (how it reads them may change).
     mend: String,
     fingerprint: Fingerprint,
-    shared: Vec<Row>,
-    private: Vec<Row>,
-}
-
-/// [`IndexFile`] as written, borrowing what it holds.
-#[derive(Serialize)]
-struct IndexFileRef<'a> {
-    version: u32,
-    mend: &'a str,
-    fingerprint: &'a Fingerprint,
     shared: Vec<Row>,
     private: Vec<Row>,
 }
@@ -399,10 +392,10 @@ pub(crate) fn write(
     entries: &Entries,
 ) -> Result<(), StoreError> {
     let path = root.join(INDEX);
-    let file = IndexFileRef {
+    let file = IndexFile {
         version: INDEX_VERSION,
-        mend: MEND_VERSION,
-        fingerprint,
+        mend: MEND_VERSION.to_owned(),
+        fingerprint: fingerprint.clone(),
         shared: rows(&entries.shared),
         private: rows(&entries.private),
     };
