@@ -214,7 +214,8 @@ fn read_at(f: &mut fs::File, pos: u64, len: usize) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn doc_print(dir: &Path) -> std::io::Result<DocPrint> {
+/// The fingerprint of one document's files in `dir` as they are now.
+pub(crate) fn doc_print(dir: &Path) -> std::io::Result<DocPrint> {
     let mut snap = fs::File::open(dir.join(SNAPSHOT))?;
     let snapshot_len = snap.metadata()?.len();
     let snapshot_head = read_at(&mut snap, 0, SNAPSHOT_HEAD.min(snapshot_len as usize))?;

@@ -330,18 +330,8 @@ impl Store {
         for doc in [Doc::Shared, Doc::Private] {
             let files = self.files_mut(doc);
             let snap_path = files.dir.join(SNAPSHOT);
-            let head = {
-                use std::io::Read;
-                let mut buf = vec![0u8; files.snapshot_head.len()];
-                fs::File::open(&snap_path)
-                    .and_then(|mut f| f.read_exact(&mut buf))
-                    .map_err(StoreError::io(&snap_path))?;
-                buf
-            };
-            let len = fs::metadata(&snap_path)
-                .map_err(StoreError::io(&snap_path))?
-                .len();
-            if head != files.snapshot_head || len != files.snapshot_len {
+            let now = index::doc_print(&files.dir).map_err(StoreError::io(&snap_path))?;
+            if now.snapshot_head != files.snapshot_head || now.snapshot_len != files.snapshot_len {
                 return Err(StoreError::Corrupt {
                     path: snap_path,
                     why: "replaced by another process; open the journal again".into(),
