@@ -280,6 +280,10 @@ pub struct NetArgs {
 
 #[derive(Debug, Args)]
 pub struct InviteArgs {
+    /// Whose device may join: your partner's first device (the default while the journal has
+    /// one person), or another of your own (`me`, the default once your partner has joined)
+    #[arg(long = "for", value_enum, value_name = "WHOM")]
+    pub for_whom: Option<InviteFor>,
     #[command(flatten)]
     pub net: NetArgs,
     /// How long to wait for the partner's device, in seconds
@@ -287,11 +291,21 @@ pub struct InviteArgs {
     pub timeout: u64,
 }
 
+/// Whose device an invite admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InviteFor {
+    /// Your partner's first device: your partner joins the journal
+    Partner,
+    /// Another device of your own
+    Me,
+}
+
 #[derive(Debug, Args)]
 pub struct JoinArgs {
     /// The code shown by `mend invite`, such as 7-amber-lantern-orbit
     pub code: String,
-    /// Your name, as your partner will see it (the name you already use, to add a second device)
+    /// Your name, as your partner will see it (when you join as the partner; a device you add
+    /// for yourself takes the name you already have)
     #[arg(long)]
     pub name: String,
     /// A name for this device [default: the host name]

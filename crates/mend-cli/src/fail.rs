@@ -47,6 +47,15 @@ fn journal_hint(e: &JournalError) -> &'static str {
             "this device has not received the journal yet: run `mend sync` with your \
              partner's device on the same network"
         }
+        JournalError::Rule(_) => "nothing was saved; a journal holds what its two people may write",
+        JournalError::ImportRefused(_) => {
+            "nothing was imported; an import writes entries as you, of kinds you may write: \
+             remove or fix the entries named and import again"
+        }
+        JournalError::NotRegistered => {
+            "this device has not received the journal yet: run `mend sync` with the inviting \
+             device on the same network"
+        }
         JournalError::Automerge(_) => {
             "nothing was changed; restore the journal from a backup or from your partner's device"
         }

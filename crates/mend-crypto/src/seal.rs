@@ -33,6 +33,12 @@ pub enum RecordKind {
     SyncState = 5,
     /// The read index: both documents' entries as last read out of them.
     ReadIndex = 6,
+    /// The shared journal's document with the signatures of its changes (replaces kind 1).
+    SignedSharedSnapshot = 7,
+    /// The shared journal's changes with their signatures (replaces kind 2).
+    SignedSharedLog = 8,
+    /// What this device refused from its peers, for `mend status`.
+    Refusals = 9,
 }
 
 impl RecordKind {
@@ -44,6 +50,9 @@ impl RecordKind {
             4 => Self::PrivateLog,
             5 => Self::SyncState,
             6 => Self::ReadIndex,
+            7 => Self::SignedSharedSnapshot,
+            8 => Self::SignedSharedLog,
+            9 => Self::Refusals,
             _ => return None,
         })
     }

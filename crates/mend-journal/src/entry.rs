@@ -192,4 +192,8 @@ pub struct Version {
     pub at: DateTime<Utc>,
     /// What the change was ("write", "edit", "retract", "import", ...).
     pub action: String,
+    /// The key (hex) of the device whose signature of the change was checked now; `None` for
+    /// history from before signed changes, which carries no signature.
+    #[serde(default)]
+    pub signed_by: Option<String>,
 }

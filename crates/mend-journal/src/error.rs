@@ -20,6 +20,15 @@ pub enum JournalError {
     /// A peer's sync message that this device refuses to read.
     #[error("malformed sync message: {0}")]
     MalformedSync(String),
+    /// What this device was about to write breaks the journal's rules.
+    #[error("that would break the journal's rules: {0}")]
+    Rule(String),
+    /// Entries of an import that break the rules: (position in the file from 1, why).
+    #[error("{} of the entries cannot be imported (the first: entry {} of the file: {})", .0.len(), .0[0].0 + 1, .0[0].1)]
+    ImportRefused(Vec<(usize, String)>),
+    /// This device is not in the journal's registry (its journal has not arrived yet).
+    #[error("this device is not yet part of the journal")]
+    NotRegistered,
     #[error("the file is not a Mend or jrnl JSON export: {0}")]
     UnknownImport(String),
 }

@@ -9,10 +9,13 @@
 mod entry;
 mod error;
 mod exchange;
+mod inbound;
 mod model;
 mod practices;
 mod prompts;
 mod query;
+mod rules;
+mod signed;
 mod tags;
 
 pub use automerge::ChangeHash;
@@ -27,6 +30,7 @@ pub use exchange::{
     parse_import, ImportFile, JrnlEntry, JrnlExport, MendExport, IMPORT_MAX_ENTRIES,
     MEND_EXPORT_FORMAT, MEND_EXPORT_VERSION,
 };
+pub use inbound::{split_changes, Admission, SavedShared, MAX_CHANGES_PER_BATCH};
 pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
 pub use practices::{
     acknowledgment_template, empty_sections, is_threaded, iso_week, open_asks, promise_records,
@@ -35,4 +39,9 @@ pub use practices::{
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{resolve_prefix, search_matches, Filter};
+pub use rules::{causal_order, valid_entry_id, Checker, Refused};
+pub use signed::{
+    actor_of, decode_pairs, encode_pairs, signing_bytes, verify, Sig, Signer, CHANGE_DOMAIN,
+    SIGNED_PAIR_LEN,
+};
 pub use tags::{inline_tags, normalize_tag};

@@ -19,12 +19,13 @@
 //! from [`Journal::empty`] and receives them: two independently created `entries` maps would
 //! conflict, and one side's entries would vanish behind the other's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::signed::{Sig, Signer};
 use crate::{Device, Entry, EntryEdit, JournalError, NewEntry, Person, MOOD_RANGE};
 
 /// What a sync session remembers about one peer; saved between sessions so that a reconnect
@@ -33,13 +34,26 @@ pub use automerge::sync::State as SyncState;
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
-/// An entry's text may be at most 1 MiB.
-pub const TEXT_MAX_BYTES: usize = 1024 * 1024;
+pub use crate::rules::TEXT_MAX_BYTES;
 
 /// One journal document: the shared journal, or a device's private one.
+///
+/// The shared journal signs every change this device makes and keeps the signatures of every
+/// change it holds beside the document (`crate::signed`); what arrives is checked by the rules
+/// before it is applied (`crate::inbound`). The private journal is never synced and is neither
+/// signed nor checked.
 pub struct Journal {
-    doc: AutoCommit,
-    private: bool,
+    pub(crate) doc: AutoCommit,
+    pub(crate) private: bool,
+    pub(crate) journal_id: [u8; 16],
+    pub(crate) signer: Signer,
+    /// The signature of every signed change held, by hash.
+    pub(crate) sigs: HashMap<ChangeHash, Sig>,
+    /// Changes held before signatures existed are trusted up to these heads (see
+    /// `docs/threat-model.md`, "Upgrading a journal made before signed changes").
+    pub(crate) legacy_heads: Vec<ChangeHash>,
+    /// Signatures of changes made or accepted since [`Journal::take_new_signatures`].
+    pub(crate) unsaved: Vec<ChangeHash>,
 }
 
 fn ts(t: DateTime<Utc>) -> ScalarValue {
@@ -62,17 +76,37 @@ fn options(action: &str, now: DateTime<Utc>) -> CommitOptions {
 }
 
 impl Journal {
-    /// Create a new journal with its root objects, founded by `founder`. One change.
+    fn blank(journal_id: [u8; 16], signer: &Signer, private: bool) -> Self {
+        Self {
+            doc: AutoCommit::new().with_actor(ActorId::from(signer.actor())),
+            private,
+            journal_id,
+            signer: signer.clone(),
+            sigs: HashMap::new(),
+            legacy_heads: Vec::new(),
+            unsaved: Vec::new(),
+        }
+    }
+
+    /// Create a new journal with its root objects, founded by `founder`. One change. The shared
+    /// journal's founding change also registers the founding device (`device_name`), signed by
+    /// it: every later change is checked against that registry.
     pub fn create(
-        journal_id: &str,
+        journal_id: [u8; 16],
         founder: &Person,
-        actor: &[u8],
+        device_name: Option<&str>,
+        signer: &Signer,
         private: bool,
         now: DateTime<Utc>,
     ) -> Result<Self, JournalError> {
-        let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+        let mut journal = Self::blank(journal_id, signer, private);
+        let doc = &mut journal.doc;
         doc.put(automerge::ROOT, "schema", SCHEMA_VERSION)?;
-        doc.put(automerge::ROOT, "journal_id", journal_id)?;
+        doc.put(
+            automerge::ROOT,
+            "journal_id",
+            crate::rules::hex_lower(&journal_id),
+        )?;
         doc.put(automerge::ROOT, "created_at", ts(now))?;
         let people = doc.put_object(automerge::ROOT, "people", ObjType::Map)?;
         doc.put_object(automerge::ROOT, "entries", ObjType::Map)?;
@@ -80,33 +114,84 @@ impl Journal {
         let p = doc.put_object(&people, founder.id.as_str(), ObjType::Map)?;
         doc.put(&p, "name", founder.name.as_str())?;
         doc.put(&p, "added_at", ts(now))?;
-        doc.commit_with(options("create journal", now));
-        Ok(Self { doc, private })
+        if let (Some(name), false) = (device_name, private) {
+            let devices = match doc.get(automerge::ROOT, "devices")? {
+                Some((_, id)) => id,
+                None => return Err(JournalError::MissingRoot("devices")),
+            };
+            let key = crate::rules::hex_lower(&signer.public_key());
+            let d = doc.put_object(&devices, key.as_str(), ObjType::Map)?;
+            doc.put(&d, "person", founder.id.as_str())?;
+            doc.put(&d, "name", name)?;
+            doc.put(&d, "added_at", ts(now))?;
+            doc.put(&d, "added_by", founder.id.as_str())?;
+        }
+        journal.commit("create journal", now);
+        Ok(journal)
     }
 
     /// An empty document, for a device that will receive the journal from its partner.
-    pub fn empty(actor: &[u8], private: bool) -> Self {
-        Self {
-            doc: AutoCommit::new().with_actor(ActorId::from(actor)),
-            private,
-        }
+    /// `legacy_heads`: the history its inviter held before signed changes, which this device
+    /// takes on the inviter's word (empty for a journal made since).
+    pub fn empty(
+        journal_id: [u8; 16],
+        signer: &Signer,
+        private: bool,
+        legacy_heads: Vec<ChangeHash>,
+    ) -> Self {
+        let mut journal = Self::blank(journal_id, signer, private);
+        journal.legacy_heads = legacy_heads;
+        journal
     }
 
-    /// Load a saved document (a snapshot).
-    pub fn load(bytes: &[u8], actor: &[u8], private: bool) -> Result<Self, JournalError> {
-        let doc = AutoCommit::load(bytes)?.with_actor(ActorId::from(actor));
-        let journal = Self { doc, private };
+    /// Load a saved document: a snapshot's document, the signatures of its changes and the
+    /// heads up to which unsigned history is trusted.
+    pub fn load(
+        doc: &[u8],
+        signatures: HashMap<ChangeHash, Sig>,
+        legacy_heads: Vec<ChangeHash>,
+        signer: &Signer,
+        journal_id: [u8; 16],
+        private: bool,
+    ) -> Result<Self, JournalError> {
+        let mut journal = Self::blank(journal_id, signer, private);
+        journal.doc = AutoCommit::load(doc)?.with_actor(ActorId::from(signer.actor()));
+        journal.sigs = signatures;
+        journal.legacy_heads = legacy_heads;
         journal.check_schema()?;
         Ok(journal)
     }
 
-    /// Apply changes saved incrementally (a log record, or changes from a peer).
-    pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+    /// Apply changes this device wrote itself before signed changes existed (a version 1 log
+    /// record, or the private journal's log, which only this device ever writes). Nothing is
+    /// checked: see [`Journal::apply_signed`] for everything else.
+    pub fn apply_own_unsigned(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
         self.doc.load_incremental(bytes)?;
         self.check_schema()
     }
 
-    fn check_schema(&self) -> Result<(), JournalError> {
+    /// Trust everything held now as history from before signed changes (an upgrade).
+    pub fn trust_held_history(&mut self) {
+        self.legacy_heads = self.doc.get_heads();
+    }
+
+    /// The heads up to which unsigned history is trusted.
+    pub fn legacy_heads(&self) -> &[ChangeHash] {
+        &self.legacy_heads
+    }
+
+    /// Commit the open change as `action` and, in the shared journal, sign it.
+    pub(crate) fn commit(&mut self, action: &str, now: DateTime<Utc>) {
+        if let Some(hash) = self.doc.commit_with(options(action, now)) {
+            if !self.private {
+                let sig = self.signer.sign(&self.journal_id, &hash);
+                self.sigs.insert(hash, sig);
+                self.unsaved.push(hash);
+            }
+        }
+    }
+
+    pub(crate) fn check_schema(&self) -> Result<(), JournalError> {
         if let Some((v, _)) = self.doc.get(automerge::ROOT, "schema")? {
             let found = v.as_i64().unwrap_or(i64::MAX);
             if found > SCHEMA_VERSION {
@@ -190,7 +275,7 @@ impl Journal {
     /// Add a person (no-op if the id is already present). One change.
     pub fn add_person(&mut self, person: &Person, now: DateTime<Utc>) -> Result<(), JournalError> {
         if self.put_person(person, now)? {
-            self.doc.commit_with(options("add person", now));
+            self.commit("add person", now);
         }
         Ok(())
     }
@@ -269,33 +354,8 @@ impl Journal {
         self.doc.put(&d, "name", device_name)?;
         self.doc.put(&d, "added_at", ts(now))?;
         self.doc.put(&d, "added_by", added_by)?;
-        self.doc.commit_with(options("add device", now));
+        self.commit("add device", now);
         Ok(())
-    }
-
-    /// The next sync message for the peer whose state this is, if there is anything to say.
-    pub fn sync_generate(&mut self, state: &mut SyncState) -> Option<Vec<u8>> {
-        use automerge::sync::SyncDoc;
-        self.doc
-            .sync()
-            .generate_sync_message(state)
-            .map(|m| m.encode())
-    }
-
-    /// Apply a sync message from a peer. Malformed bytes are refused and change nothing.
-    pub fn sync_receive(
-        &mut self,
-        state: &mut SyncState,
-        bytes: &[u8],
-    ) -> Result<(), JournalError> {
-        use automerge::sync::SyncDoc;
-        let msg = automerge::sync::Message::decode(bytes)
-            .map_err(|e| JournalError::MalformedSync(e.to_string()))?;
-        for have in &msg.have {
-            check_bloom(&have.bloom.to_bytes())?;
-        }
-        self.doc.sync().receive_sync_message(state, msg)?;
-        self.check_schema()
     }
 
     fn check_new(e: &NewEntry) -> Result<(), JournalError> {
@@ -316,28 +376,31 @@ impl Journal {
         Ok(())
     }
 
-    fn put_entry(&mut self, entries: &ObjId, e: &NewEntry) -> Result<(), JournalError> {
-        let doc = &mut self.doc;
-        let obj = doc.put_object(entries, e.id.as_str(), ObjType::Map)?;
-        doc.put(&obj, "author", e.author_id.as_str())?;
-        doc.put(&obj, "created_at", ts(e.created_at))?;
-        // Fields at their default are left out: every operation costs load time, and a journal
-        // holds tens of thousands of entries. Readers fill the defaults back in.
+    /// An entry's fields as they are written to the document. Fields at their default are
+    /// left out: every operation costs load time, and a journal holds tens of thousands of
+    /// entries. Readers fill the defaults back in.
+    fn fields_of(e: &NewEntry) -> std::collections::BTreeMap<String, ScalarValue> {
+        let mut f = std::collections::BTreeMap::new();
+        let mut put = |k: &str, v: ScalarValue| {
+            f.insert(k.to_owned(), v);
+        };
+        put("author", e.author_id.as_str().into());
+        put("created_at", ts(e.created_at));
         if e.written_at != e.created_at {
-            doc.put(&obj, "written_at", ts(e.written_at))?;
+            put("written_at", ts(e.written_at));
         }
         if let Some(t) = e.edited_at {
-            doc.put(&obj, "edited_at", ts(t))?;
+            put("edited_at", ts(t));
         }
-        doc.put(&obj, "text", e.text.as_str())?;
+        put("text", e.text.as_str().into());
         if !e.tags.is_empty() {
-            doc.put(&obj, "tags", e.tags.join(" "))?;
+            put("tags", e.tags.join(" ").into());
         }
         if let Some(m) = e.mood {
-            doc.put(&obj, "mood", i64::from(m))?;
+            put("mood", ScalarValue::Int(i64::from(m)));
         }
         if e.kind != crate::KIND_ENTRY {
-            doc.put(&obj, "kind", e.kind.as_str())?;
+            put("kind", e.kind.as_str().into());
         }
         let x = &e.extra;
         for (key, value) in [
@@ -348,7 +411,7 @@ impl Journal {
             ("sealed", &x.sealed),
         ] {
             if let Some(v) = value {
-                doc.put(&obj, key, v.as_str())?;
+                put(key, v.as_str().into());
             }
         }
         for (key, value) in [
@@ -357,21 +420,62 @@ impl Journal {
             ("retracted_at", x.retracted_at),
         ] {
             if let Some(t) = value {
-                doc.put(&obj, key, ts(t))?;
+                put(key, ts(t));
             }
         }
         if !x.feelings.is_empty() {
-            doc.put(&obj, "feelings", x.feelings.join(" "))?;
+            put("feelings", x.feelings.join(" ").into());
+        }
+        f
+    }
+
+    fn put_entry(
+        &mut self,
+        entries: &ObjId,
+        id: &str,
+        fields: &std::collections::BTreeMap<String, ScalarValue>,
+    ) -> Result<(), JournalError> {
+        let obj = self.doc.put_object(entries, id, ObjType::Map)?;
+        for (key, value) in fields {
+            self.doc.put(&obj, key.as_str(), value.clone())?;
         }
         Ok(())
     }
 
+    /// The rules an entry about to be written must meet: in the shared journal, the same ones
+    /// that every change arriving from a peer meets (`crate::rules`), with this device's person
+    /// as the signer. Returns the fields to write.
+    fn checked_fields(
+        &self,
+        e: &NewEntry,
+    ) -> Result<std::collections::BTreeMap<String, ScalarValue>, JournalError> {
+        Self::check_new(e)?;
+        let fields = Self::fields_of(e);
+        if !self.private {
+            let me = self.my_person()?;
+            crate::Checker::new(&self.doc, self.journal_id)
+                .check_local_entry(&e.id, &fields, &me)
+                .map_err(JournalError::Rule)?;
+        }
+        Ok(fields)
+    }
+
+    /// The person this device belongs to, from the journal's registry.
+    pub fn my_person(&self) -> Result<String, JournalError> {
+        let key = crate::rules::hex_lower(&self.signer.public_key());
+        self.devices()?
+            .into_iter()
+            .find(|d| d.key == key)
+            .map(|d| d.person_id)
+            .ok_or(JournalError::NotRegistered)
+    }
+
     /// Add one entry as one change.
     pub fn add_entry(&mut self, e: &NewEntry, now: DateTime<Utc>) -> Result<(), JournalError> {
-        Self::check_new(e)?;
+        let fields = self.checked_fields(e)?;
         let entries = self.root_map("entries")?;
-        self.put_entry(&entries, e)?;
-        self.doc.commit_with(options("write", now));
+        self.put_entry(&entries, &e.id, &fields)?;
+        self.commit("write", now);
         Ok(())
     }
 
@@ -384,15 +488,27 @@ impl Journal {
     ) -> Result<usize, JournalError> {
         list.iter().try_for_each(Self::check_new)?;
         let entries = self.root_map("entries")?;
-        let mut added = 0;
-        for e in list {
+        let mut fresh = Vec::new();
+        for (i, e) in list.iter().enumerate() {
             if self.doc.get(&entries, e.id.as_str())?.is_none() {
-                self.put_entry(&entries, e)?;
-                added += 1;
+                fresh.push((i, e.id.clone(), Self::fields_of(e)));
             }
         }
+        if !self.private {
+            let me = self.my_person()?;
+            let refused =
+                crate::Checker::new(&self.doc, self.journal_id).check_local_batch(&fresh, &me);
+            if !refused.is_empty() {
+                return Err(JournalError::ImportRefused(refused));
+            }
+        }
+        let mut added = 0;
+        for (_, id, fields) in &fresh {
+            self.put_entry(&entries, id, fields)?;
+            added += 1;
+        }
         if added > 0 {
-            self.doc.commit_with(options("import", now));
+            self.commit("import", now);
         }
         Ok(added)
     }
@@ -459,7 +575,7 @@ impl Journal {
             self.doc.put(&obj, "created_at", ts(t))?;
         }
         self.doc.put(&obj, "edited_at", ts(now))?;
-        self.doc.commit_with(options("edit", now));
+        self.commit("edit", now);
         Ok(())
     }
 
@@ -480,7 +596,7 @@ impl Journal {
         self.doc.delete(&obj, "sealed")?;
         self.doc.put(&obj, "retracted_at", ts(now))?;
         self.doc.put(&obj, "retracted_by", me)?;
-        self.doc.commit_with(options("retract", now));
+        self.commit("retract", now);
         Ok(())
     }
 
@@ -488,6 +604,18 @@ impl Journal {
     /// device (its actor id), oldest first.
     pub fn history(&mut self, id: &str) -> Result<Vec<crate::Version>, JournalError> {
         let obj = self.entry_obj(id)?;
+        let keys: Vec<([u8; 32], String)> = self
+            .devices()?
+            .into_iter()
+            .filter_map(|d| {
+                let bytes: [u8; 32] = (0..32)
+                    .map(|i| u8::from_str_radix(d.key.get(2 * i..2 * i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?
+                    .try_into()
+                    .ok()?;
+                Some((bytes, d.key))
+            })
+            .collect();
         let changes: Vec<_> = self
             .doc
             .get_changes(&[])
@@ -518,11 +646,18 @@ impl Journal {
             };
             if let Some(text) = after {
                 if before.as_deref() != Some(text.as_str()) {
+                    let signed_by = self.sigs.get(&hash).and_then(|sig| {
+                        keys.iter()
+                            .find(|(k, _)| k[..16] == actor[..])
+                            .filter(|(k, _)| crate::verify(k, &self.journal_id, &hash, sig))
+                            .map(|(_, hex)| hex.clone())
+                    });
                     out.push(crate::Version {
                         text,
                         actor: hex_lower(&actor),
                         at: Utc.timestamp_opt(time, 0).single().unwrap_or_default(),
                         action: message.unwrap_or_default(),
+                        signed_by,
                     });
                 }
             }
@@ -541,7 +676,7 @@ impl Journal {
         self.check_author(&obj, me)?;
         let entries = self.root_map("entries")?;
         self.doc.delete(&entries, id)?;
-        self.doc.commit_with(options("delete", now));
+        self.commit("delete", now);
         Ok(())
     }
 
@@ -779,29 +914,4 @@ impl Journal {
             extra,
         })
     }
-}
-
-/// Most probes a peer's Bloom filter may ask for per change (Automerge itself uses 7).
-const BLOOM_PROBES_MAX: u64 = 64;
-/// Most bits per entry a peer's Bloom filter may use (Automerge itself uses 10).
-const BLOOM_BITS_PER_ENTRY_MAX: u64 = 64;
-
-/// Refuse a peer's Bloom filter that Automerge would divide by zero on (entries but no bits) or
-/// that asks for an unbounded number of probes per change (memory and time from one message).
-fn check_bloom(bytes: &[u8]) -> Result<(), JournalError> {
-    if bytes.is_empty() {
-        return Ok(()); // the empty filter: the peer has nothing
-    }
-    let bad = |why: &str| JournalError::MalformedSync(why.into());
-    let mut input = bytes;
-    let mut next =
-        || leb128::read::unsigned(&mut input).map_err(|_| bad("unreadable Bloom filter"));
-    let (entries, bits_per_entry, probes) = (next()?, next()?, next()?);
-    if entries > 0 && (bits_per_entry == 0 || input.is_empty()) {
-        return Err(bad("a Bloom filter with entries but no bits"));
-    }
-    if bits_per_entry > BLOOM_BITS_PER_ENTRY_MAX || probes == 0 || probes > BLOOM_PROBES_MAX {
-        return Err(bad("a Bloom filter outside the supported sizes"));
-    }
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use mend_crypto::{CryptoError, DeviceSecrets, JournalId, KdfParams, KeyFile, Passphrase};
-use mend_journal::{Journal, Person};
+use mend_journal::{ChangeHash, Journal, Person, Signer};
 
 use crate::atomic::{create_private_dir, write_atomic};
 use crate::{Access, HomeLock, Store, StoreError};
@@ -116,17 +116,11 @@ impl Home {
     ) -> Result<(), StoreError> {
         let _lock = self.claim_new()?;
         let founder = person_of(secrets);
-        let jid = journal_id.to_hex();
-        let actor = secrets.actor_id();
-        let mut shared = Journal::create(&jid, &founder, &actor, false, now)?;
-        shared.add_device(
-            &secrets.public_key_hex(),
-            &founder,
-            &secrets.device_name,
-            &founder.id,
-            now,
-        )?;
-        let mut private = Journal::create(&jid, &founder, &actor, true, now)?;
+        let signer = Signer::from_seed(&secrets.identity_seed);
+        let jid = journal_id.0;
+        let device = Some(secrets.device_name.as_str());
+        let mut shared = Journal::create(jid, &founder, device, &signer, false, now)?;
+        let mut private = Journal::create(jid, &founder, None, &signer, true, now)?;
         self.write_new_home(
             secrets,
             journal_id,
@@ -139,19 +133,23 @@ impl Home {
 
     /// Create this device for a journal that a partner device will send: the shared document
     /// starts empty (it must not create root objects of its own) and is filled by the first sync.
+    /// `legacy_heads`: the inviter's history from before signed changes, taken on its word.
+    #[allow(clippy::too_many_arguments)]
     pub fn join(
         &self,
         secrets: &DeviceSecrets,
         journal_id: JournalId,
+        legacy_heads: Vec<ChangeHash>,
         passphrase: &Passphrase,
         params: KdfParams,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _lock = self.claim_new()?;
         let me = person_of(secrets);
-        let actor = secrets.actor_id();
-        let mut shared = Journal::empty(&actor, false);
-        let mut private = Journal::create(&journal_id.to_hex(), &me, &actor, true, now)?;
+        let signer = Signer::from_seed(&secrets.identity_seed);
+        let jid = journal_id.0;
+        let mut shared = Journal::empty(jid, &signer, false, legacy_heads);
+        let mut private = Journal::create(jid, &me, None, &signer, true, now)?;
         self.write_new_home(
             secrets,
             journal_id,

@@ -14,6 +14,7 @@ mod home;
 mod index;
 mod lock;
 mod records;
+mod refusals;
 mod store;
 
 pub use error::StoreError;
@@ -24,4 +25,5 @@ pub use records::{
     decode_records, encode_header, DataHeader, Decoded, DATA_HEADER_LEN, DATA_MAGIC, DATA_VERSION,
     RECORD_MAX_LEN,
 };
+pub use refusals::RefusalNote;
 pub use store::{Doc, Store, StoreStats};

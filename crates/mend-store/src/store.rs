@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use automerge::ChangeHash;
 use mend_crypto::{open_record, seal_record, DeviceSecrets, JournalId, JournalKey, RecordKind};
-use mend_journal::{Journal, JournalError};
+use mend_journal::{Journal, JournalError, SavedShared, Signer};
 
 use crate::atomic::{append_durable, create_private_dir, write_atomic};
 use crate::index::{self, Entries, Fingerprint};
@@ -26,10 +26,21 @@ impl Doc {
             Doc::Private => "private",
         }
     }
+    /// The record kinds this build writes: snapshot, log.
     fn kinds(self) -> (RecordKind, RecordKind) {
         match self {
-            Doc::Shared => (RecordKind::SharedSnapshot, RecordKind::SharedLog),
+            Doc::Shared => (
+                RecordKind::SignedSharedSnapshot,
+                RecordKind::SignedSharedLog,
+            ),
             Doc::Private => (RecordKind::PrivateSnapshot, RecordKind::PrivateLog),
+        }
+    }
+    /// The kinds written before signed changes, read once and upgraded.
+    fn unsigned_kinds(self) -> Option<(RecordKind, RecordKind)> {
+        match self {
+            Doc::Shared => Some((RecordKind::SharedSnapshot, RecordKind::SharedLog)),
+            Doc::Private => None,
         }
     }
 }
@@ -50,6 +61,9 @@ struct DocFiles {
     snapshot_head: Vec<u8>,
     log_len: u64,
     log_records: usize,
+    /// Read from files written before signed changes: rewritten (upgraded) by the first
+    /// process that may write.
+    unsigned: bool,
 }
 
 /// A reader folds the read index's deltas into a new base once there are more than this many.
@@ -120,20 +134,20 @@ impl Store {
         lock: HomeLock,
     ) -> Result<Self, StoreError> {
         let mut warnings = Vec::new();
-        let actor = secrets.actor_id();
+        let signer = Signer::from_seed(&secrets.identity_seed);
         let mut load = |doc: Doc| -> Result<DocFiles, StoreError> {
             load_doc(
                 &home.root().join(doc.dir()),
                 &secrets.journal_key,
                 journal_id,
                 doc,
-                &actor,
+                &signer,
                 &mut warnings,
             )
         };
         let shared = load(Doc::Shared)?;
         let private = load(Doc::Private)?;
-        Ok(Self {
+        let mut store = Self {
             root: home.root().to_owned(),
             journal_id,
             key: secrets.journal_key.clone(),
@@ -142,7 +156,21 @@ impl Store {
             warnings,
             lock: Some(lock),
             defer_compaction: false,
-        })
+        };
+        // A journal written before signed changes: everything held now is trusted as this
+        // device's history, and the files are rewritten in the signed format (a compaction:
+        // a crash at any point leaves a journal that opens with everything in it).
+        if store.shared.unsigned && store.lock.as_ref().map(|l| l.access) == Some(Access::Write) {
+            store.compact(Doc::Shared)?;
+            tracing::info!("upgraded the shared journal to signed changes");
+        }
+        Ok(store)
+    }
+
+    /// Whether the shared journal was read from files written before signed changes and not
+    /// yet upgraded (the store was opened read-only).
+    pub fn needs_upgrade(&self) -> bool {
+        self.shared.unsigned
     }
 
     /// Both documents' entries, for commands that only read them: from the read index when it
@@ -228,6 +256,14 @@ impl Store {
         self.journal_id
     }
 
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn key(&self) -> &JournalKey {
+        &self.key
+    }
+
     /// What opening found that the user should know (a dropped torn record).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -268,10 +304,13 @@ impl Store {
                 return Err(e.into());
             }
         };
-        let changes = files.journal.changes_since(&heads);
-        if changes.is_empty() {
+        if files.journal.heads() == heads {
             return Ok(out);
         }
+        let changes = match doc {
+            Doc::Shared => files.journal.signed_changes_since(&heads),
+            Doc::Private => files.journal.changes_since(&heads),
+        };
         let sealed = seal_record(&key, &journal_id, doc.kinds().1, &changes).map_err(|source| {
             StoreError::Crypto {
                 path: files.dir.join(LOG),
@@ -327,6 +366,7 @@ impl Store {
     pub fn relock(&mut self, lock: HomeLock) -> Result<(), StoreError> {
         let key = self.key.clone();
         let journal_id = self.journal_id;
+        let mut warnings = Vec::new();
         for doc in [Doc::Shared, Doc::Private] {
             let files = self.files_mut(doc);
             let snap_path = files.dir.join(SNAPSHOT);
@@ -349,7 +389,10 @@ impl Store {
                     why: "shorter than before; open the journal again".into(),
                 });
             }
-            let kind = doc.kinds().1;
+            let kind = match (files.unsigned, doc.unsigned_kinds()) {
+                (true, Some((_, old))) => old,
+                _ => doc.kinds().1,
+            };
             for (i, sealed) in decoded.records.iter().enumerate().skip(files.log_records) {
                 let plain = open_record(&key, &journal_id, kind, sealed).map_err(|_| {
                     StoreError::Corrupt {
@@ -357,11 +400,21 @@ impl Store {
                         why: format!("record {i} failed authentication"),
                     }
                 })?;
-                files.journal.apply_changes(&plain)?;
+                let unsigned = files.unsigned;
+                apply_log_record(
+                    &mut files.journal,
+                    doc,
+                    unsigned,
+                    &plain,
+                    &log_path,
+                    i,
+                    &mut warnings,
+                )?;
             }
             files.log_len = decoded.valid_len as u64;
             files.log_records = decoded.records.len();
         }
+        self.warnings.extend(warnings);
         self.lock = Some(lock);
         Ok(())
     }
@@ -428,6 +481,7 @@ impl Store {
         files.snapshot_head = head;
         files.log_len = write_empty_log(&files.dir, journal_id, doc)?;
         files.log_records = 0;
+        files.unsigned = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
         if let Some(before) = index_before {
             self.follow_in_index(doc, None, before);
@@ -496,7 +550,11 @@ fn write_snapshot(
     journal: &mut Journal,
 ) -> Result<(u64, Vec<u8>), StoreError> {
     let path = dir.join(SNAPSHOT);
-    let bytes = seal_one(&path, key, journal_id, doc.kinds().0, &journal.save())?;
+    let body = match doc {
+        Doc::Shared => journal.save_signed(),
+        Doc::Private => journal.save(),
+    };
+    let bytes = seal_one(&path, key, journal_id, doc.kinds().0, &body)?;
     write_atomic(&path, &bytes)?;
     Ok((bytes.len() as u64, bytes[..SNAPSHOT_HEAD].to_vec()))
 }
@@ -556,15 +614,49 @@ fn write_empty_log(dir: &Path, journal_id: JournalId, doc: Doc) -> Result<u64, S
     Ok(header.len() as u64)
 }
 
+/// Apply one log record's body to its document: the shared journal's are checked change by
+/// change, and what breaks the rules is left out with a warning; an unsigned record (written
+/// before signed changes) or the private journal's is this device's own.
+fn apply_log_record(
+    journal: &mut Journal,
+    doc: Doc,
+    unsigned: bool,
+    plain: &[u8],
+    path: &Path,
+    index: usize,
+    warnings: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    if doc == Doc::Private || unsigned {
+        journal.apply_own_unsigned(plain)?;
+        return Ok(());
+    }
+    let admission = journal
+        .apply_signed_record(plain)
+        .map_err(|e| StoreError::Corrupt {
+            path: path.to_owned(),
+            why: format!("record {index} cannot be read: {e}"),
+        })?;
+    if let Some(first) = admission.refused.first() {
+        let msg = format!(
+            "{}: record {index}: {} change(s) broke the journal's rules and were left out ({})",
+            path.display(),
+            admission.refused.len(),
+            first.why
+        );
+        tracing::warn!("{msg}");
+        warnings.push(msg);
+    }
+    Ok(())
+}
+
 fn load_doc(
     dir: &Path,
     key: &JournalKey,
     journal_id: JournalId,
     doc: Doc,
-    actor: &[u8],
+    signer: &Signer,
     warnings: &mut Vec<String>,
 ) -> Result<DocFiles, StoreError> {
-    let (snap_kind, log_kind) = doc.kinds();
     let corrupt = |path: &Path, why: String| StoreError::Corrupt {
         path: path.to_owned(),
         why,
@@ -593,6 +685,14 @@ fn load_doc(
     }
     let snap_bytes = read_capped(&snap_path)?;
     let decoded = decode_records(&snap_bytes).map_err(|why| corrupt(&snap_path, why))?;
+    // Written before signed changes? Then both files are read as they were and upgraded.
+    let unsigned = doc
+        .unsigned_kinds()
+        .is_some_and(|(snap, _)| decoded.header.kind == snap);
+    let (snap_kind, log_kind) = match doc.unsigned_kinds() {
+        Some(kinds) if unsigned => kinds,
+        _ => doc.kinds(),
+    };
     check_header(&snap_path, &decoded.header, snap_kind)?;
     if decoded.records.len() != 1 || decoded.torn_bytes != 0 {
         return Err(corrupt(
@@ -601,15 +701,57 @@ fn load_doc(
         ));
     }
     let plain = open(&snap_path, snap_kind, decoded.records[0], 0)?;
-    let mut journal = Journal::load(&plain, actor, doc == Doc::Private)?;
+    let jid = journal_id.0;
+    let mut journal = if doc == Doc::Shared && !unsigned {
+        let saved = SavedShared::decode(&plain).map_err(|e| corrupt(&snap_path, e.to_string()))?;
+        Journal::load(
+            &saved.doc,
+            saved.signatures,
+            saved.legacy_heads,
+            signer,
+            jid,
+            false,
+        )?
+    } else {
+        Journal::load(
+            &plain,
+            Default::default(),
+            Vec::new(),
+            signer,
+            jid,
+            doc == Doc::Private,
+        )?
+    };
+    let mut unsigned_log = unsigned;
 
     let log_path = dir.join(LOG);
     let log_bytes = read_capped(&log_path)?;
     let decoded = decode_records(&log_bytes).map_err(|why| corrupt(&log_path, why))?;
+    // A crash during the upgrade can leave a signed snapshot beside the old log, whose records
+    // the snapshot already holds.
+    let log_kind = match doc.unsigned_kinds() {
+        Some((_, old)) if decoded.header.kind == old => {
+            unsigned_log = true;
+            old
+        }
+        _ => log_kind,
+    };
     check_header(&log_path, &decoded.header, log_kind)?;
     for (i, sealed) in decoded.records.iter().enumerate() {
         let plain = open(&log_path, log_kind, sealed, i)?;
-        journal.apply_changes(&plain)?;
+        apply_log_record(
+            &mut journal,
+            doc,
+            unsigned_log,
+            &plain,
+            &log_path,
+            i,
+            warnings,
+        )?;
+    }
+    let unsigned = unsigned || unsigned_log;
+    if unsigned {
+        journal.trust_held_history();
     }
     if decoded.torn_bytes > 0 {
         let msg = format!(
@@ -628,5 +770,6 @@ fn load_doc(
         snapshot_head: snap_bytes[..SNAPSHOT_HEAD.min(snap_bytes.len())].to_vec(),
         log_len: decoded.valid_len as u64,
         log_records: decoded.records.len(),
+        unsigned,
     })
 }

@@ -41,6 +41,9 @@ pub struct Welcome {
     pub inviter_name: String,
     pub inviter_device_key: String,
     pub inviter_device_name: String,
+    /// The heads of the history the inviter holds from before signed changes, which the new
+    /// device takes on the inviter's word (empty for a journal made since).
+    pub legacy_heads: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Welcome {

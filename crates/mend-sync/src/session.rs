@@ -4,7 +4,7 @@
 //! and replies (possibly empty). When the initiator has nothing to send and the last reply was
 //! empty, both hold the same document. Sessions are bounded in rounds.
 
-use mend_journal::{Journal, SyncState};
+use mend_journal::{Admission, Journal, Refused, SyncState};
 
 use crate::SyncError;
 
@@ -14,10 +14,23 @@ pub const MAX_ROUNDS: u32 = 64;
 /// What the initiator does next.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Send this sync message (empty: "anything more?").
-    Send(Vec<u8>),
-    /// Converged.
+    /// Send this sync message (empty: "anything more?") and the signatures of the changes it
+    /// carries (96-byte pairs).
+    Send {
+        message: Vec<u8>,
+        signatures: Vec<u8>,
+    },
+    /// Converged, or stopped because the peer's changes broke the rules ([`SyncSession::refused`]).
     Done,
+}
+
+/// The answering side's reply to one message.
+#[derive(Debug)]
+pub struct Reply {
+    pub message: Vec<u8>,
+    pub signatures: Vec<u8>,
+    /// What became of the changes the request carried.
+    pub admission: Admission,
 }
 
 /// The initiating side of a session, or the saved state of the answering side.
@@ -29,6 +42,10 @@ pub struct SyncSession {
     last_sent_empty: bool,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Changes the peer sent that broke the rules and were refused.
+    refused: Vec<Refused>,
+    /// New changes from the peer that were applied.
+    pub changes_applied: usize,
 }
 
 impl SyncSession {
@@ -45,7 +62,15 @@ impl SyncSession {
             last_sent_empty: false,
             bytes_sent: 0,
             bytes_received: 0,
+            refused: Vec::new(),
+            changes_applied: 0,
         }
+    }
+
+    /// The peer's changes refused in this session. A session that refused any ends at once:
+    /// the peer would only send them again.
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
     }
 
     /// What to save so that the next session costs only what is new.
@@ -60,6 +85,9 @@ impl SyncSession {
     /// The initiator's next step. A session always ends with an empty request answered by an
     /// empty reply ("anything more?" "no"), so the answering side knows it is over.
     pub fn step(&mut self, journal: &mut Journal) -> Result<Step, SyncError> {
+        if !self.refused.is_empty() {
+            return Ok(Step::Done);
+        }
         let msg = journal.sync_generate(&mut self.state);
         if msg.is_none() && self.started && self.last_reply_empty && self.last_sent_empty {
             return Ok(Step::Done);
@@ -69,25 +97,40 @@ impl SyncSession {
         }
         self.rounds += 1;
         self.started = true;
-        let msg = msg.unwrap_or_default();
-        self.last_sent_empty = msg.is_empty();
-        self.bytes_sent += msg.len() as u64;
-        Ok(Step::Send(msg))
+        let (message, signatures) = msg.unwrap_or_default();
+        self.last_sent_empty = message.is_empty();
+        self.bytes_sent += (message.len() + signatures.len()) as u64;
+        Ok(Step::Send {
+            message,
+            signatures,
+        })
     }
 
-    /// The initiator got a reply.
-    pub fn on_reply(&mut self, journal: &mut Journal, reply: &[u8]) -> Result<(), SyncError> {
+    /// The initiator got a reply and the signatures of the changes it carries.
+    pub fn on_reply(
+        &mut self,
+        journal: &mut Journal,
+        reply: &[u8],
+        signatures: &[u8],
+    ) -> Result<(), SyncError> {
         self.last_reply_empty = reply.is_empty();
-        self.bytes_received += reply.len() as u64;
+        self.bytes_received += (reply.len() + signatures.len()) as u64;
         if !reply.is_empty() {
-            journal.sync_receive(&mut self.state, reply)?;
+            let admission = journal.sync_receive(&mut self.state, reply, signatures)?;
+            self.changes_applied += admission.applied;
+            self.refused.extend(admission.refused);
         }
         Ok(())
     }
 
     /// The answering side: apply a request's message and produce the reply.
-    pub fn answer(&mut self, journal: &mut Journal, message: &[u8]) -> Result<Vec<u8>, SyncError> {
-        respond(journal, &mut self.state, message)
+    pub fn answer(
+        &mut self,
+        journal: &mut Journal,
+        message: &[u8],
+        signatures: &[u8],
+    ) -> Result<Reply, SyncError> {
+        respond(journal, &mut self.state, message, signatures)
     }
 }
 
@@ -97,14 +140,30 @@ pub fn ends_session(request: &[u8], reply: &[u8]) -> bool {
     request.is_empty() && reply.is_empty()
 }
 
-/// Answer one sync message with the given per-peer state.
+/// Answer one sync message with the given per-peer state. If the message carried changes that
+/// broke the rules, the reply is empty: the caller ends the session and says so.
 pub fn respond(
     journal: &mut Journal,
     state: &mut SyncState,
     message: &[u8],
-) -> Result<Vec<u8>, SyncError> {
-    if !message.is_empty() {
-        journal.sync_receive(state, message)?;
+    signatures: &[u8],
+) -> Result<Reply, SyncError> {
+    let admission = if message.is_empty() {
+        Admission::default()
+    } else {
+        journal.sync_receive(state, message, signatures)?
+    };
+    if !admission.refused.is_empty() {
+        return Ok(Reply {
+            message: Vec::new(),
+            signatures: Vec::new(),
+            admission,
+        });
     }
-    Ok(journal.sync_generate(state).unwrap_or_default())
+    let (message, signatures) = journal.sync_generate(state).unwrap_or_default();
+    Ok(Reply {
+        message,
+        signatures,
+        admission,
+    })
 }

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::SyncError;
 
-/// Version 2 added the session id to sync requests.
-pub const WIRE_VERSION: u8 = 2;
+/// Version 2 added the session id to sync requests; version 3 the signatures of the changes
+/// a sync message carries, the refusal of changes that break the journal's rules, and the
+/// trusted history in the pairing welcome.
+pub const WIRE_VERSION: u8 = 3;
 /// The largest message either side accepts (an initial sync of a large journal is one message).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 pub const SYNC_PROTOCOL: &str = "/mend/sync/1";
@@ -28,6 +30,8 @@ pub enum Request {
         session: u64,
         /// An Automerge sync message; empty when this side has nothing to say.
         message: Vec<u8>,
+        /// The signature of every change the message carries: `(hash 32, signature 64)` pairs.
+        signatures: Vec<u8>,
     },
     /// Pairing, step 1: the joiner's SPAKE2 message.
     PairHello { spake: Vec<u8> },
@@ -41,6 +45,8 @@ pub enum Request {
 pub enum Response {
     Sync {
         message: Vec<u8>,
+        /// The signature of every change the message carries: `(hash 32, signature 64)` pairs.
+        signatures: Vec<u8>,
         /// Entries the answering side gained from this round.
         gained: u32,
     },
@@ -69,6 +75,9 @@ pub enum Refusal {
     ThirdPerson,
     /// The request was malformed or out of order.
     Malformed,
+    /// The request carried changes that break the journal's rules (`count` of them); those
+    /// were refused, the rest kept, and the session ends.
+    BrokeRules { count: u32 },
 }
 
 /// Encode a message body: version byte, then postcard.
@@ -119,6 +128,7 @@ mod tests {
             journal_id: [3; 16],
             session: u64::MAX,
             message: vec![1, 2, 3],
+            signatures: vec![4; 96],
         };
         let bytes = encode(&r);
         assert_eq!(decode::<Request>(&bytes).unwrap(), r);

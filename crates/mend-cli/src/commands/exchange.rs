@@ -86,6 +86,26 @@ fn from_mend(e: Entry, people: &[Person]) -> NewEntry {
     }
 }
 
+/// The error for an import some of whose entries cannot be written: each named, nothing written.
+fn import_refused(named: &[String]) -> crate::fail::Fail {
+    let shown: Vec<&str> = named.iter().take(10).map(String::as_str).collect();
+    let more = named.len().saturating_sub(shown.len());
+    fail(
+        format!(
+            "{} of the entries cannot be imported, so nothing was: {}{}",
+            named.len(),
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+        "an import writes entries as you, of kinds you may write; remove or fix the entries \
+         named and import again",
+    )
+}
+
 pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
     let cant = |e: std::io::Error| {
         fail(
@@ -108,7 +128,11 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
     let now = Utc::now();
     let mut shared = Vec::new();
     let mut private = Vec::new();
-    let mut people: Vec<Person> = Vec::new();
+    // Positions in the file (from 0) of the entries in `shared`, to name the ones refused.
+    let mut shared_at = Vec::new();
+    // Entries by someone else: kept only if the journal already holds them (a backup read
+    // back); an import never writes in another person's name and never adds a person.
+    let mut foreign: Vec<(usize, String, String)> = Vec::new();
     match file {
         ImportFile::Jrnl(j) => {
             for e in j.entries {
@@ -139,42 +163,72 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
                 if a.private {
                     private.push(new);
                 } else {
+                    shared_at.push(shared.len());
                     shared.push(new);
                 }
             }
         }
         ImportFile::Mend(m) => {
-            people = m.people;
-            for e in m.entries {
+            let mut people: Vec<Person> = m.people;
+            for (i, e) in m.entries.into_iter().enumerate() {
                 if !people.iter().any(|p| p.id == e.author_id) {
                     people.push(Person {
                         id: e.author_id.clone(),
                         name: e.author.clone(),
                     });
                 }
-                let new = from_mend(e.clone(), &people);
-                if e.private || a.private {
+                if e.author_id != me.id {
+                    foreign.push((i, e.id.clone(), e.author.clone()));
+                    continue;
+                }
+                let private_entry = e.private;
+                let new = from_mend(e, &people);
+                if private_entry || a.private {
                     private.push(new);
                 } else {
+                    shared_at.push(i);
                     shared.push(new);
                 }
             }
         }
     }
-    let total = shared.len() + private.len();
+    let total = shared.len() + private.len() + foreign.len();
     let mut store = unlocked.open(Access::Write)?;
+    let held = store.journal(Doc::Shared).entry_ids()?;
+    let refused: Vec<String> = foreign
+        .iter()
+        .filter(|(_, id, _)| !held.contains(id))
+        .map(|(i, _, author)| {
+            format!(
+                "entry {} is {author}'s; an import writes only your own entries",
+                i + 1
+            )
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(import_refused(&refused).into());
+    }
     let mut added = 0;
     for (doc, list) in [(Doc::Shared, &shared), (Doc::Private, &private)] {
         if list.is_empty() {
             continue;
         }
-        added += store.commit(doc, |j| {
-            let known: Vec<String> = j.people()?.into_iter().map(|p| p.id).collect();
-            for p in people.iter().filter(|p| !known.contains(&p.id)) {
-                j.add_person(p, now)?;
+        let result = store.commit(doc, |j| j.add_entries(list, now));
+        added += match result {
+            Err(mend_store::StoreError::Journal(mend_journal::JournalError::ImportRefused(
+                refused,
+            ))) => {
+                let named: Vec<String> = refused
+                    .iter()
+                    .map(|(i, why)| {
+                        let at = shared_at.get(*i).copied().unwrap_or(*i);
+                        format!("entry {}: {why}", at + 1)
+                    })
+                    .collect();
+                return Err(import_refused(&named).into());
             }
-            j.add_entries(list, now)
-        })?;
+            other => other?,
+        };
         // One import is one log record; fold it into the snapshot so that opening stays fast.
         store.compact(doc)?;
     }

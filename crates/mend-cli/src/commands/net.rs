@@ -289,10 +289,16 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         .into());
     }
     if a.json {
+        for w in results.iter().filter_map(Summary::refusal) {
+            eprintln!("warning: {w}");
+        }
         return render::print_json(&json!(results));
     }
     for s in &results {
         println!("{}", s.line());
+        if let Some(w) = s.refusal() {
+            eprintln!("warning: {w}");
+        }
     }
     Ok(())
 }
@@ -384,6 +390,9 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                     match r {
                         Ok(s) => {
                             println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
+                            if let Some(w) = s.refusal() {
+                                eprintln!("warning: {w}");
+                            }
                             let shared = shared.clone();
                             let published = tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
                             if let Err(e) = published {

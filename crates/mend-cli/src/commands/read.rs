@@ -141,6 +141,20 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let params = unlocked.key_file.params;
     let disk = unlocked.home.disk_usage();
     let log = store.stats(Doc::Shared);
+    let devices = shared.devices()?;
+    let refusals: Vec<(String, mend_store::RefusalNote)> = store
+        .refusals()
+        .into_iter()
+        .rev()
+        .take(3)
+        .map(|n| {
+            let who = devices.iter().find(|d| d.key == n.device).map_or_else(
+                || format!("the device {}", &n.device[..n.device.len().min(16)]),
+                |d| format!("{}'s {}", d.person, d.name),
+            );
+            (who, n)
+        })
+        .collect();
     if a.json {
         return render::print_json(&json!({
             "person": s.person_name,
@@ -160,12 +174,30 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
                 "id": e.id, "by": e.author, "text": e.text,
                 "waiting_seconds": (now - e.created_at).num_seconds().max(0),
             })).collect::<Vec<_>>(),
+            "refused": refusals.iter().map(|(who, n)| json!({
+                "from": who, "device_key": n.device, "changes": n.count, "reasons": n.reasons,
+                "at": chrono::DateTime::from_timestamp(n.at, 0).map(|t| t.to_rfc3339()),
+            })).collect::<Vec<_>>(),
             "sync": standings.iter().map(|st| json!({
                 "person": st.device.person, "device": st.device.name, "key": st.device.key,
                 "last_synced": st.last_synced.map(|t| t.to_rfc3339()),
                 "entries_not_sent": st.not_sent,
             })).collect::<Vec<_>>(),
         }));
+    }
+    for (who, n) in &refusals {
+        let when = chrono::DateTime::from_timestamp(n.at, 0).unwrap_or(now);
+        println!(
+            "warning: {} change{} from {who} broke the journal's rules and {} refused ({} ago): {}",
+            n.count,
+            if n.count == 1 { "" } else { "s" },
+            if n.count == 1 { "was" } else { "were" },
+            human_wait(now - when),
+            n.reasons.join("; ")
+        );
+    }
+    if !refusals.is_empty() {
+        println!();
     }
     for e in &asks {
         let waited = human_wait(now - e.created_at);

@@ -16,7 +16,7 @@ use mend_sync::{
 use tokio::sync::mpsc;
 
 use super::{answer, net_config, parse_addrs, sync_with, Access, Answer, Shared};
-use crate::cli::{InviteArgs, JoinArgs};
+use crate::cli::{InviteArgs, InviteFor, JoinArgs};
 use crate::fail::fail;
 use crate::session::Unlocked;
 
@@ -46,22 +46,25 @@ async fn linger(events: &mut mpsc::Receiver<NetEvent>, peer: PeerId) {
     }
 }
 
-/// Decide who a joining device belongs to and record it. One person may own several devices;
-/// a third person is refused.
-fn admit(a: &mut Access, join: &JoinRequest, inviter: &Person) -> Result<Person, Refusal> {
+/// Record the joining device for the person the invite is for: the partner (new to the journal,
+/// named by the joiner) or the inviter. The inviter decides, never the joiner; the journal's
+/// rules check it again on every device that receives the change.
+fn admit(
+    a: &mut Access,
+    join: &JoinRequest,
+    inviter: &Person,
+    for_whom: InviteFor,
+) -> Result<Person, Refusal> {
     let mut work = || -> Result<Person> {
         let store = a.store()?;
         let people = store.journal(Doc::Shared).people()?;
-        let person = match people
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(join.person_name.trim()))
-        {
-            Some(p) => p.clone(),
-            None if people.len() < 2 => Person {
+        let person = match for_whom {
+            InviteFor::Me => inviter.clone(),
+            InviteFor::Partner if people.len() < 2 => Person {
                 id: random_id_hex()?,
                 name: join.person_name.trim().to_owned(),
             },
-            None => return Err(JournalError::Invalid("third person".into()).into()),
+            InviteFor::Partner => return Err(JournalError::Invalid("third person".into()).into()),
         };
         let now = Utc::now();
         store.commit(Doc::Shared, |j| {
@@ -81,6 +84,22 @@ fn admit(a: &mut Access, join: &JoinRequest, inviter: &Person) -> Result<Person,
     })
 }
 
+/// Whose device an invite admits: what `--for` says, else the partner while the journal has one
+/// person and one's own device after.
+fn invite_for(people: usize, asked: Option<InviteFor>) -> Result<InviteFor> {
+    match (asked, people) {
+        (Some(InviteFor::Partner), n) if n >= 2 => Err(fail(
+            "your partner has already joined this journal, which holds two people",
+            "to add another device of yours, run `mend invite --for me`; your partner adds \
+             theirs from one of their own devices",
+        )
+        .into()),
+        (Some(f), _) => Ok(f),
+        (None, n) if n >= 2 => Ok(InviteFor::Me),
+        (None, _) => Ok(InviteFor::Partner),
+    }
+}
+
 pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
     let seed = unlocked.secrets.identity_seed;
     let inviter_person = unlocked.me();
@@ -91,13 +110,34 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
     let shared = Access::new(unlocked);
     let timeout = Duration::from_secs(args.timeout);
     let config = net_config(seed, &args.net)?;
+    let asked = args.for_whom;
     super::runtime()?.block_on(async move {
+        let (people, legacy_heads) = Access::with(&shared, |a| {
+            let journal = a.store()?.journal(Doc::Shared);
+            let heads: Vec<[u8; 32]> = journal.legacy_heads().iter().map(|h| h.0).collect();
+            Ok((journal.people()?.len(), heads))
+        })
+        .await?;
+        let for_whom = invite_for(people, asked)?;
         let (net, mut events) = start(config).await?;
         let code = InviteCode::generate()?;
         let mut inviter = Inviter::new(code.clone(), &net.local_peer_id.to_bytes());
         let addrs = listen_addrs(&mut events, &net).await;
         println!("Invite code: {}", code.as_str());
-        println!("On your partner's laptop, run:\n  mend join {} --name THEIR_NAME", code.as_str());
+        match for_whom {
+            InviteFor::Partner => println!(
+                "This code adds your partner's first device: your partner joins the journal.\n\
+                 On your partner's laptop, run:\n  mend join {} --name THEIR_NAME",
+                code.as_str()
+            ),
+            InviteFor::Me => println!(
+                "This code adds another device of yours ({}).\n\
+                 On that device, run:\n  mend join {} --name {}",
+                inviter_person.name,
+                code.as_str(),
+                inviter_person.name
+            ),
+        }
         println!("This device listens on:");
         for a in &addrs {
             println!("  {a}");
@@ -157,7 +197,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             return Err(fail("the joining device's key does not match its connection", "run `mend invite` again").into());
                         }
                         let by = inviter_person.clone();
-                        let admitted = Access::with(&shared, move |a| Ok(admit(a, &join, &by).map(|p| (p, join)))).await?;
+                        let admitted = Access::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom).map(|p| (p, join)))).await?;
                         let (person, join) = match admitted {
                             Ok(x) => x,
                             Err(reason) => {
@@ -177,6 +217,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             inviter_name: inviter_person.name.clone(),
                             inviter_device_key: my_key.clone(),
                             inviter_device_name: my_device.clone(),
+                            legacy_heads: legacy_heads.clone(),
                         };
                         let _ = reply.send(inviter.welcome(&welcome)?);
                         println!(
@@ -322,6 +363,8 @@ pub fn join(
             device_name: device.clone(),
         };
         let jid = JournalId(welcome.journal_id);
+        let legacy_heads: Vec<mend_journal::ChangeHash> =
+            welcome.legacy_heads.iter().map(|h| mend_journal::ChangeHash(*h)).collect();
         let inviter_name = welcome.inviter_name.clone();
         let inviter_device = Device {
             key: welcome.inviter_device_key.clone(),
@@ -333,7 +376,7 @@ pub fn join(
         };
         drop(welcome);
         let (home, secrets) = tokio::task::spawn_blocking(move || {
-            home.join(&secrets, jid, &pass, params, Utc::now()).map(|_| (home, secrets))
+            home.join(&secrets, jid, legacy_heads, &pass, params, Utc::now()).map(|_| (home, secrets))
         })
         .await??;
         println!(

@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use mend_journal::Device;
+use mend_journal::{Device, Refused};
 use mend_net::{NetHandle, PeerId, Protocol};
-use mend_store::Doc;
+use mend_store::{Doc, RefusalNote, Store};
 use mend_sync::{ends_session, respond, Refusal, Request, Response, Step, SyncSession};
 use serde::Serialize;
 
@@ -24,13 +24,69 @@ pub struct Summary {
     pub rounds: u32,
     #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
+    /// Changes from the peer that broke the journal's rules and were refused.
+    pub refused: usize,
+    /// Why, one line per distinct reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_reasons: Vec<String>,
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
 }
 
+/// One line per distinct reason, at most five.
+pub fn reasons(refused: &[Refused]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in refused {
+        if !out.contains(&r.why) && out.len() < 5 {
+            out.push(r.why.clone());
+        }
+    }
+    out
+}
+
+/// What to tell the user about changes refused from a device.
+pub fn refusal_line(count: usize, person: &str, device: &str, reasons: &[String]) -> String {
+    format!(
+        "{count} change{} from {person}'s {device} broke the journal's rules and {} refused: {}",
+        if count == 1 { "" } else { "s" },
+        if count == 1 { "was" } else { "were" },
+        reasons.join("; ")
+    )
+}
+
+/// Keep a note of refused changes for `mend status`, and log it. Never fails the sync.
+pub fn note_refusal(store: &Store, device: &Device, refused: &[Refused]) {
+    let reasons = reasons(refused);
+    tracing::warn!(
+        "{}",
+        refusal_line(refused.len(), &device.person, &device.name, &reasons)
+    );
+    let note = RefusalNote {
+        at: chrono::Utc::now().timestamp(),
+        device: device.key.clone(),
+        count: refused.len() as u32,
+        reasons,
+    };
+    if let Err(e) = store.note_refusal(note) {
+        tracing::warn!("the refusal could not be noted for `mend status`: {e}");
+    }
+}
+
 impl Summary {
+    /// The warning to show beside the summary, if the peer's changes were refused.
+    pub fn refusal(&self) -> Option<String> {
+        (self.refused > 0).then(|| {
+            refusal_line(
+                self.refused,
+                &self.person,
+                &self.device,
+                &self.refused_reasons,
+            )
+        })
+    }
+
     pub fn line(&self) -> String {
         format!(
             "Synced with {}'s {}: {} entries received, {} sent, {} bytes in {} rounds, {}",
@@ -70,6 +126,7 @@ pub async fn sync_with(
     let mut session = Some(session);
     let session_id = u64::from_le_bytes(mend_crypto::random_bytes()?);
     let mut sent = 0u64;
+    let mut summary_refused: Vec<Refused> = Vec::new();
     loop {
         let (s, step) = Access::with(shared, {
             let mut s = session.take().expect("session");
@@ -82,7 +139,13 @@ pub async fn sync_with(
         })
         .await?;
         session = Some(s);
-        let Step::Send(message) = step else { break };
+        let Step::Send {
+            message,
+            signatures,
+        } = step
+        else {
+            break;
+        };
         let response = net
             .request(
                 peer,
@@ -91,11 +154,24 @@ pub async fn sync_with(
                     journal_id,
                     session: session_id,
                     message,
+                    signatures,
                 },
             )
             .await?;
-        let (reply, gained) = match response {
-            Response::Sync { message, gained } => (message, gained),
+        let (reply, reply_sigs, gained) = match response {
+            Response::Sync {
+                message,
+                signatures,
+                gained,
+            } => (message, signatures, gained),
+            Response::Refused {
+                reason: Refusal::BrokeRules { count },
+            } => bail!(
+                "{}'s {} refused {count} of the changes this laptop sent: it says they break \
+                 the journal's rules",
+                device.person,
+                device.name
+            ),
             Response::Refused { reason } => bail!(
                 "{}'s {} refused to sync ({reason:?})",
                 device.person,
@@ -107,8 +183,9 @@ pub async fn sync_with(
         let s = Access::with(shared, {
             let mut s = session.take().expect("session");
             move |a| {
-                a.store()?
-                    .commit(Doc::Shared, |j| s.on_reply(j, &reply).map_err(core))?;
+                a.store()?.commit(Doc::Shared, |j| {
+                    s.on_reply(j, &reply, &reply_sigs).map_err(core)
+                })?;
                 Ok(s)
             }
         })
@@ -116,9 +193,18 @@ pub async fn sync_with(
         session = Some(s);
     }
     let s = session.take().expect("session");
+    summary_refused.extend(s.refused().iter().cloned());
+    let refused = s.refused().to_vec();
+    let refused_device = device.clone();
     let (after, summary_bytes) = Access::with(shared, move |a| {
         let store = a.store()?;
-        store.save_peer_state(&initiate_key(&key), &s.saved_state())?;
+        if refused.is_empty() {
+            store.save_peer_state(&initiate_key(&key), &s.saved_state())?;
+        } else {
+            // The peer would send the refused changes again; the next session starts from the
+            // state saved after the last one that ended well.
+            note_refusal(store, &refused_device, &refused);
+        }
         Ok((
             store.journal(Doc::Shared).len(),
             (s.bytes_sent, s.bytes_received, s.rounds()),
@@ -135,6 +221,8 @@ pub async fn sync_with(
         bytes_received: summary_bytes.1,
         rounds: summary_bytes.2,
         elapsed: started.elapsed(),
+        refused: summary_refused.len(),
+        refused_reasons: reasons(&summary_refused),
     })
 }
 
@@ -152,6 +240,7 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
         journal_id,
         session,
         message,
+        signatures,
     } = request
     else {
         return Ok(Answer::Refuse("a pairing message on the sync protocol"));
@@ -167,7 +256,7 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
         let store = a.store()?;
         let before = store.journal(Doc::Shared).len();
         let result = store.commit(Doc::Shared, |j| {
-            respond(j, &mut state, &message).map_err(core)
+            respond(j, &mut state, &message, &signatures).map_err(core)
         });
         let reply = match result {
             Ok(reply) => reply,
@@ -181,8 +270,30 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
                 });
             }
         };
+        if !reply.admission.refused.is_empty() {
+            // What passed is kept; the session ends, and its state is not saved: the peer
+            // would only send the refused changes again.
+            note_refusal(store, &device, &reply.admission.refused);
+            eprintln!(
+                "warning: {}",
+                refusal_line(
+                    reply.admission.refused.len(),
+                    &device.person,
+                    &device.name,
+                    &reasons(&reply.admission.refused)
+                )
+            );
+            return Ok(Answer::Reply {
+                response: Response::Refused {
+                    reason: Refusal::BrokeRules {
+                        count: reply.admission.refused.len() as u32,
+                    },
+                },
+                finished: true,
+            });
+        }
         let gained = store.journal(Doc::Shared).len().saturating_sub(before) as u32;
-        let finished = ends_session(&message, &reply);
+        let finished = ends_session(&message, &reply.message);
         if finished {
             a.finish_answering(&device.key, &state)?;
         } else {
@@ -190,7 +301,8 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
         }
         Ok(Answer::Reply {
             response: Response::Sync {
-                message: reply,
+                message: reply.message,
+                signatures: reply.signatures,
                 gained,
             },
             finished,

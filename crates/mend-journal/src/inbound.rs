@@ -1,0 +1,344 @@
+//! Everything that reaches the shared journal from outside this process goes through here:
+//! changes from a peer's sync message, the first sync of a new device, and the journal's own
+//! log records on load. Each change is read, its signature verified and its operations checked
+//! by the rules (`crate::rules`) before anything is applied; a refused change, and every change
+//! that depends on it, never reaches the document. The rest still arrives.
+//!
+//! Also here: the containers that keep signatures beside the changes on disk (a snapshot body
+//! and a log record body, `docs/format.md`).
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::sync::SyncDoc;
+use automerge::{Change, ChangeHash, ReadDoc};
+
+use crate::rules::{causal_order, Checker, Refused};
+use crate::signed::{decode_pairs, encode_pairs, Sig};
+use crate::{Journal, JournalError, SyncState};
+
+/// What became of the changes that arrived.
+#[derive(Debug, Default, Clone)]
+pub struct Admission {
+    /// New changes applied.
+    pub applied: usize,
+    /// Changes refused, with the reason; nothing of them reached the document.
+    pub refused: Vec<Refused>,
+}
+
+impl Admission {
+    fn add(&mut self, other: Admission) {
+        self.applied += other.applied;
+        self.refused.extend(other.refused);
+    }
+}
+
+/// The first bytes of every Automerge chunk.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The most changes one batch (a sync message, a log record) may hold.
+pub const MAX_CHANGES_PER_BATCH: usize = 1_000_000;
+
+/// Split Automerge's incremental bytes (a log record, a sync message's changes) into changes.
+/// A whole saved document among them is loaded and its changes taken out.
+pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, JournalError> {
+    let bad = |why: &str| JournalError::MalformedSync(why.to_owned());
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.len() < 10 || rest[..4] != CHUNK_MAGIC {
+            return Err(bad("not an Automerge chunk"));
+        }
+        let kind = rest[8];
+        let mut len_bytes = &rest[9..];
+        let len =
+            leb128::read::unsigned(&mut len_bytes).map_err(|_| bad("unreadable chunk length"))?;
+        let header = rest.len() - len_bytes.len();
+        let total = usize::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_add(header))
+            .filter(|&t| t <= rest.len())
+            .ok_or_else(|| bad("a chunk longer than the message"))?;
+        let chunk = &rest[..total];
+        match kind {
+            0 => {
+                let doc = automerge::Automerge::load(chunk)?;
+                out.extend(doc.get_changes(&[]));
+            }
+            1 | 2 => out.push(
+                Change::from_bytes(chunk.to_vec())
+                    .map_err(|e| bad(&format!("a change that cannot be read: {e}")))?,
+            ),
+            _ => return Err(bad("an Automerge chunk of an unknown kind")),
+        }
+        if out.len() > MAX_CHANGES_PER_BATCH {
+            return Err(bad("more changes than one batch may hold"));
+        }
+        rest = &rest[total..];
+    }
+    Ok(out)
+}
+
+fn take_u32(input: &mut &[u8]) -> Result<usize, JournalError> {
+    let (head, rest) = input
+        .split_first_chunk::<4>()
+        .ok_or_else(|| JournalError::MalformedSync("a record cut short".into()))?;
+    *input = rest;
+    Ok(u32::from_le_bytes(*head) as usize)
+}
+
+fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], JournalError> {
+    if input.len() < n {
+        return Err(JournalError::MalformedSync("a record cut short".into()));
+    }
+    let (head, rest) = input.split_at(n);
+    *input = rest;
+    Ok(head)
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// A shared journal's snapshot body: the document, the signatures of its changes, and the heads
+/// up to which unsigned history is trusted.
+pub struct SavedShared {
+    pub doc: Vec<u8>,
+    pub signatures: HashMap<ChangeHash, Sig>,
+    pub legacy_heads: Vec<ChangeHash>,
+}
+
+impl SavedShared {
+    /// `u32 LE length | document | u32 LE length | (hash, signature) × n | u32 LE count | hash × m`
+    pub fn decode(bytes: &[u8]) -> Result<Self, JournalError> {
+        let mut input = bytes;
+        let n = take_u32(&mut input)?;
+        let doc = take(&mut input, n)?.to_vec();
+        let n = take_u32(&mut input)?;
+        let signatures = decode_pairs(take(&mut input, n)?)?;
+        let m = take_u32(&mut input)?;
+        let heads = take(
+            &mut input,
+            m.checked_mul(32)
+                .ok_or_else(|| JournalError::MalformedSync("too many heads".into()))?,
+        )?;
+        if !input.is_empty() {
+            return Err(JournalError::MalformedSync(
+                "trailing bytes after a snapshot".into(),
+            ));
+        }
+        let legacy_heads = heads
+            .chunks_exact(32)
+            .map(|h| ChangeHash(h.try_into().expect("32 bytes")))
+            .collect();
+        Ok(Self {
+            doc,
+            signatures,
+            legacy_heads,
+        })
+    }
+}
+
+impl Journal {
+    /// The whole shared journal with its signatures, as a snapshot body ([`SavedShared`]).
+    pub fn save_signed(&mut self) -> Vec<u8> {
+        let doc = self.doc.save();
+        let mut out = Vec::with_capacity(doc.len() + self.sigs.len() * 96 + 64);
+        put_bytes(&mut out, &doc);
+        put_bytes(&mut out, &encode_pairs(self.sigs.iter()));
+        out.extend_from_slice(&(self.legacy_heads.len() as u32).to_le_bytes());
+        for h in &self.legacy_heads {
+            out.extend_from_slice(&h.0);
+        }
+        self.unsaved.clear();
+        out
+    }
+
+    /// The changes since `heads` with the signatures made or accepted since the last call, as a
+    /// log record body: `u32 LE length | changes | u32 LE length | (hash, signature) × n`.
+    pub fn signed_changes_since(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        let changes = self.doc.save_after(heads);
+        let pairs: Vec<(ChangeHash, Sig)> = self
+            .unsaved
+            .drain(..)
+            .filter_map(|h| self.sigs.get(&h).map(|s| (h, *s)))
+            .collect();
+        let mut out = Vec::with_capacity(changes.len() + pairs.len() * 96 + 8);
+        put_bytes(&mut out, &changes);
+        put_bytes(&mut out, &encode_pairs(pairs.iter().map(|(h, s)| (h, s))));
+        out
+    }
+
+    /// Apply a log record body written by [`Journal::signed_changes_since`] (this device's own
+    /// log, read again on load or by another process): every change is checked like any other.
+    pub fn apply_signed_record(&mut self, body: &[u8]) -> Result<Admission, JournalError> {
+        let mut input = body;
+        let n = take_u32(&mut input)?;
+        let changes = take(&mut input, n)?;
+        let n = take_u32(&mut input)?;
+        let sigs = decode_pairs(take(&mut input, n)?)?;
+        if !input.is_empty() {
+            return Err(JournalError::MalformedSync(
+                "trailing bytes after a log record".into(),
+            ));
+        }
+        let admission = self.apply_signed(changes, &sigs)?;
+        // Read back from disk: already saved.
+        self.unsaved.clear();
+        Ok(admission)
+    }
+
+    /// Check and apply changes (Automerge's incremental bytes) with their signatures.
+    pub fn apply_signed(
+        &mut self,
+        changes: &[u8],
+        sigs: &HashMap<ChangeHash, Sig>,
+    ) -> Result<Admission, JournalError> {
+        let changes = split_changes(changes)?;
+        let (accepted, admission) = self.admit(changes, sigs)?;
+        self.doc.apply_changes(accepted)?;
+        self.check_schema()?;
+        Ok(admission)
+    }
+
+    fn holds(&self, hash: &ChangeHash) -> bool {
+        !ReadDoc::get_missing_deps(&self.doc, &[*hash]).contains(hash)
+    }
+
+    /// Sort the changes not yet held, apply the unsigned history this device trusts, and check
+    /// the rest. Returns the changes to apply (in causal order, not yet applied) and what
+    /// became of them all; records the accepted changes' signatures.
+    fn admit(
+        &mut self,
+        changes: Vec<Change>,
+        sigs: &HashMap<ChangeHash, Sig>,
+    ) -> Result<(Vec<Change>, Admission), JournalError> {
+        let fresh: Vec<Change> = changes
+            .into_iter()
+            .filter(|c| !self.holds(&c.hash()))
+            .collect();
+        let ordered = causal_order(fresh);
+        let trusted = self.trusted_history(&ordered);
+        let (old, rest): (Vec<Change>, Vec<Change>) = ordered
+            .into_iter()
+            .partition(|c| trusted.contains(&c.hash()));
+        let mut admission = Admission {
+            applied: old.len(),
+            refused: Vec::new(),
+        };
+        if !old.is_empty() {
+            self.doc.apply_changes(old)?;
+        }
+        let mut accepted = Vec::with_capacity(rest.len());
+        {
+            let mut checker = Checker::new(&self.doc, self.journal_id);
+            for change in rest {
+                let sig = sigs.get(&change.hash());
+                match checker.check(&change, sig) {
+                    Ok(()) => accepted.push(change),
+                    Err(refused) => admission.refused.push(refused),
+                }
+            }
+        }
+        for change in &accepted {
+            let hash = change.hash();
+            if let Some(sig) = sigs.get(&hash) {
+                self.sigs.insert(hash, *sig);
+                self.unsaved.push(hash);
+            }
+        }
+        admission.applied += accepted.len();
+        Ok((accepted, admission))
+    }
+
+    /// The changes of `batch` that are history from before signed changes this device trusts:
+    /// the legacy heads it was given when it joined, and their ancestors in the batch.
+    fn trusted_history(&self, batch: &[Change]) -> HashSet<ChangeHash> {
+        let mut trusted = HashSet::new();
+        if self.legacy_heads.is_empty() {
+            return trusted;
+        }
+        let by_hash: HashMap<ChangeHash, &Change> = batch.iter().map(|c| (c.hash(), c)).collect();
+        let mut stack: Vec<ChangeHash> = self.legacy_heads.clone();
+        while let Some(h) = stack.pop() {
+            if let Some(c) = by_hash.get(&h) {
+                if trusted.insert(h) {
+                    stack.extend(c.deps().iter().copied());
+                }
+            }
+        }
+        trusted
+    }
+
+    /// The next sync message for the peer whose state this is, if there is anything to say,
+    /// and the signatures of the changes it carries (96-byte pairs).
+    pub fn sync_generate(&mut self, state: &mut SyncState) -> Option<(Vec<u8>, Vec<u8>)> {
+        let before = state.sent_hashes.clone();
+        let msg = self.doc.sync().generate_sync_message(state)?;
+        let sigs = encode_pairs(
+            state
+                .sent_hashes
+                .iter()
+                .filter(|h| !before.contains(h))
+                .filter_map(|h| self.sigs.get_key_value(h)),
+        );
+        Some((msg.encode(), sigs))
+    }
+
+    /// Receive a peer's sync message and the signatures of the changes it carries. Malformed
+    /// bytes are refused and change nothing; changes that break the rules are refused and left
+    /// out, the rest applied.
+    pub fn sync_receive(
+        &mut self,
+        state: &mut SyncState,
+        bytes: &[u8],
+        signatures: &[u8],
+    ) -> Result<Admission, JournalError> {
+        let mut msg = automerge::sync::Message::decode(bytes)
+            .map_err(|e| JournalError::MalformedSync(e.to_string()))?;
+        for have in &msg.have {
+            check_bloom(&have.bloom.to_bytes())?;
+        }
+        let sigs = decode_pairs(signatures)?;
+        let mut admission = Admission::default();
+        if !msg.changes.is_empty() {
+            let joined: Vec<u8> = msg.changes.iter().flatten().copied().collect();
+            let changes = split_changes(&joined)?;
+            let (accepted, checked) = self.admit(changes, &sigs)?;
+            if !checked.refused.is_empty() {
+                // Only what passed goes to Automerge; the refused changes are never applied.
+                let chunks: Vec<Vec<u8>> =
+                    accepted.iter().map(|c| c.raw_bytes().to_vec()).collect();
+                msg.changes = automerge::sync::ChunkList::from(chunks);
+            }
+            admission.add(checked);
+        }
+        self.doc.sync().receive_sync_message(state, msg)?;
+        self.check_schema()?;
+        Ok(admission)
+    }
+}
+
+/// Most probes a peer's Bloom filter may ask for per change (Automerge itself uses 7).
+const BLOOM_PROBES_MAX: u64 = 64;
+/// Most bits per entry a peer's Bloom filter may use (Automerge itself uses 10).
+const BLOOM_BITS_PER_ENTRY_MAX: u64 = 64;
+
+/// Refuse a peer's Bloom filter that Automerge would divide by zero on (entries but no bits) or
+/// that asks for an unbounded number of probes per change (memory and time from one message).
+fn check_bloom(bytes: &[u8]) -> Result<(), JournalError> {
+    if bytes.is_empty() {
+        return Ok(()); // the empty filter: the peer has nothing
+    }
+    let bad = |why: &str| JournalError::MalformedSync(why.into());
+    let mut input = bytes;
+    let mut next =
+        || leb128::read::unsigned(&mut input).map_err(|_| bad("unreadable Bloom filter"));
+    let (entries, bits_per_entry, probes) = (next()?, next()?, next()?);
+    if entries > 0 && (bits_per_entry == 0 || input.is_empty()) {
+        return Err(bad("a Bloom filter with entries but no bits"));
+    }
+    if bits_per_entry > BLOOM_BITS_PER_ENTRY_MAX || probes == 0 || probes > BLOOM_PROBES_MAX {
+        return Err(bad("a Bloom filter outside the supported sizes"));
+    }
+    Ok(())
+}

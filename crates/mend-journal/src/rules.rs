@@ -1,0 +1,956 @@
+//! The journal's rules, checked on every change before it reaches the document.
+//!
+//! A change that arrives (from a peer, in the first sync of a new device, from the journal's
+//! own log on load) is read operation by operation and turned into what it does: found the
+//! journal, add a person or a device, write an entry, change an entry. Each of those is then
+//! checked against who signed the change:
+//!
+//! - the signer is a device of the journal's registry, whose key starts with the change's actor
+//!   id, and the signature verifies (`crate::signed`);
+//! - the root (`schema`, `journal_id`, `people`, `devices`, `entries`) is written once, by the
+//!   change that founds the journal, and never again;
+//! - a device is added by a device of the same person, or, while the journal has one person, a
+//!   first device of the partner is added with the partner (never a third person); records of
+//!   people and devices are never changed afterwards;
+//! - an entry is created with the signer's person as its author, with known fields of bounded
+//!   size, of a kind a person may write, and with the practices' rules on what it refers to;
+//! - only its author's devices change or retract an entry, and only its own fields; nothing is
+//!   ever deleted from the shared journal's maps.
+//!
+//! Local commands meet the same rules: [`Checker::check_new_entry`] is what `add_entry` and an
+//! import call before they write.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+
+use crate::signed::{actor_of, verify, Sig};
+use crate::{
+    KINDS, KIND_ASK, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT,
+    KIND_REPLY, KIND_REVEAL, KIND_TOGETHER, KIND_TOGETHER_KEY, MOOD_RANGE,
+};
+
+/// The longest text of an entry.
+pub const TEXT_MAX_BYTES: usize = 1024 * 1024;
+/// The longest sealed reveal-together answer (hex of the sealed text).
+pub const SEALED_MAX_BYTES: usize = 2 * (TEXT_MAX_BYTES + 64);
+/// Tags and feelings, each a space-separated string.
+pub const LIST_MAX_BYTES: usize = 16 * 1024;
+/// Every other string: ids, kinds, names, prompts, references.
+pub const SHORT_MAX_BYTES: usize = 256;
+/// The sealed bytes of an answer are at least a nonce and a tag.
+const SEALED_MIN_BYTES: usize = 24 + 16;
+
+/// A change that broke the rules, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub hash: ChangeHash,
+    /// The device whose actor id the change was made under (its key, hex), if it is one of the
+    /// journal's devices.
+    pub device: Option<String>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone)]
+struct Dev {
+    key: [u8; 32],
+    person: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RootMap {
+    People,
+    Devices,
+    Entries,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Obj {
+    Root(RootMap),
+    Person(String),
+    Device(String),
+    Entry(String),
+    Other,
+}
+
+/// What the rules need to know of an entry.
+#[derive(Debug, Clone, Default)]
+struct Facts {
+    author: String,
+    kind: String,
+    refers_to: Option<String>,
+    prompt: Option<String>,
+    retracted: bool,
+}
+
+type Fields = BTreeMap<String, ScalarValue>;
+
+/// What one change does, read from its operations.
+#[derive(Default)]
+struct Plan {
+    root: Fields,
+    root_maps: Vec<(String, RootMap)>,
+    people: BTreeMap<String, Fields>,
+    devices: BTreeMap<String, Fields>,
+    entries: BTreeMap<String, Fields>,
+    edits: BTreeMap<String, (Fields, Vec<String>)>,
+    /// Objects this change creates: op id → what it is.
+    made: HashMap<String, Obj>,
+}
+
+/// The journal as the rules see it: its registry and what the changes checked so far added.
+pub struct Checker<'a> {
+    doc: &'a AutoCommit,
+    journal_id: [u8; 16],
+    devices: HashMap<[u8; 16], Dev>,
+    /// Person id → name.
+    people: BTreeMap<String, String>,
+    roots: HashMap<String, RootMap>,
+    entries_obj: Option<ObjId>,
+    objects: HashMap<String, Obj>,
+    new_entries: HashMap<String, Facts>,
+    accepted: HashSet<ChangeHash>,
+    refused: HashSet<ChangeHash>,
+}
+
+fn text(v: &ScalarValue) -> Option<&str> {
+    match v {
+        ScalarValue::Str(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn read_str(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok().flatten() {
+        Some((Value::Scalar(s), _)) => text(&s).map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn hex_key(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.as_bytes().chunks(2).enumerate() {
+        let hex = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(hex, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// An entry id: 1 to 64 ASCII letters, digits, `-` or `_`.
+pub fn valid_entry_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl<'a> Checker<'a> {
+    /// The rules as they stand in `doc`, for journal `journal_id`.
+    pub fn new(doc: &'a AutoCommit, journal_id: [u8; 16]) -> Self {
+        let mut c = Self {
+            doc,
+            journal_id,
+            devices: HashMap::new(),
+            people: BTreeMap::new(),
+            roots: HashMap::new(),
+            entries_obj: None,
+            objects: HashMap::new(),
+            new_entries: HashMap::new(),
+            accepted: HashSet::new(),
+            refused: HashSet::new(),
+        };
+        for (name, kind) in [
+            ("people", RootMap::People),
+            ("devices", RootMap::Devices),
+            ("entries", RootMap::Entries),
+        ] {
+            // Every value ever put at the key, so that a second map would be noticed too.
+            for (value, id) in doc.get_all(automerge::ROOT, name).unwrap_or_default() {
+                if let Value::Object(ObjType::Map) = value {
+                    c.roots.insert(id.to_string(), kind);
+                }
+            }
+            if let Some((Value::Object(ObjType::Map), id)) =
+                doc.get(automerge::ROOT, name).ok().flatten()
+            {
+                match kind {
+                    RootMap::People => {
+                        for pid in doc.keys(&id) {
+                            let name = match doc.get(&id, pid.as_str()).ok().flatten() {
+                                Some((Value::Object(_), p)) => {
+                                    read_str(doc, &p, "name").unwrap_or_default()
+                                }
+                                _ => String::new(),
+                            };
+                            c.people.insert(pid, name);
+                        }
+                    }
+                    RootMap::Devices => {
+                        for key in doc.keys(&id) {
+                            let Some((Value::Object(_), d)) =
+                                doc.get(&id, key.as_str()).ok().flatten()
+                            else {
+                                continue;
+                            };
+                            if let Some(k) = hex_key(&key) {
+                                let person = read_str(doc, &d, "person").unwrap_or_default();
+                                c.devices.insert(actor_of(&k), Dev { key: k, person });
+                            }
+                        }
+                    }
+                    RootMap::Entries => c.entries_obj = Some(id),
+                }
+            }
+        }
+        c
+    }
+
+    fn name_of(&self, person: &str) -> String {
+        match self.people.get(person) {
+            Some(n) if !n.is_empty() => n.clone(),
+            _ => "someone else".to_owned(),
+        }
+    }
+
+    /// Whether `hash` is one this checker has refused (or a change that depends on one).
+    pub fn is_refused(&self, hash: &ChangeHash) -> bool {
+        self.refused.contains(hash)
+    }
+
+    /// Check one change, signed by `sig`. The changes of a batch must come in causal order.
+    /// On success what it adds (devices, entries) is known to the changes checked after it.
+    pub fn check(&mut self, change: &Change, sig: Option<&Sig>) -> Result<(), Refused> {
+        let hash = change.hash();
+        let actor = change.actor_id().to_bytes().to_vec();
+        let device_hex = <[u8; 16]>::try_from(actor.as_slice())
+            .ok()
+            .and_then(|a| self.devices.get(&a))
+            .map(|d| hex_lower(&d.key));
+        let result = self.check_inner(change, sig);
+        match result {
+            Ok(plan) => {
+                self.adopt(plan);
+                self.accepted.insert(hash);
+                Ok(())
+            }
+            Err(why) => {
+                self.refused.insert(hash);
+                Err(Refused {
+                    hash,
+                    device: device_hex,
+                    why,
+                })
+            }
+        }
+    }
+
+    fn check_inner(&mut self, change: &Change, sig: Option<&Sig>) -> Result<Plan, String> {
+        for dep in change.deps() {
+            if self.refused.contains(dep) {
+                return Err("it depends on a change that was refused".into());
+            }
+            if !self.accepted.contains(dep)
+                && ReadDoc::get_missing_deps(self.doc, &[*dep]).contains(dep)
+            {
+                return Err("it depends on a change this device does not hold".into());
+            }
+        }
+        let plan = self.read_plan(change)?;
+        let genesis = !plan.root_maps.is_empty() || !plan.root.is_empty();
+        let actor = <[u8; 16]>::try_from(change.actor_id().to_bytes())
+            .map_err(|_| "its actor id is not a Mend device's".to_owned())?;
+        let (key, person) = if genesis {
+            self.genesis_signer(change, &plan)?
+        } else {
+            let dev = self.devices.get(&actor).ok_or_else(|| {
+                "it was made under an actor id that belongs to no device of this journal".to_owned()
+            })?;
+            (dev.key, dev.person.clone())
+        };
+        if actor_of(&key) != actor {
+            return Err("its actor id is not the signing device's".into());
+        }
+        let sig = sig.ok_or_else(|| "it is not signed".to_owned())?;
+        if !verify(&key, &self.journal_id, &change.hash(), sig) {
+            return Err("its signature does not verify".into());
+        }
+        if !genesis {
+            self.check_registry(&plan, &person)?;
+        }
+        for (id, fields) in &plan.entries {
+            self.check_new_entry(id, fields, &person, &plan.entries)?;
+        }
+        for (id, (puts, deletes)) in &plan.edits {
+            self.check_edit(id, puts, deletes, &person)?;
+        }
+        Ok(plan)
+    }
+
+    /// Who founds the journal: the one device the founding change registers, for the one
+    /// person it names. Only a journal with no root yet may be founded.
+    fn genesis_signer(&self, change: &Change, plan: &Plan) -> Result<([u8; 32], String), String> {
+        if !self.roots.is_empty() || !change.deps().is_empty() {
+            return Err(
+                "it changes the journal's root (schema, people, devices or entries)".into(),
+            );
+        }
+        let expected = hex_lower(&self.journal_id);
+        match plan.root.get("journal_id").and_then(text) {
+            Some(id) if id == expected => {}
+            _ => return Err("it founds another journal".into()),
+        }
+        match plan.root.get("schema") {
+            Some(ScalarValue::Int(v)) if *v >= 1 && *v <= crate::SCHEMA_VERSION => {}
+            Some(ScalarValue::Uint(v)) if *v >= 1 && *v <= crate::SCHEMA_VERSION as u64 => {}
+            _ => return Err("it founds the journal with a schema this build does not know".into()),
+        }
+        let kinds: Vec<RootMap> = plan.root_maps.iter().map(|(_, k)| *k).collect();
+        if kinds.len() != 3
+            || ![RootMap::People, RootMap::Devices, RootMap::Entries]
+                .iter()
+                .all(|k| kinds.contains(k))
+        {
+            return Err("it founds the journal without its people, devices and entries".into());
+        }
+        if plan.people.len() != 1 || plan.devices.len() != 1 || !plan.entries.is_empty() {
+            return Err("it founds the journal with other than one person and one device".into());
+        }
+        let (person, pfields) = plan.people.iter().next().expect("one person");
+        check_person_fields(pfields)?;
+        let (key_hex, dfields) = plan.devices.iter().next().expect("one device");
+        let key = hex_key(key_hex).ok_or("a device key is not 64 hex digits")?;
+        check_device_fields(dfields, person, person)?;
+        Ok((key, person.clone()))
+    }
+
+    fn check_registry(&self, plan: &Plan, signer: &str) -> Result<(), String> {
+        let mut new_person = None;
+        if !plan.people.is_empty() {
+            if plan.people.len() > 1 || self.people.len() >= 2 {
+                return Err("it adds a third person to a journal of two".into());
+            }
+            if self.people.is_empty() {
+                return Err("it adds a person to a journal with no founder".into());
+            }
+            let (id, fields) = plan.people.iter().next().expect("one person");
+            if self.people.contains_key(id) || id == signer {
+                return Err("it adds a person who is already in the journal".into());
+            }
+            check_person_fields(fields)?;
+            if !plan
+                .devices
+                .values()
+                .any(|d| d.get("person").and_then(text) == Some(id.as_str()))
+            {
+                return Err("it adds a person without a device".into());
+            }
+            new_person = Some(id.clone());
+        }
+        for (key_hex, fields) in &plan.devices {
+            let key = hex_key(key_hex).ok_or("a device key is not 64 hex digits")?;
+            if self.devices.contains_key(&actor_of(&key)) {
+                return Err(format!("it replaces the device {}", short(key_hex)));
+            }
+            let owner = fields.get("person").and_then(text).unwrap_or_default();
+            if owner != signer && Some(owner) != new_person.as_deref() {
+                return Err(format!(
+                    "it adds a device under {}'s name; only {}'s own devices may",
+                    self.name_of(owner),
+                    self.name_of(owner)
+                ));
+            }
+            check_device_fields(fields, owner, signer)?;
+        }
+        Ok(())
+    }
+
+    fn entry_facts(&self, id: &str) -> Option<Facts> {
+        if let Some(f) = self.new_entries.get(id) {
+            return Some(f.clone());
+        }
+        let entries = self.entries_obj.as_ref()?;
+        let Some((Value::Object(ObjType::Map), obj)) = self.doc.get(entries, id).ok().flatten()
+        else {
+            return None;
+        };
+        let mut f = Facts::default();
+        for item in self.doc.map_range(&obj, ..) {
+            let automerge::ValueRef::Scalar(v) = item.value else {
+                continue;
+            };
+            let s = || match &v {
+                automerge::ScalarValueRef::Str(s) => Some(s.to_string()),
+                _ => None,
+            };
+            match item.key.as_ref() {
+                "author" => f.author = s().unwrap_or_default(),
+                "kind" => f.kind = s().unwrap_or_default(),
+                "ref" => f.refers_to = s(),
+                "prompt" => f.prompt = s(),
+                "retracted_at" => f.retracted = true,
+                _ => {}
+            }
+        }
+        if f.kind.is_empty() {
+            f.kind = crate::KIND_ENTRY.to_owned();
+        }
+        Some(f)
+    }
+
+    /// Whether some answer by someone other than `not_by` answers the reveal-together answer
+    /// `first`, in this batch or in the journal.
+    fn has_second_answer(&self, first: &str, not_by: &str) -> bool {
+        let second = |f: &Facts| {
+            f.kind == KIND_TOGETHER && f.refers_to.as_deref() == Some(first) && f.author != not_by
+        };
+        if self.new_entries.values().any(second) {
+            return true;
+        }
+        let Some(entries) = &self.entries_obj else {
+            return false;
+        };
+        self.doc.keys(entries).any(|id| {
+            let Some((Value::Object(ObjType::Map), obj)) =
+                self.doc.get(entries, id.as_str()).ok().flatten()
+            else {
+                return false;
+            };
+            read_str(self.doc, &obj, "ref").as_deref() == Some(first)
+                && read_str(self.doc, &obj, "kind").as_deref() == Some(KIND_TOGETHER)
+                && read_str(self.doc, &obj, "author").as_deref() != Some(not_by)
+        })
+    }
+
+    /// The rules for a new entry written by `signer` (a person id). `batch` holds the other
+    /// entries the same change creates, which it may refer to.
+    fn check_new_entry(
+        &self,
+        id: &str,
+        fields: &Fields,
+        signer: &str,
+        batch: &BTreeMap<String, Fields>,
+    ) -> Result<(), String> {
+        if !valid_entry_id(id) {
+            return Err("it writes an entry whose id is not 1-64 letters, digits, - or _".into());
+        }
+        if self.entry_facts(id).is_some() {
+            return Err(format!("it replaces the entry {}", short(id)));
+        }
+        if batch.len() > crate::IMPORT_MAX_ENTRIES {
+            return Err("it writes more entries at once than an import may hold".into());
+        }
+        for (key, value) in fields {
+            check_entry_field(key, value, signer, true)?;
+        }
+        match fields.get("author").and_then(text) {
+            Some(a) if a == signer => {}
+            Some(a) => return Err(format!("it writes an entry in {}'s name", self.name_of(a))),
+            None => return Err("it writes an entry with no author".into()),
+        }
+        if !fields.contains_key("created_at") {
+            return Err("it writes an entry with no date".into());
+        }
+        let kind = fields
+            .get("kind")
+            .and_then(text)
+            .unwrap_or(crate::KIND_ENTRY);
+        let target_id = fields.get("ref").and_then(text);
+        let target = target_id.map(|t| {
+            self.entry_facts(t).or_else(|| {
+                batch.get(t).map(|f| Facts {
+                    author: f.get("author").and_then(text).unwrap_or_default().into(),
+                    kind: f
+                        .get("kind")
+                        .and_then(text)
+                        .unwrap_or(crate::KIND_ENTRY)
+                        .into(),
+                    refers_to: f.get("ref").and_then(text).map(str::to_owned),
+                    prompt: f.get("prompt").and_then(text).map(str::to_owned),
+                    retracted: f.contains_key("retracted_at"),
+                })
+            })
+        });
+        let target = match (target_id, target) {
+            (Some(t), Some(None)) => {
+                return Err(format!("it refers to {}, which does not exist", short(t)))
+            }
+            (_, Some(Some(f))) => Some(f),
+            _ => None,
+        };
+        let need = |what: &str| format!("a {kind} must refer to {what}");
+        let partners = |t: &Facts| t.author != signer;
+        match kind {
+            KIND_KEPT | KIND_MISSED => match &target {
+                Some(t) if t.kind == KIND_PROMISE && t.author == signer => {}
+                Some(t) if t.kind == KIND_PROMISE => {
+                    return Err(format!(
+                        "it records {}'s promise as {}; only the one who promised may",
+                        self.name_of(&t.author),
+                        if kind == KIND_KEPT { "kept" } else { "missed" }
+                    ))
+                }
+                _ => return Err(need("a promise")),
+            },
+            KIND_CONFIRMED => match &target {
+                Some(t) if t.kind == KIND_PROMISE && partners(t) => {}
+                Some(t) if t.kind == KIND_PROMISE => {
+                    return Err("it confirms its own author's promise; only the partner may".into())
+                }
+                _ => return Err(need("a promise")),
+            },
+            KIND_GIVE => match &target {
+                Some(t) if t.kind == KIND_ASK && partners(t) => {}
+                Some(t) if t.kind == KIND_ASK => {
+                    return Err(
+                        "it answers one's own request for reassurance; only the partner may".into(),
+                    )
+                }
+                _ => return Err(need("a request for reassurance")),
+            },
+            KIND_RECEIPT => match &target {
+                Some(t) if partners(t) => {}
+                Some(_) => {
+                    return Err(
+                        "it acknowledges one's own entry; a receipt is for the partner's".into(),
+                    )
+                }
+                None => return Err(need("an entry")),
+            },
+            KIND_REPLY => {
+                if target.is_none() {
+                    return Err(need("an entry"));
+                }
+            }
+            KIND_TOGETHER => {
+                let sealed = fields.get("sealed").and_then(text).unwrap_or_default();
+                let well_formed = sealed.len() % 2 == 0
+                    && sealed.len() >= 2 * SEALED_MIN_BYTES
+                    && sealed.bytes().all(|b| b.is_ascii_hexdigit());
+                if !well_formed {
+                    return Err("it writes a reveal-together answer that is not sealed".into());
+                }
+                let prompt = fields.get("prompt").and_then(text);
+                if prompt.is_none() {
+                    return Err("it writes a reveal-together answer with no prompt".into());
+                }
+                if let Some(t) = &target {
+                    if t.kind != KIND_TOGETHER || t.refers_to.is_some() {
+                        return Err(need("a first reveal-together answer"));
+                    }
+                    if !partners(t) {
+                        return Err("it answers one's own reveal-together answer; the second answer is the partner's".into());
+                    }
+                    if t.prompt.as_deref() != prompt {
+                        return Err("it answers a reveal-together round of another prompt".into());
+                    }
+                }
+            }
+            KIND_REVEAL => {
+                let key = fields.get("text").and_then(text).unwrap_or_default();
+                if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err("it publishes something that is not an answer key".into());
+                }
+                let Some(t) = &target else {
+                    return Err(need("a reveal-together answer"));
+                };
+                if t.kind != KIND_TOGETHER || t.author != signer {
+                    return Err("it publishes a key for an answer that is not the signer's".into());
+                }
+                let complete = t.refers_to.is_some()
+                    || self.has_second_answer(target_id.unwrap_or_default(), signer)
+                    || batch.values().any(|f| {
+                        f.get("kind").and_then(text) == Some(KIND_TOGETHER)
+                            && f.get("ref").and_then(text) == target_id
+                            && f.get("author").and_then(text) != Some(signer)
+                    });
+                if !complete {
+                    return Err("it publishes an answer key before both have answered".into());
+                }
+            }
+            KIND_TOGETHER_KEY => {
+                return Err("it shares a private answer key".into());
+            }
+            k if !KINDS.contains(&k) => {
+                return Err(format!("it writes an entry of unknown kind {k:?}"))
+            }
+            _ => {}
+        }
+        if let (Some(t), KIND_REPLY | KIND_RECEIPT) = (&target, kind) {
+            if t.retracted {
+                return Err("it answers a retracted entry".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn check_edit(
+        &self,
+        id: &str,
+        puts: &Fields,
+        deletes: &[String],
+        signer: &str,
+    ) -> Result<(), String> {
+        let facts = self
+            .entry_facts(id)
+            .ok_or_else(|| format!("it changes {}, which is not an entry", short(id)))?;
+        if facts.author != signer {
+            return Err(format!(
+                "it changes {}'s entry {}; only its author may",
+                self.name_of(&facts.author),
+                short(id)
+            ));
+        }
+        for (key, value) in puts {
+            if !matches!(
+                key.as_str(),
+                "text"
+                    | "tags"
+                    | "mood"
+                    | "created_at"
+                    | "edited_at"
+                    | "retracted_at"
+                    | "retracted_by"
+            ) {
+                return Err(format!(
+                    "it changes an entry's {key:?}, which stays as written"
+                ));
+            }
+            check_entry_field(key, value, signer, false)?;
+        }
+        for key in deletes {
+            if !matches!(key.as_str(), "tags" | "mood" | "sealed") {
+                return Err(format!("it removes an entry's {key:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn classify(&self, plan: &Plan, obj: &str) -> Obj {
+        if let Some(o) = plan.made.get(obj).or_else(|| self.objects.get(obj)) {
+            return o.clone();
+        }
+        if let Some(kind) = self.roots.get(obj) {
+            return Obj::Root(*kind);
+        }
+        let Ok(id) = self.doc.import_obj(obj) else {
+            return Obj::Other;
+        };
+        let Some(parent) = self.doc.parents(&id).ok().and_then(|mut p| p.next()) else {
+            return Obj::Other;
+        };
+        let automerge::Prop::Map(key) = parent.prop else {
+            return Obj::Other;
+        };
+        match self.roots.get(&parent.obj.to_string()) {
+            Some(RootMap::People) => Obj::Person(key),
+            Some(RootMap::Devices) => Obj::Device(key),
+            Some(RootMap::Entries) => Obj::Entry(key),
+            None => Obj::Other,
+        }
+    }
+
+    /// Read what a change does from its operations.
+    fn read_plan(&self, change: &Change) -> Result<Plan, String> {
+        let expanded = change.decode();
+        let actor = change.actor_id().to_hex_string();
+        let start = change.start_op().get();
+        let mut plan = Plan::default();
+        for (i, op) in expanded.operations.iter().enumerate() {
+            let op_id = format!("{}@{}", start + i as u64, actor);
+            let Key::Map(key) = &op.key else {
+                return Err("it edits a list or text, which the journal does not hold".into());
+            };
+            let key = key.to_string();
+            if op.insert {
+                return Err("it inserts into a list, which the journal does not hold".into());
+            }
+            let obj = match &op.obj {
+                ObjectId::Root => {
+                    if !self.roots.is_empty() {
+                        return Err(
+                            "it changes the journal's root (schema, people, devices or entries)"
+                                .into(),
+                        );
+                    }
+                    match (&op.action, key.as_str()) {
+                        (OpType::Make(ObjType::Map), "people" | "devices" | "entries") => {
+                            let kind = match key.as_str() {
+                                "people" => RootMap::People,
+                                "devices" => RootMap::Devices,
+                                _ => RootMap::Entries,
+                            };
+                            plan.made.insert(op_id.clone(), Obj::Root(kind));
+                            plan.root_maps.push((op_id, kind));
+                        }
+                        (OpType::Put(v), "schema" | "journal_id" | "created_at") => {
+                            plan.root.insert(key, v.clone());
+                        }
+                        _ => return Err(format!("it writes {key:?} at the journal's root")),
+                    }
+                    continue;
+                }
+                ObjectId::Id(_) => self.classify(&plan, &op.obj.to_string()),
+            };
+            match (obj, &op.action) {
+                (Obj::Root(RootMap::People), OpType::Make(ObjType::Map)) if op.pred.is_empty() => {
+                    plan.made.insert(op_id, Obj::Person(key.clone()));
+                    plan.people.insert(key, Fields::new());
+                }
+                (Obj::Root(RootMap::Devices), OpType::Make(ObjType::Map)) if op.pred.is_empty() => {
+                    plan.made.insert(op_id, Obj::Device(key.clone()));
+                    plan.devices.insert(key, Fields::new());
+                }
+                (Obj::Root(RootMap::Entries), OpType::Make(ObjType::Map)) if op.pred.is_empty() => {
+                    plan.made.insert(op_id, Obj::Entry(key.clone()));
+                    plan.entries.insert(key, Fields::new());
+                }
+                (Obj::Root(RootMap::Entries), OpType::Delete) => {
+                    return Err(format!("it deletes the entry {}", short(&key)))
+                }
+                (Obj::Root(RootMap::Entries), _) => {
+                    return Err(format!("it replaces the entry {}", short(&key)))
+                }
+                (Obj::Root(_), _) => {
+                    return Err("it changes the journal's people or devices".into())
+                }
+                (Obj::Person(id), OpType::Put(v)) if plan.people.contains_key(&id) => {
+                    plan.people
+                        .get_mut(&id)
+                        .expect("made")
+                        .insert(key, v.clone());
+                }
+                (Obj::Person(_), _) => return Err("it changes a person's record".into()),
+                (Obj::Device(id), OpType::Put(v)) if plan.devices.contains_key(&id) => {
+                    plan.devices
+                        .get_mut(&id)
+                        .expect("made")
+                        .insert(key, v.clone());
+                }
+                (Obj::Device(_), _) => return Err("it changes a device's record".into()),
+                (Obj::Entry(id), OpType::Put(v)) if plan.entries.contains_key(&id) => {
+                    plan.entries
+                        .get_mut(&id)
+                        .expect("made")
+                        .insert(key, v.clone());
+                }
+                (Obj::Entry(id), OpType::Put(v)) => {
+                    plan.edits.entry(id).or_default().0.insert(key, v.clone());
+                }
+                (Obj::Entry(id), OpType::Delete) if !plan.entries.contains_key(&id) => {
+                    plan.edits.entry(id).or_default().1.push(key);
+                }
+                (Obj::Entry(_), _) => {
+                    return Err("it puts something other than a plain value in an entry".into())
+                }
+                (Obj::Other, _) => {
+                    return Err("it writes to an object that is not part of the journal".into())
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Make what an accepted change added known to the changes checked after it.
+    fn adopt(&mut self, plan: Plan) {
+        for (op_id, kind) in &plan.root_maps {
+            self.roots.insert(op_id.clone(), *kind);
+        }
+        for (id, fields) in &plan.people {
+            let name = fields.get("name").and_then(text).unwrap_or_default();
+            self.people.insert(id.clone(), name.to_owned());
+        }
+        for (key_hex, fields) in &plan.devices {
+            if let Some(key) = hex_key(key_hex) {
+                let person = fields.get("person").and_then(text).unwrap_or_default();
+                self.devices.insert(
+                    actor_of(&key),
+                    Dev {
+                        key,
+                        person: person.to_owned(),
+                    },
+                );
+            }
+        }
+        for (id, fields) in &plan.entries {
+            let get = |k: &str| fields.get(k).and_then(text).map(str::to_owned);
+            self.new_entries.insert(
+                id.clone(),
+                Facts {
+                    author: get("author").unwrap_or_default(),
+                    kind: get("kind").unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
+                    refers_to: get("ref"),
+                    prompt: get("prompt"),
+                    retracted: fields.contains_key("retracted_at"),
+                },
+            );
+        }
+        for (id, (puts, _)) in &plan.edits {
+            if puts.contains_key("retracted_at") {
+                if let Some(mut f) = self.entry_facts(id) {
+                    f.retracted = true;
+                    self.new_entries.insert(id.clone(), f);
+                }
+            }
+        }
+        self.objects.extend(plan.made);
+    }
+
+    /// The rules for an entry this device is about to write (`add_entry`, an import): the same
+    /// checks as for an entry that arrives.
+    pub fn check_local_entry(&self, id: &str, fields: &Fields, signer: &str) -> Result<(), String> {
+        self.check_new_entry(id, fields, signer, &BTreeMap::new())
+    }
+
+    /// The same for many entries written at once (an import), which may refer to each other:
+    /// each refused one with its position in `items` (its `usize`) and why.
+    pub fn check_local_batch(
+        &self,
+        items: &[(usize, String, Fields)],
+        signer: &str,
+    ) -> Vec<(usize, String)> {
+        let batch: BTreeMap<String, Fields> = items
+            .iter()
+            .map(|(_, id, f)| (id.clone(), f.clone()))
+            .collect();
+        items
+            .iter()
+            .filter_map(|(i, id, f)| {
+                self.check_new_entry(id, f, signer, &batch)
+                    .err()
+                    .map(|why| (*i, why))
+            })
+            .collect()
+    }
+}
+
+fn check_person_fields(fields: &Fields) -> Result<(), String> {
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("name", ScalarValue::Str(s)) if !s.trim().is_empty() && s.len() <= 100 => {}
+            ("added_at", ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => {}
+            _ => return Err(format!("a person's {key:?} is not what Mend writes")),
+        }
+    }
+    if !fields.contains_key("name") {
+        return Err("it adds a person with no name".into());
+    }
+    Ok(())
+}
+
+fn check_device_fields(fields: &Fields, owner: &str, added_by: &str) -> Result<(), String> {
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("person", ScalarValue::Str(s)) if s.as_str() == owner => {}
+            ("added_by", ScalarValue::Str(s)) if s.as_str() == added_by => {}
+            ("name", ScalarValue::Str(s)) if s.len() <= 100 => {}
+            ("added_at", ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => {}
+            _ => return Err(format!("a device's {key:?} is not what Mend writes")),
+        }
+    }
+    if !fields.contains_key("person") {
+        return Err("it adds a device that belongs to nobody".into());
+    }
+    Ok(())
+}
+
+/// One field of an entry: known, of the right type, within its bounds.
+fn check_entry_field(
+    key: &str,
+    value: &ScalarValue,
+    signer: &str,
+    new: bool,
+) -> Result<(), String> {
+    let bad = || format!("an entry's {key:?} is not what Mend writes");
+    let time = matches!(value, ScalarValue::Timestamp(_) | ScalarValue::Int(_));
+    let s = text(value);
+    let fits = |max: usize| s.is_some_and(|s| s.len() <= max);
+    let ok = match key {
+        "created_at" | "written_at" | "edited_at" | "until" | "shared_at" | "retracted_at" => time,
+        "text" => {
+            if s.is_some_and(|s| s.len() > TEXT_MAX_BYTES) {
+                return Err("it writes a text longer than 1 MiB".into());
+            }
+            s.is_some()
+        }
+        "tags" | "feelings" => fits(LIST_MAX_BYTES),
+        "mood" => match value {
+            ScalarValue::Int(m) => u8::try_from(*m).is_ok_and(|m| MOOD_RANGE.contains(&m)),
+            ScalarValue::Uint(m) => u8::try_from(*m).is_ok_and(|m| MOOD_RANGE.contains(&m)),
+            _ => false,
+        },
+        "kind" if new => fits(SHORT_MAX_BYTES),
+        "author" if new => fits(SHORT_MAX_BYTES),
+        "ref" | "every" | "prompt" if new => fits(SHORT_MAX_BYTES),
+        "sealed" if new => fits(SEALED_MAX_BYTES),
+        "retracted_by" => {
+            if s.is_some_and(|s| s != signer) {
+                return Err("it records a retraction in someone else's name".into());
+            }
+            s.is_some()
+        }
+        _ => return Err(format!("it writes an unknown entry field {key:?}")),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+fn short(id: &str) -> &str {
+    let end = id.char_indices().nth(8).map_or(id.len(), |(i, _)| i);
+    &id[..end]
+}
+
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sort changes so that each comes after those of its dependencies that are in the batch
+/// (the order they came in, where the dependencies allow it). Duplicates are dropped.
+pub fn causal_order(changes: Vec<Change>) -> Vec<Change> {
+    let mut seen = HashSet::new();
+    let changes: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| seen.insert(c.hash()))
+        .collect();
+    let index: HashMap<ChangeHash, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.hash(), i))
+        .collect();
+    let mut waiting = vec![0usize; changes.len()];
+    let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); changes.len()];
+    for (i, c) in changes.iter().enumerate() {
+        for d in c.deps() {
+            if let Some(&j) = index.get(d) {
+                waiting[i] += 1;
+                dependants[j].push(i);
+            }
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..changes.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut order = Vec::with_capacity(changes.len());
+    while let Some(i) = ready.pop_front() {
+        order.push(i);
+        for &k in &dependants[i] {
+            waiting[k] -= 1;
+            if waiting[k] == 0 {
+                ready.push_back(k);
+            }
+        }
+    }
+    let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
+    // A cycle cannot happen with real hashes; whatever is left out of the order is dropped.
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
