@@ -3,6 +3,7 @@
 mod util;
 
 mod errors;
+mod hostile;
 mod journal;
 mod practices;
 mod safety;

@@ -224,6 +224,7 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
             journal_id: [0; 16],
             session: 1,
             message: Vec::new(),
+            signatures: Vec::new(),
         };
         net.request(peer, mend_net::Protocol::Sync, request).await
     });
@@ -239,7 +240,7 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
 
 /// Run `body` on the network as device `d` (its own identity, as a modified program on that
 /// laptop would hold it), connected to `addr`.
-fn as_device<T>(
+pub(crate) fn as_device<T>(
     d: &Device,
     addr: &str,
     body: impl AsyncFnOnce(&mend_net::NetHandle, mend_net::PeerId, [u8; 16]) -> T,
@@ -313,13 +314,18 @@ fn a_session_cut_off_midway_does_not_confuse_the_next_one() {
         assert!(saved.is_some(), "joining left a saved state");
         let journal = store.journal_mut(mend_store::Doc::Shared);
         let mut session = mend_sync::SyncSession::new(saved.as_deref());
-        let mend_sync::Step::Send(message) = session.step(journal).unwrap() else {
+        let mend_sync::Step::Send {
+            message,
+            signatures,
+        } = session.step(journal).unwrap()
+        else {
             panic!("nothing to send");
         };
         let request = mend_sync::Request::Sync {
             journal_id,
             session: 42,
             message,
+            signatures,
         };
         match net.request(peer, mend_net::Protocol::Sync, request).await {
             Ok(mend_sync::Response::Sync { message, .. }) => message.len(),
@@ -353,6 +359,7 @@ fn garbage_replays_and_stray_pairing_from_a_paired_identity_change_nothing() {
             journal_id,
             session: 1,
             message,
+            signatures: Vec::new(),
         };
         // Garbage where an Automerge sync message belongs.
         answers.push(

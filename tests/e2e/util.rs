@@ -216,7 +216,27 @@ impl Background {
         }
     }
 
-    /// The loopback address it listens on.
+    /// The `n`th line (from 1) that starts with `prefix` (waiting at most 30 s for it).
+    pub fn wait_for_nth(&mut self, prefix: &str, n: usize) -> String {
+        loop {
+            let found: Vec<&String> = self
+                .seen
+                .iter()
+                .filter(|l| l.trim_start().starts_with(prefix))
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!(
+                    "no line {n} starting with {prefix:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
     /// The loopback address it prints it listens on (a line of its own, not a log line).
     pub fn address(&mut self) -> String {
         let is_address = |l: &String| l.trim().starts_with("/ip4/127.0.0.1/tcp/");
