@@ -2,6 +2,7 @@
 
 mod util;
 
+mod attacks;
 mod errors;
 mod hostile;
 mod journal;

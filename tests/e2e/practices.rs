@@ -253,7 +253,11 @@ fn reveal_together_keeps_each_answer_sealed_until_both_have_answered() {
 
 #[test]
 fn trends_chart_a_generated_year() {
-    let d = Device::new("Alex");
+    // Robin and Kai each import their own year (an import writes only as the one importing),
+    // on their own paired laptops, and sync.
+    let d = Device::new("Robin");
+    let kai = Device::uninitialised();
+    crate::util::pair(&d, &kai, "Kai");
     let now = chrono::Utc::now();
     let people = [("r".repeat(32), "Robin"), ("k".repeat(32), "Kai")];
     let mut entries = Vec::new();
@@ -276,16 +280,33 @@ fn trends_chart_a_generated_year() {
             }
         }
     }
-    let export = serde_json::json!({
-        "format": "mend-export", "version": 1, "journal_id": "0", "exported_at": now.to_rfc3339(),
-        "people": [{"id": people[0].0, "name": "Robin"}, {"id": people[1].0, "name": "Kai"}],
-        "entries": entries,
-    });
-    let file = d.dir.path().join("year.json");
-    std::fs::write(&file, export.to_string()).unwrap();
-    assert!(d
-        .ok(&["import", file.to_str().unwrap()])
-        .contains("imported 312 entries"));
+    for (who, name) in [(&d, "Robin"), (&kai, "Kai")] {
+        let own: Vec<serde_json::Value> = entries
+            .iter()
+            .filter(|e| e["author"] == name)
+            .cloned()
+            .collect();
+        let export = serde_json::json!({
+            "format": "mend-export", "version": 1, "journal_id": "0",
+            "exported_at": now.to_rfc3339(),
+            "people": [{"id": people[0].0, "name": "Robin"}, {"id": people[1].0, "name": "Kai"}],
+            "entries": own,
+        });
+        let file = who.dir.path().join("year.json");
+        std::fs::write(&file, export.to_string()).unwrap();
+        assert!(who
+            .ok(&["import", file.to_str().unwrap()])
+            .contains("imported 156 entries"));
+    }
+    let mut serve = crate::util::Background::start(
+        &d,
+        &["serve", "--listen", crate::util::LOOPBACK, "--no-mdns"],
+    );
+    let addr = serve.address();
+    assert!(kai
+        .ok(&["sync", "--peer", &addr])
+        .contains("156 entries received"));
+    serve.terminate();
 
     let t = json(&d, &["trends", "--weeks", "52", "--json"]);
     let weeks = t["weeks"].as_array().unwrap();

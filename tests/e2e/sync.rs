@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{pair, start_invite, Background, Device, LOOPBACK};
+use crate::util::{pair, pair_own, start_invite, Background, Device, LOOPBACK};
 
 fn verifier(text: &str) -> String {
     let at = text.find("Verifier: ").expect("a verifier");
@@ -115,7 +115,7 @@ fn concurrent_edits_on_two_devices_of_one_person_keep_both() {
     let a = Device::new("Alex");
     let id = a.write(&["The original words"]);
     let b = Device::uninitialised();
-    pair(&a, &b, "Alex");
+    pair_own(&a, &b, "Alex");
     let devices: Vec<serde_json::Value> =
         serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
     assert_eq!(
@@ -145,17 +145,28 @@ fn concurrent_edits_on_two_devices_of_one_person_keep_both() {
 }
 
 #[test]
-fn a_third_person_is_refused() {
+fn a_third_person_is_refused_and_the_inviter_decides_whose_device_joins() {
     let a = Device::new("Alex");
     let b = Device::uninitialised();
     pair(&a, &b, "Sam");
+    // An invite for a partner, once the partner has joined, is refused before any code.
+    let err = a.fails(&["invite", "--for", "partner", "--no-mdns", "--timeout", "5"]);
+    assert!(err.contains("already joined"), "{err}");
+    // A plain invite is now for another of Alex's devices, whatever name the joiner gives.
     let c = Device::uninitialised();
     let (invite, code, addr) = start_invite(&a);
-    let err = c.fails(&["join", &code, "--name", "Chris", "--peer", &addr]);
-    assert!(err.contains("two people"), "{err}");
-    let (ok, _) = invite.finish();
-    assert!(!ok);
-    assert!(!c.home().exists());
+    let joined = c.ok(&["join", &code, "--name", "Chris", "--peer", &addr]);
+    assert!(joined.contains("as Alex"), "{joined}");
+    let (ok, invited) = invite.finish();
+    assert!(
+        ok && invited.contains("another device of yours"),
+        "{invited}"
+    );
+    let status = a.ok(&["status", "--json"]);
+    let people: serde_json::Value =
+        serde_json::from_str::<serde_json::Value>(&status).unwrap()["people"].clone();
+    assert_eq!(people.as_array().unwrap().len(), 2, "{people}");
+    assert!(!status.contains("Chris"), "{status}");
 }
 
 #[test]

@@ -295,17 +295,21 @@ pub const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
 /// Pair `b` (not initialised yet) with `a` as `name`; returns both outputs.
 /// Start `mend invite` on `a` over loopback; returns it with the code and the address it printed.
 pub fn start_invite(a: &Device) -> (Background, String, String) {
-    let mut invite = Background::start(
-        a,
-        &[
-            "invite",
-            "--listen",
-            LOOPBACK,
-            "--no-mdns",
-            "--timeout",
-            "60",
-        ],
-    );
+    start_invite_with(a, &[])
+}
+
+/// `mend invite` with more arguments (such as `--for me`).
+pub fn start_invite_with(a: &Device, extra: &[&str]) -> (Background, String, String) {
+    let mut args = vec![
+        "invite",
+        "--listen",
+        LOOPBACK,
+        "--no-mdns",
+        "--timeout",
+        "60",
+    ];
+    args.extend_from_slice(extra);
+    let mut invite = Background::start(a, &args);
     let code = invite
         .wait_for("Invite code:")
         .rsplit(' ')
@@ -317,7 +321,16 @@ pub fn start_invite(a: &Device) -> (Background, String, String) {
 }
 
 pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
-    let (invite, code, addr) = start_invite(a);
+    pair_with(a, b, name, &[])
+}
+
+/// Add `b` (not initialised yet) as another device of `a`'s person, named `name`.
+pub fn pair_own(a: &Device, b: &Device, name: &str) -> (String, String) {
+    pair_with(a, b, name, &["--for", "me"])
+}
+
+fn pair_with(a: &Device, b: &Device, name: &str, extra: &[&str]) -> (String, String) {
+    let (invite, code, addr) = start_invite_with(a, extra);
     let out = b.run(&[
         "join",
         &code,

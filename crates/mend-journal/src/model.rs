@@ -489,18 +489,33 @@ impl Journal {
         list.iter().try_for_each(Self::check_new)?;
         let entries = self.root_map("entries")?;
         let mut fresh = Vec::new();
+        let mut refused = Vec::new();
         for (i, e) in list.iter().enumerate() {
-            if self.doc.get(&entries, e.id.as_str())?.is_none() {
+            if !crate::valid_entry_id(&e.id) {
+                refused.push((i, "its id is not 1-64 letters, digits, - or _".to_owned()));
+            } else if matches!(
+                e.kind.as_str(),
+                crate::KIND_TOGETHER | crate::KIND_REVEAL | crate::KIND_TOGETHER_KEY
+            ) {
+                refused.push((
+                    i,
+                    "a reveal-together answer or key is written by `mend together`, never \
+                     imported"
+                        .to_owned(),
+                ));
+            } else if self.doc.get(&entries, e.id.as_str())?.is_none() {
                 fresh.push((i, e.id.clone(), Self::fields_of(e)));
             }
         }
         if !self.private {
             let me = self.my_person()?;
-            let refused =
-                crate::Checker::new(&self.doc, self.journal_id).check_local_batch(&fresh, &me);
-            if !refused.is_empty() {
-                return Err(JournalError::ImportRefused(refused));
-            }
+            refused.extend(
+                crate::Checker::new(&self.doc, self.journal_id).check_local_batch(&fresh, &me),
+            );
+        }
+        if !refused.is_empty() {
+            refused.sort();
+            return Err(JournalError::ImportRefused(refused));
         }
         let mut added = 0;
         for (_, id, fields) in &fresh {

@@ -383,6 +383,12 @@ pub fn join(
             "Joined {inviter_name}'s journal as {} on \"{device}\". Verifier: {verifier} (check that the other screen shows the same).",
             secrets.person_name
         );
+        if !secrets.person_name.eq_ignore_ascii_case(name.trim()) {
+            println!(
+                "The invite was for another device of {}'s, so this device is {}'s; --name {} was not used.",
+                secrets.person_name, secrets.person_name, name.trim()
+            );
+        }
         let key_file = home.read_key_file()?;
         let unlocked = Unlocked::from_parts(home, key_file, secrets);
         let shared: Shared = Access::new(unlocked);
