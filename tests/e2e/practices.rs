@@ -163,6 +163,11 @@ fn promises_reassurance_sharing_threads_receipts_and_retraction_across_two_lapto
             "{history}"
         );
         assert!(history[0]["by"].as_str().unwrap().starts_with("Alex on"));
+        // Each version names the device whose signature was checked, on both laptops.
+        for v in history.as_array().unwrap() {
+            assert_eq!(v["signature"], "signature checked", "{v}");
+            assert!(v["signed_by"].is_string(), "{v}");
+        }
     }
     serve.terminate();
 }

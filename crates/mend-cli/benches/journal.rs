@@ -1,8 +1,9 @@
 //! The offline journal's benchmark: `just bench` (or
 //! `cargo bench -p mend-cli --bench journal -- --out docs/benchmarks.md`).
 //!
-//! It generates a reproducible journal (seeded; two authors over ten years, ~200-character
-//! entries), imports it with the real `mend` binary, and measures wall time and peak RSS of
+//! It generates a reproducible journal (seeded; ten years of ~200-character entries by the
+//! importing person, since an import writes only one's own entries), imports it with the real
+//! `mend` binary, and measures wall time and peak RSS of
 //! `mend list -n 20` and `mend write`, the import, the bytes on disk against the plaintext, and
 //! the unlock at the default (calibrated) key derivation separately. It also opens the journal in
 //! process to show where the time of a command goes.
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use mend_crypto::{KdfParams, Passphrase};
-use mend_journal::{Entry, Filter, MendExport, Person, KIND_ENTRY};
+use mend_journal::{Entry, Filter, Journal, MendExport, Person, SavedShared, Signer, KIND_ENTRY};
 use mend_store::{Access, Doc, Home, Store};
 use rand::{Rng, SeedableRng};
 
@@ -102,21 +103,6 @@ fn text(rng: &mut impl Rng) -> String {
         s.push_str(WORDS[rng.gen_range(0..WORDS.len())]);
     }
     s
-}
-
-/// A seeded Mend export: two authors, entries spread over ten years.
-fn generate(n: usize) -> (MendExport, u64) {
-    let people = vec![
-        Person {
-            id: "a".repeat(32),
-            name: "Alex".into(),
-        },
-        Person {
-            id: "b".repeat(32),
-            name: "Sam".into(),
-        },
-    ];
-    generate_for(n, 42, people)
 }
 
 /// A seeded Mend export written by `people` in turn.
@@ -260,23 +246,31 @@ fn machine() -> String {
 fn main() {
     let a = args();
     let tmp = tempfile::tempdir().unwrap();
-    let (export, plain_bytes) = generate(a.entries);
-    let export_path = tmp.path().join("export.json");
-    std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
-    let export_arg = export_path.to_str().unwrap();
-    eprintln!(
-        "generated {} entries ({} bytes of text)",
-        a.entries, plain_bytes
-    );
 
-    // Import into three fresh homes (test KDF, so unlock costs well under a millisecond).
+    // Import into three fresh homes (test KDF, so unlock costs well under a millisecond). An
+    // import writes only the importing person's own entries, so each home gets the same seeded
+    // export (same entries, same text) in the name of its own person.
     let mut imports = Vec::new();
     let mut home = PathBuf::new();
+    let mut generated = None;
     for i in 0..3 {
         home = tmp.path().join(format!("home{i}"));
         mend(&home, &["init", "--name", "Alex"], true);
-        imports.push(mend(&home, &["import", export_arg], true));
+        let (export, plain_bytes) = generate_for(a.entries, 42, vec![person_of(&home)]);
+        let export_path = tmp.path().join(format!("export{i}.json"));
+        std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
+        eprintln!(
+            "generated {} entries ({} bytes of text)",
+            a.entries, plain_bytes
+        );
+        imports.push(mend(
+            &home,
+            &["import", export_path.to_str().unwrap()],
+            true,
+        ));
+        generated = Some((export, plain_bytes));
     }
+    let (export, plain_bytes) = generated.expect("three homes");
     let import_wall = median(imports.iter().map(|r| r.wall).collect());
     let import_rss = median(imports.iter().map(|r| r.max_rss_kib).collect());
     eprintln!("import: {}", ms(import_wall));
@@ -396,8 +390,9 @@ fn main() {
     ));
     md.push_str(&format!("Machine: {}.\n\n", machine()));
     md.push_str(&format!(
-        "Journal: {n} entries generated with seed 42 (two authors, ten years, ~200 characters each,\n\
-         {plain_bytes} bytes of entry text), imported with `mend import` from a Mend JSON export.\n\
+        "Journal: {n} entries generated with seed 42 (ten years, ~200 characters each, {plain_bytes}\n\
+         bytes of entry text, all by the importing person: an import writes only one's own\n\
+         entries), imported with `mend import` from a Mend JSON export.\n\
          The timed commands use the test key-derivation profile (`MEND_INSECURE_TEST_KDF=1`, 256 KiB,\n\
          one pass: unlock {} in process), so their figures exclude the unlock, which is measured\n\
          on its own below at the default profile.\n\n",
@@ -704,14 +699,28 @@ fn import(home: &Path, tmp: &Path, n: usize, seed: u64, who: Person) {
     mend(home, &["import", file.to_str().unwrap()], true);
 }
 
+/// A copy of the store's shared journal, with its signatures, as this device would load it.
+fn shared_copy(store: &mut Store, secrets: &mend_crypto::DeviceSecrets) -> Journal {
+    let saved = SavedShared::decode(&store.journal_mut(Doc::Shared).save_signed()).unwrap();
+    Journal::load(
+        &saved.doc,
+        saved.signatures,
+        saved.legacy_heads,
+        &Signer::from_seed(&secrets.identity_seed),
+        store.journal_id().0,
+        false,
+    )
+    .unwrap()
+}
+
 /// The shared journal of a home and its saved sync state for a peer, loaded in process.
 fn journal_and_state(
     home: &Path,
     peer_state: impl Fn(&str) -> String,
-) -> (mend_journal::Journal, Option<Vec<u8>>) {
+) -> (Journal, Option<Vec<u8>>) {
     let h = Home::new(home);
     let (key_file, secrets) = h.unlock(&Passphrase::from(PASS)).unwrap();
-    let store = Store::open(
+    let mut store = Store::open(
         &h,
         &secrets,
         key_file.journal_id,
@@ -726,14 +735,30 @@ fn journal_and_state(
         .find(|d| d.key != secrets.public_key_hex())
         .unwrap();
     let state = store.load_peer_state(&peer_state(&other.key)).unwrap();
-    let mut j = mend_journal::Journal::load(
-        &store.journal(Doc::Shared).clone_bytes(),
-        &secrets.actor_id(),
-        false,
-    )
-    .unwrap();
+    let mut j = shared_copy(&mut store, &secrets);
     let _ = j.heads();
     (j, state)
+}
+
+/// Run a session from `b` (initiating) to `a` (answering) to its end; no change may be refused.
+fn run_session(
+    session: &mut mend_sync::SyncSession,
+    ja: &mut Journal,
+    state: &mut mend_journal::SyncState,
+    jb: &mut Journal,
+) {
+    while let mend_sync::Step::Send {
+        message,
+        signatures,
+    } = session.step(jb).unwrap()
+    {
+        let reply = mend_sync::respond(ja, state, &message, &signatures).unwrap();
+        assert!(reply.admission.refused.is_empty(), "{:?}", reply.admission);
+        session
+            .on_reply(jb, &reply.message, &reply.signatures)
+            .unwrap();
+    }
+    assert!(session.refused().is_empty(), "{:?}", session.refused());
 }
 
 /// The same two documents synced in memory with the same protocol: the floor for Mend's overhead.
@@ -745,10 +770,7 @@ fn in_memory_sync(a: &Path, b: &Path) -> (Duration, u64) {
     let mut state = a_answering
         .and_then(|s| mend_journal::SyncState::decode(&s).ok())
         .unwrap_or_default();
-    while let mend_sync::Step::Send(m) = session.step(&mut jb).unwrap() {
-        let reply = mend_sync::respond(&mut ja, &mut state, &m).unwrap();
-        session.on_reply(&mut jb, &reply).unwrap();
-    }
+    run_session(&mut session, &mut ja, &mut state, &mut jb);
     let took = started.elapsed();
     assert_eq!(ja.len(), jb.len());
     (took, session.bytes_sent + session.bytes_received)
@@ -758,28 +780,23 @@ fn in_memory_sync(a: &Path, b: &Path) -> (Duration, u64) {
 fn in_memory_pull(a: &Path) -> Duration {
     let h = Home::new(a);
     let (key_file, secrets) = h.unlock(&Passphrase::from(PASS)).unwrap();
-    let store = Store::open(
+    let mut store = Store::open(
         &h,
         &secrets,
         key_file.journal_id,
         h.lock(Access::Read).unwrap(),
     )
     .unwrap();
-    let mut ja = mend_journal::Journal::load(
-        &store.journal(Doc::Shared).clone_bytes(),
-        &secrets.actor_id(),
-        false,
-    )
-    .unwrap();
+    let mut ja = shared_copy(&mut store, &secrets);
+    let legacy_heads = ja.legacy_heads().to_vec();
     drop(store);
-    let mut jb = mend_journal::Journal::empty(&[9; 16], false);
+    // The new device: an empty document that checks everything it receives.
+    let new_device = Signer::from_seed(&[9; 32]);
+    let mut jb = Journal::empty(key_file.journal_id.0, &new_device, false, legacy_heads);
     let started = Instant::now();
     let mut session = mend_sync::SyncSession::new(None);
     let mut state = mend_journal::SyncState::new();
-    while let mend_sync::Step::Send(m) = session.step(&mut jb).unwrap() {
-        let reply = mend_sync::respond(&mut ja, &mut state, &m).unwrap();
-        session.on_reply(&mut jb, &reply).unwrap();
-    }
+    run_session(&mut session, &mut ja, &mut state, &mut jb);
     let took = started.elapsed();
     assert_eq!(ja.len(), jb.len());
     took
@@ -965,8 +982,8 @@ fn baselines(
 ) -> Baselines {
     use mend_crypto::{open_record, RecordKind};
     let files = [
-        ("shared/snapshot", RecordKind::SharedSnapshot),
-        ("shared/log", RecordKind::SharedLog),
+        ("shared/snapshot", RecordKind::SignedSharedSnapshot),
+        ("shared/log", RecordKind::SignedSharedLog),
         ("private/snapshot", RecordKind::PrivateSnapshot),
         ("private/log", RecordKind::PrivateLog),
     ];
@@ -996,9 +1013,22 @@ fn baselines(
         read_and_decrypt();
     });
     let snapshot = read_and_decrypt().remove(0);
-    let actor = secrets.actor_id();
+    let signer = Signer::from_seed(&secrets.identity_seed);
+    // The shared snapshot's body: the document and the signatures of its changes.
+    let load = || {
+        let saved = SavedShared::decode(&snapshot).unwrap();
+        Journal::load(
+            &saved.doc,
+            saved.signatures,
+            saved.legacy_heads,
+            &signer,
+            jid.0,
+            false,
+        )
+        .unwrap()
+    };
     let list = time(&mut || {
-        let j = mend_journal::Journal::load(&snapshot, &actor, false).unwrap();
+        let j = load();
         let top = Filter {
             limit: Some(20),
             ..Default::default()
@@ -1007,7 +1037,7 @@ fn baselines(
         assert_eq!(top.len(), 20);
     });
     let write = time(&mut || {
-        let mut j = mend_journal::Journal::load(&snapshot, &actor, false).unwrap();
+        let mut j = load();
         let heads = j.heads();
         let e = mend_journal::NewEntry {
             id: "f".repeat(32),
@@ -1017,7 +1047,7 @@ fn baselines(
             ..Default::default()
         };
         j.add_entry(&e, Utc::now()).unwrap();
-        assert!(!j.changes_since(&heads).is_empty());
+        assert!(!j.signed_changes_since(&heads).unwrap().is_empty());
     });
     let list_of_new: Vec<mend_journal::NewEntry> = export
         .entries
@@ -1035,11 +1065,11 @@ fn baselines(
         })
         .collect();
     let founder = export.people[0].clone();
+    let device = Some(secrets.device_name.as_str());
     let import = time(&mut || {
-        let mut j =
-            mend_journal::Journal::create("bench", &founder, &actor, false, Utc::now()).unwrap();
+        let mut j = Journal::create(jid.0, &founder, device, &signer, false, Utc::now()).unwrap();
         j.add_entries(&list_of_new, Utc::now()).unwrap();
-        j.save();
+        j.save_signed();
     });
     Baselines {
         floor,

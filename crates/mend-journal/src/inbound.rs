@@ -149,23 +149,22 @@ impl Journal {
         for h in &self.legacy_heads {
             out.extend_from_slice(&h.0);
         }
-        self.unsaved.clear();
         out
     }
 
-    /// The changes since `heads` with the signatures made or accepted since the last call, as a
-    /// log record body: `u32 LE length | changes | u32 LE length | (hash, signature) × n`.
-    pub fn signed_changes_since(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+    /// The changes since `heads` with their signatures, as a log record body:
+    /// `u32 LE length | changes | signature (64) per change`, the signatures in the order the
+    /// changes appear in the bytes; 64 zero bytes for a change held without one (history from
+    /// before signed changes, taken at join). 68 bytes per change beside what Automerge stores.
+    pub fn signed_changes_since(&mut self, heads: &[ChangeHash]) -> Result<Vec<u8>, JournalError> {
         let changes = self.doc.save_after(heads);
-        let pairs: Vec<(ChangeHash, Sig)> = self
-            .unsaved
-            .drain(..)
-            .filter_map(|h| self.sigs.get(&h).map(|s| (h, *s)))
-            .collect();
-        let mut out = Vec::with_capacity(changes.len() + pairs.len() * 96 + 8);
+        let listed = split_changes(&changes)?;
+        let mut out = Vec::with_capacity(changes.len() + listed.len() * 64 + 4);
         put_bytes(&mut out, &changes);
-        put_bytes(&mut out, &encode_pairs(pairs.iter().map(|(h, s)| (h, s))));
-        out
+        for c in &listed {
+            out.extend_from_slice(self.sigs.get(&c.hash()).unwrap_or(&[0u8; 64]));
+        }
+        Ok(out)
     }
 
     /// Apply a log record body written by [`Journal::signed_changes_since`] (this device's own
@@ -173,17 +172,21 @@ impl Journal {
     pub fn apply_signed_record(&mut self, body: &[u8]) -> Result<Admission, JournalError> {
         let mut input = body;
         let n = take_u32(&mut input)?;
-        let changes = take(&mut input, n)?;
-        let n = take_u32(&mut input)?;
-        let sigs = decode_pairs(take(&mut input, n)?)?;
-        if !input.is_empty() {
+        let changes = split_changes(take(&mut input, n)?)?;
+        if input.len() != changes.len() * 64 {
             return Err(JournalError::MalformedSync(
-                "trailing bytes after a log record".into(),
+                "a log record whose signatures do not match its changes".into(),
             ));
         }
-        let admission = self.apply_signed(changes, &sigs)?;
-        // Read back from disk: already saved.
-        self.unsaved.clear();
+        let sigs: HashMap<ChangeHash, Sig> = changes
+            .iter()
+            .zip(input.chunks_exact(64))
+            .filter(|(_, sig)| sig.iter().any(|b| *b != 0))
+            .map(|(c, sig)| (c.hash(), sig.try_into().expect("64 bytes")))
+            .collect();
+        let (accepted, admission) = self.admit(changes, &sigs)?;
+        self.doc.apply_changes(accepted)?;
+        self.check_schema()?;
         Ok(admission)
     }
 
@@ -243,7 +246,6 @@ impl Journal {
             let hash = change.hash();
             if let Some(sig) = sigs.get(&hash) {
                 self.sigs.insert(hash, *sig);
-                self.unsaved.push(hash);
             }
         }
         admission.applied += accepted.len();

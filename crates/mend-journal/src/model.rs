@@ -52,8 +52,6 @@ pub struct Journal {
     /// Changes held before signatures existed are trusted up to these heads (see
     /// `docs/threat-model.md`, "Upgrading a journal made before signed changes").
     pub(crate) legacy_heads: Vec<ChangeHash>,
-    /// Signatures of changes made or accepted since [`Journal::take_new_signatures`].
-    pub(crate) unsaved: Vec<ChangeHash>,
 }
 
 fn ts(t: DateTime<Utc>) -> ScalarValue {
@@ -84,7 +82,6 @@ impl Journal {
             signer: signer.clone(),
             sigs: HashMap::new(),
             legacy_heads: Vec::new(),
-            unsaved: Vec::new(),
         }
     }
 
@@ -186,7 +183,6 @@ impl Journal {
             if !self.private {
                 let sig = self.signer.sign(&self.journal_id, &hash);
                 self.sigs.insert(hash, sig);
-                self.unsaved.push(hash);
             }
         }
     }

@@ -1,7 +1,17 @@
 //! The journal model as the scenarios users live through.
 
+use std::collections::HashMap;
+
+use automerge::transaction::Transactable;
+use automerge::ReadDoc;
 use chrono::{TimeZone, Utc};
-use mend_journal::{Entry, EntryEdit, Filter, Journal, JournalError, NewEntry, Person, KIND_ENTRY};
+use mend_journal::{
+    Entry, EntryEdit, Filter, Journal, JournalError, NewEntry, Person, Refused, SavedShared,
+    Signer, SyncState, KIND_ENTRY,
+};
+
+/// The journal id every device of these scenarios shares.
+const JID: [u8; 16] = [7; 16];
 
 fn alex() -> Person {
     Person {
@@ -40,9 +50,82 @@ fn by_id(j: &Journal, id: &str) -> Entry {
     j.entry(id).unwrap()
 }
 
+/// Alex's laptop (1), Alex's phone (2), Sam's laptop (3).
+fn device(n: u8) -> Signer {
+    Signer::from_seed(&[n; 32])
+}
+
+fn key_hex(s: &Signer) -> String {
+    s.public_key().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The shared journal as Alex's laptop founds it.
+fn founded() -> Journal {
+    Journal::create(JID, &alex(), Some("alex-laptop"), &device(1), false, t(1)).unwrap()
+}
+
+/// A private journal of Alex's laptop.
+fn private() -> Journal {
+    Journal::create(JID, &alex(), None, &device(1), true, t(1)).unwrap()
+}
+
+/// The founder registers another device: Alex's phone, or Sam's laptop with Sam.
+fn register(founder: &mut Journal, n: u8, now: u32) {
+    let (who, name) = match n {
+        2 => (alex(), "alex-phone"),
+        _ => (sam(), "sam-laptop"),
+    };
+    founder
+        .add_device(&key_hex(&device(n)), &who, name, &alex().id, t(now))
+        .unwrap();
+}
+
+/// A device that joins: it starts empty and receives everything the founder holds, signed.
+fn joiner(founder: &mut Journal, n: u8) -> Journal {
+    let mut j = Journal::empty(JID, &device(n), false, Vec::new());
+    send_all(founder, &mut j);
+    j
+}
+
+/// Everything `from` holds, with its signatures, checked and applied by `to`; nothing may be
+/// refused.
+fn send_all(from: &mut Journal, to: &mut Journal) {
+    let saved = SavedShared::decode(&from.save_signed()).unwrap();
+    let admission = to.apply_signed(&saved.doc, &saved.signatures).unwrap();
+    assert!(admission.refused.is_empty(), "{:?}", admission.refused);
+}
+
+/// Sync two journals both ways until neither has anything to say; what either refused.
+fn sync(a: &mut Journal, b: &mut Journal) -> Vec<Refused> {
+    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
+    let mut refused = Vec::new();
+    for _ in 0..64 {
+        let from_a = a.sync_generate(&mut sa);
+        if let Some((msg, sigs)) = &from_a {
+            refused.extend(b.sync_receive(&mut sb, msg, sigs).unwrap().refused);
+        }
+        let from_b = b.sync_generate(&mut sb);
+        if let Some((msg, sigs)) = &from_b {
+            refused.extend(a.sync_receive(&mut sa, msg, sigs).unwrap().refused);
+        }
+        if from_a.is_none() && from_b.is_none() {
+            return refused;
+        }
+    }
+    panic!("no convergence in 64 rounds");
+}
+
+/// Alex's laptop, which founded the journal and registered Sam's laptop, and Sam's laptop.
+fn alex_and_sam() -> (Journal, Journal) {
+    let mut a = founded();
+    register(&mut a, 3, 1);
+    let b = joiner(&mut a, 3);
+    (a, b)
+}
+
 #[test]
 fn write_read_and_one_change_per_action() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut j = founded();
     let before = j.doc_mut().get_changes(&[]).len();
     j.add_entry(&entry("e1", &alex(), "we talked", 2), t(2))
         .unwrap();
@@ -60,26 +143,36 @@ fn write_read_and_one_change_per_action() {
     assert_eq!(e.tags, vec!["trust"]);
     assert_eq!(e.mood, Some(3));
     assert!(!e.has_conflict());
+    // The change is signed by the device that made it.
+    let versions = j.history("e1").unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].signed_by, Some(key_hex(&device(1))));
 }
 
 #[test]
 fn a_joining_device_starts_empty_and_receives_everything() {
-    let mut a = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut a = founded();
     a.add_entry(&entry("e1", &alex(), "first", 2), t(2))
         .unwrap();
-    let mut b = Journal::empty(&[2; 16], false);
-    b.apply_changes(&a.save()).unwrap();
-    b.add_person(&sam(), t(3)).unwrap();
+    // Sam's laptop is registered by Alex's (with Sam), then receives the journal.
+    register(&mut a, 3, 2);
+    let mut b = Journal::empty(JID, &device(3), false, Vec::new());
+    assert!(matches!(b.my_person(), Err(JournalError::NotRegistered)));
+    send_all(&mut a, &mut b);
+    assert_eq!(b.my_person().unwrap(), sam().id);
     b.add_entry(&entry("e2", &sam(), "second", 3), t(3))
         .unwrap();
     a.add_entry(&entry("e3", &alex(), "third", 4), t(4))
         .unwrap();
+    // Each side's new changes, as log records with their signatures.
     let a_heads = a.heads();
     let b_heads = b.heads();
-    let from_b = b.changes_since(&a_heads);
-    let from_a = a.changes_since(&b_heads);
-    a.apply_changes(&from_b).unwrap();
-    b.apply_changes(&from_a).unwrap();
+    let from_b = b.signed_changes_since(&a_heads).unwrap();
+    let from_a = a.signed_changes_since(&b_heads).unwrap();
+    let into_a = a.apply_signed_record(&from_b).unwrap();
+    let into_b = b.apply_signed_record(&from_a).unwrap();
+    assert_eq!((into_a.applied, into_b.applied), (1, 1));
+    assert!(into_a.refused.is_empty() && into_b.refused.is_empty());
     let mut ids_a = a.entry_ids().unwrap();
     let mut ids_b = b.entry_ids().unwrap();
     ids_a.sort();
@@ -93,28 +186,45 @@ fn a_joining_device_starts_empty_and_receives_everything() {
 fn two_independent_roots_would_lose_entries_which_is_why_joiners_start_empty() {
     // Documents the rule in docs/architecture.md: if both sides created root maps,
     // one side's `entries` map hides the other's after a merge.
-    let mut a = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
-    let mut b = Journal::create("jid", &sam(), &[2; 16], false, t(1)).unwrap();
+    let mut a = founded();
+    let mut b = Journal::create(JID, &sam(), Some("sam-laptop"), &device(3), false, t(1)).unwrap();
     a.add_entry(&entry("ea", &alex(), "from a", 2), t(2))
         .unwrap();
     b.add_entry(&entry("eb", &sam(), "from b", 2), t(2))
         .unwrap();
-    let all_b = b.save();
-    a.apply_changes(&all_b).unwrap();
+    let all_b = SavedShared::decode(&b.save_signed()).unwrap();
+    // Merged unchecked (as Automerge alone would), one entries map wins and the other vanishes.
+    let mut unchecked = Journal::load(
+        &a.clone_bytes(),
+        HashMap::new(),
+        Vec::new(),
+        &device(1),
+        JID,
+        false,
+    )
+    .unwrap();
+    unchecked.apply_own_unsigned(&all_b.doc).unwrap();
     assert_eq!(
-        a.len(),
+        unchecked.len(),
         1,
         "one of the two entries maps wins and the other vanishes"
     );
+    // The rules refuse a second founding, and the entry written on top of it.
+    let heads = a.heads();
+    let admission = a.apply_signed(&all_b.doc, &all_b.signatures).unwrap();
+    assert_eq!((admission.applied, admission.refused.len()), (0, 2));
+    assert_eq!(a.heads(), heads);
+    assert_eq!(a.entry_ids().unwrap(), vec!["ea"]);
 }
 
 #[test]
 fn concurrent_edits_keep_both_versions_until_edited_again() {
-    let mut a = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut a = founded();
     a.add_entry(&entry("e1", &alex(), "original", 2), t(2))
         .unwrap();
-    let mut b = Journal::empty(&[2; 16], false);
-    b.apply_changes(&a.save()).unwrap();
+    // Alex's phone, registered by his laptop.
+    register(&mut a, 2, 2);
+    let mut b = joiner(&mut a, 2);
     let edit = |text: &str| EntryEdit {
         text: Some(text.into()),
         ..Default::default()
@@ -124,10 +234,9 @@ fn concurrent_edits_keep_both_versions_until_edited_again() {
         .unwrap();
     b.edit_entry("e1", &alex().id, &edit("version B"), t(3))
         .unwrap();
-    let a_all = a.save();
-    let b_all = b.save();
-    a.apply_changes(&b_all).unwrap();
-    b.apply_changes(&a_all).unwrap();
+    // Each sends the other the whole document; what the receiver holds already is skipped.
+    send_all(&mut b, &mut a);
+    send_all(&mut a, &mut b);
     let ea = by_id(&a, "e1");
     let eb = by_id(&b, "e1");
     assert!(ea.has_conflict());
@@ -143,31 +252,81 @@ fn concurrent_edits_keep_both_versions_until_edited_again() {
 }
 
 #[test]
-fn only_the_author_edits_or_deletes() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
-    j.add_person(&sam(), t(1)).unwrap();
-    j.add_entry(&entry("e1", &alex(), "mine", 2), t(2)).unwrap();
-    let err = j
-        .edit_entry(
-            "e1",
-            &sam().id,
-            &EntryEdit {
-                text: Some("not yours".into()),
-                ..Default::default()
-            },
-            t(3),
-        )
-        .unwrap_err();
+fn only_the_author_edits_retracts_or_deletes() {
+    let (mut a, mut b) = alex_and_sam();
+    a.add_entry(&entry("e1", &alex(), "mine", 2), t(2)).unwrap();
+    assert!(sync(&mut a, &mut b).is_empty());
+    // Sam's laptop cannot change Alex's entry.
+    let edit = EntryEdit {
+        text: Some("not yours".into()),
+        ..Default::default()
+    };
+    let heads = b.heads();
+    let err = b.edit_entry("e1", &sam().id, &edit, t(3)).unwrap_err();
     assert!(matches!(err, JournalError::NotAuthor { ref author } if author == "Alex"));
-    assert!(j.delete_entry("e1", &sam().id, t(3)).is_err());
-    assert_eq!(by_id(&j, "e1").text, "mine");
-    j.delete_entry("e1", &alex().id, t(3)).unwrap();
-    assert!(matches!(j.entry("e1"), Err(JournalError::NotFound(_))));
+    assert!(b.retract_entry("e1", &sam().id, t(3)).is_err());
+    assert_eq!(b.heads(), heads);
+    assert_eq!(by_id(&b, "e1").text, "mine");
+    // Nor can it write an entry in Alex's name.
+    let err = b
+        .add_entry(&entry("e2", &alex(), "as Alex", 3), t(3))
+        .unwrap_err();
+    assert!(matches!(err, JournalError::Rule(_)), "{err}");
+    assert_eq!(b.heads(), heads);
+
+    // A device that changes the entry anyway, signing the change with its own key, is refused
+    // by its partner's device, and so is everything it writes on top of that change.
+    let entries = match b.doc_mut().get(automerge::ROOT, "entries").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no entries"),
+    };
+    let obj = b.doc_mut().get(&entries, "e1").unwrap().unwrap().1;
+    b.doc_mut().put(&obj, "text", "not yours").unwrap();
+    let hash = b.doc_mut().commit().unwrap();
+    let sig = device(3).sign(&JID, &hash);
+    b.add_entry(&entry("e3", &sam(), "on top", 4), t(4))
+        .unwrap();
+    let on_top = b.heads()[0];
+    let mut all_b = SavedShared::decode(&b.save_signed()).unwrap();
+    assert!(all_b.signatures.contains_key(&on_top));
+    all_b.signatures.insert(hash, sig);
+    let before = a.heads();
+    let admission = a.apply_signed(&all_b.doc, &all_b.signatures).unwrap();
+    assert_eq!(admission.applied, 0);
+    let refused: Vec<_> = admission.refused.iter().map(|r| r.hash).collect();
+    assert_eq!(refused, vec![hash, on_top]);
+    assert!(admission.refused[0].why.contains("only its author"));
+    assert_eq!(
+        admission.refused[0].device.as_deref(),
+        Some(key_hex(&device(3)).as_str())
+    );
+    assert_eq!(a.heads(), before);
+    assert_eq!(by_id(&a, "e1").text, "mine");
+
+    // Alex retracts his own shared entry (shared entries are retracted, not deleted), and
+    // Sam's laptop takes the retraction.
+    a.retract_entry("e1", &alex().id, t(5)).unwrap();
+    let mut fresh = Journal::empty(JID, &device(3), false, Vec::new());
+    send_all(&mut a, &mut fresh);
+    let e = by_id(&fresh, "e1");
+    assert_eq!(
+        (e.text.as_str(), e.extra.retracted_by.as_deref()),
+        ("", Some("Alex"))
+    );
+
+    // In a private journal, only the author deletes.
+    let mut p = private();
+    p.add_entry(&entry("p1", &alex(), "draft", 2), t(2))
+        .unwrap();
+    assert!(p.delete_entry("p1", &sam().id, t(3)).is_err());
+    assert_eq!(by_id(&p, "p1").text, "draft");
+    p.delete_entry("p1", &alex().id, t(3)).unwrap();
+    assert!(matches!(p.entry("p1"), Err(JournalError::NotFound(_))));
 }
 
 #[test]
 fn bad_entries_are_refused_and_change_nothing() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut j = founded();
     let heads = j.heads();
     let mut e = entry("e1", &alex(), "   ", 2);
     assert!(j.add_entry(&e, t(2)).is_err());
@@ -180,7 +339,7 @@ fn bad_entries_are_refused_and_change_nothing() {
 
 #[test]
 fn import_is_one_change_and_skips_known_ids() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut j = founded();
     let list: Vec<NewEntry> = (0..500)
         .map(|i| entry(&format!("e{i}"), &alex(), "imported", 2))
         .collect();
@@ -193,16 +352,21 @@ fn import_is_one_change_and_skips_known_ids() {
 
 #[test]
 fn filters_sort_newest_first() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
-    j.add_person(&sam(), t(1)).unwrap();
+    // Each writes on their own laptop; the two journals then sync.
+    let (mut j, mut sams) = alex_and_sam();
     for (i, h) in [5, 2, 9, 7].into_iter().enumerate() {
-        let who = if i % 2 == 0 { alex() } else { sam() };
-        j.add_entry(
+        let (who, on) = if i % 2 == 0 {
+            (alex(), &mut j)
+        } else {
+            (sam(), &mut sams)
+        };
+        on.add_entry(
             &entry(&format!("e{h}"), &who, &format!("text {h}"), h),
             t(h),
         )
         .unwrap();
     }
+    assert!(sync(&mut j, &mut sams).is_empty());
     let all = Filter::default().apply(j.entries().unwrap());
     let ids: Vec<_> = all.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, vec!["e9", "e7", "e5", "e2"]);
@@ -225,7 +389,7 @@ fn filters_sort_newest_first() {
 
 #[test]
 fn a_limit_keeps_exactly_the_newest_in_order() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut j = founded();
     // Hours repeat, so the ties are broken by the time written, then by id.
     for i in 0..40u32 {
         let mut e = entry(
@@ -252,7 +416,7 @@ fn a_limit_keeps_exactly_the_newest_in_order() {
 
 #[test]
 fn defaults_are_left_out_and_read_back() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut j = founded();
     let mut plain = entry("e0", &alex(), "plain", 1);
     plain.tags.clear();
     plain.mood = None;
@@ -273,7 +437,7 @@ fn defaults_are_left_out_and_read_back() {
 /// What `entries_touched_since` reports after each kind of action, from the changes alone.
 #[test]
 fn the_entries_an_action_touched_are_told_from_its_changes() {
-    let mut j = Journal::create("jid", &alex(), &[1; 16], false, t(1)).unwrap();
+    let mut j = founded();
     let set = |ids: &[&str]| Some(ids.iter().map(|s| s.to_string()).collect());
     let touched = |j: &mut Journal, act: &dyn Fn(&mut Journal)| {
         let heads = j.heads();
@@ -293,26 +457,28 @@ fn the_entries_an_action_touched_are_told_from_its_changes() {
         j.edit_entry("zz", &alex().id, &change, t(3)).unwrap()
     };
     assert_eq!(touched(&mut j, &edit), set(&["zz"]));
+    let retract = |j: &mut Journal| j.retract_entry("aa", &alex().id, t(4)).unwrap();
+    assert_eq!(touched(&mut j, &retract), set(&["aa"]));
+    // A deletion (in the private journal: shared entries are only retracted).
+    let mut p = private();
+    p.add_entry(&entry("aa", &alex(), "draft", 2), t(2))
+        .unwrap();
     let delete = |j: &mut Journal| j.delete_entry("aa", &alex().id, t(4)).unwrap();
-    assert_eq!(touched(&mut j, &delete), set(&["aa"]));
+    assert_eq!(touched(&mut p, &delete), set(&["aa"]));
     // Anything besides entries, or more entries than the limit, means "read them all".
-    assert_eq!(
-        touched(&mut j, &|j| j.add_person(&sam(), t(5)).unwrap()),
-        None
-    );
+    assert_eq!(touched(&mut j, &|j| register(j, 3, 5)), None);
     let import = |j: &mut Journal| {
         for id in ["m1", "m2", "m3"] {
-            j.add_entry(&entry(id, &sam(), "words", 6), t(6)).unwrap();
+            j.add_entry(&entry(id, &alex(), "words", 6), t(6)).unwrap();
         }
     };
     assert_eq!(touched(&mut j, &import), None);
     // Changes that arrived from elsewhere count like local ones.
-    let mut other = Journal::empty(&[2; 16], false);
-    other.apply_changes(&j.save()).unwrap();
+    let mut other = joiner(&mut j, 3);
     let heads = other.heads();
     j.edit_entry(
         "m2",
-        &sam().id,
+        &alex().id,
         &EntryEdit {
             mood: Some(Some(5)),
             ..Default::default()
@@ -320,7 +486,10 @@ fn the_entries_an_action_touched_are_told_from_its_changes() {
         t(7),
     )
     .unwrap();
-    other.apply_changes(&j.changes_since(&heads)).unwrap();
+    let admission = other
+        .apply_signed_record(&j.signed_changes_since(&heads).unwrap())
+        .unwrap();
+    assert_eq!((admission.applied, admission.refused.len()), (1, 0));
     assert_eq!(other.entries_touched_since(&heads, 2), set(&["m2"]));
     // Heads the document does not know.
     assert_eq!(

@@ -308,7 +308,7 @@ impl Store {
             return Ok(out);
         }
         let changes = match doc {
-            Doc::Shared => files.journal.signed_changes_since(&heads),
+            Doc::Shared => files.journal.signed_changes_since(&heads)?,
             Doc::Private => files.journal.changes_since(&heads),
         };
         let sealed = seal_record(&key, &journal_id, doc.kinds().1, &changes).map_err(|source| {

@@ -352,25 +352,37 @@ pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
     let (doc, id) = session::resolve(&store, &a.id)?;
     let devices = store.journal(Doc::Shared).devices()?;
     let versions = store.journal_mut(doc).history(&id)?;
-    let who = |actor: &str| {
-        devices
-            .iter()
-            .find(|d| d.key.starts_with(actor))
-            .map_or_else(
-                || "an unknown device".to_owned(),
-                |d| format!("{} on {}", d.person, d.name),
-            )
+    let private = doc == Doc::Private;
+    // Who made each version, and how that is known: a signature checked now against the
+    // device's key, or (history from before signed changes) only the actor id.
+    let who = |v: &mend_journal::Version| {
+        let device = devices.iter().find(|d| d.key.starts_with(&v.actor));
+        let name = device.map_or_else(
+            || "an unknown device".to_owned(),
+            |d| format!("{} on {}", d.person, d.name),
+        );
+        let proof = match (&v.signed_by, private) {
+            (_, true) => "this device's private journal",
+            (Some(_), false) => "signature checked",
+            (None, false) => "unsigned: from before signed changes",
+        };
+        (name, proof)
     };
     if a.json {
         let rows: Vec<_> = versions
             .iter()
-            .map(|v| json!({"at": v.at.to_rfc3339(), "by": who(&v.actor), "action": v.action, "text": v.text}))
+            .map(|v| {
+                let (by, proof) = who(v);
+                json!({"at": v.at.to_rfc3339(), "by": by, "signed_by": v.signed_by,
+                       "signature": proof, "action": v.action, "text": v.text})
+            })
             .collect();
         return render::print_json(&json!(rows));
     }
     println!("{} — {} versions, oldest first", &id[..8], versions.len());
     for v in &versions {
-        anstream::println!("{}", render::version_block(v, &who(&v.actor)));
+        let (by, proof) = who(v);
+        anstream::println!("{}", render::version_block(v, &format!("{by} ({proof})")));
     }
     Ok(())
 }
