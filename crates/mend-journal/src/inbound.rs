@@ -23,12 +23,15 @@ pub struct Admission {
     pub applied: usize,
     /// Changes refused, with the reason; nothing of them reached the document.
     pub refused: Vec<Refused>,
+    /// Changes that wait, outside the document, for dependencies that have not arrived yet.
+    pub waiting: usize,
 }
 
 impl Admission {
     fn add(&mut self, other: Admission) {
         self.applied += other.applied;
         self.refused.extend(other.refused);
+        self.waiting = other.waiting;
     }
 }
 
@@ -36,6 +39,9 @@ impl Admission {
 const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// The most changes one batch (a sync message, a log record) may hold.
 pub const MAX_CHANGES_PER_BATCH: usize = 1_000_000;
+/// The most changes kept waiting for their dependencies; past that they are dropped (and sent
+/// again by the peer in a later session).
+const MAX_WAITING: usize = 100_000;
 
 /// Split Automerge's incremental bytes (a log record, a sync message's changes) into changes.
 /// A whole saved document among them is loaded and its changes taken out.
@@ -210,12 +216,26 @@ impl Journal {
     /// Sort the changes not yet held, apply the unsigned history this device trusts, and check
     /// the rest. Returns the changes to apply (in causal order, not yet applied) and what
     /// became of them all; records the accepted changes' signatures.
+    ///
+    /// A change whose dependencies have not arrived yet is neither applied nor refused: it waits
+    /// here, outside the document, until they come (Automerge's sync sends such changes when a
+    /// Bloom filter wrongly says the peer holds their dependencies, and asks for the rest in
+    /// the next round). The changes that were waiting are checked again with every batch.
     fn admit(
         &mut self,
         changes: Vec<Change>,
         sigs: &HashMap<ChangeHash, Sig>,
     ) -> Result<(Vec<Change>, Admission), JournalError> {
-        let fresh: Vec<Change> = changes
+        let mut sigs = sigs.clone();
+        let mut fresh: Vec<Change> = Vec::with_capacity(changes.len() + self.waiting.len());
+        for (hash, (change, sig)) in self.waiting.drain() {
+            if let Some(sig) = sig {
+                sigs.entry(hash).or_insert(sig);
+            }
+            fresh.push(change);
+        }
+        fresh.extend(changes);
+        let fresh: Vec<Change> = fresh
             .into_iter()
             .filter(|c| !self.holds(&c.hash()))
             .collect();
@@ -226,22 +246,44 @@ impl Journal {
             .partition(|c| trusted.contains(&c.hash()));
         let mut admission = Admission {
             applied: old.len(),
-            refused: Vec::new(),
+            ..Admission::default()
         };
         if !old.is_empty() {
             self.doc.apply_changes(old)?;
         }
         let mut accepted = Vec::with_capacity(rest.len());
+        let mut waiting: HashMap<ChangeHash, (Change, Option<Sig>)> = HashMap::new();
+        let mut refused: HashSet<ChangeHash> = HashSet::new();
         {
             let mut checker = Checker::new(&self.doc, self.journal_id);
+            let mut known: HashSet<ChangeHash> = HashSet::new();
             for change in rest {
-                let sig = sigs.get(&change.hash());
-                match checker.check(&change, sig) {
-                    Ok(()) => accepted.push(change),
-                    Err(refused) => admission.refused.push(refused),
+                let hash = change.hash();
+                let arrived = |d: &ChangeHash| {
+                    known.contains(d)
+                        || refused.contains(d)
+                        || !ReadDoc::get_missing_deps(&self.doc, &[*d]).contains(d)
+                };
+                if !change.deps().iter().all(arrived) {
+                    if self.waiting.len() + waiting.len() < MAX_WAITING {
+                        waiting.insert(hash, (change, sigs.get(&hash).copied()));
+                    }
+                    continue;
+                }
+                match checker.check(&change, sigs.get(&hash)) {
+                    Ok(()) => {
+                        known.insert(hash);
+                        accepted.push(change);
+                    }
+                    Err(r) => {
+                        refused.insert(hash);
+                        admission.refused.push(r);
+                    }
                 }
             }
         }
+        admission.waiting = waiting.len();
+        self.waiting = waiting;
         for change in &accepted {
             let hash = change.hash();
             if let Some(sig) = sigs.get(&hash) {
@@ -250,6 +292,23 @@ impl Journal {
         }
         admission.applied += accepted.len();
         Ok((accepted, admission))
+    }
+
+    /// The changes held back for their dependencies, and the dependencies they wait for (which
+    /// Automerge is to ask the peer for).
+    fn waiting_for(&self) -> (HashSet<ChangeHash>, Vec<ChangeHash>) {
+        let held_back: HashSet<ChangeHash> = self.waiting.keys().copied().collect();
+        let mut missing: Vec<ChangeHash> = self
+            .waiting
+            .values()
+            .flat_map(|(c, _)| c.deps().iter().copied())
+            .filter(|d| {
+                !held_back.contains(d) && ReadDoc::get_missing_deps(&self.doc, &[*d]).contains(d)
+            })
+            .collect();
+        missing.sort();
+        missing.dedup();
+        (held_back, missing)
     }
 
     /// The changes of `batch` that are history from before signed changes this device trusts:
@@ -276,13 +335,23 @@ impl Journal {
     pub fn sync_generate(&mut self, state: &mut SyncState) -> Option<(Vec<u8>, Vec<u8>)> {
         let before = state.sent_hashes.clone();
         let msg = self.doc.sync().generate_sync_message(state)?;
-        let sigs = encode_pairs(
-            state
-                .sent_hashes
-                .iter()
-                .filter(|h| !before.contains(h))
-                .filter_map(|h| self.sigs.get_key_value(h)),
-        );
+        // A whole saved document carries every change: send every signature. Otherwise the
+        // message carries exactly the changes Automerge has just added to `sent_hashes`.
+        let whole = msg
+            .changes
+            .iter()
+            .any(|chunk| chunk.len() > 8 && chunk[..4] == CHUNK_MAGIC && chunk[8] == 0);
+        let sigs = if whole {
+            encode_pairs(self.sigs.iter())
+        } else {
+            encode_pairs(
+                state
+                    .sent_hashes
+                    .iter()
+                    .filter(|h| !before.contains(h))
+                    .filter_map(|h| self.sigs.get_key_value(h)),
+            )
+        };
         Some((msg.encode(), sigs))
     }
 
@@ -302,15 +371,32 @@ impl Journal {
         }
         let sigs = decode_pairs(signatures)?;
         let mut admission = Admission::default();
-        if !msg.changes.is_empty() {
+        if !msg.changes.is_empty() || !self.waiting.is_empty() {
             let joined: Vec<u8> = msg.changes.iter().flatten().copied().collect();
             let changes = split_changes(&joined)?;
+            let offered = changes.len();
+            let had_waiting = !self.waiting.is_empty();
             let (accepted, checked) = self.admit(changes, &sigs)?;
-            if !checked.refused.is_empty() {
-                // Only what passed goes to Automerge; the refused changes are never applied.
+            let all_in = checked.refused.is_empty() && checked.waiting == 0 && !had_waiting;
+            if !all_in || accepted.len() > offered {
+                // Only what passed goes to Automerge: refused changes never, waiting ones once
+                // their dependencies have arrived and they have been checked.
                 let chunks: Vec<Vec<u8>> =
                     accepted.iter().map(|c| c.raw_bytes().to_vec()).collect();
                 msg.changes = automerge::sync::ChunkList::from(chunks);
+            }
+            if checked.waiting > 0 {
+                // Automerge asks for what the peer's heads need that this device lacks: point
+                // it at the dependencies the held-back changes wait for, not at the changes
+                // themselves, which the peer has already sent.
+                let (held_back, missing) = self.waiting_for();
+                msg.heads.retain(|h| !held_back.contains(h));
+                for m in missing {
+                    if !msg.heads.contains(&m) {
+                        msg.heads.push(m);
+                    }
+                }
+                msg.heads.sort();
             }
             admission.add(checked);
         }

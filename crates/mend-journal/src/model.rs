@@ -52,6 +52,9 @@ pub struct Journal {
     /// Changes held before signatures existed are trusted up to these heads (see
     /// `docs/threat-model.md`, "Upgrading a journal made before signed changes").
     pub(crate) legacy_heads: Vec<ChangeHash>,
+    /// Changes that arrived before their dependencies, held outside the document until those
+    /// come and they can be checked (`crate::inbound`), with their signatures.
+    pub(crate) waiting: HashMap<ChangeHash, (automerge::Change, Option<Sig>)>,
 }
 
 fn ts(t: DateTime<Utc>) -> ScalarValue {
@@ -82,6 +85,7 @@ impl Journal {
             signer: signer.clone(),
             sigs: HashMap::new(),
             legacy_heads: Vec::new(),
+            waiting: HashMap::new(),
         }
     }
 
