@@ -322,13 +322,20 @@ fn a_journal_made_before_signed_changes_keeps_every_entry_and_syncs() {
     }
     // History from before signed changes says so; what was written since is signed.
     let alex = &homes[0].0;
-    let old = alex.list_json(&[]).iter().find(|e| e["kind"] == "acknowledgment").unwrap()["id"]
+    let old = alex
+        .list_json(&[])
+        .iter()
+        .find(|e| e["kind"] == "acknowledgment")
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let history: serde_json::Value =
         serde_json::from_str(&alex.ok(&["history", "--json", &old])).unwrap();
-    assert_eq!(history[0]["signature"], "unsigned: from before signed changes", "{history}");
+    assert_eq!(
+        history[0]["signature"], "unsigned: from before signed changes",
+        "{history}"
+    );
     let new = alex.write(&["Signed words"]).trim().to_owned();
     let history: serde_json::Value =
         serde_json::from_str(&alex.ok(&["history", "--json", &new])).unwrap();
