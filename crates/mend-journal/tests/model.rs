@@ -355,7 +355,7 @@ fn filters_sort_newest_first() {
     // Each writes on their own laptop; the two journals then sync.
     let (mut j, mut sams) = alex_and_sam();
     for (i, h) in [5, 2, 9, 7].into_iter().enumerate() {
-        let (who, on) = if i % 2 == 0 {
+        let (who, on) = if i.is_multiple_of(2) {
             (alex(), &mut j)
         } else {
             (sam(), &mut sams)

@@ -45,10 +45,28 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
                         ..
                     }) => {
                         // Pairing requests get no answer (the reply is dropped).
-                        if let (Protocol::Sync, Request::Sync { message, .. }) = (protocol, request)
+                        if let (
+                            Protocol::Sync,
+                            Request::Sync {
+                                message,
+                                signatures,
+                                ..
+                            },
+                        ) = (protocol, request)
                         {
+                            // A message of changes that broke the rules is refused.
+                            if message == [0xee] {
+                                let count = (signatures.len() / 96) as u32;
+                                let reason = Refusal::BrokeRules { count };
+                                let _ = reply.send(Response::Refused { reason });
+                                continue;
+                            }
                             let message = message.iter().rev().copied().collect();
-                            let _ = reply.send(Response::Sync { message, gained: 1 });
+                            let _ = reply.send(Response::Sync {
+                                message,
+                                signatures,
+                                gained: 1,
+                            });
                         }
                     }
                     Some(NetEvent::BadInput { .. }) => return true,
@@ -65,6 +83,7 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
                     journal_id: [0; 16],
                     session: 1,
                     message: vec![1, 2, 3],
+                    signatures: vec![5; 96],
                 },
             )
             .await
@@ -73,7 +92,27 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
             r,
             Response::Sync {
                 message: vec![3, 2, 1],
+                signatures: vec![5; 96],
                 gained: 1
+            }
+        );
+        let r = a
+            .request(
+                peer,
+                Protocol::Sync,
+                Request::Sync {
+                    journal_id: [0; 16],
+                    session: 1,
+                    message: vec![0xee],
+                    signatures: vec![6; 2 * 96],
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            Response::Refused {
+                reason: Refusal::BrokeRules { count: 2 }
             }
         );
         let r = a
@@ -83,7 +122,6 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
             r.is_err(),
             "nobody answered the pairing request, so it fails: {r:?}"
         );
-        let _ = Refusal::NotPaired;
 
         // A raw TCP client that sends garbage never gets past the handshake and changes nothing.
         let port = addr.iter().find_map(|p| match p {
@@ -104,6 +142,7 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
                     journal_id: [0; 16],
                     session: 1,
                     message: vec![9],
+                    signatures: Vec::new(),
                 },
             )
             .await
@@ -112,6 +151,7 @@ async fn a_request_gets_its_answer_and_garbage_closes_the_connection() {
             r,
             Response::Sync {
                 message: vec![9],
+                signatures: Vec::new(),
                 gained: 1
             }
         );
@@ -189,6 +229,7 @@ async fn a_silent_link_is_closed_by_the_pings_not_left_to_the_request_timeout() 
                     tokio::time::sleep(Duration::from_secs(2)).await;
                     let _ = reply.send(Response::Sync {
                         message: vec![],
+                        signatures: vec![],
                         gained: 0,
                     });
                 }
@@ -202,6 +243,7 @@ async fn a_silent_link_is_closed_by_the_pings_not_left_to_the_request_timeout() 
             journal_id: [0; 16],
             session: 7,
             message: vec![1],
+            signatures: vec![],
         };
         assert!(a.request(peer, Protocol::Sync, request()).await.is_ok());
         arrived.recv().await.unwrap();

@@ -146,9 +146,10 @@ fn records_cannot_move_between_documents_or_journals() {
         open(&home, &s, jid, Access::Read),
         Err(StoreError::Corrupt { .. })
     ));
-    // Same bytes but with the header's kind rewritten: authentication catches it.
+    // Same bytes but with the header's kind rewritten to the shared log's: authentication
+    // catches it.
     let mut bytes = fs::read(home.root().join("private/log")).unwrap();
-    bytes[9] = 2;
+    bytes[9] = mend_crypto::RecordKind::SignedSharedLog as u8;
     fs::write(home.root().join("shared/log"), &bytes).unwrap();
     assert!(matches!(
         open(&home, &s, jid, Access::Read),

@@ -21,6 +21,7 @@ fn welcome() -> Welcome {
         inviter_name: "Alex".into(),
         inviter_device_key: "ef".repeat(32),
         inviter_device_name: "alex-laptop".into(),
+        legacy_heads: vec![[3; 32], [4; 32]],
     }
 }
 
