@@ -537,6 +537,13 @@ impl Journal {
     }
 
     fn check_author(&self, obj: &ObjId, me: &str) -> Result<(), JournalError> {
+        // In the shared journal `me` must be this device's own person: a change in anyone
+        // else's name would be refused by every other device, and all that follows it too.
+        if !self.private && self.my_person()? != me {
+            return Err(JournalError::Rule(
+                "this device writes only as its own person".into(),
+            ));
+        }
         let author = self.get_str(obj, "author")?.unwrap_or_default();
         if author != me {
             let name = self
@@ -687,6 +694,11 @@ impl Journal {
         me: &str,
         now: DateTime<Utc>,
     ) -> Result<(), JournalError> {
+        if !self.private {
+            return Err(JournalError::Rule(
+                "a shared entry is retracted, never deleted".into(),
+            ));
+        }
         let obj = self.entry_obj(id)?;
         self.check_author(&obj, me)?;
         let entries = self.root_map("entries")?;

@@ -287,7 +287,7 @@ impl<'a> Checker<'a> {
             self.check_registry(&plan, &person)?;
         }
         for (id, fields) in &plan.entries {
-            self.check_new_entry(id, fields, &person, &plan.entries)?;
+            self.check_new_entry(id, fields, &person, &plan.entries, false)?;
         }
         for (id, (puts, deletes)) in &plan.edits {
             self.check_edit(id, puts, deletes, &person)?;
@@ -438,6 +438,7 @@ impl<'a> Checker<'a> {
         fields: &Fields,
         signer: &str,
         batch: &BTreeMap<String, Fields>,
+        local: bool,
     ) -> Result<(), String> {
         if !valid_entry_id(id) {
             return Err("it writes an entry whose id is not 1-64 letters, digits, - or _".into());
@@ -525,14 +526,10 @@ impl<'a> Checker<'a> {
                 }
                 None => return Err(need("an entry")),
             },
-            KIND_REPLY => {
-                if target.is_none() {
-                    return Err(need("an entry"));
-                }
-            }
+            KIND_REPLY if target.is_none() => return Err(need("an entry")),
             KIND_TOGETHER => {
                 let sealed = fields.get("sealed").and_then(text).unwrap_or_default();
-                let well_formed = sealed.len() % 2 == 0
+                let well_formed = sealed.len().is_multiple_of(2)
                     && sealed.len() >= 2 * SEALED_MIN_BYTES
                     && sealed.bytes().all(|b| b.is_ascii_hexdigit());
                 if !well_formed {
@@ -584,7 +581,10 @@ impl<'a> Checker<'a> {
             }
             _ => {}
         }
-        if let (Some(t), KIND_REPLY | KIND_RECEIPT) = (&target, kind) {
+        // Only where the entry is written: a reply and a retraction made apart both stand once
+        // they meet, and every device must judge a change by what it could see, not by what
+        // arrived later (the rules hold only for facts that never change once written).
+        if let (true, Some(t), KIND_REPLY | KIND_RECEIPT) = (local, &target, kind) {
             if t.retracted {
                 return Err("it answers a retracted entry".into());
             }
@@ -807,7 +807,7 @@ impl<'a> Checker<'a> {
     /// The rules for an entry this device is about to write (`add_entry`, an import): the same
     /// checks as for an entry that arrives.
     pub fn check_local_entry(&self, id: &str, fields: &Fields, signer: &str) -> Result<(), String> {
-        self.check_new_entry(id, fields, signer, &BTreeMap::new())
+        self.check_new_entry(id, fields, signer, &BTreeMap::new(), true)
     }
 
     /// The same for many entries written at once (an import), which may refer to each other:
@@ -824,7 +824,7 @@ impl<'a> Checker<'a> {
         items
             .iter()
             .filter_map(|(i, id, f)| {
-                self.check_new_entry(id, f, signer, &batch)
+                self.check_new_entry(id, f, signer, &batch, true)
                     .err()
                     .map(|why| (*i, why))
             })

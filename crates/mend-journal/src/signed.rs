@@ -98,7 +98,7 @@ pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a ChangeHash, &'a Sig
 
 /// Decode 96-byte `(hash, signature)` records; anything but a whole number of them is refused.
 pub fn decode_pairs(bytes: &[u8]) -> Result<HashMap<ChangeHash, Sig>, JournalError> {
-    if bytes.len() % SIGNED_PAIR_LEN != 0 {
+    if !bytes.len().is_multiple_of(SIGNED_PAIR_LEN) {
         return Err(JournalError::MalformedSync(format!(
             "{} bytes of signatures is not a whole number of {SIGNED_PAIR_LEN}-byte records",
             bytes.len()

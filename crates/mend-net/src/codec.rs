@@ -97,6 +97,7 @@ mod tests {
             journal_id: [1; 16],
             session: 1,
             message: vec![1, 2, 3],
+            signatures: vec![7; 96],
         };
         let mut buf = Cursor::new(Vec::new());
         let proto = StreamProtocol::new(mend_sync::SYNC_PROTOCOL);

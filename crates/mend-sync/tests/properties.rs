@@ -641,9 +641,6 @@ proptest! {
     /// while Sam's laptop retracts it; at the next sync Sam's laptop refuses the receipt ("it
     /// answers a retracted entry") and, from then on, every change of Alex's made after it.
     #[test]
-    #[ignore = "false refusal in mend-journal: whether a reply or receipt answers a retracted \
-                entry is checked against the receiving device's present journal, not the \
-                history the change was made on; the minimal failing history is above"]
     fn honest_histories_with_any_retraction_are_never_refused(
         events in proptest::collection::vec(event(), 1..48)
     ) {
