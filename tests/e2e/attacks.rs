@@ -5,6 +5,19 @@ use std::path::Path;
 
 use crate::util::{pair, start_invite, Background, Device, LOOPBACK};
 
+/// Alex's laptop serves; Sam's syncs with it. Returns the serving process and its address.
+fn serve_and_sync(a: &Device, b: &Device) -> (Background, String) {
+    let mut serve = Background::start(a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+    (serve, addr)
+}
+
+/// A device's journal as `mend export --format json` writes it.
+fn exported(d: &Device) -> serde_json::Value {
+    serde_json::from_str(&d.ok(&["export", "--format", "json"])).unwrap()
+}
+
 fn entry_ids(d: &Device) -> Vec<String> {
     let mut ids: Vec<String> = d
         .list_json(&[])
@@ -38,11 +51,8 @@ fn attack_an_edited_export_cannot_put_words_in_the_partners_mouth_or_add_a_perso
     pair(&a, &b, "Sam");
     let promise = a.ok(&["promise", "add", "Call at noon"]).trim().to_owned();
     b.write(&["What I wrote myself"]);
-    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr = serve.address();
-    b.ok(&["sync", "--peer", &addr]);
-    let export: serde_json::Value =
-        serde_json::from_str(&b.ok(&["export", "--format", "json"])).unwrap();
+    let (serve, addr) = serve_and_sync(&a, &b);
+    let export = exported(&b);
     let alex_id = export["entries"]
         .as_array()
         .unwrap()
@@ -149,9 +159,7 @@ fn attack_a_device_joining_with_the_partners_name_is_the_inviters_not_the_partne
     let b = Device::uninitialised();
     pair(&a, &b, "Sam");
     let alex_words = a.write(&["Alex's own words"]).trim().to_owned();
-    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr = serve.address();
-    b.ok(&["sync", "--peer", &addr]);
+    let (serve, addr) = serve_and_sync(&a, &b);
 
     let phone = Device::uninitialised();
     let (invite, code, invite_addr) = start_invite(&b);
@@ -207,11 +215,8 @@ fn attack_a_fake_second_answer_does_not_reveal_the_partners_answer() {
         "act-1",
         "The answer only Sam's own answer opens",
     ]);
-    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr = serve.address();
-    b.ok(&["sync", "--peer", &addr]);
-    let export: serde_json::Value =
-        serde_json::from_str(&b.ok(&["export", "--format", "json"])).unwrap();
+    let (serve, addr) = serve_and_sync(&a, &b);
+    let export = exported(&b);
     let answer = export["entries"]
         .as_array()
         .unwrap()

@@ -35,6 +35,15 @@ impl Admission {
     }
 }
 
+/// What checking a batch found, by position in the batch.
+#[derive(Default)]
+struct Verdict {
+    accepted: HashSet<usize>,
+    refused: Vec<Refused>,
+    waiting: HashSet<usize>,
+    signatures_hold: bool,
+}
+
 /// The first bytes of every Automerge chunk.
 const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// The most changes one batch (a sync message, a log record) may hold.
@@ -144,6 +153,25 @@ impl SavedShared {
     }
 }
 
+/// A log record body: its changes, and the signatures that are not the zero marker.
+fn read_record(body: &[u8]) -> Result<(Vec<Change>, HashMap<ChangeHash, Sig>), JournalError> {
+    let mut input = body;
+    let n = take_u32(&mut input)?;
+    let changes = split_changes(take(&mut input, n)?)?;
+    if input.len() != changes.len() * 64 {
+        return Err(JournalError::MalformedSync(
+            "a log record whose signatures do not match its changes".into(),
+        ));
+    }
+    let sigs = changes
+        .iter()
+        .zip(input.chunks_exact(64))
+        .filter(|(_, sig)| sig.iter().any(|b| *b != 0))
+        .map(|(c, sig)| (c.hash(), sig.try_into().expect("64 bytes")))
+        .collect();
+    Ok((changes, sigs))
+}
+
 impl Journal {
     /// The whole shared journal with its signatures, as a snapshot body ([`SavedShared`]).
     pub fn save_signed(&mut self) -> Vec<u8> {
@@ -176,20 +204,23 @@ impl Journal {
     /// Apply a log record body written by [`Journal::signed_changes_since`] (this device's own
     /// log, read again on load or by another process): every change is checked like any other.
     pub fn apply_signed_record(&mut self, body: &[u8]) -> Result<Admission, JournalError> {
-        let mut input = body;
-        let n = take_u32(&mut input)?;
-        let changes = split_changes(take(&mut input, n)?)?;
-        if input.len() != changes.len() * 64 {
-            return Err(JournalError::MalformedSync(
-                "a log record whose signatures do not match its changes".into(),
-            ));
+        self.apply_signed_records([body])
+    }
+
+    /// Apply many log record bodies as one batch: one pass of the rules over all their changes
+    /// (what loading a log costs grows with its changes, not with a set-up per record). A
+    /// malformed body is an error and nothing of the batch is applied.
+    pub fn apply_signed_records<'a>(
+        &mut self,
+        bodies: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Admission, JournalError> {
+        let mut changes = Vec::new();
+        let mut sigs: HashMap<ChangeHash, Sig> = HashMap::new();
+        for body in bodies {
+            let (c, s) = read_record(body)?;
+            changes.extend(c);
+            sigs.extend(s);
         }
-        let sigs: HashMap<ChangeHash, Sig> = changes
-            .iter()
-            .zip(input.chunks_exact(64))
-            .filter(|(_, sig)| sig.iter().any(|b| *b != 0))
-            .map(|(c, sig)| (c.hash(), sig.try_into().expect("64 bytes")))
-            .collect();
         let (accepted, admission) = self.admit(changes, &sigs)?;
         self.doc.apply_changes(accepted)?;
         self.check_schema()?;
@@ -251,35 +282,27 @@ impl Journal {
         if !old.is_empty() {
             self.doc.apply_changes(old)?;
         }
-        let mut accepted = Vec::with_capacity(rest.len());
+        // Signatures checked in one batch; only if that fails (a forgery among them) is the
+        // batch checked again one signature at a time, which finds it.
+        let mut verdict = self.check_batch(&rest, &sigs, true);
+        if !verdict.signatures_hold {
+            verdict = self.check_batch(&rest, &sigs, false);
+        }
+        let Verdict {
+            accepted: accepted_at,
+            refused,
+            waiting: waiting_at,
+            ..
+        } = verdict;
+        admission.refused = refused;
+        let mut accepted = Vec::with_capacity(accepted_at.len());
         let mut waiting: HashMap<ChangeHash, (Change, Option<Sig>)> = HashMap::new();
-        let mut refused: HashSet<ChangeHash> = HashSet::new();
-        {
-            let mut checker = Checker::new(&self.doc, self.journal_id);
-            let mut known: HashSet<ChangeHash> = HashSet::new();
-            for change in rest {
-                let hash = change.hash();
-                let arrived = |d: &ChangeHash| {
-                    known.contains(d)
-                        || refused.contains(d)
-                        || !ReadDoc::get_missing_deps(&self.doc, &[*d]).contains(d)
-                };
-                if !change.deps().iter().all(arrived) {
-                    if self.waiting.len() + waiting.len() < MAX_WAITING {
-                        waiting.insert(hash, (change, sigs.get(&hash).copied()));
-                    }
-                    continue;
-                }
-                match checker.check(&change, sigs.get(&hash)) {
-                    Ok(()) => {
-                        known.insert(hash);
-                        accepted.push(change);
-                    }
-                    Err(r) => {
-                        refused.insert(hash);
-                        admission.refused.push(r);
-                    }
-                }
+        for (i, change) in rest.into_iter().enumerate() {
+            let hash = change.hash();
+            if accepted_at.contains(&i) {
+                accepted.push(change);
+            } else if waiting_at.contains(&i) && self.waiting.len() + waiting.len() < MAX_WAITING {
+                waiting.insert(hash, (change, sigs.get(&hash).copied()));
             }
         }
         admission.waiting = waiting.len();
@@ -292,6 +315,48 @@ impl Journal {
         }
         admission.applied += accepted.len();
         Ok((accepted, admission))
+    }
+
+    /// Check `rest` (in causal order) against the rules: which are accepted, refused, or wait
+    /// for dependencies that have not arrived (by position). With `defer`, signatures are
+    /// checked together at the end and `signatures_hold` says whether they all verified.
+    fn check_batch(
+        &self,
+        rest: &[Change],
+        sigs: &HashMap<ChangeHash, Sig>,
+        defer: bool,
+    ) -> Verdict {
+        let mut checker = Checker::new(&self.doc, self.journal_id);
+        if defer {
+            checker.defer_signatures();
+        }
+        let mut verdict = Verdict::default();
+        let mut known: HashSet<ChangeHash> = HashSet::new();
+        let mut refused: HashSet<ChangeHash> = HashSet::new();
+        for (i, change) in rest.iter().enumerate() {
+            let hash = change.hash();
+            let arrived = |d: &ChangeHash| {
+                known.contains(d)
+                    || refused.contains(d)
+                    || !ReadDoc::get_missing_deps(&self.doc, &[*d]).contains(d)
+            };
+            if !change.deps().iter().all(arrived) {
+                verdict.waiting.insert(i);
+                continue;
+            }
+            match checker.check(change, sigs.get(&hash)) {
+                Ok(()) => {
+                    known.insert(hash);
+                    verdict.accepted.insert(i);
+                }
+                Err(r) => {
+                    refused.insert(hash);
+                    verdict.refused.push(r);
+                }
+            }
+        }
+        verdict.signatures_hold = checker.verify_deferred();
+        verdict
     }
 
     /// The changes held back for their dependencies, and the dependencies they wait for (which

@@ -112,6 +112,9 @@ pub struct Checker<'a> {
     new_entries: HashMap<String, Facts>,
     accepted: HashSet<ChangeHash>,
     refused: HashSet<ChangeHash>,
+    /// Signatures left to check in one batch: (key, change, signature). `None`: each is
+    /// checked at once.
+    deferred: Option<Vec<([u8; 32], ChangeHash, Sig)>>,
 }
 
 fn text(v: &ScalarValue) -> Option<&str> {
@@ -167,6 +170,7 @@ impl<'a> Checker<'a> {
             new_entries: HashMap::new(),
             accepted: HashSet::new(),
             refused: HashSet::new(),
+            deferred: None,
         };
         for (name, kind) in [
             ("people", RootMap::People),
@@ -212,6 +216,21 @@ impl<'a> Checker<'a> {
             }
         }
         c
+    }
+
+    /// Check signatures in one batch at the end ([`Checker::verify_deferred`]) instead of one by
+    /// one. Until then every change is taken as signed: if the batch fails, the caller checks
+    /// the whole batch again without this, which finds the forgery.
+    pub fn defer_signatures(&mut self) {
+        self.deferred = Some(Vec::new());
+    }
+
+    /// Whether every signature deferred so far verifies (true when there are none).
+    pub fn verify_deferred(&self) -> bool {
+        let Some(batch) = &self.deferred else {
+            return true;
+        };
+        crate::signed::verify_batch(&self.journal_id, batch)
     }
 
     fn name_of(&self, person: &str) -> String {
@@ -280,8 +299,13 @@ impl<'a> Checker<'a> {
             return Err("its actor id is not the signing device's".into());
         }
         let sig = sig.ok_or_else(|| "it is not signed".to_owned())?;
-        if !verify(&key, &self.journal_id, &change.hash(), sig) {
-            return Err("its signature does not verify".into());
+        match &mut self.deferred {
+            // Checked with the others in one batch (`verify_deferred`), several times faster.
+            Some(batch) => batch.push((key, change.hash(), *sig)),
+            None if !verify(&key, &self.journal_id, &change.hash(), sig) => {
+                return Err("its signature does not verify".into());
+            }
+            None => {}
         }
         if !genesis {
             self.check_registry(&plan, &person)?;

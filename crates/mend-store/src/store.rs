@@ -393,24 +393,24 @@ impl Store {
                 (true, Some((_, old))) => old,
                 _ => doc.kinds().1,
             };
+            let mut plain = Vec::new();
             for (i, sealed) in decoded.records.iter().enumerate().skip(files.log_records) {
-                let plain = open_record(&key, &journal_id, kind, sealed).map_err(|_| {
+                plain.push(open_record(&key, &journal_id, kind, sealed).map_err(|_| {
                     StoreError::Corrupt {
                         path: log_path.clone(),
                         why: format!("record {i} failed authentication"),
                     }
-                })?;
-                let unsigned = files.unsigned;
-                apply_log_record(
-                    &mut files.journal,
-                    doc,
-                    unsigned,
-                    &plain,
-                    &log_path,
-                    i,
-                    &mut warnings,
-                )?;
+                })?);
             }
+            let unsigned = files.unsigned;
+            apply_log_records(
+                &mut files.journal,
+                doc,
+                unsigned,
+                &plain,
+                &log_path,
+                &mut warnings,
+            )?;
             files.log_len = decoded.valid_len as u64;
             files.log_records = decoded.records.len();
         }
@@ -614,31 +614,35 @@ fn write_empty_log(dir: &Path, journal_id: JournalId, doc: Doc) -> Result<u64, S
     Ok(header.len() as u64)
 }
 
-/// Apply one log record's body to its document: the shared journal's are checked change by
-/// change, and what breaks the rules is left out with a warning; an unsigned record (written
-/// before signed changes) or the private journal's is this device's own.
-fn apply_log_record(
+/// Apply log records' bodies to their document: the shared journal's are checked change by
+/// change, in one batch, and what breaks the rules is left out with a warning; unsigned records
+/// (written before signed changes) and the private journal's are this device's own.
+fn apply_log_records(
     journal: &mut Journal,
     doc: Doc,
     unsigned: bool,
-    plain: &[u8],
+    plain: &[Vec<u8>],
     path: &Path,
-    index: usize,
     warnings: &mut Vec<String>,
 ) -> Result<(), StoreError> {
     if doc == Doc::Private || unsigned {
-        journal.apply_own_unsigned(plain)?;
+        for body in plain {
+            journal.apply_own_unsigned(body)?;
+        }
+        return Ok(());
+    }
+    if plain.is_empty() {
         return Ok(());
     }
     let admission = journal
-        .apply_signed_record(plain)
+        .apply_signed_records(plain.iter().map(Vec::as_slice))
         .map_err(|e| StoreError::Corrupt {
             path: path.to_owned(),
-            why: format!("record {index} cannot be read: {e}"),
+            why: format!("a record cannot be read: {e}"),
         })?;
     if let Some(first) = admission.refused.first() {
         let msg = format!(
-            "{}: record {index}: {} change(s) broke the journal's rules and were left out ({})",
+            "{}: {} change(s) broke the journal's rules and were left out ({})",
             path.display(),
             admission.refused.len(),
             first.why
@@ -737,18 +741,11 @@ fn load_doc(
         _ => log_kind,
     };
     check_header(&log_path, &decoded.header, log_kind)?;
+    let mut plain = Vec::with_capacity(decoded.records.len());
     for (i, sealed) in decoded.records.iter().enumerate() {
-        let plain = open(&log_path, log_kind, sealed, i)?;
-        apply_log_record(
-            &mut journal,
-            doc,
-            unsigned_log,
-            &plain,
-            &log_path,
-            i,
-            warnings,
-        )?;
+        plain.push(open(&log_path, log_kind, sealed, i)?);
     }
+    apply_log_records(&mut journal, doc, unsigned_log, &plain, &log_path, warnings)?;
     let unsigned = unsigned || unsigned_log;
     if unsigned {
         journal.trust_held_history();
