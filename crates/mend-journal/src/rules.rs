@@ -23,7 +23,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
+};
 
 use crate::signed::{actor_of, verify, Sig};
 use crate::{
@@ -86,17 +88,29 @@ struct Facts {
 
 type Fields = BTreeMap<String, ScalarValue>;
 
+/// An object's id: the counter and actor of the operation that made it.
+type ObjKey = (u64, ActorId);
+
+/// `"counter@actorhex"` (how Automerge prints an object id) as an [`ObjKey`].
+fn key_of(printed: &str) -> Option<ObjKey> {
+    let (counter, actor) = printed.split_once('@')?;
+    let bytes = (0..actor.len() / 2)
+        .map(|i| u8::from_str_radix(actor.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    Some((counter.parse().ok()?, ActorId::from(bytes)))
+}
+
 /// What one change does, read from its operations.
 #[derive(Default)]
 struct Plan {
     root: Fields,
-    root_maps: Vec<(String, RootMap)>,
+    root_maps: Vec<(ObjKey, RootMap)>,
     people: BTreeMap<String, Fields>,
     devices: BTreeMap<String, Fields>,
     entries: BTreeMap<String, Fields>,
     edits: BTreeMap<String, (Fields, Vec<String>)>,
     /// Objects this change creates: op id → what it is.
-    made: HashMap<String, Obj>,
+    made: HashMap<ObjKey, Obj>,
 }
 
 /// The journal as the rules see it: its registry and what the changes checked so far added.
@@ -108,13 +122,17 @@ pub struct Checker<'a> {
     people: BTreeMap<String, String>,
     roots: HashMap<String, RootMap>,
     entries_obj: Option<ObjId>,
-    objects: HashMap<String, Obj>,
+    /// What the objects made by accepted changes of this batch, and the root maps, are.
+    objects: HashMap<ObjKey, Obj>,
     new_entries: HashMap<String, Facts>,
     accepted: HashSet<ChangeHash>,
     refused: HashSet<ChangeHash>,
     /// Signatures left to check in one batch: (key, change, signature). `None`: each is
     /// checked at once.
     deferred: Option<Vec<([u8; 32], ChangeHash, Sig)>>,
+    /// How many entry ids were looked up, and the journal's ids once that is many.
+    lookups: std::cell::Cell<usize>,
+    existing: std::cell::OnceCell<HashSet<String>>,
 }
 
 fn text(v: &ScalarValue) -> Option<&str> {
@@ -171,6 +189,8 @@ impl<'a> Checker<'a> {
             accepted: HashSet::new(),
             refused: HashSet::new(),
             deferred: None,
+            lookups: std::cell::Cell::new(0),
+            existing: std::cell::OnceCell::new(),
         };
         for (name, kind) in [
             ("people", RootMap::People),
@@ -180,7 +200,11 @@ impl<'a> Checker<'a> {
             // Every value ever put at the key, so that a second map would be noticed too.
             for (value, id) in doc.get_all(automerge::ROOT, name).unwrap_or_default() {
                 if let Value::Object(ObjType::Map) = value {
-                    c.roots.insert(id.to_string(), kind);
+                    let printed = id.to_string();
+                    if let Some(k) = key_of(&printed) {
+                        c.objects.insert(k, Obj::Root(kind));
+                    }
+                    c.roots.insert(printed, kind);
                 }
             }
             if let Some((Value::Object(ObjType::Map), id)) =
@@ -397,6 +421,26 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// Whether an entry with this id exists. A large batch (an import, a first sync) asks this
+    /// for thousands of new ids: past the first few, the journal's ids are read once into a set
+    /// instead of being looked up in the document one by one.
+    fn entry_exists(&self, id: &str) -> bool {
+        if self.new_entries.contains_key(id) {
+            return true;
+        }
+        let Some(entries) = &self.entries_obj else {
+            return false;
+        };
+        let asked = self.lookups.get() + 1;
+        self.lookups.set(asked);
+        if asked <= 32 {
+            return self.doc.get(entries, id).ok().flatten().is_some();
+        }
+        self.existing
+            .get_or_init(|| self.doc.keys(entries).collect())
+            .contains(id)
+    }
+
     fn entry_facts(&self, id: &str) -> Option<Facts> {
         if let Some(f) = self.new_entries.get(id) {
             return Some(f.clone());
@@ -467,7 +511,7 @@ impl<'a> Checker<'a> {
         if !valid_entry_id(id) {
             return Err("it writes an entry whose id is not 1-64 letters, digits, - or _".into());
         }
-        if self.entry_facts(id).is_some() {
+        if self.entry_exists(id) {
             return Err(format!("it replaces the entry {}", short(id)));
         }
         if batch.len() > crate::IMPORT_MAX_ENTRIES {
@@ -658,14 +702,16 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    fn classify(&self, plan: &Plan, obj: &str) -> Obj {
-        if let Some(o) = plan.made.get(obj).or_else(|| self.objects.get(obj)) {
+    fn classify(&self, plan: &Plan, obj: &automerge::legacy::OpId) -> Obj {
+        let k = (obj.0, obj.1.clone());
+        if let Some(o) = plan.made.get(&k).or_else(|| self.objects.get(&k)) {
             return o.clone();
         }
-        if let Some(kind) = self.roots.get(obj) {
+        let printed = format!("{}@{}", obj.0, obj.1);
+        if let Some(kind) = self.roots.get(&printed) {
             return Obj::Root(*kind);
         }
-        let Ok(id) = self.doc.import_obj(obj) else {
+        let Ok(id) = self.doc.import_obj(&printed) else {
             return Obj::Other;
         };
         let Some(parent) = self.doc.parents(&id).ok().and_then(|mut p| p.next()) else {
@@ -685,11 +731,11 @@ impl<'a> Checker<'a> {
     /// Read what a change does from its operations.
     fn read_plan(&self, change: &Change) -> Result<Plan, String> {
         let expanded = change.decode();
-        let actor = change.actor_id().to_hex_string();
+        let actor = change.actor_id().clone();
         let start = change.start_op().get();
         let mut plan = Plan::default();
         for (i, op) in expanded.operations.iter().enumerate() {
-            let op_id = format!("{}@{}", start + i as u64, actor);
+            let op_id: ObjKey = (start + i as u64, actor.clone());
             let Key::Map(key) = &op.key else {
                 return Err("it edits a list or text, which the journal does not hold".into());
             };
@@ -722,7 +768,7 @@ impl<'a> Checker<'a> {
                     }
                     continue;
                 }
-                ObjectId::Id(_) => self.classify(&plan, &op.obj.to_string()),
+                ObjectId::Id(id) => self.classify(&plan, id),
             };
             match (obj, &op.action) {
                 (Obj::Root(RootMap::People), OpType::Make(ObjType::Map)) if op.pred.is_empty() => {
@@ -785,8 +831,8 @@ impl<'a> Checker<'a> {
 
     /// Make what an accepted change added known to the changes checked after it.
     fn adopt(&mut self, plan: Plan) {
-        for (op_id, kind) in &plan.root_maps {
-            self.roots.insert(op_id.clone(), *kind);
+        for ((counter, actor), kind) in &plan.root_maps {
+            self.roots.insert(format!("{counter}@{actor}"), *kind);
         }
         for (id, fields) in &plan.people {
             let name = fields.get("name").and_then(text).unwrap_or_default();
