@@ -5,6 +5,14 @@ use std::path::Path;
 
 use crate::util::{pair, start_invite, Background, Device, LOOPBACK};
 
+/// Alex's laptop, and Sam's paired with it.
+fn paired() -> (Device, Device) {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    (a, b)
+}
+
 /// Alex's laptop serves; Sam's syncs with it. Returns the serving process and its address.
 fn serve_and_sync(a: &Device, b: &Device) -> (Background, String) {
     let mut serve = Background::start(a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
@@ -46,9 +54,7 @@ fn people(d: &Device) -> Vec<String> {
 /// entries as Alex's after one sync and named three people.
 #[test]
 fn attack_an_edited_export_cannot_put_words_in_the_partners_mouth_or_add_a_person() {
-    let a = Device::new("Alex");
-    let b = Device::uninitialised();
-    pair(&a, &b, "Sam");
+    let (a, b) = paired();
     let promise = a.ok(&["promise", "add", "Call at noon"]).trim().to_owned();
     b.write(&["What I wrote myself"]);
     let (serve, addr) = serve_and_sync(&a, &b);
@@ -155,9 +161,7 @@ fn attack_an_edited_export_cannot_put_words_in_the_partners_mouth_or_add_a_perso
 /// Before, it was admitted as a device of Alex's, and could rewrite Alex's entries.
 #[test]
 fn attack_a_device_joining_with_the_partners_name_is_the_inviters_not_the_partners() {
-    let a = Device::new("Alex");
-    let b = Device::uninitialised();
-    pair(&a, &b, "Sam");
+    let (a, b) = paired();
     let alex_words = a.write(&["Alex's own words"]).trim().to_owned();
     let (serve, addr) = serve_and_sync(&a, &b);
 
@@ -207,9 +211,7 @@ fn attack_a_device_joining_with_the_partners_name_is_the_inviters_not_the_partne
 /// read Alex's answer without ever answering.
 #[test]
 fn attack_a_fake_second_answer_does_not_reveal_the_partners_answer() {
-    let a = Device::new("Alex");
-    let b = Device::uninitialised();
-    pair(&a, &b, "Sam");
+    let (a, b) = paired();
     a.ok(&[
         "together",
         "act-1",

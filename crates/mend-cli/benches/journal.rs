@@ -327,7 +327,7 @@ fn main() {
     let (key_file, secrets) = h.unlock(&Passphrase::from(PASS)).unwrap();
     let unlock_test = t.elapsed();
     let t = Instant::now();
-    let store = Store::open(
+    let mut store = Store::open(
         &h,
         &secrets,
         key_file.journal_id,
@@ -348,20 +348,13 @@ fn main() {
     assert_eq!(top.len(), 20);
     let snapshot_bytes = store.stats(Doc::Shared).snapshot_bytes;
     let ops = store.journal(Doc::Shared).op_count();
-    drop(store);
     // What signing and the rules add to one write on this journal, in time and on disk.
     let (write_added, sig_bytes) = {
-        let mut store = Store::open(
-            &h,
-            &secrets,
-            key_file.journal_id,
-            h.lock(Access::Read).unwrap(),
-        )
-        .unwrap();
         let mut j = shared_copy(&mut store, &secrets);
         let me = j.my_person().unwrap();
         signed::write_costs(&mut j, &me, &Signer::from_seed(&secrets.identity_seed), 99)
     };
+    drop(store);
     // The same entries through the read index, which the last list left current.
     let t = Instant::now();
     let (indexed, _) = Store::read_entries(
