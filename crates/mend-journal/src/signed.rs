@@ -93,12 +93,18 @@ pub fn verify_batch(journal_id: &[u8; 16], batch: &[([u8; 32], ChangeHash, Sig)]
     if batch.is_empty() {
         return true;
     }
+    // A batch holds few distinct keys (a journal's devices): decompress each once.
+    let mut known: HashMap<[u8; 32], VerifyingKey> = HashMap::new();
     let mut keys = Vec::with_capacity(batch.len());
     for (key, _, _) in batch {
-        match VerifyingKey::from_bytes(key) {
-            Ok(k) if !k.is_weak() => keys.push(k),
-            _ => return false,
-        }
+        let k = match known.get(key) {
+            Some(k) => *k,
+            None => match VerifyingKey::from_bytes(key) {
+                Ok(k) if !k.is_weak() => *known.entry(*key).or_insert(k),
+                _ => return false,
+            },
+        };
+        keys.push(k);
     }
     let messages: Vec<[u8; 63]> = batch
         .iter()
