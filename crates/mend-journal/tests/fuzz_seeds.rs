@@ -13,10 +13,20 @@ const JID: [u8; 16] = [5; 16];
 fn write_fuzz_seeds() {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let (alex, sam) = (Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32]));
-    let a = Person { id: "a".repeat(32), name: "Alex".into() };
-    let s = Person { id: "b".repeat(32), name: "Sam".into() };
+    let a = Person {
+        id: "a".repeat(32),
+        name: "Alex".into(),
+    };
+    let s = Person {
+        id: "b".repeat(32),
+        name: "Sam".into(),
+    };
     let mut j = Journal::create(JID, &a, Some("laptop"), &alex, false, at).unwrap();
-    let key: String = sam.public_key().iter().map(|b| format!("{b:02x}")).collect();
+    let key: String = sam
+        .public_key()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     j.add_device(&key, &s, "sam-laptop", &a.id, at).unwrap();
     let e = NewEntry {
         id: "e".repeat(32),
@@ -49,12 +59,18 @@ fn write_fuzz_seeds() {
         at,
     )
     .unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/signed_changes");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/signed_changes");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("log-record"), sams.signed_changes_since(&heads).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("log-record"),
+        sams.signed_changes_since(&heads).unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.join("changes"), sams.changes_since(&heads)).unwrap();
     let mut state = mend_journal::SyncState::new();
-    let mut alexs = Journal::load(&saved.doc, Default::default(), vec![], &alex, JID, false).unwrap();
+    let mut alexs =
+        Journal::load(&saved.doc, Default::default(), vec![], &alex, JID, false).unwrap();
     let (first, _) = alexs.sync_generate(&mut state).unwrap();
     std::fs::write(dir.join("sync-message"), first).unwrap();
 }
