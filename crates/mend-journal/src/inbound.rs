@@ -41,7 +41,6 @@ struct Verdict {
     accepted: HashSet<usize>,
     refused: Vec<Refused>,
     waiting: HashSet<usize>,
-    signatures_hold: bool,
 }
 
 /// The first bytes of every Automerge chunk.
@@ -282,12 +281,7 @@ impl Journal {
         if !old.is_empty() {
             self.doc.apply_changes(old)?;
         }
-        // Signatures checked in one batch; only if that fails (a forgery among them) is the
-        // batch checked again one signature at a time, which finds it.
-        let mut verdict = self.check_batch(&rest, &sigs, true);
-        if !verdict.signatures_hold {
-            verdict = self.check_batch(&rest, &sigs, false);
-        }
+        let verdict = self.check_batch(&rest, &sigs);
         let Verdict {
             accepted: accepted_at,
             refused,
@@ -318,18 +312,9 @@ impl Journal {
     }
 
     /// Check `rest` (in causal order) against the rules: which are accepted, refused, or wait
-    /// for dependencies that have not arrived (by position). With `defer`, signatures are
-    /// checked together at the end and `signatures_hold` says whether they all verified.
-    fn check_batch(
-        &self,
-        rest: &[Change],
-        sigs: &HashMap<ChangeHash, Sig>,
-        defer: bool,
-    ) -> Verdict {
+    /// for dependencies that have not arrived (by position).
+    fn check_batch(&self, rest: &[Change], sigs: &HashMap<ChangeHash, Sig>) -> Verdict {
         let mut checker = Checker::new(&self.doc, self.journal_id);
-        if defer {
-            checker.defer_signatures();
-        }
         let mut verdict = Verdict::default();
         let mut known: HashSet<ChangeHash> = HashSet::new();
         let mut refused: HashSet<ChangeHash> = HashSet::new();
@@ -355,7 +340,6 @@ impl Journal {
                 }
             }
         }
-        verdict.signatures_hold = checker.verify_deferred();
         verdict
     }
 

@@ -41,7 +41,7 @@ pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{resolve_prefix, search_matches, Filter};
 pub use rules::{causal_order, valid_entry_id, Checker, Refused};
 pub use signed::{
-    actor_of, decode_pairs, encode_pairs, signing_bytes, verify, verify_batch, Sig, Signer,
-    CHANGE_DOMAIN, SIGNED_PAIR_LEN,
+    actor_of, decode_pairs, encode_pairs, signing_bytes, verify, Sig, Signer, CHANGE_DOMAIN,
+    SIGNED_PAIR_LEN,
 };
 pub use tags::{inline_tags, normalize_tag};

@@ -86,38 +86,6 @@ pub fn verify(public_key: &[u8; 32], journal_id: &[u8; 16], hash: &ChangeHash, s
     .is_ok()
 }
 
-/// Whether every `(key, change, signature)` of `batch` verifies, checked together (Ed25519
-/// batch verification: several times faster than one by one for many signatures). A false
-/// answer does not say which failed.
-pub fn verify_batch(journal_id: &[u8; 16], batch: &[([u8; 32], ChangeHash, Sig)]) -> bool {
-    if batch.is_empty() {
-        return true;
-    }
-    // A batch holds few distinct keys (a journal's devices): decompress each once.
-    let mut known: HashMap<[u8; 32], VerifyingKey> = HashMap::new();
-    let mut keys = Vec::with_capacity(batch.len());
-    for (key, _, _) in batch {
-        let k = match known.get(key) {
-            Some(k) => *k,
-            None => match VerifyingKey::from_bytes(key) {
-                Ok(k) if !k.is_weak() => *known.entry(*key).or_insert(k),
-                _ => return false,
-            },
-        };
-        keys.push(k);
-    }
-    let messages: Vec<[u8; 63]> = batch
-        .iter()
-        .map(|(_, hash, _)| signing_bytes(journal_id, hash))
-        .collect();
-    let messages: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
-    let sigs: Vec<Signature> = batch
-        .iter()
-        .map(|(_, _, sig)| Signature::from_bytes(sig))
-        .collect();
-    ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok()
-}
-
 /// Encode `(hash, signature)` pairs as 96-byte records, back to back.
 pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a ChangeHash, &'a Sig)>) -> Vec<u8> {
     let mut out = Vec::new();

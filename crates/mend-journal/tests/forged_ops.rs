@@ -1,0 +1,198 @@
+//! Forgeries that the stock program cannot even express: operations edited by hand after
+//! Automerge made them (a `pred` pointing at another field, two objects made under one key).
+//! Each is shown to take effect in a plain Automerge document, then refused by the rules.
+
+use std::collections::HashMap;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Change, ObjType, ReadDoc};
+use chrono::{TimeZone, Utc};
+use mend_journal::{Journal, NewEntry, Person, SavedShared, Signer, KIND_ENTRY};
+
+const JID: [u8; 16] = [9; 16];
+
+/// Alex's journal with Sam paired, and Sam's copy of it with one entry of Sam's (tagged).
+fn setup() -> (Journal, Journal, Signer, Person) {
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let (ka, kb) = (Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32]));
+    let a = Person {
+        id: "a".repeat(32),
+        name: "Alex".into(),
+    };
+    let s = Person {
+        id: "b".repeat(32),
+        name: "Sam".into(),
+    };
+    let mut alex = Journal::create(JID, &a, Some("laptop"), &ka, false, at).unwrap();
+    let key: String = kb.public_key().iter().map(|b| format!("{b:02x}")).collect();
+    alex.add_device(&key, &s, "sam-laptop", &a.id, at).unwrap();
+    let saved = SavedShared::decode(&alex.save_signed()).unwrap();
+    let mut sam = Journal::load(&saved.doc, saved.signatures, vec![], &kb, JID, false).unwrap();
+    let heads = sam.heads();
+    let e = NewEntry {
+        id: "e".repeat(32),
+        author_id: s.id.clone(),
+        created_at: at,
+        written_at: at,
+        text: "Sam's words".into(),
+        tags: vec!["one".into()],
+        kind: KIND_ENTRY.into(),
+        ..Default::default()
+    };
+    sam.add_entry(&e, at).unwrap();
+    let honest = sam.changes_since(&heads);
+    let c = mend_journal::split_changes(&honest).unwrap().remove(0);
+    let sigs = HashMap::from([(c.hash(), kb.sign(&JID, &c.hash()))]);
+    assert!(alex
+        .apply_signed(&honest, &sigs)
+        .unwrap()
+        .refused
+        .is_empty());
+    (alex, sam, kb, s)
+}
+
+/// Sign a hand-made change as Sam and offer it to Alex's journal; returns the refusals' reasons.
+fn offer(alex: &mut Journal, change: &Change, sam: &Signer) -> Vec<String> {
+    let sigs = HashMap::from([(change.hash(), sam.sign(&JID, &change.hash()))]);
+    alex.apply_signed(change.raw_bytes(), &sigs)
+        .unwrap()
+        .refused
+        .into_iter()
+        .map(|r| r.why)
+        .collect()
+}
+
+fn author_of(doc: &automerge::AutoCommit, id: &str) -> Option<String> {
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap()?;
+    let (_, e) = doc.get(&entries, id).unwrap()?;
+    doc.get(&e, "author")
+        .unwrap()
+        .and_then(|(v, _)| v.as_str().map(str::to_owned))
+}
+
+#[test]
+fn a_write_whose_pred_points_at_another_field_is_refused() {
+    let (mut alex, mut sam, key, _) = setup();
+    let id = "e".repeat(32);
+    // Sam changes the tags of Sam's own entry (allowed), but the operation's pred is edited to
+    // name the `author` value instead of the old tags.
+    let doc = sam.doc_mut();
+    doc.set_actor(ActorId::from(key.actor().to_vec()));
+    let author_op = {
+        let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+        let (_, e) = doc.get(&entries, id.as_str()).unwrap().unwrap();
+        let (_, op) = doc.get(&e, "author").unwrap().unwrap();
+        let printed = op.to_string();
+        let (counter, actor) = printed.split_once('@').unwrap();
+        let actor: Vec<u8> = (0..actor.len() / 2)
+            .map(|i| u8::from_str_radix(&actor[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        automerge::legacy::OpId(counter.parse().unwrap(), ActorId::from(actor))
+    };
+    let heads = doc.get_heads();
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    let (_, e) = doc.get(&entries, id.as_str()).unwrap().unwrap();
+    doc.put(&e, "tags", "two").unwrap();
+    doc.commit_with(CommitOptions::default().with_message("edit"));
+    let honest = doc.get_changes(&heads).remove(0);
+    let mut expanded = honest.decode();
+    expanded.hash = None;
+    let op = expanded
+        .operations
+        .iter_mut()
+        .find(|o| !matches!(o.action, automerge::legacy::OpType::Delete))
+        .unwrap();
+    op.pred = automerge::legacy::SortedVec::from(vec![author_op]);
+    let forged = Change::from(expanded);
+    // Without the check: Automerge removes the author.
+    let mut plain = alex.doc_mut().fork();
+    plain.apply_changes([forged.clone()]).unwrap();
+    assert_eq!(
+        author_of(&plain, &id),
+        None,
+        "the forgery works on a plain document"
+    );
+    // With it: refused, and the author stays.
+    let why = offer(&mut alex, &forged, &key);
+    assert!(
+        why.iter().any(|w| w.contains("not at the key it writes")),
+        "{why:?}"
+    );
+    assert_eq!(alex.entry(&id).unwrap().author, "Sam");
+}
+
+#[test]
+fn two_objects_made_under_one_entry_key_are_refused() {
+    let (mut alex, mut sam, key, _) = setup();
+    let doc = sam.doc_mut();
+    doc.set_actor(ActorId::from(key.actor().to_vec()));
+    let heads = doc.get_heads();
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    // The first object says Sam wrote it (what a per-key check would read); the second, the
+    // one Automerge shows, says Alex did.
+    let first = doc.put_object(&entries, "dbl", ObjType::Map).unwrap();
+    let second = doc.put_object(&entries, "dbl", ObjType::Map).unwrap();
+    doc.put(&second, "author", "a".repeat(32)).unwrap();
+    doc.put(&second, "created_at", 1i64).unwrap();
+    doc.put(&second, "text", "I admit everything").unwrap();
+    doc.put(&first, "author", "b".repeat(32)).unwrap();
+    doc.commit_with(CommitOptions::default().with_message("write"));
+    let honest = doc.get_changes(&heads).remove(0);
+    let mut expanded = honest.decode();
+    expanded.hash = None;
+    for op in expanded.operations.iter_mut() {
+        if matches!(op.action, automerge::legacy::OpType::Make(_)) {
+            op.pred = automerge::legacy::SortedVec::new();
+        }
+    }
+    let forged = Change::from(expanded);
+    let mut plain = alex.doc_mut().fork();
+    plain.apply_changes([forged.clone()]).unwrap();
+    assert_eq!(
+        author_of(&plain, "dbl").as_deref(),
+        Some("a".repeat(32).as_str())
+    );
+    let why = offer(&mut alex, &forged, &key);
+    assert!(
+        why.iter().any(|w| w.contains("two objects under one key")),
+        "{why:?}"
+    );
+    assert!(alex.entry("dbl").is_err());
+}
+
+/// An honest edit whose dependency arrives in the same batch (as when a log of several records
+/// is read back): what it overwrites is in the journal already, seen through that dependency.
+#[test]
+fn an_edit_read_back_with_the_change_before_it_is_not_refused() {
+    let (mut alex, mut sam, key, s) = setup();
+    let at = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
+    let heads = sam.heads();
+    let other = NewEntry {
+        id: "f".repeat(32),
+        author_id: s.id.clone(),
+        created_at: at,
+        written_at: at,
+        text: "Another entry".into(),
+        kind: KIND_ENTRY.into(),
+        ..Default::default()
+    };
+    sam.add_entry(&other, at).unwrap();
+    let edit = mend_journal::EntryEdit {
+        text: Some("Sam's words, edited".into()),
+        ..Default::default()
+    };
+    sam.edit_entry(&"e".repeat(32), &s.id, &edit, at).unwrap();
+    let bytes = sam.changes_since(&heads);
+    let changes = mend_journal::split_changes(&bytes).unwrap();
+    assert_eq!(changes.len(), 2);
+    let sigs: HashMap<_, _> = changes
+        .iter()
+        .map(|c| (c.hash(), key.sign(&JID, &c.hash())))
+        .collect();
+    let admission = alex.apply_signed(&bytes, &sigs).unwrap();
+    assert!(admission.refused.is_empty(), "{:?}", admission.refused);
+    assert_eq!(
+        alex.entry(&"e".repeat(32)).unwrap().text,
+        "Sam's words, edited"
+    );
+}
