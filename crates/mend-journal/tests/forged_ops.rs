@@ -7,27 +7,22 @@ use std::collections::HashMap;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Change, ObjType, ReadDoc};
 use chrono::{TimeZone, Utc};
-use mend_journal::{Journal, NewEntry, Person, SavedShared, Signer, KIND_ENTRY};
+use mend_journal::{Journal, NewEntry, Person, Signer, KIND_ENTRY};
+
+mod common;
 
 const JID: [u8; 16] = [9; 16];
 
 /// Alex's journal with Sam paired, and Sam's copy of it with one entry of Sam's (tagged).
 fn setup() -> (Journal, Journal, Signer, Person) {
-    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let (ka, kb) = (Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32]));
-    let a = Person {
-        id: "a".repeat(32),
-        name: "Alex".into(),
-    };
-    let s = Person {
-        id: "b".repeat(32),
-        name: "Sam".into(),
-    };
-    let mut alex = Journal::create(JID, &a, Some("laptop"), &ka, false, at).unwrap();
-    let key: String = kb.public_key().iter().map(|b| format!("{b:02x}")).collect();
-    alex.add_device(&key, &s, "sam-laptop", &a.id, at).unwrap();
-    let saved = SavedShared::decode(&alex.save_signed()).unwrap();
-    let mut sam = Journal::load(&saved.doc, saved.signatures, vec![], &kb, JID, false).unwrap();
+    let common::Pair {
+        mut alex,
+        mut sam,
+        sam_key: kb,
+        s,
+        at,
+        ..
+    } = common::paired(JID, |_, _| {});
     let heads = sam.heads();
     let e = NewEntry {
         id: "e".repeat(32),

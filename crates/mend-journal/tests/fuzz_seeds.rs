@@ -4,49 +4,45 @@
 //! the target's journal changes.
 
 use chrono::{TimeZone, Utc};
-use mend_journal::{EntryEdit, Journal, NewEntry, Person, SavedShared, Signer, KIND_ENTRY};
+use mend_journal::{EntryEdit, Journal, NewEntry, SavedShared, KIND_ENTRY};
+
+mod common;
 
 const JID: [u8; 16] = [5; 16];
 
 #[test]
 #[ignore = "writes the fuzz seeds; run when the signed_changes target's journal changes"]
 fn write_fuzz_seeds() {
-    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let (alex, sam) = (Signer::from_seed(&[1; 32]), Signer::from_seed(&[2; 32]));
-    let a = Person {
-        id: "a".repeat(32),
-        name: "Alex".into(),
-    };
-    let s = Person {
-        id: "b".repeat(32),
-        name: "Sam".into(),
-    };
-    let mut j = Journal::create(JID, &a, Some("laptop"), &alex, false, at).unwrap();
-    let key: String = sam
-        .public_key()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    j.add_device(&key, &s, "sam-laptop", &a.id, at).unwrap();
-    let e = NewEntry {
-        id: "e".repeat(32),
-        author_id: a.id.clone(),
-        created_at: at,
-        written_at: at,
-        text: "Alex's words".into(),
-        kind: KIND_ENTRY.into(),
-        ..Default::default()
-    };
-    j.add_entry(&e, at).unwrap();
-    // Sam's laptop with the same journal, writing as Sam.
+    // Alex's journal with Sam paired and one entry of Alex's, as the fuzz target builds it.
+    let common::Pair {
+        alex: mut j,
+        sam: mut sams,
+        alex_key: alex,
+        s,
+        at,
+        ..
+    } = common::paired(JID, |j, a| {
+        let e = NewEntry {
+            id: "e".repeat(32),
+            author_id: a.id.clone(),
+            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            written_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            text: "Alex's words".into(),
+            kind: KIND_ENTRY.into(),
+            ..Default::default()
+        };
+        j.add_entry(&e, e.created_at).unwrap();
+    });
     let saved = SavedShared::decode(&j.save_signed()).unwrap();
-    let mut sams = Journal::load(&saved.doc, saved.signatures, vec![], &sam, JID, false).unwrap();
     let heads = sams.heads();
     let mine = NewEntry {
         id: "f".repeat(32),
         author_id: s.id.clone(),
+        created_at: at,
+        written_at: at,
         text: "Sam's words".into(),
-        ..e.clone()
+        kind: KIND_ENTRY.into(),
+        ..Default::default()
     };
     sams.add_entry(&mine, at).unwrap();
     sams.edit_entry(
