@@ -735,3 +735,97 @@ fn b_person(d: &Device) -> String {
         .unwrap();
     secrets.person_id.clone()
 }
+
+/// Sam's phone is removed. A modified program on Sam's laptop (still paired) then sends a
+/// change made under the phone's actor id and signed with the phone's key, which it holds (it
+/// is Sam's phone): the signature is good, the device is no longer in the journal. Refused.
+/// The phone itself is refused at the door.
+#[test]
+fn a_change_signed_by_a_removed_device_is_refused() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let phone = Device::uninitialised();
+    let (invite, code, invite_addr) = crate::util::start_invite_with(&b, &["--for", "me"]);
+    phone.ok(&[
+        "join",
+        &code,
+        "--name",
+        "Sam",
+        "--device",
+        "sam-phone",
+        "--peer",
+        &invite_addr,
+    ]);
+    assert!(invite.finish().0);
+    b.ok(&["devices", "remove", "sam-phone", "--yes"]);
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+    assert!(a.ok(&["devices"]).contains("REMOVED"));
+
+    let (mut doc, _, journal_id) = sams_document(&b);
+    let (_, phone_key, _) = sams_document(&phone);
+    doc.set_actor(ActorId::from(phone_key.actor().to_vec()));
+    let entries = map(&doc, &automerge::ROOT, "entries").unwrap();
+    let heads = doc.get_heads();
+    let e = doc
+        .put_object(&entries, "fromremoved1", ObjType::Map)
+        .unwrap();
+    doc.put(&e, "author", b_person(&b).as_str()).unwrap();
+    doc.put(&e, "created_at", ts()).unwrap();
+    doc.put(&e, "text", "written with a removed key").unwrap();
+    doc.commit_with(CommitOptions::default().with_message("write"));
+    let forged: Vec<ChangeHash> = doc.get_changes(&heads).iter().map(|c| c.hash()).collect();
+    let sigs: Vec<(ChangeHash, Sig)> = forged
+        .iter()
+        .map(|h| (*h, phone_key.sign(&journal_id, h)))
+        .collect();
+    // The attack is real: a good signature by a key the journal registered, and the entry.
+    assert!(mend_journal::verify(
+        &phone_key.public_key(),
+        &journal_id,
+        &sigs[0].0,
+        &sigs[0].1
+    ));
+    assert!(has_entry(&doc, "fromremoved1"));
+    let before = journal_files(&a);
+    let response = push(
+        &b,
+        &addr,
+        &mut doc,
+        encode_pairs(sigs.iter().map(|(h, s)| (h, s))),
+    );
+    assert!(
+        matches!(
+            response,
+            Response::Refused {
+                reason: Refusal::BrokeRules { count: 1 }
+            }
+        ),
+        "{response:?}"
+    );
+    let warning = serve.wait_for("warning: ");
+    assert!(
+        warning.contains("after that device was removed") && warning.contains("sam-phone"),
+        "{warning}"
+    );
+    assert_eq!(journal_files(&a), before);
+    let (alex_doc, _, _) = sams_document(&a);
+    assert!(!has_entry(&alex_doc, "fromremoved1"));
+
+    // The phone itself, with its own identity, is told no and gets nothing.
+    let mut doc2 = doc.fork();
+    let response = push(&phone, &addr, &mut doc2, Vec::new());
+    assert!(
+        matches!(
+            response,
+            Response::Refused {
+                reason: Refusal::NotPaired
+            }
+        ),
+        "{response:?}"
+    );
+    assert_eq!(journal_files(&a), before);
+    serve.terminate();
+}

@@ -7,6 +7,7 @@ mod errors;
 mod hostile;
 mod journal;
 mod practices;
+mod removal;
 mod safety;
 mod sync;
 mod terminal;

@@ -70,6 +70,8 @@ struct Args {
     entries: usize,
     runs: usize,
     out: Option<PathBuf>,
+    /// Only the one-change-per-entry sync, printed (for profiling it).
+    per_change_only: bool,
 }
 
 fn args() -> Args {
@@ -77,6 +79,7 @@ fn args() -> Args {
         entries: 20_000,
         runs: 9,
         out: None,
+        per_change_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -91,6 +94,7 @@ fn args() -> Args {
                         .join(p)
                 })
             }
+            "--per-change-only" => a.per_change_only = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -248,6 +252,13 @@ fn machine() -> String {
 
 fn main() {
     let a = args();
+    if a.per_change_only {
+        for _ in 0..a.runs.min(3) {
+            let (checked, unchecked) = signed::per_change((a.entries / 2).min(10_000));
+            println!("checked {checked:?}, unchecked {unchecked:?}");
+        }
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
 
     // Import into three fresh homes (test KDF, so unlock costs well under a millisecond). An

@@ -82,7 +82,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// Stay up and keep paired devices in sync whenever they are reachable
     Serve(ServeArgs),
-    /// List the devices paired with this journal
+    /// List the devices paired with this journal, or remove one (`mend devices remove NAME`)
     Devices(DevicesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
@@ -338,9 +338,26 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DevicesArgs {
+    #[command(subcommand)]
+    pub action: Option<DevicesAction>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesAction {
+    /// Remove a lost, stolen or sold device: every device refuses what it makes afterwards
+    Remove(RemoveDeviceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveDeviceArgs {
+    /// The device's name (as `mend devices` shows it), or the start of its key or peer id
+    pub device: String,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -56,6 +56,11 @@ fn journal_hint(e: &JournalError) -> &'static str {
             "this device has not received the journal yet: run `mend sync` with the inviting \
              device on the same network"
         }
+        JournalError::Removed { .. } => {
+            "this laptop keeps what it had; nothing shared can be written or synced from it. \
+             To take part again, start a new home here and join with an invite from a device \
+             still in the journal (`mend join`)"
+        }
         JournalError::Automerge(_) => {
             "nothing was changed; restore the journal from a backup or from your partner's device"
         }

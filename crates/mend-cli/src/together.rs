@@ -109,6 +109,13 @@ pub fn answer(store: &mut Store, me: &str, prompt: &str, text: &str) -> Result<(
 
 /// Publish this device's key for every round in which both have answered. Returns how many.
 pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
+    if store
+        .journal(Doc::Shared)
+        .removal_of_this_device()?
+        .is_some()
+    {
+        return Ok(0); // a removed device writes nothing shared
+    }
     let shared = store.journal(Doc::Shared).entries()?;
     let private = store.journal(Doc::Private).entries()?;
     let published: Vec<&str> = shared

@@ -181,6 +181,20 @@ pub struct Device {
     pub added_at: DateTime<Utc>,
     /// The name of the person who added it.
     pub added_by: String,
+    /// Set once the device has been removed from the journal.
+    #[serde(default)]
+    pub removed: Option<Removal>,
+}
+
+/// When and by whom a device was removed from the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub at: DateTime<Utc>,
+    /// The name of the person who removed it.
+    pub by: String,
+    pub by_person_id: String,
+    /// The key (hex) of the device that removed it.
+    pub by_device: String,
 }
 
 /// One version of an entry's text, from the document's history.

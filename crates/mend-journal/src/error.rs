@@ -29,6 +29,9 @@ pub enum JournalError {
     /// This device is not in the journal's registry (its journal has not arrived yet).
     #[error("this device is not yet part of the journal")]
     NotRegistered,
+    /// This device was removed from the journal: it keeps what it has, writes nothing shared.
+    #[error("this device was removed from the journal by {by} on {at}")]
+    Removed { by: String, at: String },
     #[error("the file is not a Mend or jrnl JSON export: {0}")]
     UnknownImport(String),
 }

@@ -314,7 +314,53 @@ impl Journal {
     /// Check `rest` (in causal order) against the rules: which are accepted, refused, or wait
     /// for dependencies that have not arrived (by position).
     fn check_batch(&self, rest: &[Change], sigs: &HashMap<ChangeHash, Sig>) -> Verdict {
+        let (verdict, removed) = self.check_pass(rest, sigs, HashMap::new());
+        if removed.is_empty() {
+            return verdict;
+        }
+        // The batch removes devices. A removed device's change that the removal did not come
+        // after (made concurrently, or later) is refused whatever its place in the batch: a
+        // second pass that knows the removals from the start.
+        let index: HashMap<ChangeHash, usize> = rest
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.hash(), i))
+            .collect();
+        let mut before: HashMap<[u8; 16], HashSet<ChangeHash>> = HashMap::new();
+        for (actor, removal) in &removed {
+            let seen = before.entry(*actor).or_default();
+            let mut stack = vec![*removal];
+            while let Some(h) = stack.pop() {
+                if let Some(&i) = index.get(&h) {
+                    if seen.insert(h) {
+                        stack.extend(rest[i].deps().iter().copied());
+                    }
+                }
+            }
+        }
+        let late = verdict.accepted.iter().any(|&i| {
+            let c = &rest[i];
+            <[u8; 16]>::try_from(c.actor_id().to_bytes())
+                .ok()
+                .and_then(|a| before.get(&a))
+                .is_some_and(|seen| !seen.contains(&c.hash()))
+        });
+        if !late {
+            return verdict;
+        }
+        self.check_pass(rest, sigs, before).0
+    }
+
+    /// One pass of the rules over a batch; also which devices its accepted changes removed.
+    fn check_pass(
+        &self,
+        rest: &[Change],
+        sigs: &HashMap<ChangeHash, Sig>,
+        removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
+    ) -> (Verdict, Vec<([u8; 16], ChangeHash)>) {
         let mut checker = Checker::new(&self.doc, self.journal_id);
+        checker.refuse_after_removal(removed_after);
+        checker.verify_ahead(rest, sigs);
         let mut verdict = Verdict::default();
         let mut known: HashSet<ChangeHash> = HashSet::new();
         let mut refused: HashSet<ChangeHash> = HashSet::new();
@@ -340,7 +386,8 @@ impl Journal {
                 }
             }
         }
-        verdict
+        let removed = checker.removed_in_batch().to_vec();
+        (verdict, removed)
     }
 
     /// The changes held back for their dependencies, and the dependencies they wait for (which

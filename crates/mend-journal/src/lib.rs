@@ -20,7 +20,7 @@ mod tags;
 
 pub use automerge::ChangeHash;
 pub use entry::{
-    text_optional, Device, Entry, EntryEdit, Extra, NewEntry, Person, Version, KINDS,
+    text_optional, Device, Entry, EntryEdit, Extra, NewEntry, Person, Removal, Version, KINDS,
     KIND_ACKNOWLEDGMENT, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_ENTRY, KIND_GIVE, KIND_KEPT,
     KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY, KIND_REVEAL, KIND_TOGETHER,
     KIND_TOGETHER_KEY, MOOD_RANGE,
@@ -39,7 +39,7 @@ pub use practices::{
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{resolve_prefix, search_matches, Filter};
-pub use rules::{causal_order, valid_entry_id, Checker, Refused};
+pub use rules::{causal_order, may_remove, valid_entry_id, Checker, Refused};
 pub use signed::{
     actor_of, decode_pairs, encode_pairs, signing_bytes, verify, Sig, Signer, CHANGE_DOMAIN,
     SIGNED_PAIR_LEN,

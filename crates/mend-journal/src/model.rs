@@ -319,6 +319,18 @@ impl Journal {
                 .get(&obj, "added_at")?
                 .and_then(|(v, _)| v.as_i64())
                 .map_or_else(|| from_ms(0), from_ms);
+            let removed = match self.doc.get(&obj, "removed_at")? {
+                Some((v, _)) => {
+                    let by_person_id = self.get_str(&obj, "removed_by")?.unwrap_or_default();
+                    Some(crate::Removal {
+                        at: v.as_i64().map_or_else(|| from_ms(0), from_ms),
+                        by: name_of(&by_person_id),
+                        by_person_id,
+                        by_device: self.get_str(&obj, "removed_by_device")?.unwrap_or_default(),
+                    })
+                }
+                None => None,
+            };
             out.push(Device {
                 person: name_of(&person_id),
                 person_id,
@@ -326,9 +338,70 @@ impl Journal {
                 added_at,
                 added_by: name_of(&added_by),
                 key,
+                removed,
             });
         }
         Ok(out)
+    }
+
+    /// This device's record in the shared journal, if it has been removed: then it writes
+    /// nothing more there (every other device would refuse it).
+    pub fn removal_of_this_device(&self) -> Result<Option<crate::Removal>, JournalError> {
+        if self.private {
+            return Ok(None);
+        }
+        let key = crate::rules::hex_lower(&self.signer.public_key());
+        Ok(self
+            .devices()?
+            .into_iter()
+            .find(|d| d.key == key)
+            .and_then(|d| d.removed))
+    }
+
+    /// Refuse to write to a shared journal from which this device has been removed.
+    fn ensure_not_removed(&self) -> Result<(), JournalError> {
+        match self.removal_of_this_device()? {
+            Some(r) => Err(JournalError::Removed {
+                by: r.by,
+                at: r.at.format("%Y-%m-%d").to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Remove the device with key `key` (hex) from the journal: a signed change to its record
+    /// saying when and by whom. Afterwards every device refuses what it makes. One's own
+    /// devices may be removed by any of one's devices (this one too); the partner's only while
+    /// the partner has no other ([`crate::may_remove`]). One change.
+    pub fn remove_device(&mut self, key: &str, now: DateTime<Utc>) -> Result<(), JournalError> {
+        self.ensure_not_removed()?;
+        let me = self.my_person()?;
+        let devices = self.devices()?;
+        let target = devices
+            .iter()
+            .find(|d| d.key == key)
+            .ok_or_else(|| JournalError::NotFound(key.to_owned()))?;
+        if target.removed.is_some() {
+            return Err(JournalError::Rule(format!(
+                "{}'s {} was already removed",
+                target.person, target.name
+            )));
+        }
+        let others = devices
+            .iter()
+            .any(|d| d.person_id == target.person_id && d.key != target.key && d.removed.is_none());
+        crate::may_remove(&target.person_id, &target.person, &me, others)
+            .map_err(JournalError::Rule)?;
+        let devices_map = self.root_map("devices")?;
+        let Some((Value::Object(ObjType::Map), obj)) = self.doc.get(&devices_map, key)? else {
+            return Err(JournalError::NotFound(key.to_owned()));
+        };
+        let my_key = crate::rules::hex_lower(&self.signer.public_key());
+        self.doc.put(&obj, "removed_at", ts(now))?;
+        self.doc.put(&obj, "removed_by", me.as_str())?;
+        self.doc.put(&obj, "removed_by_device", my_key.as_str())?;
+        self.commit("remove device", now);
+        Ok(())
     }
 
     /// Record a paired device (and its person, if new). One change. A journal holds two people:
@@ -347,6 +420,7 @@ impl Journal {
                 "this journal already belongs to two people".into(),
             ));
         }
+        self.ensure_not_removed()?;
         let devices = self.root_map("devices")?;
         self.put_person(person, now)?;
         let d = self.doc.put_object(&devices, device_key, ObjType::Map)?;
@@ -472,6 +546,7 @@ impl Journal {
 
     /// Add one entry as one change.
     pub fn add_entry(&mut self, e: &NewEntry, now: DateTime<Utc>) -> Result<(), JournalError> {
+        self.ensure_not_removed()?;
         let fields = self.checked_fields(e)?;
         let entries = self.root_map("entries")?;
         self.put_entry(&entries, &e.id, &fields)?;
@@ -486,6 +561,7 @@ impl Journal {
         list: &[NewEntry],
         now: DateTime<Utc>,
     ) -> Result<usize, JournalError> {
+        self.ensure_not_removed()?;
         list.iter().try_for_each(Self::check_new)?;
         let entries = self.root_map("entries")?;
         let mut fresh = Vec::new();
@@ -565,6 +641,7 @@ impl Journal {
         edit: &EntryEdit,
         now: DateTime<Utc>,
     ) -> Result<(), JournalError> {
+        self.ensure_not_removed()?;
         let obj = self.entry_obj(id)?;
         self.check_author(&obj, me)?;
         if let Some(text) = &edit.text {
@@ -610,6 +687,7 @@ impl Journal {
         me: &str,
         now: DateTime<Utc>,
     ) -> Result<(), JournalError> {
+        self.ensure_not_removed()?;
         let obj = self.entry_obj(id)?;
         self.check_author(&obj, me)?;
         self.doc.put(&obj, "text", "")?;

@@ -27,7 +27,7 @@ use automerge::{
     ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
 };
 
-use crate::signed::{actor_of, verify, Sig};
+use crate::signed::{actor_of, verify, verify_all, Sig};
 use crate::{
     KINDS, KIND_ASK, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT,
     KIND_REPLY, KIND_REVEAL, KIND_TOGETHER, KIND_TOGETHER_KEY, MOOD_RANGE,
@@ -58,6 +58,10 @@ pub struct Refused {
 struct Dev {
     key: [u8; 32],
     person: String,
+    /// The device's own name.
+    name: String,
+    /// Removed from the journal: nothing it makes afterwards is accepted.
+    removed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +113,8 @@ struct Plan {
     devices: BTreeMap<String, Fields>,
     entries: BTreeMap<String, Fields>,
     edits: BTreeMap<String, (Fields, Vec<String>)>,
+    /// Fields written to devices that already exist (by key, hex): a removal.
+    removals: BTreeMap<String, Fields>,
     /// Objects this change creates: op id → what it is.
     made: HashMap<ObjKey, Obj>,
     /// The operations of this change by the (object, key) they write (`None`: the root).
@@ -136,6 +142,13 @@ pub struct Checker<'a> {
     /// How many entry ids were looked up, and the journal's ids once that is many.
     lookups: std::cell::Cell<usize>,
     existing: std::cell::OnceCell<HashSet<String>>,
+    /// Changes whose signature [`Checker::verify_ahead`] found good, with the key it checked.
+    verified: HashMap<ChangeHash, [u8; 32]>,
+    /// Devices removed by accepted changes of this batch: (actor, the removal's hash).
+    removed_here: Vec<([u8; 16], ChangeHash)>,
+    /// Devices removed in this batch, and the only changes of theirs the batch may still hold:
+    /// those the removal came after (set by [`Checker::removed_in_batch`] for a second pass).
+    removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
 }
 
 fn text(v: &ScalarValue) -> Option<&str> {
@@ -168,6 +181,23 @@ fn hex_key(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Who may remove a device of person `owner`: any device of `owner`'s own; the partner only
+/// while `owner` has no other device left (a lost only laptop), so that `owner` can join again.
+pub fn may_remove(
+    owner: &str,
+    owner_name: &str,
+    remover: &str,
+    owner_has_others: bool,
+) -> Result<(), String> {
+    if owner == remover || !owner_has_others {
+        return Ok(());
+    }
+    Err(format!(
+        "it removes one of {owner_name}'s devices while {owner_name} has another; only \
+         {owner_name}'s own devices may"
+    ))
+}
+
 /// An entry id: 1 to 64 ASCII letters, digits, `-` or `_`.
 pub fn valid_entry_id(id: &str) -> bool {
     !id.is_empty()
@@ -195,6 +225,9 @@ impl<'a> Checker<'a> {
             batch_deps: HashMap::new(),
             lookups: std::cell::Cell::new(0),
             existing: std::cell::OnceCell::new(),
+            verified: HashMap::new(),
+            removed_here: Vec::new(),
+            removed_after: HashMap::new(),
         };
         for (name, kind) in [
             ("people", RootMap::People),
@@ -235,7 +268,17 @@ impl<'a> Checker<'a> {
                             };
                             if let Some(k) = hex_key(&key) {
                                 let person = read_str(doc, &d, "person").unwrap_or_default();
-                                c.devices.insert(actor_of(&k), Dev { key: k, person });
+                                let removed = doc.get(&d, "removed_at").ok().flatten().is_some();
+                                let name = read_str(doc, &d, "name").unwrap_or_default();
+                                c.devices.insert(
+                                    actor_of(&k),
+                                    Dev {
+                                        key: k,
+                                        person,
+                                        name,
+                                        removed,
+                                    },
+                                );
                             }
                         }
                     }
@@ -251,6 +294,40 @@ impl<'a> Checker<'a> {
             Some(n) if !n.is_empty() => n.clone(),
             _ => "someone else".to_owned(),
         }
+    }
+
+    /// Verify ahead, spread over the machine's cores, the signatures of the changes of a batch
+    /// made under devices registered before it; [`Checker::check`] then takes the verdict
+    /// instead of verifying again, if it resolves the change to the same key. Signatures under
+    /// devices the batch itself registers, and any that fail here, are verified in `check`.
+    pub fn verify_ahead(&mut self, changes: &[Change], sigs: &HashMap<ChangeHash, Sig>) {
+        let items: Vec<([u8; 32], ChangeHash, Sig)> = changes
+            .iter()
+            .filter_map(|c| {
+                let hash = c.hash();
+                let actor = <[u8; 16]>::try_from(c.actor_id().to_bytes()).ok()?;
+                Some((self.devices.get(&actor)?.key, hash, *sigs.get(&hash)?))
+            })
+            .collect();
+        let verdicts = verify_all(&self.journal_id, &items);
+        for ((key, hash, _), ok) in items.into_iter().zip(verdicts) {
+            if ok {
+                self.verified.insert(hash, key);
+            }
+        }
+    }
+
+    /// The devices removed by changes this checker accepted: (actor, the removal's hash).
+    pub fn removed_in_batch(&self) -> &[([u8; 16], ChangeHash)] {
+        &self.removed_here
+    }
+
+    /// For a second pass over a batch that removes devices: of each removed device (actor),
+    /// only the changes in `before` (those the removal came after) may be accepted. Whatever
+    /// order a batch puts concurrent changes in, a removed device's change made without
+    /// having been seen before its removal is refused.
+    pub fn refuse_after_removal(&mut self, removed: HashMap<[u8; 16], HashSet<ChangeHash>>) {
+        self.removed_after = removed;
     }
 
     /// Whether `hash` is one this checker has refused (or a change that depends on one).
@@ -270,6 +347,9 @@ impl<'a> Checker<'a> {
         let result = self.check_inner(change, sig);
         match result {
             Ok(plan) => {
+                for key in plan.removals.keys().filter_map(|k| hex_key(k)) {
+                    self.removed_here.push((actor_of(&key), hash));
+                }
                 self.adopt(plan);
                 self.batch_deps.insert(hash, change.deps().to_vec());
                 self.accepted.insert(hash);
@@ -307,19 +387,40 @@ impl<'a> Checker<'a> {
             let dev = self.devices.get(&actor).ok_or_else(|| {
                 "it was made under an actor id that belongs to no device of this journal".to_owned()
             })?;
+            if dev.removed {
+                return Err(format!(
+                    "it was made by {}'s {} ({}) after that device was removed from the journal",
+                    self.name_of(&dev.person),
+                    dev.name,
+                    short(&hex_lower(&dev.key))
+                ));
+            }
             (dev.key, dev.person.clone())
         };
         if actor_of(&key) != actor {
             return Err("its actor id is not the signing device's".into());
         }
+        if let Some(before) = self.removed_after.get(&actor) {
+            if !before.contains(&change.hash()) {
+                let name = self.devices.get(&actor).map(|d| d.name.clone());
+                return Err(format!(
+                    "it was made by {}'s {} ({}) after that device was removed from the journal \
+                     (the removal did not come after it)",
+                    self.name_of(&person),
+                    name.unwrap_or_default(),
+                    short(&hex_lower(&key))
+                ));
+            }
+        }
         let sig = sig.ok_or_else(|| "it is not signed".to_owned())?;
         // One by one and strictly: Ed25519 batch verification accepts some signatures that
         // the strict check refuses, and every device must reach the same verdict.
-        if !verify(&key, &self.journal_id, &change.hash(), sig) {
+        let hash = change.hash();
+        if self.verified.get(&hash) != Some(&key) && !verify(&key, &self.journal_id, &hash, sig) {
             return Err("its signature does not verify".into());
         }
         if !genesis {
-            self.check_registry(&plan, &person)?;
+            self.check_registry(&plan, &person, &key)?;
         }
         for (id, fields) in &plan.entries {
             self.check_new_entry(id, fields, &person, &plan.entries, false)?;
@@ -367,7 +468,10 @@ impl<'a> Checker<'a> {
         Ok((key, person.clone()))
     }
 
-    fn check_registry(&self, plan: &Plan, signer: &str) -> Result<(), String> {
+    fn check_registry(&self, plan: &Plan, signer: &str, key: &[u8; 32]) -> Result<(), String> {
+        for (target, fields) in &plan.removals {
+            self.check_removal(target, fields, signer, key)?;
+        }
         let mut new_person = None;
         if !plan.people.is_empty() {
             if plan.people.len() > 1 || self.people.len() >= 2 {
@@ -406,6 +510,42 @@ impl<'a> Checker<'a> {
             check_device_fields(fields, owner, signer)?;
         }
         Ok(())
+    }
+
+    /// A removal of device `target` (key, hex) by a device of person `signer` with key `key`:
+    /// exactly the three fields Mend writes, naming the remover, under [`may_remove`].
+    fn check_removal(
+        &self,
+        target: &str,
+        fields: &Fields,
+        signer: &str,
+        key: &[u8; 32],
+    ) -> Result<(), String> {
+        let dev = hex_key(target)
+            .and_then(|k| self.devices.get(&actor_of(&k)).filter(|d| d.key == k))
+            .ok_or_else(|| format!("it changes the record of a device ({})", short(target)))?;
+        let by_device = hex_lower(key);
+        for (name, value) in fields {
+            let ok = match (name.as_str(), value) {
+                ("removed_at", ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => true,
+                ("removed_by", ScalarValue::Str(s)) => s.as_str() == signer,
+                ("removed_by_device", ScalarValue::Str(s)) => s.as_str() == by_device,
+                _ => false,
+            };
+            if !ok {
+                return Err(format!(
+                    "it changes a device's {name:?}; only a removal by the remover may"
+                ));
+            }
+        }
+        if fields.len() != 3 {
+            return Err("it removes a device without saying when and by whom".into());
+        }
+        let others = self
+            .devices
+            .values()
+            .any(|d| d.person == dev.person && d.key != dev.key && !d.removed);
+        may_remove(&dev.person, &self.name_of(&dev.person), signer, others)
     }
 
     /// Whether an entry with this id exists. A large batch (an import, a first sync) asks this
@@ -823,6 +963,9 @@ impl<'a> Checker<'a> {
                         .expect("made")
                         .insert(key, v.clone());
                 }
+                (Obj::Device(id), OpType::Put(v)) => {
+                    plan.removals.entry(id).or_default().insert(key, v.clone());
+                }
                 (Obj::Device(_), _) => return Err("it changes a device's record".into()),
                 (Obj::Entry(id), OpType::Put(v)) if plan.entries.contains_key(&id) => {
                     plan.entries
@@ -864,8 +1007,19 @@ impl<'a> Checker<'a> {
                     Dev {
                         key,
                         person: person.to_owned(),
+                        name: fields
+                            .get("name")
+                            .and_then(text)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        removed: false,
                     },
                 );
+            }
+        }
+        for key in plan.removals.keys().filter_map(|k| hex_key(k)) {
+            if let Some(d) = self.devices.get_mut(&actor_of(&key)) {
+                d.removed = true;
             }
         }
         for (id, fields) in &plan.entries {

@@ -86,6 +86,46 @@ pub fn verify(public_key: &[u8; 32], journal_id: &[u8; 16], hash: &ChangeHash, s
     .is_ok()
 }
 
+/// The fewest signatures worth spreading over threads (below this, starting them costs more).
+const PARALLEL_FROM: usize = 64;
+
+/// Verify many signatures of journal `journal_id`, each `(public key, change hash, signature)`,
+/// spread over the machine's cores; which verified, in order. Each is checked on its own and
+/// strictly, exactly as [`verify`] does: the verdict of every signature is the one [`verify`]
+/// gives, whichever others share the call.
+pub fn verify_all(journal_id: &[u8; 16], items: &[([u8; 32], ChangeHash, Sig)]) -> Vec<bool> {
+    // A key is decompressed once per call, not once per signature.
+    let mut keys: HashMap<[u8; 32], Option<VerifyingKey>> = HashMap::new();
+    for (key, _, _) in items {
+        keys.entry(*key)
+            .or_insert_with(|| VerifyingKey::from_bytes(key).ok());
+    }
+    let one = |(key, hash, sig): &([u8; 32], ChangeHash, Sig)| match &keys[key] {
+        Some(k) => k
+            .verify_strict(
+                &signing_bytes(journal_id, hash),
+                &Signature::from_bytes(sig),
+            )
+            .is_ok(),
+        None => false,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+    if threads < 2 || items.len() < PARALLEL_FROM {
+        return items.iter().map(one).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<bool>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("signature checks do not panic"))
+            .collect()
+    })
+}
+
 /// Encode `(hash, signature)` pairs as 96-byte records, back to back.
 pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a ChangeHash, &'a Sig)>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -135,6 +175,34 @@ mod tests {
         assert!(!verify(&signer.public_key(), &j1, &h1, &bent));
         assert_eq!(signer.actor(), actor_of(&signer.public_key()));
         assert!(!format!("{signer:?}").contains('7'));
+    }
+
+    #[test]
+    fn many_at_once_give_the_verdicts_one_by_one_gives() {
+        let signer = Signer::from_seed(&[7; 32]);
+        let other = Signer::from_seed(&[8; 32]);
+        let jid = [1; 16];
+        let items: Vec<_> = (0..200u8)
+            .map(|i| {
+                let hash = ChangeHash([i; 32]);
+                let mut sig = signer.sign(&jid, &hash);
+                match i % 5 {
+                    1 => sig[7] ^= 1,                            // bent
+                    2 => return (other.public_key(), hash, sig), // wrong key
+                    3 => return ([0xff; 32], hash, sig),         // not a key
+                    _ => {}
+                }
+                (signer.public_key(), hash, sig)
+            })
+            .collect();
+        let many = verify_all(&jid, &items);
+        let singly: Vec<bool> = items
+            .iter()
+            .map(|(k, h, s)| verify(k, &jid, h, s))
+            .collect();
+        assert_eq!(many, singly);
+        assert_eq!(many.iter().filter(|ok| **ok).count(), 80);
+        assert_eq!(verify_all(&jid, &items[..3]), singly[..3]);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use mend_store::{Access as LockAccess, Doc};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::cli::{DevicesArgs, Global, InviteArgs, JoinArgs, ServeArgs, SyncArgs};
+use crate::cli::{
+    DevicesAction, DevicesArgs, Global, InviteArgs, JoinArgs, RemoveDeviceArgs, ServeArgs, SyncArgs,
+};
 use crate::commands::init::{check_name, default_device_name};
 use crate::fail::fail;
 use crate::node::{
@@ -444,6 +446,9 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
 }
 
 pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
+    if let Some(DevicesAction::Remove(r)) = a.action {
+        return remove_device(g, r);
+    }
     let unlocked = Unlocked::new(g)?;
     let me = unlocked.secrets.public_key_hex();
     let store = unlocked.open(LockAccess::Read)?;
@@ -459,6 +464,11 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
                 "added_at": d.added_at.to_rfc3339(),
                 "added_by": d.added_by,
                 "this_device": d.key == me,
+                "removed": d.removed.as_ref().map(|r| json!({
+                    "at": r.at.to_rfc3339(),
+                    "by": r.by,
+                    "by_device": r.by_device,
+                })),
             })
         })
         .collect();
@@ -467,14 +477,130 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
     }
     for d in &devices {
         println!(
-            "{}{}  ({})  added {} by {}{}",
+            "{}{}  ({})  added {} by {}{}{}",
             d.person,
             format_args!("'s {}", d.name),
             &d.key[..16.min(d.key.len())],
             render::local(d.added_at),
             d.added_by,
+            match &d.removed {
+                Some(r) => format!(
+                    "  REMOVED {} by {}",
+                    render::local(r.at),
+                    removed_by(&devices, r)
+                ),
+                None => String::new(),
+            },
             if d.key == me { "  [this device]" } else { "" }
         );
+    }
+    Ok(())
+}
+
+/// Who removed a device: the person, and which of their devices.
+pub fn removed_by(devices: &[mend_journal::Device], r: &mend_journal::Removal) -> String {
+    match devices.iter().find(|d| d.key == r.by_device) {
+        Some(d) => format!("{} (from {})", r.by, d.name),
+        None => r.by.clone(),
+    }
+}
+
+/// The one device `wanted` names: its name, or the start of its key or peer id.
+fn find_device<'a>(
+    devices: &'a [mend_journal::Device],
+    wanted: &str,
+) -> Result<&'a mend_journal::Device> {
+    let by_name: Vec<_> = devices
+        .iter()
+        .filter(|d| d.name.eq_ignore_ascii_case(wanted))
+        .collect();
+    let found: Vec<_> = if by_name.is_empty() && wanted.len() >= 4 {
+        devices
+            .iter()
+            .filter(|d| {
+                d.key.starts_with(&wanted.to_ascii_lowercase())
+                    || mend_net::peer_id_from_public_key(&d.key)
+                        .is_some_and(|p| p.to_string().starts_with(wanted))
+            })
+            .collect()
+    } else {
+        by_name
+    };
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(fail(
+            format!("no device of this journal is called {wanted:?}"),
+            "`mend devices` lists them; give a name or the start of a key",
+        )
+        .into()),
+        many => Err(fail(
+            format!(
+                "{wanted:?} names {} devices ({})",
+                many.len(),
+                many.iter()
+                    .map(|d| format!("{}'s {} {}", d.person, d.name, &d.key[..8]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "give the start of the key instead (`mend devices` shows it)",
+        )
+        .into()),
+    }
+}
+
+fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    let unlocked = Unlocked::new(g)?;
+    let me = unlocked.secrets.public_key_hex();
+    let mut store = unlocked.open(LockAccess::Write)?;
+    let devices = store.journal(Doc::Shared).devices()?;
+    let target = find_device(&devices, &a.device)?.clone();
+    if let Some(r) = &target.removed {
+        return Err(fail(
+            format!(
+                "{}'s {} was already removed, {} by {}",
+                target.person,
+                target.name,
+                render::local(r.at),
+                removed_by(&devices, r)
+            ),
+            "nothing was changed",
+        )
+        .into());
+    }
+    let this = target.key == me;
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(fail(
+                "removing a device needs confirmation",
+                "pass --yes to remove it without being asked",
+            )
+            .into());
+        }
+        eprint!(
+            "Remove {}'s {}{}? Every device will refuse what it makes from now on. [y/N] ",
+            target.person,
+            target.name,
+            if this { " (this laptop)" } else { "" }
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("kept {}'s {}", target.person, target.name);
+            return Ok(());
+        }
+    }
+    store.commit(Doc::Shared, |j| {
+        j.remove_device(&target.key, chrono::Utc::now())
+    })?;
+    println!("Removed {}'s {}.", target.person, target.name);
+    println!(
+        "Every device of this journal refuses what it makes from now on, and its connections.\n\
+         What it already holds stays on it: a removal cannot take back a copy of the journal.\n\
+         The other devices learn of it at their next sync with this one (`mend sync`)."
+    );
+    if this {
+        println!("This laptop was the one removed: it writes nothing more to the shared journal.");
     }
     Ok(())
 }

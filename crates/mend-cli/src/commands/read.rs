@@ -178,6 +178,11 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
                 "from": who, "device_key": n.device, "changes": n.count, "reasons": n.reasons,
                 "at": chrono::DateTime::from_timestamp(n.at, 0).map(|t| t.to_rfc3339()),
             })).collect::<Vec<_>>(),
+            "removed_devices": devices.iter().filter_map(|d| d.removed.as_ref().map(|r| json!({
+                "person": d.person, "device": d.name, "key": d.key,
+                "at": r.at.to_rfc3339(), "by": r.by, "by_device": r.by_device,
+                "this_device": d.key == s.public_key_hex(),
+            }))).collect::<Vec<_>>(),
             "sync": standings.iter().map(|st| json!({
                 "person": st.device.person, "device": st.device.name, "key": st.device.key,
                 "last_synced": st.last_synced.map(|t| t.to_rfc3339()),
@@ -196,7 +201,26 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             n.reasons.join("; ")
         );
     }
-    if !refusals.is_empty() {
+    for d in &devices {
+        if let Some(r) = &d.removed {
+            let by = crate::commands::net::removed_by(&devices, r);
+            if d.key == s.public_key_hex() {
+                println!(
+                    "This laptop was removed from the journal {} by {by}: it keeps what it had, \
+                     and writes and syncs nothing shared.",
+                    render::local(r.at)
+                );
+            } else {
+                println!(
+                    "{}'s {} was removed {} by {by}; every device refuses what it makes.",
+                    d.person,
+                    d.name,
+                    render::local(r.at)
+                );
+            }
+        }
+    }
+    if !refusals.is_empty() || devices.iter().any(|d| d.removed.is_some()) {
         println!();
     }
     for e in &asks {

@@ -176,15 +176,32 @@ impl Access {
         self.unlocked.secrets.public_key_hex()
     }
 
-    /// The other devices paired with this journal, by peer id.
+    /// The other devices paired with this journal and not removed from it, by peer id. An
+    /// error if this device itself was removed: it syncs with no one.
     pub fn paired(&mut self) -> Result<HashMap<PeerId, Device>> {
         let me = self.my_key();
-        let devices = self.store()?.journal(Doc::Shared).devices()?;
+        let journal = self.store()?.journal(Doc::Shared);
+        if let Some(r) = journal.removal_of_this_device()? {
+            return Err(mend_journal::JournalError::Removed {
+                by: r.by,
+                at: r.at.format("%Y-%m-%d").to_string(),
+            }
+            .into());
+        }
+        let devices = journal.devices()?;
         Ok(devices
             .into_iter()
-            .filter(|d| d.key != me)
+            .filter(|d| d.key != me && d.removed.is_none())
             .filter_map(|d| peer_id_from_public_key(&d.key).map(|p| (p, d)))
             .collect())
+    }
+
+    /// The device of this journal with this peer id, if it was removed from it.
+    pub fn removed_device(&mut self, peer: &PeerId) -> Result<Option<Device>> {
+        let devices = self.store()?.journal(Doc::Shared).devices()?;
+        Ok(devices.into_iter().find(|d| {
+            d.removed.is_some() && peer_id_from_public_key(&d.key).as_ref() == Some(peer)
+        }))
     }
 
     /// The answering side's sync state for a device's session: the one in progress if this is

@@ -86,7 +86,10 @@ pub struct Standing {
 pub fn standings(store: &mut mend_store::Store, me: &str) -> Result<Vec<Standing>> {
     let devices = store.journal(mend_store::Doc::Shared).devices()?;
     let mut out = Vec::new();
-    for device in devices.into_iter().filter(|d| d.key != me) {
+    for device in devices
+        .into_iter()
+        .filter(|d| d.key != me && d.removed.is_none())
+    {
         let mut newest: Option<(std::time::SystemTime, String)> = None;
         for key in [
             access::initiate_key(&device.key),

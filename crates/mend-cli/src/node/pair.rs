@@ -373,6 +373,7 @@ pub fn join(
             name: welcome.inviter_device_name.clone(),
             added_at: Utc::now(),
             added_by: inviter_name.clone(),
+            removed: None,
         };
         drop(welcome);
         let (home, secrets) = tokio::task::spawn_blocking(move || {

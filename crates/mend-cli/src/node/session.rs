@@ -172,6 +172,14 @@ pub async fn sync_with(
                 device.person,
                 device.name
             ),
+            Response::Refused {
+                reason: Refusal::NotPaired,
+            } => bail!(
+                "{}'s {} does not count this laptop as one of the journal's devices (was it \
+                 removed? `mend devices` on that laptop shows it)",
+                device.person,
+                device.name
+            ),
             Response::Refused { reason } => bail!(
                 "{}'s {} refused to sync ({reason:?})",
                 device.person,
@@ -247,6 +255,20 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
     };
     Access::with(shared, move |a| {
         let Some(device) = a.paired()?.remove(&peer) else {
+            if let Some(d) = a.removed_device(&peer)? {
+                // Not a stranger: a device this journal removed. It is told, and gets nothing.
+                tracing::warn!(%peer, "refused {}'s {}: it was removed", d.person, d.name);
+                eprintln!(
+                    "note: refused {}'s {}: it was removed from the journal",
+                    d.person, d.name
+                );
+                return Ok(Answer::Reply {
+                    response: Response::Refused {
+                        reason: Refusal::NotPaired,
+                    },
+                    finished: true,
+                });
+            }
             return Ok(Answer::Refuse("not a paired device"));
         };
         if a.store()?.journal_id().0 != journal_id {

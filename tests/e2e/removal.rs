@@ -1,0 +1,111 @@
+//! `mend devices remove`: a stolen phone is cut off. The laptops that know of the removal show
+//! it, refuse the phone's connections, and never take what it wrote afterwards.
+
+use crate::util::{pair, start_invite_with, Background, Device, LOOPBACK};
+
+fn devices(d: &Device) -> Vec<serde_json::Value> {
+    serde_json::from_str(&d.ok(&["devices", "--json"])).unwrap()
+}
+
+fn shared_texts(d: &Device) -> Vec<String> {
+    d.list_json(&[])
+        .iter()
+        .filter(|e| e["private"] == false)
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_stolen_phone_removed_by_its_owner_is_refused_by_both_laptops() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    // Sam adds a phone of Sam's own.
+    let phone = Device::uninitialised();
+    let (invite, code, addr) = start_invite_with(&sam, &["--for", "me"]);
+    phone.ok(&[
+        "join",
+        &code,
+        "--name",
+        "Sam",
+        "--device",
+        "sam-phone",
+        "--peer",
+        &addr,
+    ]);
+    let (ok, out) = invite.finish();
+    assert!(ok, "{out}");
+    phone.write(&["from the phone, before it was stolen"]);
+    let mut sam_serve = Background::start(&sam, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let sam_addr = sam_serve.address();
+    phone.ok(&["sync", "--peer", &sam_addr]);
+    sam_serve.terminate();
+
+    // Removing needs a yes; without a terminal, --yes.
+    let err = sam.fails(&["devices", "remove", "sam-phone"]);
+    assert!(err.contains("needs confirmation"), "{err}");
+    let err = sam.fails(&["devices", "remove", "no-such-device"]);
+    assert!(err.contains("no device of this journal is called"), "{err}");
+    // Alex may not remove one of Sam's devices while Sam has another.
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    sam.ok(&["sync", "--peer", &alex_addr]);
+    alex_serve.terminate();
+    let err = alex.fails(&["devices", "remove", "sam-phone", "--yes"]);
+    assert!(err.contains("only Sam's own devices may"), "{err}");
+
+    let out = sam.ok(&["devices", "remove", "sam-phone", "--yes"]);
+    assert!(out.contains("Removed Sam's sam-phone."), "{out}");
+    assert!(out.contains("What it already holds stays on it"), "{out}");
+    let err = sam.fails(&["devices", "remove", "sam-phone", "--yes"]);
+    assert!(err.contains("already removed"), "{err}");
+
+    // The thief writes on the phone, which has not heard of its removal.
+    phone.write(&["written by the thief"]);
+
+    // Sam's laptop tells Alex's.
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    sam.ok(&["sync", "--peer", &alex_addr]);
+    let on_alex = devices(&alex);
+    let removed = on_alex
+        .iter()
+        .find(|d| d["name"] == "sam-phone")
+        .expect("the phone is listed");
+    assert_eq!(removed["removed"]["by"], "Sam");
+    let listed = alex.ok(&["devices"]);
+    assert!(
+        listed.contains("sam-phone") && listed.contains("REMOVED") && listed.contains("by Sam"),
+        "{listed}"
+    );
+    let status = alex.ok(&["status"]);
+    assert!(
+        status.contains("Sam's sam-phone was removed") && status.contains("by Sam"),
+        "{status}"
+    );
+
+    // The phone cannot sync with either laptop, and nothing of the thief's reaches them.
+    let err = phone.fails(&["sync", "--peer", &alex_addr, "--timeout", "20"]);
+    assert!(err.contains("does not count this laptop"), "{err}");
+    alex_serve.terminate();
+    let mut sam_serve = Background::start(&sam, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let sam_addr = sam_serve.address();
+    let err = phone.fails(&["sync", "--peer", &sam_addr, "--timeout", "20"]);
+    assert!(err.contains("does not count this laptop"), "{err}");
+    sam_serve.terminate();
+    for d in [&alex, &sam] {
+        let texts = shared_texts(d);
+        assert!(texts.contains(&"from the phone, before it was stolen".to_owned()));
+        assert!(
+            !texts.contains(&"written by the thief".to_owned()),
+            "{texts:?}"
+        );
+    }
+    // Alex and Sam still sync with each other.
+    alex.write(&["still here"]);
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    sam.ok(&["sync", "--peer", &alex_addr]);
+    alex_serve.terminate();
+    assert!(shared_texts(&sam).contains(&"still here".to_owned()));
+}
