@@ -20,10 +20,6 @@ use crate::node::{
 use crate::session::{self, Unlocked};
 use crate::{passphrase, render};
 
-/// A serving device checks in with every connected paired device this often, in case a change
-/// was missed.
-const RESYNC: Duration = Duration::from_secs(60);
-
 pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     // Only a device that holds the journal can hand it on.
@@ -327,16 +323,11 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
     let peers = parse_addrs(&a.net.peer)?;
     let config = net_config(seed, &a.net)?;
     node::runtime()?.block_on(async {
+        use mend_app::{Effect, Event, ServePlanner};
         let (net, mut events) = start(config).await?;
         let (done_tx, mut done_rx) = mpsc::channel(8);
-        let mut in_progress: HashSet<PeerId> = HashSet::new();
-        let mut connected: HashSet<PeerId> = HashSet::new();
-        let mut again: HashSet<PeerId> = HashSet::new();
         let mut paired: HashMap<PeerId, mend_journal::Device> =
             Access::with(&shared, |a| a.paired()).await?;
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut resync = tokio::time::interval(RESYNC);
-        resync.tick().await;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -345,39 +336,70 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
             println!("  {addr}/p2p/{}", net.local_peer_id);
         }
         println!("Ctrl-C stops.");
+        // When to sync with whom is the planner's (mend-app); this loop only carries it out.
+        let clock = tokio::time::Instant::now();
+        let mut plan = ServePlanner::new(net.local_peer_id);
+        let mut queue = std::collections::VecDeque::from([Event::Started {
+            paired: paired.keys().copied().collect(),
+            at: clock.elapsed(),
+        }]);
         for addr in peers {
             if let Ok(p) = net.dial(addr).await {
-                connected.insert(p);
+                queue.push_back(Event::Dialled(p));
             }
-        }
-        let start_sync = |p: PeerId, in_progress: &mut HashSet<PeerId>, again: &mut HashSet<PeerId>, paired: &HashMap<PeerId, mend_journal::Device>| {
-            if let Some(d) = paired.get(&p) {
-                if in_progress.insert(p) {
-                    spawn_sync(&shared, &net, p, d.clone(), &done_tx);
-                } else {
-                    again.insert(p);
-                }
-            }
-        };
-        for p in connected.clone() {
-            start_sync(p, &mut in_progress, &mut again, &paired);
         }
         loop {
+            while let Some(event) = queue.pop_front() {
+                for effect in plan.handle(event) {
+                    match effect {
+                        Effect::Dial(p) => match net.dial_peer(p).await {
+                            Ok(_) => queue.push_back(Event::Dialled(p)),
+                            Err(_) => queue.push_back(Event::Disconnected(p)),
+                        },
+                        Effect::StartSession(p) => match paired.get(&p) {
+                            Some(d) => spawn_sync(&shared, &net, p, d.clone(), &done_tx),
+                            None => queue.push_back(Event::SessionEnded { peer: p, ok: false }),
+                        },
+                        Effect::PollLocal => {
+                            let changed = Access::with(&shared, |a| {
+                                let changed = a.changed_elsewhere();
+                                a.close_if_idle();
+                                Ok(changed)
+                            })
+                            .await?;
+                            if changed {
+                                queue.push_back(Event::LocalChange);
+                            }
+                        }
+                        // What arrived or was written may have removed or added a device.
+                        Effect::ReadPaired => {
+                            paired = Access::with(&shared, |a| {
+                                let p = a.paired();
+                                a.close_if_idle();
+                                p
+                            })
+                            .await?;
+                            queue.push_back(Event::Paired(paired.keys().copied().collect()));
+                        }
+                        Effect::PublishKeys => {
+                            let shared = shared.clone();
+                            let published =
+                                tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
+                            if let Err(e) = published {
+                                tracing::warn!("publishing reveal-together keys failed: {e:#}");
+                            }
+                        }
+                    }
+                }
+            }
+            let wake = clock + plan.next_wake();
             tokio::select! {
                 _ = ctrl_c.recv() => break,
                 _ = term.recv() => break,
                 ev = events.recv() => match ev {
-                    // Two serving devices that find each other: the one with the smaller peer id
-                    // starts, so they do not both sync the same changes at once.
-                    Some(NetEvent::Discovered(p)) => {
-                        if paired.contains_key(&p) && net.local_peer_id < p && net.dial_peer(p).await.is_ok() {
-                            connected.insert(p);
-                            start_sync(p, &mut in_progress, &mut again, &paired);
-                        }
-                    }
-                    // A device that connects to us is about to sync: let it lead.
-                    Some(NetEvent::Connected(p)) => { connected.insert(p); }
-                    Some(NetEvent::Disconnected(p)) => { connected.remove(&p); }
+                    Some(NetEvent::Discovered(p)) => queue.push_back(Event::Discovered(p)),
+                    Some(NetEvent::Connected(p)) => queue.push_back(Event::Connected(p)),
+                    Some(NetEvent::Disconnected(p)) => queue.push_back(Event::Disconnected(p)),
                     Some(NetEvent::Request { peer, protocol, request, reply }) => {
                         spawn_answer(&shared, &net, peer, protocol, request, reply);
                     }
@@ -388,17 +410,11 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                     None => break,
                 },
                 Some((peer, r)) = done_rx.recv() => {
-                    in_progress.remove(&peer);
-                    match r {
+                    match &r {
                         Ok(s) => {
                             println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
                             if let Some(w) = s.refusal() {
                                 eprintln!("warning: {w}");
-                            }
-                            let shared = shared.clone();
-                            let published = tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
-                            if let Err(e) = published {
-                                tracing::warn!("publishing reveal-together keys failed: {e:#}");
                             }
                         }
                         Err(e) => {
@@ -410,29 +426,9 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                             );
                         }
                     }
-                    if again.remove(&peer) {
-                        start_sync(peer, &mut in_progress, &mut again, &paired);
-                    }
+                    queue.push_back(Event::SessionEnded { peer, ok: r.is_ok() });
                 }
-                _ = resync.tick() => {
-                    for p in connected.clone() {
-                        start_sync(p, &mut in_progress, &mut again, &paired);
-                    }
-                }
-                _ = tick.tick() => {
-                    let changed = Access::with(&shared, |a| {
-                        let changed = a.changed_elsewhere();
-                        a.close_if_idle();
-                        Ok(changed)
-                    }).await?;
-                    if changed {
-                        // Another process wrote (or paired a device): push to everyone reachable.
-                        paired = Access::with(&shared, |a| { let p = a.paired(); a.close_if_idle(); p }).await?;
-                        for p in connected.clone() {
-                            start_sync(p, &mut in_progress, &mut again, &paired);
-                        }
-                    }
-                }
+                _ = tokio::time::sleep_until(wake) => queue.push_back(Event::Tick(clock.elapsed())),
             }
         }
         Access::with(&shared, |a| {

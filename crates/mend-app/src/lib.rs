@@ -1,0 +1,13 @@
+//! mend-app: what every front end of Mend shares, above the libraries.
+//!
+//! For now: the policy that decides when a serving device syncs with whom
+//! ([`ServePlanner`]), as a planner: events in (a device found, connected, a session ended, a
+//! change written by another process, the clock), effects out (dial, start a session, look for
+//! local changes, publish reveal-together keys, read the registry again). It does no I/O and
+//! keeps no clock of its own: the shell passes the time in, so tests run whole scenarios on a
+//! virtual clock with no sleeps. It must not depend on tokio, libp2p or the file system; peers
+//! are any ordered, hashable id (the network shell uses libp2p's peer ids).
+
+mod serve_plan;
+
+pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};
