@@ -12,7 +12,7 @@ use automerge::sync::SyncDoc;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue};
 use mend_journal::{encode_pairs, Sig, Signer};
-use mend_store::{Access, Doc, Home, Store};
+use mend_store::{Doc, Home, LockMode, Store};
 use mend_sync::{Refusal, Request, Response};
 
 use crate::sync::as_device;
@@ -491,7 +491,7 @@ fn sams_document(b: &Device) -> (AutoCommit, Signer, [u8; 16]) {
     let (key_file, secrets) = home
         .unlock(&mend_crypto::Passphrase::from(b.pass.clone()))
         .unwrap();
-    let lock = home.lock(Access::Read).unwrap();
+    let lock = home.lock(LockMode::Read).unwrap();
     let mut store = Store::open(&home, &secrets, key_file.journal_id, lock).unwrap();
     let doc = store.journal_mut(Doc::Shared).doc_mut().fork();
     (

@@ -318,7 +318,7 @@ fn a_session_cut_off_midway_does_not_confuse_the_next_one() {
         let (key_file, secrets) = home
             .unlock(&mend_crypto::Passphrase::from(b.pass.clone()))
             .unwrap();
-        let lock = home.lock(mend_store::Access::Read).unwrap();
+        let lock = home.lock(mend_store::LockMode::Read).unwrap();
         let mut store =
             mend_store::Store::open(&home, &secrets, key_file.journal_id, lock).unwrap();
         let saved = store.load_peer_state(&format!("{alex_key}-i")).unwrap();

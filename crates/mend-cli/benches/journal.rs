@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use mend_crypto::{KdfParams, Passphrase};
 use mend_journal::{Entry, Filter, Journal, MendExport, Person, SavedShared, Signer, KIND_ENTRY};
-use mend_store::{Access, Doc, Home, Store};
+use mend_store::{Doc, Home, LockMode, Store};
 use rand::{Rng, SeedableRng};
 
 const PASS: &str = "benchmark passphrase";
@@ -342,7 +342,7 @@ fn main() {
         &h,
         &secrets,
         key_file.journal_id,
-        h.lock(Access::Read).unwrap(),
+        h.lock(LockMode::Read).unwrap(),
     )
     .unwrap();
     let open = t.elapsed();
@@ -372,7 +372,7 @@ fn main() {
         &h,
         &secrets,
         key_file.journal_id,
-        h.lock(Access::Read).unwrap(),
+        h.lock(LockMode::Read).unwrap(),
     )
     .unwrap();
     let read_index = t.elapsed();
@@ -811,7 +811,7 @@ fn journal_and_state(
         &h,
         &secrets,
         key_file.journal_id,
-        h.lock(Access::Read).unwrap(),
+        h.lock(LockMode::Read).unwrap(),
     )
     .unwrap();
     let other = store
@@ -888,7 +888,7 @@ fn in_memory_pull(a: &Path) -> Duration {
         &h,
         &secrets,
         key_file.journal_id,
-        h.lock(Access::Read).unwrap(),
+        h.lock(LockMode::Read).unwrap(),
     )
     .unwrap();
     let mut ja = shared_copy(&mut store, &secrets);

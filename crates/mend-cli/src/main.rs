@@ -12,8 +12,8 @@ mod fail;
 mod node;
 mod passphrase;
 mod render;
-mod session;
 mod together;
+mod unlock;
 
 use std::process::ExitCode;
 

@@ -8,7 +8,7 @@ use mend_crypto::{CryptoError, DeviceSecrets, JournalId, KdfParams, KeyFile, Pas
 use mend_journal::{ChangeHash, Journal, Person, Signer};
 
 use crate::atomic::{create_private_dir, write_atomic};
-use crate::{Access, HomeLock, Store, StoreError};
+use crate::{HomeLock, LockMode, Store, StoreError};
 
 /// The sealed device key file, relative to the home.
 pub const KEY_FILE: &str = "device.key";
@@ -38,14 +38,14 @@ impl Home {
     }
 
     /// Take the home's lock (blocking). Fails if there is no journal here.
-    pub fn lock(&self, access: Access) -> Result<HomeLock, StoreError> {
+    pub fn lock(&self, access: LockMode) -> Result<HomeLock, StoreError> {
         self.lock_or_wait(access, || {})
     }
 
     /// Lock the home; if another process has it, call `waiting` once before blocking.
     pub fn lock_or_wait(
         &self,
-        access: Access,
+        access: LockMode,
         waiting: impl FnOnce(),
     ) -> Result<HomeLock, StoreError> {
         if !self.is_initialised() {
@@ -98,7 +98,7 @@ impl Home {
             return Err(taken());
         }
         create_private_dir(&self.root)?;
-        let lock = HomeLock::acquire(&self.root.join(LOCK_FILE), Access::Write)?;
+        let lock = HomeLock::acquire(&self.root.join(LOCK_FILE), LockMode::Write)?;
         if self.is_initialised() {
             return Err(taken());
         }
@@ -188,7 +188,7 @@ impl Home {
         new: &Passphrase,
         params: KdfParams,
     ) -> Result<(), StoreError> {
-        let _lock = self.lock(Access::Write)?;
+        let _lock = self.lock(LockMode::Write)?;
         let (file, secrets) = self.unlock(old)?;
         let key = KeyFile::seal(&secrets, file.journal_id, new, params).map_err(|source| {
             StoreError::Crypto {

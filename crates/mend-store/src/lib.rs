@@ -20,7 +20,7 @@ mod store;
 pub use error::StoreError;
 pub use home::{Home, KEY_FILE};
 pub use index::Entries;
-pub use lock::{Access, HomeLock};
+pub use lock::{HomeLock, LockMode};
 pub use records::{
     decode_records, encode_header, DataHeader, Decoded, DATA_HEADER_LEN, DATA_MAGIC, DATA_VERSION,
     RECORD_MAX_LEN,

@@ -8,7 +8,7 @@ use crate::StoreError;
 
 /// Readers share the home; a writer has it alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub enum LockMode {
     Read,
     Write,
 }
@@ -17,12 +17,12 @@ pub enum Access {
 #[derive(Debug)]
 pub struct HomeLock {
     _file: File,
-    pub access: Access,
+    pub access: LockMode,
 }
 
 impl HomeLock {
     /// Block until the lock is ours.
-    pub fn acquire(path: &Path, access: Access) -> Result<Self, StoreError> {
+    pub fn acquire(path: &Path, access: LockMode) -> Result<Self, StoreError> {
         Self::acquire_or_wait(path, access, || {})
     }
 
@@ -30,7 +30,7 @@ impl HomeLock {
     /// ours (so that a command can say why it pauses).
     pub fn acquire_or_wait(
         path: &Path,
-        access: Access,
+        access: LockMode,
         waiting: impl FnOnce(),
     ) -> Result<Self, StoreError> {
         let file = private_options()
@@ -41,16 +41,16 @@ impl HomeLock {
             .open(path)
             .map_err(StoreError::io(path))?;
         let attempt = match access {
-            Access::Read => file.try_lock_shared(),
-            Access::Write => file.try_lock(),
+            LockMode::Read => file.try_lock_shared(),
+            LockMode::Write => file.try_lock(),
         };
         match attempt {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 waiting();
                 match access {
-                    Access::Read => file.lock_shared(),
-                    Access::Write => file.lock(),
+                    LockMode::Read => file.lock_shared(),
+                    LockMode::Write => file.lock(),
                 }
                 .map_err(StoreError::io(path))?;
             }

@@ -10,7 +10,7 @@ use mend_journal::{Journal, JournalError, SavedShared, Signer};
 use crate::atomic::{append_durable, create_private_dir, write_atomic};
 use crate::index::{self, Entries, Fingerprint};
 use crate::records::{decode_records, encode_header, frame, DataHeader};
-use crate::{Access, Home, HomeLock, StoreError, DATA_HEADER_LEN, RECORD_MAX_LEN};
+use crate::{Home, HomeLock, LockMode, StoreError, DATA_HEADER_LEN, RECORD_MAX_LEN};
 
 /// Which document: the shared journal, or this device's private one (never synced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +160,7 @@ impl Store {
         // A journal written before signed changes: everything held now is trusted as this
         // device's history, and the files are rewritten in the signed format (a compaction:
         // a crash at any point leaves a journal that opens with everything in it).
-        if store.shared.unsigned && store.lock.as_ref().map(|l| l.access) == Some(Access::Write) {
+        if store.shared.unsigned && store.lock.as_ref().map(|l| l.access) == Some(LockMode::Write) {
             store.compact(Doc::Shared)?;
             tracing::info!("upgraded the shared journal to signed changes");
         }
@@ -286,7 +286,7 @@ impl Store {
         doc: Doc,
         action: impl FnOnce(&mut Journal) -> Result<T, JournalError>,
     ) -> Result<T, StoreError> {
-        if self.lock.as_ref().map(|l| l.access) != Some(Access::Write) {
+        if self.lock.as_ref().map(|l| l.access) != Some(LockMode::Write) {
             return Err(StoreError::Io {
                 path: self.files(doc).dir.clone(),
                 source: std::io::Error::other("the journal was opened read-only"),

@@ -5,7 +5,7 @@ use std::fs;
 use chrono::{TimeZone, Utc};
 use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
 use mend_journal::{NewEntry, KIND_ENTRY};
-use mend_store::{Access, Doc, Home, Store, StoreError};
+use mend_store::{Doc, Home, LockMode, Store, StoreError};
 
 fn secrets() -> DeviceSecrets {
     DeviceSecrets {
@@ -38,7 +38,7 @@ fn open(
     home: &Home,
     s: &DeviceSecrets,
     jid: JournalId,
-    access: Access,
+    access: LockMode,
 ) -> Result<Store, StoreError> {
     Store::open(home, s, jid, home.lock(access).unwrap())
 }
@@ -62,11 +62,11 @@ fn write(store: &mut Store, doc: Doc, id: &str, text: &str) {
 #[test]
 fn entries_survive_reopening_and_compaction() {
     let (_d, home, s, jid, _) = new_home();
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e1", "one");
     write(&mut store, Doc::Private, "p1", "secret draft");
     drop(store);
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     assert_eq!(store.journal(Doc::Shared).entry("e1").unwrap().text, "one");
     assert!(store.journal(Doc::Private).entry("p1").unwrap().private);
     assert!(store.journal(Doc::Shared).entry("p1").is_err());
@@ -74,14 +74,14 @@ fn entries_survive_reopening_and_compaction() {
     assert_eq!(store.stats(Doc::Shared).log_records, 0);
     write(&mut store, Doc::Shared, "e2", "two");
     drop(store);
-    let store = open(&home, &s, jid, Access::Read).unwrap();
+    let store = open(&home, &s, jid, LockMode::Read).unwrap();
     assert_eq!(store.journal(Doc::Shared).len(), 2);
 }
 
 #[test]
 fn a_write_appends_only_its_own_bytes() {
     let (_d, home, s, jid, _) = new_home();
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     let log = home.root().join("shared/log");
     let snap = fs::read(home.root().join("shared/snapshot")).unwrap();
     let before = fs::metadata(&log).unwrap().len();
@@ -94,7 +94,7 @@ fn a_write_appends_only_its_own_bytes() {
 #[test]
 fn a_torn_final_record_is_dropped_and_earlier_ones_kept() {
     let (_d, home, s, jid, _) = new_home();
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e1", "kept");
     write(&mut store, Doc::Shared, "e2", "torn");
     drop(store);
@@ -103,14 +103,14 @@ fn a_torn_final_record_is_dropped_and_earlier_ones_kept() {
     let f = fs::OpenOptions::new().write(true).open(&log).unwrap();
     f.set_len(len - 7).unwrap();
     drop(f);
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     assert_eq!(store.warnings().len(), 1);
     assert_eq!(store.journal(Doc::Shared).entry("e1").unwrap().text, "kept");
     assert!(store.journal(Doc::Shared).entry("e2").is_err());
     // The next write cuts the torn bytes away and the log is whole again.
     write(&mut store, Doc::Shared, "e3", "after");
     drop(store);
-    let store = open(&home, &s, jid, Access::Read).unwrap();
+    let store = open(&home, &s, jid, LockMode::Read).unwrap();
     assert!(store.warnings().is_empty());
     assert_eq!(store.journal(Doc::Shared).len(), 2);
 }
@@ -118,7 +118,7 @@ fn a_torn_final_record_is_dropped_and_earlier_ones_kept() {
 #[test]
 fn a_damaged_record_is_an_error_naming_the_file() {
     let (_d, home, s, jid, _) = new_home();
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e1", "one");
     write(&mut store, Doc::Shared, "e2", "two");
     drop(store);
@@ -126,14 +126,14 @@ fn a_damaged_record_is_an_error_naming_the_file() {
     let mut bytes = fs::read(&log).unwrap();
     bytes[26 + 4 + 30] ^= 1; // inside the first record
     fs::write(&log, &bytes).unwrap();
-    let err = open(&home, &s, jid, Access::Read).err().unwrap();
+    let err = open(&home, &s, jid, LockMode::Read).err().unwrap();
     assert!(matches!(err, StoreError::Corrupt { ref path, .. } if path.ends_with("shared/log")));
 }
 
 #[test]
 fn records_cannot_move_between_documents_or_journals() {
     let (_d, home, s, jid, _) = new_home();
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Private, "p1", "draft");
     drop(store);
     // Put the private log where the shared log was.
@@ -143,7 +143,7 @@ fn records_cannot_move_between_documents_or_journals() {
     )
     .unwrap();
     assert!(matches!(
-        open(&home, &s, jid, Access::Read),
+        open(&home, &s, jid, LockMode::Read),
         Err(StoreError::Corrupt { .. })
     ));
     // Same bytes but with the header's kind rewritten to the shared log's: authentication
@@ -152,7 +152,7 @@ fn records_cannot_move_between_documents_or_journals() {
     bytes[9] = mend_crypto::RecordKind::SignedSharedLog as u8;
     fs::write(home.root().join("shared/log"), &bytes).unwrap();
     assert!(matches!(
-        open(&home, &s, jid, Access::Read),
+        open(&home, &s, jid, LockMode::Read),
         Err(StoreError::Corrupt { .. })
     ));
     // A snapshot from another journal.
@@ -163,7 +163,7 @@ fn records_cannot_move_between_documents_or_journals() {
         home.root().join("shared/snapshot"),
     )
     .unwrap();
-    assert!(open(&home, &s, jid, Access::Read).is_err());
+    assert!(open(&home, &s, jid, LockMode::Read).is_err());
 }
 
 #[test]
@@ -198,15 +198,15 @@ fn init_refuses_an_existing_home() {
 #[test]
 fn a_released_store_catches_up_with_other_writers_and_notices_compaction() {
     let (_d, home, s, jid, _) = new_home();
-    let mut serving = open(&home, &s, jid, Access::Write).unwrap();
+    let mut serving = open(&home, &s, jid, LockMode::Write).unwrap();
     serving.defer_compaction();
     write(&mut serving, Doc::Shared, "e1", "by the serving process");
     serving.release();
     // Another process writes while the first holds no lock.
-    let mut other = open(&home, &s, jid, Access::Write).unwrap();
+    let mut other = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut other, Doc::Shared, "e2", "by another process");
     drop(other);
-    serving.relock(home.lock(Access::Write).unwrap()).unwrap();
+    serving.relock(home.lock(LockMode::Write).unwrap()).unwrap();
     assert_eq!(
         serving.journal(Doc::Shared).entry("e2").unwrap().text,
         "by another process"
@@ -214,18 +214,18 @@ fn a_released_store_catches_up_with_other_writers_and_notices_compaction() {
     write(&mut serving, Doc::Shared, "e3", "after catching up");
     serving.release();
     // Another process compacts: the released copy must be opened afresh.
-    let mut other = open(&home, &s, jid, Access::Write).unwrap();
+    let mut other = open(&home, &s, jid, LockMode::Write).unwrap();
     other.compact(Doc::Shared).unwrap();
     drop(other);
-    assert!(serving.relock(home.lock(Access::Write).unwrap()).is_err());
-    let fresh = open(&home, &s, jid, Access::Read).unwrap();
+    assert!(serving.relock(home.lock(LockMode::Write).unwrap()).is_err());
+    let fresh = open(&home, &s, jid, LockMode::Read).unwrap();
     assert_eq!(fresh.journal(Doc::Shared).len(), 3);
 }
 
 /// `Store::read_entries` with a read lock, as `mend list` calls it.
 fn read_entries(home: &Home, s: &DeviceSecrets, jid: JournalId) -> (Vec<String>, Vec<String>) {
     let (entries, warnings) =
-        Store::read_entries(home, s, jid, home.lock(Access::Read).unwrap()).unwrap();
+        Store::read_entries(home, s, jid, home.lock(LockMode::Read).unwrap()).unwrap();
     let texts = entries.into_all().into_iter().map(|e| e.text).collect();
     (texts, warnings)
 }
@@ -237,19 +237,19 @@ fn index_bytes(home: &Home) -> Option<Vec<u8>> {
 #[test]
 fn the_read_index_is_used_only_while_the_journal_is_unchanged() {
     let (_d, home, s, jid, _) = new_home();
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e1", "one");
     write(&mut store, Doc::Private, "p1", "secret draft");
     drop(store);
     assert_eq!(index_bytes(&home), None);
-    let expected = open(&home, &s, jid, Access::Read)
+    let expected = open(&home, &s, jid, LockMode::Read)
         .unwrap()
         .entries()
         .unwrap();
 
     // The first read loads the journal and writes the index, sealed.
     let (first, warnings) =
-        Store::read_entries(&home, &s, jid, home.lock(Access::Read).unwrap()).unwrap();
+        Store::read_entries(&home, &s, jid, home.lock(LockMode::Read).unwrap()).unwrap();
     assert_eq!(first, expected);
     assert!(warnings.is_empty());
     let written = index_bytes(&home).expect("the index is written");
@@ -257,12 +257,12 @@ fn the_read_index_is_used_only_while_the_journal_is_unchanged() {
     assert!(!plain(&written, "secret draft") && !plain(&written, "Alex"));
     // The next read uses it as it is (rewriting it would seal it under a fresh nonce).
     let (second, _) =
-        Store::read_entries(&home, &s, jid, home.lock(Access::Read).unwrap()).unwrap();
+        Store::read_entries(&home, &s, jid, home.lock(LockMode::Read).unwrap()).unwrap();
     assert_eq!(second, expected);
     assert_eq!(index_bytes(&home).as_ref(), Some(&written));
 
     // A write, and then a compaction, each make it stale: it is rebuilt, never believed.
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e2", "two");
     drop(store);
     assert_eq!(
@@ -271,7 +271,7 @@ fn the_read_index_is_used_only_while_the_journal_is_unchanged() {
     );
     let after_write = index_bytes(&home).unwrap();
     assert_ne!(after_write, written);
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     store.compact(Doc::Private).unwrap();
     store
         .commit(Doc::Private, |j| {
@@ -287,14 +287,14 @@ fn the_read_index_is_used_only_while_the_journal_is_unchanged() {
 fn a_stale_damaged_or_foreign_index_is_rebuilt_not_believed() {
     let (_d, home, s, jid, _) = new_home();
     let index = home.root().join("index");
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e1", "one");
     drop(store);
     read_entries(&home, &s, jid);
     let old = index_bytes(&home).unwrap();
 
     // An index put back from before a write.
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e2", "two");
     drop(store);
     fs::write(&index, &old).unwrap();
@@ -337,7 +337,7 @@ fn a_stale_damaged_or_foreign_index_is_rebuilt_not_believed() {
     assert_eq!(read_entries(&home, &s, jid).0, ["one", "two"]);
 
     // A torn final record: the warning comes every time, and no index is written from it.
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "e3", "torn");
     drop(store);
     let log = home.root().join("shared/log");
@@ -362,7 +362,7 @@ fn a_stale_damaged_or_foreign_index_is_rebuilt_not_believed() {
 fn changes_keep_the_read_index_current_without_a_rebuild() {
     let (_d, home, s, jid, _) = new_home();
     let me = "a".repeat(32);
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     write(&mut store, Doc::Shared, "mm", "first");
     drop(store);
     read_entries(&home, &s, jid);
@@ -404,7 +404,7 @@ fn changes_keep_the_read_index_current_without_a_rebuild() {
         ("compact", Box::new(|st| st.compact(Doc::Shared).unwrap())),
     ];
     for (what, act) in &actions {
-        let mut store = open(&home, &s, jid, Access::Write).unwrap();
+        let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
         act(&mut store);
         let expected = store.entries().unwrap();
         drop(store);
@@ -414,7 +414,7 @@ fn changes_keep_the_read_index_current_without_a_rebuild() {
             "{what}: rewritten"
         );
         let (got, _) =
-            Store::read_entries(&home, &s, jid, home.lock(Access::Read).unwrap()).unwrap();
+            Store::read_entries(&home, &s, jid, home.lock(LockMode::Read).unwrap()).unwrap();
         assert_eq!(got, expected, "{what}");
         assert_eq!(
             index_bytes(&home).unwrap(),
@@ -429,7 +429,7 @@ fn changes_keep_the_read_index_current_without_a_rebuild() {
     );
 
     // A change besides entries (a device joins, and with it a name) leaves it to be rebuilt.
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     let sam = mend_journal::Person {
         id: "b".repeat(32),
         name: "Sam".into(),
@@ -449,7 +449,7 @@ fn changes_keep_the_read_index_current_without_a_rebuild() {
     );
 
     // A long chain of deltas is folded into a new base by the reader that follows it.
-    let mut store = open(&home, &s, jid, Access::Write).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
     for i in 0..40 {
         write(&mut store, Doc::Shared, &format!("n{i:02}"), "one of many");
     }

@@ -5,12 +5,12 @@ use chrono::{Local, TimeZone, Utc};
 use mend_journal::{
     inline_tags, parse_import, Entry, ImportFile, MendExport, NewEntry, Person, KIND_ENTRY,
 };
-use mend_store::{Access, Doc};
+use mend_store::{Doc, LockMode};
 
 use crate::cli::{ExportArgs, ExportFormat, Global, ImportArgs, ListArgs};
 use crate::fail::fail;
 use crate::render;
-use crate::session::{self, Unlocked};
+use crate::unlock::{self, Unlocked};
 
 /// An import file may be at most 256 MiB.
 const IMPORT_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -22,11 +22,11 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<()> {
         ..Default::default()
     })?;
     let unlocked = Unlocked::new(g)?;
-    let store = unlocked.open(Access::Read)?;
+    let store = unlocked.open(LockMode::Read)?;
     let mut entries = if a.shared_only {
         store.journal(Doc::Shared).entries()?
     } else {
-        session::all_entries(&store)?
+        unlock::all_entries(&store)?
     };
     entries = filter.apply(entries);
     entries.reverse(); // oldest first
@@ -191,7 +191,7 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
         }
     }
     let total = shared.len() + private.len();
-    let mut store = unlocked.open(Access::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     let mut added = 0;
     for (doc, list) in [(Doc::Shared, &shared), (Doc::Private, &private)] {
         if list.is_empty() {

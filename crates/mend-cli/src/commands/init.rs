@@ -4,7 +4,7 @@ use mend_crypto::{random_bytes, random_id_hex, DeviceSecrets, JournalId, Journal
 
 use crate::cli::{Global, InitArgs};
 use crate::fail::fail;
-use crate::{passphrase, session};
+use crate::{passphrase, unlock};
 
 /// A name as people will see it: 1-64 characters, no control characters.
 pub fn check_name(what: &str, name: &str) -> Result<String> {
@@ -28,7 +28,7 @@ pub fn default_device_name() -> String {
 }
 
 pub fn run(g: &Global, a: InitArgs) -> Result<()> {
-    let home = session::home(g)?;
+    let home = unlock::home(g)?;
     let name = check_name("your name", &a.name)?;
     let device = check_name(
         "the device name",

@@ -6,7 +6,7 @@ mod exchange;
 pub mod init;
 mod net;
 mod passphrase;
-mod practices;
+mod practice_commands;
 pub mod read;
 mod trends;
 pub mod write;
@@ -33,15 +33,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => exchange::import(g, a),
         Command::Passphrase(a) => passphrase::run(g, a),
         Command::Demo(a) => demo::run(a),
-        Command::Prompt(a) => practices::prompt(a),
-        Command::Together(a) => practices::together(g, a),
-        Command::Reply(a) => practices::reply(g, a),
-        Command::Ack(a) => practices::ack(g, a),
-        Command::Promise(c) => practices::promise(g, c),
-        Command::Reassure(c) => practices::reassure(g, c),
-        Command::Checkin(a) => practices::checkin(g, a),
-        Command::Share(a) => practices::share(g, a),
-        Command::History(a) => practices::history(g, a),
+        Command::Prompt(a) => practice_commands::prompt(a),
+        Command::Together(a) => practice_commands::together(g, a),
+        Command::Reply(a) => practice_commands::reply(g, a),
+        Command::Ack(a) => practice_commands::ack(g, a),
+        Command::Promise(c) => practice_commands::promise(g, c),
+        Command::Reassure(c) => practice_commands::reassure(g, c),
+        Command::Checkin(a) => practice_commands::checkin(g, a),
+        Command::Share(a) => practice_commands::share(g, a),
+        Command::History(a) => practice_commands::history(g, a),
         Command::Trends(a) => trends::run(g, a),
         Command::Invite(a) => net::invite(g, a),
         Command::Join(a) => net::join(g, a),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use mend_net::{start, NetEvent, PeerId, Protocol};
-use mend_store::{Access as LockAccess, Doc};
+use mend_store::{Doc, LockMode};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -15,16 +15,16 @@ use crate::cli::{
 use crate::commands::init::{check_name, default_device_name};
 use crate::fail::fail;
 use crate::node::{
-    self, answer, net_config, parse_addrs, sync_with, Access, Answer, Shared, Summary,
+    self, answer, net_config, parse_addrs, sync_with, Answer, ServedJournal, SharedJournal, Summary,
 };
-use crate::session::{self, Unlocked};
+use crate::unlock::{self, Unlocked};
 use crate::{passphrase, render};
 
 pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     // Only a device that holds the journal can hand it on.
     unlocked
-        .open(LockAccess::Read)?
+        .open(LockMode::Read)?
         .journal(Doc::Shared)
         .people()?
         .first()
@@ -38,7 +38,7 @@ pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
 }
 
 pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
-    let home = session::home(g)?;
+    let home = unlock::home(g)?;
     if home.is_initialised() {
         return Err(mend_store::StoreError::AlreadyInitialised {
             home: home.root().to_owned(),
@@ -64,7 +64,7 @@ pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
 
 /// Start a session with `peer` in the background; its outcome arrives on `done`.
 fn spawn_sync(
-    shared: &Shared,
+    shared: &SharedJournal,
     net: &mend_net::NetHandle,
     peer: PeerId,
     device: mend_journal::Device,
@@ -84,7 +84,7 @@ fn spawn_sync(
 /// Answer a request from a peer: sync for paired devices; silence and a closed connection for
 /// anyone else (no hint that a journal exists).
 fn spawn_answer(
-    shared: &Shared,
+    shared: &SharedJournal,
     net: &mend_net::NetHandle,
     peer: PeerId,
     protocol: Protocol,
@@ -118,7 +118,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(2);
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
-    let shared = Access::new(unlocked);
+    let shared = ServedJournal::new(unlocked);
     let paired = shared.lock().expect("fresh").paired()?;
     if paired.is_empty() {
         return Err(fail(
@@ -302,7 +302,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
 }
 
 /// After a sync, publish this device's keys for reveal-together rounds that are now complete.
-fn publish_keys(shared: &Shared) -> Result<()> {
+fn publish_keys(shared: &SharedJournal) -> Result<()> {
     let mut a = shared
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
@@ -319,7 +319,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         "{} on {}",
         unlocked.secrets.person_name, unlocked.secrets.device_name
     );
-    let shared = Access::new(unlocked);
+    let shared = ServedJournal::new(unlocked);
     let peers = parse_addrs(&a.net.peer)?;
     let config = net_config(seed, &a.net)?;
     node::runtime()?.block_on(async {
@@ -327,7 +327,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         let (net, mut events) = start(config).await?;
         let (done_tx, mut done_rx) = mpsc::channel(8);
         let mut paired: HashMap<PeerId, mend_journal::Device> =
-            Access::with(&shared, |a| a.paired()).await?;
+            ServedJournal::with(&shared, |a| a.paired()).await?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -361,7 +361,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                             None => queue.push_back(Event::SessionEnded { peer: p, ok: false }),
                         },
                         Effect::PollLocal => {
-                            let changed = Access::with(&shared, |a| {
+                            let changed = ServedJournal::with(&shared, |a| {
                                 let changed = a.changed_elsewhere();
                                 a.close_if_idle();
                                 Ok(changed)
@@ -373,7 +373,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                         }
                         // What arrived or was written may have removed or added a device.
                         Effect::ReadPaired => {
-                            paired = Access::with(&shared, |a| {
+                            paired = ServedJournal::with(&shared, |a| {
                                 let p = a.paired();
                                 a.close_if_idle();
                                 p
@@ -431,7 +431,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                 _ = tokio::time::sleep_until(wake) => queue.push_back(Event::Tick(clock.elapsed())),
             }
         }
-        Access::with(&shared, |a| {
+        ServedJournal::with(&shared, |a| {
             a.close();
             Ok(())
         })
@@ -447,7 +447,7 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
     }
     let unlocked = Unlocked::new(g)?;
     let me = unlocked.secrets.public_key_hex();
-    let store = unlocked.open(LockAccess::Read)?;
+    let store = unlocked.open(LockMode::Read)?;
     let devices = store.journal(Doc::Shared).devices()?;
     let rows: Vec<_> = devices
         .iter()
@@ -548,7 +548,7 @@ fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {
     use std::io::IsTerminal;
     let unlocked = Unlocked::new(g)?;
     let me = unlocked.secrets.public_key_hex();
-    let mut store = unlocked.open(LockAccess::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     let devices = store.journal(Doc::Shared).devices()?;
     let target = find_device(&devices, &a.device)?.clone();
     if let Some(r) = &target.removed {

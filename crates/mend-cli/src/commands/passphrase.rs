@@ -2,10 +2,10 @@ use anyhow::Result;
 
 use crate::cli::{Global, PassphraseArgs};
 use crate::passphrase::{self, ENV_NEW_PASSPHRASE};
-use crate::session;
+use crate::unlock;
 
 pub fn run(g: &Global, a: PassphraseArgs) -> Result<()> {
-    let home = session::home(g)?;
+    let home = unlock::home(g)?;
     if !home.is_initialised() {
         return Err(mend_store::StoreError::NotInitialised {
             home: home.root().to_owned(),

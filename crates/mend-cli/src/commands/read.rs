@@ -6,13 +6,13 @@ use mend_journal::{
     is_threaded, normalize_tag, open_asks, promise_records, responses_to, unacknowledged, Entry,
     Filter, KIND_PROMISE,
 };
-use mend_store::{Access, Doc};
+use mend_store::{Doc, LockMode};
 use serde_json::json;
 
 use crate::cli::{Global, ListArgs, SearchArgs, ShowArgs, StatusArgs};
 use crate::dates::parse_when;
 use crate::render;
-use crate::session::{self, Unlocked};
+use crate::unlock::{self, Unlocked};
 
 /// Build a filter from list-like arguments, before any passphrase is asked for.
 pub fn filter_from(a: &ListArgs) -> Result<Filter> {
@@ -96,10 +96,10 @@ pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
 }
 
 pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
-    let store = Unlocked::new(g)?.open(Access::Read)?;
-    let (_, id) = session::resolve(&store, &a.id)?;
+    let store = Unlocked::new(g)?.open(LockMode::Read)?;
+    let (_, id) = unlock::resolve(&store, &a.id)?;
     // Through all_entries, so that a reveal-together answer this device may read is opened.
-    let all = session::all_entries(&store)?;
+    let all = unlock::all_entries(&store)?;
     let e = all
         .iter()
         .find(|e| e.id == id)
@@ -117,7 +117,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
 
 pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
-    let mut store = unlocked.open(Access::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     // Both answered a reveal-together prompt since the last look: publish this device's keys.
     crate::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
     let standings = crate::node::standings(&mut store, &unlocked.secrets.public_key_hex())?;

@@ -10,7 +10,7 @@ use textplots::{Chart, Plot, Shape};
 use crate::cli::{Global, TrendsArgs};
 use crate::fail::fail;
 use crate::render;
-use crate::session::Unlocked;
+use crate::unlock::Unlocked;
 
 fn terminal_chart(title: &str, points: &[(f32, f32)], weeks: usize, ymax: f32) -> String {
     let mut chart = Chart::new_with_y_range(100, 24, 0.0, weeks.max(2) as f32 - 1.0, 0.0, ymax);

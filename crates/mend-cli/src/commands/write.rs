@@ -7,13 +7,13 @@ use mend_journal::{
     inline_tags, normalize_tag, EntryEdit, NewEntry, KIND_ACKNOWLEDGMENT, KIND_ENTRY,
     TEXT_MAX_BYTES,
 };
-use mend_store::{Access, Doc};
+use mend_store::{Doc, LockMode};
 use zeroize::Zeroizing;
 
 use crate::cli::{DeleteArgs, EditArgs, EntryFields, Global, WriteArgs, WriteKind};
 use crate::dates::parse_when;
 use crate::fail::fail;
-use crate::session::{self, Unlocked};
+use crate::unlock::{self, Unlocked};
 use crate::{editor, render};
 
 fn explicit_tags(raw: &[String]) -> Result<Vec<String>> {
@@ -166,7 +166,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         },
     };
     let doc = if a.private { Doc::Private } else { Doc::Shared };
-    let mut store = unlocked.open(Access::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     store.commit(doc, |j| j.add_entry(&entry, Utc::now()))?;
     println!("{}", &entry.id[..8]);
     Ok(())
@@ -190,8 +190,8 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
     let me = unlocked.secrets.person_id.clone();
     // Read the entry under a shared lock, edit without holding any lock, then write.
     let (doc, id, current) = {
-        let store = unlocked.open(Access::Read)?;
-        let (doc, id) = session::resolve(&store, &a.id)?;
+        let store = unlocked.open(LockMode::Read)?;
+        let (doc, id) = unlock::resolve(&store, &a.id)?;
         let e = store.journal(doc).entry(&id)?;
         (doc, id, e)
     };
@@ -232,7 +232,7 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
         println!("{} unchanged", current.short_id());
         return Ok(());
     }
-    let mut store = unlocked.open(Access::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     store.commit(doc, |j| j.edit_entry(&id, &me, &change, Utc::now()))?;
     println!("{} edited", &id[..8]);
     Ok(())
@@ -241,8 +241,8 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
 pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let me = unlocked.secrets.person_id.clone();
-    let mut store = unlocked.open(Access::Write)?;
-    let (doc, id) = session::resolve(&store, &a.id)?;
+    let mut store = unlocked.open(LockMode::Write)?;
+    let (doc, id) = unlock::resolve(&store, &a.id)?;
     let e = store.journal(doc).entry(&id)?;
     if e.author_id != me {
         return Err(mend_journal::JournalError::NotAuthor { author: e.author }.into());

@@ -1,17 +1,17 @@
 //! The async shell behind `invite`, `join`, `sync` and `serve`: it starts the network, carries
 //! bytes between it and the sync core, and does all journal work off the async runtime.
 
-mod access;
 pub mod pair;
-mod session;
+mod peer_sync;
+mod served;
 
 use std::time::Duration;
 
 use anyhow::Result;
 use mend_net::{Multiaddr, NetConfig};
 
-pub use access::{Access, Shared};
-pub use session::{answer, sync_with, Answer, Summary};
+pub use peer_sync::{answer, sync_with, Answer, Summary};
+pub use served::{ServedJournal, SharedJournal};
 
 use crate::cli::NetArgs;
 use crate::fail::fail;
@@ -92,8 +92,8 @@ pub fn standings(store: &mut mend_store::Store, me: &str) -> Result<Vec<Standing
     {
         let mut newest: Option<(std::time::SystemTime, String)> = None;
         for key in [
-            access::initiate_key(&device.key),
-            access::answer_key(&device.key),
+            served::initiate_key(&device.key),
+            served::answer_key(&device.key),
         ] {
             if let Some(at) = store.peer_state_saved_at(&key)? {
                 if newest.as_ref().is_none_or(|(t, _)| at > *t) {

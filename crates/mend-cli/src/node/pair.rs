@@ -15,10 +15,10 @@ use mend_sync::{
 };
 use tokio::sync::mpsc;
 
-use super::{answer, net_config, parse_addrs, sync_with, Access, Answer, Shared};
+use super::{answer, net_config, parse_addrs, sync_with, Answer, ServedJournal, SharedJournal};
 use crate::cli::{InviteArgs, InviteFor, JoinArgs};
 use crate::fail::fail;
-use crate::session::Unlocked;
+use crate::unlock::Unlocked;
 
 /// Wait briefly for the addresses the network listens on.
 async fn listen_addrs(events: &mut mpsc::Receiver<NetEvent>, net: &NetHandle) -> Vec<String> {
@@ -50,7 +50,7 @@ async fn linger(events: &mut mpsc::Receiver<NetEvent>, peer: PeerId) {
 /// named by the joiner) or the inviter. The inviter decides, never the joiner; the journal's
 /// rules check it again on every device that receives the change.
 fn admit(
-    a: &mut Access,
+    a: &mut ServedJournal,
     join: &JoinRequest,
     inviter: &Person,
     for_whom: InviteFor,
@@ -107,12 +107,12 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
     let journal_key = *unlocked.secrets.journal_key.expose();
     let my_key = unlocked.secrets.public_key_hex();
     let my_device = unlocked.secrets.device_name.clone();
-    let shared = Access::new(unlocked);
+    let shared = ServedJournal::new(unlocked);
     let timeout = Duration::from_secs(args.timeout);
     let config = net_config(seed, &args.net)?;
     let asked = args.for_whom;
     super::runtime()?.block_on(async move {
-        let (people, legacy_heads) = Access::with(&shared, |a| {
+        let (people, legacy_heads) = ServedJournal::with(&shared, |a| {
             let journal = a.store()?.journal(Doc::Shared);
             let heads: Vec<[u8; 32]> = journal.legacy_heads().iter().map(|h| h.0).collect();
             Ok((journal.people()?.len(), heads))
@@ -197,7 +197,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             return Err(fail("the joining device's key does not match its connection", "run `mend invite` again").into());
                         }
                         let by = inviter_person.clone();
-                        let admitted = Access::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom).map(|p| (p, join)))).await?;
+                        let admitted = ServedJournal::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom).map(|p| (p, join)))).await?;
                         let (person, join) = match admitted {
                             Ok(x) => x,
                             Err(reason) => {
@@ -237,7 +237,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                         Answer::Reply { response, finished } => {
                             let _ = reply.send(response);
                             if finished && joined == Some(peer) {
-                                let n = Access::with(&shared, |a| Ok(a.store()?.journal(Doc::Shared).len())).await?;
+                                let n = ServedJournal::with(&shared, |a| Ok(a.store()?.journal(Doc::Shared).len())).await?;
                                 linger(&mut events, peer).await;
                                 println!("The new device has the journal ({n} entries). Done.");
                                 return Ok(());
@@ -392,7 +392,7 @@ pub fn join(
         }
         let key_file = home.read_key_file()?;
         let unlocked = Unlocked::from_parts(home, key_file, secrets);
-        let shared: Shared = Access::new(unlocked);
+        let shared: SharedJournal = ServedJournal::new(unlocked);
         let summary = sync_with(&shared, &net, inviter_peer, inviter_device).await.map_err(|e| {
             fail(
                 format!("paired, but the first sync failed: {e}"),

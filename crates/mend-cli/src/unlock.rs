@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use mend_crypto::{DeviceSecrets, JournalId, KeyFile};
 use mend_journal::{Entry, Person};
-use mend_store::{Access, Doc, Entries, Home, HomeLock, Store};
+use mend_store::{Doc, Entries, Home, HomeLock, LockMode, Store};
 
 use crate::cli::Global;
 use crate::fail::fail;
@@ -62,7 +62,7 @@ impl Unlocked {
         }
     }
 
-    fn lock(&self, access: Access) -> Result<HomeLock> {
+    fn lock(&self, access: LockMode) -> Result<HomeLock> {
         Ok(self.home.lock_or_wait(access, || {
             eprintln!(
                 "waiting: another mend command is using this journal (such as `mend serve` \
@@ -72,7 +72,7 @@ impl Unlocked {
     }
 
     /// Lock the home and load the journal.
-    pub fn open(&self, access: Access) -> Result<Store> {
+    pub fn open(&self, access: LockMode) -> Result<Store> {
         let lock = self.lock(access)?;
         let store = Store::open(&self.home, &self.secrets, self.key_file.journal_id, lock)?;
         warn(store.warnings());
@@ -89,7 +89,7 @@ impl Unlocked {
     /// Both documents' entries as they are stored, through the read index (see
     /// [`Unlocked::read_entries`]).
     pub fn read_documents(&self) -> Result<Entries> {
-        let lock = self.lock(Access::Read)?;
+        let lock = self.lock(LockMode::Read)?;
         let journal_id = self.key_file.journal_id;
         let (entries, warnings) = Store::read_entries(&self.home, &self.secrets, journal_id, lock)?;
         warn(&warnings);

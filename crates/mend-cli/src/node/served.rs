@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, Result};
 use mend_journal::{Device, JournalError, SyncState};
 use mend_net::{peer_id_from_public_key, PeerId};
-use mend_store::{Access as LockAccess, Doc, Store};
+use mend_store::{Doc, LockMode, Store};
 use mend_sync::SyncError;
 
-use crate::session::Unlocked;
+use crate::unlock::Unlocked;
 
 /// Close the store (and release the home's lock) after this long without use: long enough to
 /// keep it across the rounds of one session, short enough that other commands barely wait.
@@ -21,7 +21,7 @@ const IDLE_CLOSE: Duration = Duration::from_millis(500);
 /// laptop closed): the sync state of its unfinished session is dropped from memory.
 const SESSION_STALE: Duration = Duration::from_secs(10);
 
-pub type Shared = Arc<Mutex<Access>>;
+pub type SharedJournal = Arc<Mutex<ServedJournal>>;
 
 /// A session this device is answering: the peer's session id, its sync state, when last used.
 struct Answering {
@@ -31,9 +31,9 @@ struct Answering {
 }
 
 /// What changes when any process writes to the journal.
-type Fingerprint = Vec<(u64, Option<SystemTime>)>;
+type FileStamps = Vec<(u64, Option<SystemTime>)>;
 
-pub struct Access {
+pub struct ServedJournal {
     pub unlocked: Unlocked,
     store: Option<Store>,
     /// Sync states of the peers this device is answering, by device key, with when each was
@@ -41,7 +41,7 @@ pub struct Access {
     answering: HashMap<String, Answering>,
     last_used: Instant,
     /// The journal's files as this process last left them.
-    known: Fingerprint,
+    known: FileStamps,
 }
 
 /// Sync-core errors inside a store action become journal errors.
@@ -52,9 +52,9 @@ pub fn core(e: SyncError) -> JournalError {
     }
 }
 
-impl Access {
-    pub fn new(unlocked: Unlocked) -> Shared {
-        let mut a = Access {
+impl ServedJournal {
+    pub fn new(unlocked: Unlocked) -> SharedJournal {
+        let mut a = ServedJournal {
             unlocked,
             store: None,
             answering: HashMap::new(),
@@ -67,8 +67,8 @@ impl Access {
 
     /// Run blocking journal work on a blocking thread.
     pub async fn with<T: Send + 'static>(
-        shared: &Shared,
-        f: impl FnOnce(&mut Access) -> Result<T> + Send + 'static,
+        shared: &SharedJournal,
+        f: impl FnOnce(&mut ServedJournal) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let shared = shared.clone();
         tokio::task::spawn_blocking(move || {
@@ -104,14 +104,14 @@ impl Access {
         self.last_used = Instant::now();
         if let Some(store) = self.store.as_mut() {
             if !store.is_locked() {
-                let lock = self.unlocked.home.lock(LockAccess::Write)?;
+                let lock = self.unlocked.home.lock(LockMode::Write)?;
                 if store.relock(lock).is_err() {
                     self.store = None; // another process compacted: load afresh
                 }
             }
         }
         if self.store.is_none() {
-            let mut store = self.unlocked.open(LockAccess::Write)?;
+            let mut store = self.unlocked.open(LockMode::Write)?;
             // Sync answers first; the log is folded into a snapshot when the process is idle.
             store.defer_compaction();
             self.store = Some(store);
@@ -150,7 +150,7 @@ impl Access {
         self.store = None;
     }
 
-    fn fingerprint(&self) -> Fingerprint {
+    fn fingerprint(&self) -> FileStamps {
         let root: PathBuf = self.unlocked.home_path();
         ["shared/snapshot", "shared/log"]
             .iter()
@@ -278,17 +278,17 @@ mod tests {
         )
         .unwrap();
         let (key_file, secrets) = home.unlock(&pass).unwrap();
-        let shared = Access::new(Unlocked::from_parts(home, key_file, secrets));
+        let shared = ServedJournal::new(Unlocked::from_parts(home, key_file, secrets));
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let heads = |shared: &Shared| {
-            rt.block_on(Access::with(shared, |a| {
+        let heads = |shared: &SharedJournal| {
+            rt.block_on(ServedJournal::with(shared, |a| {
                 Ok(a.store()?.journal_mut(Doc::Shared).heads())
             }))
         };
         let before = heads(&shared).unwrap();
-        let failed = rt.block_on(Access::with(&shared, |a| -> Result<()> {
+        let failed = rt.block_on(ServedJournal::with(&shared, |a| -> Result<()> {
             // Change the document in memory, then fail half-way.
             let store = a.store()?;
             let j = store.journal_mut(Doc::Shared);

@@ -9,7 +9,7 @@ use mend_store::{Doc, RefusalNote, Store};
 use mend_sync::{ends_session, respond, Refusal, Request, Response, Step, SyncSession};
 use serde::Serialize;
 
-use super::access::{core, initiate_key, Access, Shared};
+use super::served::{core, initiate_key, ServedJournal, SharedJournal};
 
 /// What one session did, for the summary line.
 #[derive(Debug, Clone, Serialize)]
@@ -103,14 +103,14 @@ impl Summary {
 
 /// Run a session with a paired device until both hold the same journal.
 pub async fn sync_with(
-    shared: &Shared,
+    shared: &SharedJournal,
     net: &NetHandle,
     peer: PeerId,
     device: Device,
 ) -> Result<Summary> {
     let started = Instant::now();
     let key = device.key.clone();
-    let (journal_id, before, session) = Access::with(shared, {
+    let (journal_id, before, session) = ServedJournal::with(shared, {
         let key = key.clone();
         move |a| {
             let store = a.store()?;
@@ -128,7 +128,7 @@ pub async fn sync_with(
     let mut sent = 0u64;
     let mut summary_refused: Vec<Refused> = Vec::new();
     loop {
-        let (s, step) = Access::with(shared, {
+        let (s, step) = ServedJournal::with(shared, {
             let mut s = session.take().expect("session");
             move |a| {
                 // A session that does not converge is the sync's own failure, not the journal's:
@@ -188,7 +188,7 @@ pub async fn sync_with(
             _ => bail!("{}'s {} answered out of turn", device.person, device.name),
         };
         sent += u64::from(gained);
-        let s = Access::with(shared, {
+        let s = ServedJournal::with(shared, {
             let mut s = session.take().expect("session");
             move |a| {
                 a.store()?.commit(Doc::Shared, |j| {
@@ -204,7 +204,7 @@ pub async fn sync_with(
     summary_refused.extend(s.refused().iter().cloned());
     let refused = s.refused().to_vec();
     let refused_device = device.clone();
-    let (after, summary_bytes) = Access::with(shared, move |a| {
+    let (after, summary_bytes) = ServedJournal::with(shared, move |a| {
         let store = a.store()?;
         if refused.is_empty() {
             store.save_peer_state(&initiate_key(&key), &s.saved_state())?;
@@ -243,7 +243,7 @@ pub enum Answer {
 }
 
 /// Answer a sync request from `peer`, if it is a paired device of this journal.
-pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<Answer> {
+pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> Result<Answer> {
     let Request::Sync {
         journal_id,
         session,
@@ -253,7 +253,7 @@ pub async fn answer(shared: &Shared, peer: PeerId, request: Request) -> Result<A
     else {
         return Ok(Answer::Refuse("a pairing message on the sync protocol"));
     };
-    Access::with(shared, move |a| {
+    ServedJournal::with(shared, move |a| {
         let Some(device) = a.paired()?.remove(&peer) else {
             if let Some(d) = a.removed_device(&peer)? {
                 // Not a stranger: a device this journal removed. It is told, and gets nothing.

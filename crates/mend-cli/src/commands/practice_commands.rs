@@ -7,7 +7,7 @@ use mend_journal::{
     normalize_tag, promise_records, Entry, Extra, NewEntry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
     KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
 };
-use mend_store::{Access, Doc};
+use mend_store::{Doc, LockMode};
 use serde_json::json;
 
 use crate::cli::{
@@ -18,7 +18,7 @@ use crate::commands::write::{non_empty, TextSource};
 use crate::dates::parse_when;
 use crate::fail::fail;
 use crate::render;
-use crate::session::{self, Unlocked};
+use crate::unlock::{self, Unlocked};
 
 /// Add one entry to the shared journal.
 fn add(unlocked: &Unlocked, entry: NewEntry) -> Result<String> {
@@ -52,10 +52,10 @@ fn insert(
     mut entry: NewEntry,
 ) -> Result<String> {
     let me = unlocked.secrets.person_id.clone();
-    let mut store = unlocked.open(Access::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     let target = match target {
         Some(prefix) => {
-            let (doc, id) = session::resolve(&store, prefix)?;
+            let (doc, id) = unlock::resolve(&store, prefix)?;
             if doc == Doc::Private {
                 return Err(fail(
                     "that entry is private to this device",
@@ -312,8 +312,8 @@ pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
 
 pub fn share(g: &Global, a: IdArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
-    let mut store = unlocked.open(Access::Write)?;
-    let (doc, id) = session::resolve(&store, &a.id)?;
+    let mut store = unlocked.open(LockMode::Write)?;
+    let (doc, id) = unlock::resolve(&store, &a.id)?;
     if doc == Doc::Shared {
         return Err(fail("that entry is already shared", "nothing was changed").into());
     }
@@ -348,8 +348,8 @@ pub fn share(g: &Global, a: IdArgs) -> Result<()> {
 
 pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
-    let mut store = unlocked.open(Access::Read)?;
-    let (doc, id) = session::resolve(&store, &a.id)?;
+    let mut store = unlocked.open(LockMode::Read)?;
+    let (doc, id) = unlock::resolve(&store, &a.id)?;
     let devices = store.journal(Doc::Shared).devices()?;
     let versions = store.journal_mut(doc).history(&id)?;
     let private = doc == Doc::Private;
@@ -425,7 +425,7 @@ pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
     eprintln!("{}\n", prompt.question);
     let text = source.text()?;
     let me = unlocked.secrets.person_id.clone();
-    let mut store = unlocked.open(Access::Write)?;
+    let mut store = unlocked.open(LockMode::Write)?;
     let (id, complete) = crate::together::answer(&mut store, &me, &prompt.id, &text)?;
     println!("{}", &id[..8]);
     if complete {
