@@ -14,9 +14,12 @@ mod model;
 mod practices;
 mod prompts;
 mod query;
+mod reading;
+mod registry;
 mod rules;
 mod signed;
 mod tags;
+mod writing;
 
 pub use automerge::ChangeHash;
 pub use entry::{
