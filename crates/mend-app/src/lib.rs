@@ -1,13 +1,19 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! For now: the policy that decides when a serving device syncs with whom
+//! So far: reveal-together ([`together`]: answers sealed under their own keys, the keys
+//! published once both have answered, answers opened with the keys this device may use), and
+//! the policy that decides when a serving device syncs with whom
 //! ([`ServePlanner`]), as a planner: events in (a device found, connected, a session ended, a
 //! change written by another process, the clock), effects out (dial, start a session, look for
 //! local changes, publish reveal-together keys, read the registry again). It does no I/O and
 //! keeps no clock of its own: the shell passes the time in, so tests run whole scenarios on a
-//! virtual clock with no sleeps. It must not depend on tokio, libp2p or the file system; peers
-//! are any ordered, hashable id (the network shell uses libp2p's peer ids).
+//! virtual clock with no sleeps. It must not depend on tokio or libp2p (peers are any ordered,
+//! hashable id; the network shell uses libp2p's peer ids); files are reached only through
+//! mend-store.
 
+mod error;
 mod serve_plan;
+pub mod together;
 
+pub use error::AppError;
 pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};

@@ -103,6 +103,16 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
     if let Some(f) = err.downcast_ref::<Fail>() {
         return (f.what.clone(), f.hint.clone());
     }
+    if let Some(a) = err.downcast_ref::<mend_app::AppError>() {
+        return match a {
+            mend_app::AppError::Journal(j) => (j.to_string(), journal_hint(j).into()),
+            mend_app::AppError::Store(s) => (s.to_string(), store_hint(s)),
+            mend_app::AppError::Crypto(c) => (
+                c.to_string(),
+                "nothing was changed; this looks like damaged input".into(),
+            ),
+        };
+    }
     if let Some(s) = err.downcast_ref::<StoreError>() {
         return (s.to_string(), store_hint(s));
     }

@@ -12,7 +12,6 @@ mod fail;
 mod node;
 mod passphrase;
 mod render;
-mod together;
 mod unlock;
 
 use std::process::ExitCode;

@@ -123,7 +123,7 @@ pub fn all_entries(store: &Store) -> Result<Vec<Entry>> {
 /// opened.
 fn readable(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
     let mut all = entries.into_all();
-    crate::together::open_answers(&mut all, journal_id);
+    mend_app::together::open_answers(&mut all, journal_id);
     all
 }
 

@@ -307,7 +307,7 @@ fn publish_keys(shared: &SharedJournal) -> Result<()> {
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
     let me = a.unlocked.secrets.person_id.clone();
-    crate::together::publish_ready(a.store()?, &me)?;
+    mend_app::together::publish_ready(a.store()?, &me)?;
     a.close_if_idle();
     Ok(())
 }

@@ -426,10 +426,10 @@ pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
     let text = source.text()?;
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
-    let (id, complete) = crate::together::answer(&mut store, &me, &prompt.id, &text)?;
+    let (id, complete) = mend_app::together::answer(&mut store, &me, &prompt.id, &text)?;
     println!("{}", &id[..8]);
     if complete {
-        crate::together::publish_ready(&mut store, &me)?;
+        mend_app::together::publish_ready(&mut store, &me)?;
         eprintln!(
             "You have both answered. Your key is published: after the next sync you can read each other's answers."
         );

@@ -119,7 +119,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let mut store = unlocked.open(LockMode::Write)?;
     // Both answered a reveal-together prompt since the last look: publish this device's keys.
-    crate::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
+    mend_app::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
     let standings = crate::node::standings(&mut store, &unlocked.secrets.public_key_hex())?;
     let shared = store.journal(Doc::Shared);
     let mut by_author: BTreeMap<String, usize> = BTreeMap::new();

@@ -4,7 +4,6 @@
 //! rest, never synced) until that device sees both answers in the shared journal; then it
 //! publishes the key, and after the next sync both can read both.
 
-use anyhow::Result;
 use chrono::Utc;
 use mend_crypto::{open_with_key, random_bytes, random_id_hex, seal_with_key, JournalId};
 use mend_journal::{
@@ -12,6 +11,10 @@ use mend_journal::{
 };
 use mend_store::{Doc, Store};
 use zeroize::Zeroizing;
+
+use crate::AppError;
+
+type Result<T> = std::result::Result<T, AppError>;
 
 fn associated_data(journal: JournalId, answer_id: &str) -> Vec<u8> {
     let mut ad = b"mend/together/1".to_vec();

@@ -1,0 +1,16 @@
+//! The one error type of mend-app: what went wrong underneath, kept whole so that a front end
+//! can say what happened and what to do next.
+
+use mend_crypto::CryptoError;
+use mend_journal::JournalError;
+use mend_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
