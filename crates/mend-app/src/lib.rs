@@ -1,6 +1,6 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! So far: reveal-together ([`together`]: answers sealed under their own keys, the keys
+//! So far: who a joining device becomes ([`pairing`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
 //! the policy that decides when a serving device syncs with whom
 //! ([`ServePlanner`]), as a planner: events in (a device found, connected, a session ended, a
@@ -12,6 +12,7 @@
 //! mend-store.
 
 mod error;
+pub mod pairing;
 mod serve_plan;
 pub mod together;
 

@@ -4,10 +4,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::Utc;
-use mend_crypto::{
-    public_key_hex, random_bytes, random_id_hex, DeviceSecrets, JournalId, JournalKey,
-};
-use mend_journal::{Device, JournalError, Person};
+use mend_app::pairing::{self, AdmitError, Joining};
+use mend_crypto::{public_key_hex, random_bytes, DeviceSecrets, JournalId, JournalKey};
+use mend_journal::{Device, Person};
 use mend_net::{peer_id_from_public_key, start, NetEvent, NetHandle, PeerId, Protocol};
 use mend_store::Doc;
 use mend_sync::{
@@ -46,57 +45,46 @@ async fn linger(events: &mut mpsc::Receiver<NetEvent>, peer: PeerId) {
     }
 }
 
-/// Record the joining device for the person the invite is for: the partner (new to the journal,
-/// named by the joiner) or the inviter. The inviter decides, never the joiner; the journal's
-/// rules check it again on every device that receives the change.
+/// Record the joining device for the person the invite is for (`mend_app::pairing`).
 fn admit(
     a: &mut ServedJournal,
     join: &JoinRequest,
     inviter: &Person,
     for_whom: InviteFor,
-) -> Result<Person, Refusal> {
-    let mut work = || -> Result<Person> {
-        let store = a.store()?;
-        let people = store.journal(Doc::Shared).people()?;
-        let person = match for_whom {
-            InviteFor::Me => inviter.clone(),
-            InviteFor::Partner if people.len() < 2 => Person {
-                id: random_id_hex()?,
-                name: join.person_name.trim().to_owned(),
-            },
-            InviteFor::Partner => return Err(JournalError::Invalid("third person".into()).into()),
-        };
-        let now = Utc::now();
-        store.commit(Doc::Shared, |j| {
-            j.add_device(
-                &join.device_key,
-                &person,
-                &join.device_name,
-                &inviter.id,
-                now,
-            )
-        })?;
-        Ok(person)
+) -> Result<Result<Person, AdmitError>> {
+    let joining = Joining {
+        device_key: &join.device_key,
+        device_name: &join.device_name,
+        person_name: &join.person_name,
     };
-    work().map_err(|e| {
-        tracing::warn!("refused a joining device: {e}");
-        Refusal::ThirdPerson
-    })
+    Ok(pairing::admit(
+        a.store()?,
+        &joining,
+        inviter,
+        app_invite_for(for_whom),
+        Utc::now(),
+    ))
+}
+
+fn app_invite_for(f: InviteFor) -> pairing::InviteFor {
+    match f {
+        InviteFor::Partner => pairing::InviteFor::Partner,
+        InviteFor::Me => pairing::InviteFor::Me,
+    }
 }
 
 /// Whose device an invite admits: what `--for` says, else the partner while the journal has one
 /// person and one's own device after.
 fn invite_for(people: usize, asked: Option<InviteFor>) -> Result<InviteFor> {
-    match (asked, people) {
-        (Some(InviteFor::Partner), n) if n >= 2 => Err(fail(
+    match pairing::invite_for(people, asked.map(app_invite_for)) {
+        Ok(pairing::InviteFor::Partner) => Ok(InviteFor::Partner),
+        Ok(pairing::InviteFor::Me) => Ok(InviteFor::Me),
+        Err(_) => Err(fail(
             "your partner has already joined this journal, which holds two people",
             "to add another device of yours, run `mend invite --for me`; your partner adds \
              theirs from one of their own devices",
         )
         .into()),
-        (Some(f), _) => Ok(f),
-        (None, n) if n >= 2 => Ok(InviteFor::Me),
-        (None, _) => Ok(InviteFor::Partner),
     }
 }
 
@@ -197,15 +185,24 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             return Err(fail("the joining device's key does not match its connection", "run `mend invite` again").into());
                         }
                         let by = inviter_person.clone();
-                        let admitted = ServedJournal::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom).map(|p| (p, join)))).await?;
+                        let admitted = ServedJournal::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom)?.map(|p| (p, join)))).await?;
                         let (person, join) = match admitted {
                             Ok(x) => x,
-                            Err(reason) => {
-                                let _ = reply.send(Response::Refused { reason });
+                            Err(AdmitError::ThirdPerson) => {
+                                let _ = reply.send(Response::Refused { reason: Refusal::ThirdPerson });
                                 linger(&mut events, peer).await;
                                 return Err(fail(
                                     "this journal already belongs to two people",
                                     "a device can join as one of them: use the same --name as on their other device",
+                                ).into());
+                            }
+                            Err(e) => {
+                                tracing::warn!("refused a joining device: {e}");
+                                let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
+                                linger(&mut events, peer).await;
+                                return Err(fail(
+                                    format!("the joining device was not added: {e}"),
+                                    "nothing was added to the journal; run `mend invite` again",
                                 ).into());
                             }
                         };

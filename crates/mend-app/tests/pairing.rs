@@ -1,0 +1,76 @@
+//! Admitting a joining device into a real journal on disk (a temporary home).
+
+use chrono::Utc;
+use mend_app::pairing::{admit, AdmitError, InviteFor, Joining};
+use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
+use mend_journal::Person;
+use mend_store::{Doc, Home, LockMode, Store};
+
+fn key_hex(seed: u8) -> String {
+    let key = mend_journal::Signer::from_seed(&[seed; 32]).public_key();
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_joining_device_becomes_whose_the_inviter_says_and_errors_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path().join("home"));
+    let secrets = DeviceSecrets {
+        journal_key: JournalKey::generate().unwrap(),
+        identity_seed: random_bytes().unwrap(),
+        person_id: "a".repeat(32),
+        person_name: "Alex".into(),
+        device_name: "laptop".into(),
+    };
+    let jid = JournalId::generate().unwrap();
+    home.init(
+        &secrets,
+        jid,
+        &Passphrase::from("pass"),
+        KdfParams::INSECURE_TEST,
+        Utc::now(),
+    )
+    .unwrap();
+    let mut store = Store::open(&home, &secrets, jid, home.lock(LockMode::Write).unwrap()).unwrap();
+    let alex = Person {
+        id: secrets.person_id.clone(),
+        name: "Alex".into(),
+    };
+    let sam_laptop = key_hex(2);
+    let joining = Joining {
+        device_key: &sam_laptop,
+        device_name: "sam-laptop",
+        person_name: "Sam",
+    };
+    let sam = admit(&mut store, &joining, &alex, InviteFor::Partner, Utc::now()).unwrap();
+    assert_eq!(sam.name, "Sam");
+    assert_ne!(sam.id, alex.id);
+    // The same device again: said as such, not as a third person.
+    match admit(&mut store, &joining, &alex, InviteFor::Me, Utc::now()) {
+        Err(AdmitError::AlreadyPaired(who)) => assert_eq!(who, "Sam's sam-laptop"),
+        other => panic!("{other:?}"),
+    }
+    // A partner invite now that two people have joined: a third person, refused.
+    let third = key_hex(3);
+    let joining = Joining {
+        device_key: &third,
+        device_name: "mallory-laptop",
+        person_name: "Mallory",
+    };
+    assert!(matches!(
+        admit(&mut store, &joining, &alex, InviteFor::Partner, Utc::now()),
+        Err(AdmitError::ThirdPerson)
+    ));
+    // One of Alex's own devices, whatever name it gave.
+    let phone = key_hex(4);
+    let joining = Joining {
+        device_key: &phone,
+        device_name: "alex-phone",
+        person_name: "Mallory",
+    };
+    let p = admit(&mut store, &joining, &alex, InviteFor::Me, Utc::now()).unwrap();
+    assert_eq!(p, alex);
+    let people = store.journal(Doc::Shared).people().unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(store.journal(Doc::Shared).devices().unwrap().len(), 3);
+}
