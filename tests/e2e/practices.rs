@@ -338,3 +338,43 @@ fn trends_chart_a_generated_year() {
         .fails(&["trends", "--output", "chart.png"])
         .contains(".svg"));
 }
+
+/// What one may not answer is refused with a line saying why and what to do, and nothing is
+/// written.
+#[test]
+fn answers_one_may_not_give_are_refused_in_words_and_write_nothing() {
+    let alex = Device::new("Alex");
+    let promise = alex.ok(&["promise", "add", "Call at noon"]).trim().to_owned();
+    let plain = alex.write(&["Just words"]).trim().to_owned();
+    let ask = alex
+        .ok(&["reassure", "ask", "Tell me we are okay"])
+        .trim()
+        .to_owned();
+    let before = alex.snapshot_files();
+    for (args, said, hint) in [
+        (
+            vec!["promise", "confirm", promise.as_str()],
+            "you cannot confirm your own promise",
+            "your partner confirms",
+        ),
+        (
+            vec!["promise", "kept", plain.as_str()],
+            "is not a promise",
+            "`mend promise list` shows the promises",
+        ),
+        (
+            vec!["ack", plain.as_str()],
+            "that is your own entry",
+            "`mend status` lists your partner's entries",
+        ),
+        (
+            vec!["reassure", "give", ask.as_str(), "We", "are"],
+            "this is your own request",
+            "your partner answers it",
+        ),
+    ] {
+        let err = alex.fails(&args);
+        assert!(err.contains(said) && err.contains(hint), "{args:?}: {err}");
+    }
+    assert_eq!(alex.snapshot_files(), before);
+}

@@ -1,6 +1,7 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! So far: who a joining device becomes ([`pairing`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
+//! So far: who a joining device becomes ([`pairing`]), who may answer what in the practices
+//! and writing such answers ([`practices`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
 //! the policy that decides when a serving device syncs with whom
 //! ([`ServePlanner`]), as a planner: events in (a device found, connected, a session ended, a
@@ -13,6 +14,7 @@
 
 mod error;
 pub mod pairing;
+pub mod practices;
 mod serve_plan;
 pub mod together;
 

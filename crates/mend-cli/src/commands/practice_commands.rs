@@ -2,9 +2,9 @@
 
 use anyhow::Result;
 use chrono::{Local, Utc};
-use mend_crypto::random_id_hex;
+use mend_app::practices::{self, PracticeError};
 use mend_journal::{
-    normalize_tag, promise_records, Entry, Extra, NewEntry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
+    normalize_tag, promise_records, Extra, NewEntry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
     KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
 };
 use mend_store::{Doc, LockMode};
@@ -20,37 +20,9 @@ use crate::fail::fail;
 use crate::render;
 use crate::unlock::{self, Unlocked};
 
-/// Add one entry to the shared journal.
-fn add(unlocked: &Unlocked, entry: NewEntry) -> Result<String> {
-    insert(unlocked, None, |_, _| Ok(()), entry)
-}
-
-/// Add one entry to the shared journal that answers the entry `prefix` names, once `check`
-/// (given that entry and this person's id) has found the answer fitting.
-fn answer(
-    unlocked: &Unlocked,
-    prefix: &str,
-    check: impl FnOnce(&Entry, &str) -> Result<()>,
-    entry: NewEntry,
-) -> Result<String> {
-    insert(unlocked, Some(prefix), check, entry)
-}
-
-/// Refuse to answer `t` unless it is of `kind`; `what` names that kind ("a promise").
-fn require_kind(t: &Entry, kind: &str, what: &str, hint: &str) -> Result<()> {
-    if t.kind == kind {
-        Ok(())
-    } else {
-        Err(fail(format!("{} is not {what}", t.short_id()), hint).into())
-    }
-}
-
-fn insert(
-    unlocked: &Unlocked,
-    target: Option<&str>,
-    check: impl FnOnce(&Entry, &str) -> Result<()>,
-    mut entry: NewEntry,
-) -> Result<String> {
+/// Add one entry to the shared journal as this person, answering the entry `target` names (an id
+/// prefix) if given; who may answer what is `mend_app::practices`'s to say.
+fn insert(unlocked: &Unlocked, target: Option<&str>, entry: NewEntry) -> Result<String> {
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
     let target = match target {
@@ -63,22 +35,46 @@ fn insert(
                 )
                 .into());
             }
-            Some(store.journal(Doc::Shared).entry(&id)?)
+            Some(id)
         }
         None => None,
     };
-    if let Some(t) = &target {
-        check(t, &me)?;
-    }
-    entry.id = random_id_hex()?;
-    entry.author_id = me;
-    entry.written_at = Utc::now();
-    if entry.created_at == chrono::DateTime::<Utc>::default() {
-        entry.created_at = entry.written_at;
-    }
-    entry.extra.refers_to = target.map(|t| t.id);
-    store.commit(Doc::Shared, |j| j.add_entry(&entry, Utc::now()))?;
-    Ok(entry.id[..8].to_owned())
+    let id = practices::add_shared(&mut store, &me, target.as_deref(), entry, Utc::now())
+        .map_err(practice_fail)?;
+    Ok(id[..8].to_owned())
+}
+
+/// What to tell the person when an answer was not written, and what to do instead.
+fn practice_fail(e: PracticeError) -> anyhow::Error {
+    let (what, hint) = match e {
+        PracticeError::App(e) => return anyhow::Error::from(*e),
+        PracticeError::Retracted => (e.to_string(), "reply to another entry"),
+        PracticeError::OwnEntry => (
+            e.to_string(),
+            "`mend status` lists your partner's entries waiting for you to hear them",
+        ),
+        PracticeError::NotA { what, .. } => (
+            e.to_string(),
+            if what == "a promise" {
+                "`mend promise list` shows the promises"
+            } else {
+                "`mend status` lists open requests"
+            },
+        ),
+        PracticeError::ConfirmOwnPromise => (
+            e.to_string(),
+            "use `mend promise kept` or `mend promise missed`; your partner confirms",
+        ),
+        PracticeError::NotYourPromise { .. } => (
+            e.to_string(),
+            "only the one who promised records it kept or missed; you can `mend promise confirm` it",
+        ),
+        PracticeError::OwnRequest => (
+            e.to_string(),
+            "your partner answers it from their laptop",
+        ),
+    };
+    fail(what, hint).into()
 }
 
 fn words(text: &[String]) -> String {
@@ -102,15 +98,7 @@ pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
         text,
         ..Default::default()
     };
-    let id = answer(
-        &unlocked,
-        &a.id,
-        |t, _| match t.extra.retracted_at {
-            Some(_) => Err(fail("that entry was retracted", "reply to another entry").into()),
-            None => Ok(()),
-        },
-        entry,
-    )?;
+    let id = insert(&unlocked, Some(&a.id), entry)?;
     println!("{id}");
     Ok(())
 }
@@ -122,21 +110,7 @@ pub fn ack(g: &Global, a: AckArgs) -> Result<()> {
         text: a.note.unwrap_or_default().trim().to_owned(),
         ..Default::default()
     };
-    let id = answer(
-        &unlocked,
-        &a.id,
-        |t, me| {
-            if t.author_id == me {
-                return Err(fail(
-                    "that is your own entry",
-                    "`mend status` lists your partner's entries waiting for you to hear them",
-                )
-                .into());
-            }
-            Ok(())
-        },
-        entry,
-    )?;
+    let id = insert(&unlocked, Some(&a.id), entry)?;
     println!("{id}");
     Ok(())
 }
@@ -150,32 +124,7 @@ fn promise_event(g: &Global, a: PromiseEventArgs, kind: &'static str) -> Result<
         created_at,
         ..Default::default()
     };
-    let id = answer(
-        &unlocked,
-        &a.id,
-        |t, me| {
-            require_kind(
-                t,
-                KIND_PROMISE,
-                "a promise",
-                "`mend promise list` shows the promises",
-            )?;
-            match (kind, t.author_id == me) {
-                (KIND_CONFIRMED, true) => Err(fail(
-                    "you cannot confirm your own promise",
-                    "use `mend promise kept` or `mend promise missed`; your partner confirms",
-                )
-                .into()),
-                (KIND_KEPT | KIND_MISSED, false) => Err(fail(
-                    format!("this is {}'s promise", t.author),
-                    "only the one who promised records it kept or missed; you can `mend promise confirm` it",
-                )
-                .into()),
-                _ => Ok(()),
-            }
-        },
-        entry,
-    )?;
+    let id = insert(&unlocked, Some(&a.id), entry)?;
     println!("{id}");
     Ok(())
 }
@@ -212,7 +161,7 @@ fn promise_add(g: &Global, a: PromiseAddArgs) -> Result<()> {
         },
         ..Default::default()
     };
-    println!("{}", add(&unlocked, entry)?);
+    println!("{}", insert(&unlocked, None, entry)?);
     Ok(())
 }
 
@@ -240,7 +189,7 @@ pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
                 text: words(&a.text),
                 ..Default::default()
             };
-            let id = add(&unlocked, entry)?;
+            let id = insert(&unlocked, None, entry)?;
             println!("{id}");
             eprintln!("Your partner will see this in `mend status` after the next sync.");
             Ok(())
@@ -253,27 +202,7 @@ pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
                 text,
                 ..Default::default()
             };
-            let id = answer(
-                &unlocked,
-                &a.id,
-                |t, me| {
-                    require_kind(
-                        t,
-                        KIND_ASK,
-                        "a request for reassurance",
-                        "`mend status` lists open requests",
-                    )?;
-                    if t.author_id == me {
-                        return Err(fail(
-                            "this is your own request",
-                            "your partner answers it from their laptop",
-                        )
-                        .into());
-                    }
-                    Ok(())
-                },
-                entry,
-            )?;
+            let id = insert(&unlocked, Some(&a.id), entry)?;
             println!("{id}");
             Ok(())
         }
@@ -306,7 +235,7 @@ pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
         },
         ..Default::default()
     };
-    println!("{}", add(&unlocked, entry)?);
+    println!("{}", insert(&unlocked, None, entry)?);
     Ok(())
 }
 

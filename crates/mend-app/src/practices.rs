@@ -1,0 +1,166 @@
+//! The practices as actions: a shared entry written as this person, possibly answering another
+//! (a reply, a receipt, a promise kept, missed or confirmed, reassurance given), with who may
+//! answer what checked before anything is written. The journal's rules check the same again on
+//! every device the change reaches (`mend_journal::rules`); this says it first, in words.
+
+use chrono::{DateTime, Utc};
+use mend_crypto::random_id_hex;
+use mend_journal::{
+    Entry, NewEntry, KIND_ASK, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE,
+    KIND_RECEIPT, KIND_REPLY,
+};
+use mend_store::{Doc, Store};
+
+use crate::AppError;
+
+/// Why an answer was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum PracticeError {
+    #[error("that entry was retracted")]
+    Retracted,
+    /// A receipt for one's own entry.
+    #[error("that is your own entry")]
+    OwnEntry,
+    /// The entry answered is not of the kind the answer needs (`what`: "a promise").
+    #[error("{id} is not {what}")]
+    NotA { id: String, what: &'static str },
+    #[error("you cannot confirm your own promise")]
+    ConfirmOwnPromise,
+    /// Kept or missed recorded by someone other than the one who promised.
+    #[error("this is {author}'s promise")]
+    NotYourPromise { author: String },
+    /// Reassurance given for one's own request.
+    #[error("this is your own request")]
+    OwnRequest,
+    #[error(transparent)]
+    App(Box<AppError>),
+}
+
+impl<E: Into<AppError>> From<E> for PracticeError {
+    fn from(e: E) -> Self {
+        PracticeError::App(Box::new(e.into()))
+    }
+}
+
+/// The kind an answer of `kind` needs to answer, and its name, if any.
+fn answers_kind(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        KIND_KEPT | KIND_MISSED | KIND_CONFIRMED => Some((KIND_PROMISE, "a promise")),
+        KIND_GIVE => Some((KIND_ASK, "a request for reassurance")),
+        _ => None,
+    }
+}
+
+/// Whether person `me` may answer `target` with an entry of `kind`.
+pub fn may_answer(kind: &str, target: &Entry, me: &str) -> Result<(), PracticeError> {
+    if let Some((needed, what)) = answers_kind(kind) {
+        if target.kind != needed {
+            return Err(PracticeError::NotA {
+                id: target.short_id().to_owned(),
+                what,
+            });
+        }
+    }
+    let mine = target.author_id == me;
+    match kind {
+        KIND_REPLY if target.extra.retracted_at.is_some() => Err(PracticeError::Retracted),
+        KIND_RECEIPT if mine => Err(PracticeError::OwnEntry),
+        KIND_CONFIRMED if mine => Err(PracticeError::ConfirmOwnPromise),
+        KIND_KEPT | KIND_MISSED if !mine => Err(PracticeError::NotYourPromise {
+            author: target.author.clone(),
+        }),
+        KIND_GIVE if mine => Err(PracticeError::OwnRequest),
+        _ => Ok(()),
+    }
+}
+
+/// Write `entry` to the shared journal as person `me`, answering the shared entry `target` (a
+/// whole id) if given, once [`may_answer`] allows it: a fresh id, `me` as author, written now,
+/// dated now unless it says otherwise. One change. Returns the new entry's id.
+pub fn add_shared(
+    store: &mut Store,
+    me: &str,
+    target: Option<&str>,
+    mut entry: NewEntry,
+    now: DateTime<Utc>,
+) -> Result<String, PracticeError> {
+    if let Some(id) = target {
+        let t = store.journal(Doc::Shared).entry(id)?;
+        may_answer(&entry.kind, &t, me)?;
+        entry.extra.refers_to = Some(t.id);
+    }
+    entry.id = random_id_hex()?;
+    entry.author_id = me.to_owned();
+    entry.written_at = now;
+    if entry.created_at == DateTime::<Utc>::default() {
+        entry.created_at = now;
+    }
+    store.commit(Doc::Shared, |j| j.add_entry(&entry, now))?;
+    Ok(entry.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, author: &str) -> Entry {
+        let e: Entry = serde_json::from_value(serde_json::json!({
+            "id": "0123456789abcdef0123456789abcdef",
+            "author_id": author,
+            "author": if author == "me" { "Alex" } else { "Sam" },
+            "created_at": "2026-01-01T00:00:00Z",
+            "written_at": "2026-01-01T00:00:00Z",
+            "text": "t",
+            "tags": [],
+            "kind": kind,
+            "private": false,
+        }))
+        .unwrap();
+        e
+    }
+
+    #[test]
+    fn who_may_answer_what() {
+        let mine = entry(KIND_PROMISE, "me");
+        let theirs = entry(KIND_PROMISE, "them");
+        assert!(may_answer(KIND_KEPT, &mine, "me").is_ok());
+        assert!(may_answer(KIND_MISSED, &mine, "me").is_ok());
+        assert!(matches!(
+            may_answer(KIND_KEPT, &theirs, "me"),
+            Err(PracticeError::NotYourPromise { author }) if author == "Sam"
+        ));
+        assert!(matches!(
+            may_answer(KIND_CONFIRMED, &mine, "me"),
+            Err(PracticeError::ConfirmOwnPromise)
+        ));
+        assert!(may_answer(KIND_CONFIRMED, &theirs, "me").is_ok());
+        assert!(matches!(
+            may_answer(
+                KIND_CONFIRMED,
+                &entry(mend_journal::KIND_ENTRY, "them"),
+                "me"
+            ),
+            Err(PracticeError::NotA {
+                what: "a promise",
+                ..
+            })
+        ));
+        let ask_theirs = entry(KIND_ASK, "them");
+        assert!(may_answer(KIND_GIVE, &ask_theirs, "me").is_ok());
+        assert!(matches!(
+            may_answer(KIND_GIVE, &entry(KIND_ASK, "me"), "me"),
+            Err(PracticeError::OwnRequest)
+        ));
+        assert!(matches!(
+            may_answer(KIND_RECEIPT, &entry(mend_journal::KIND_ENTRY, "me"), "me"),
+            Err(PracticeError::OwnEntry)
+        ));
+        assert!(may_answer(KIND_RECEIPT, &theirs, "me").is_ok());
+        let mut retracted = entry(mend_journal::KIND_ENTRY, "them");
+        retracted.extra.retracted_at = Some(Utc::now());
+        assert!(matches!(
+            may_answer(KIND_REPLY, &retracted, "me"),
+            Err(PracticeError::Retracted)
+        ));
+    }
+}
