@@ -344,7 +344,10 @@ fn trends_chart_a_generated_year() {
 #[test]
 fn answers_one_may_not_give_are_refused_in_words_and_write_nothing() {
     let alex = Device::new("Alex");
-    let promise = alex.ok(&["promise", "add", "Call at noon"]).trim().to_owned();
+    let promise = alex
+        .ok(&["promise", "add", "Call at noon"])
+        .trim()
+        .to_owned();
     let plain = alex.write(&["Just words"]).trim().to_owned();
     let ask = alex
         .ok(&["reassure", "ask", "Tell me we are okay"])

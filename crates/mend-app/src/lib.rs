@@ -3,8 +3,8 @@
 //! So far: who a joining device becomes ([`pairing`]), who may answer what in the practices
 //! and writing such answers ([`practices`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
-//! the policy that decides when a serving device syncs with whom
-//! ([`ServePlanner`]), as a planner: events in (a device found, connected, a session ended, a
+//! the policies that decide when a device syncs with whom ([`ServePlanner`] for `mend serve`,
+//! [`SyncPlanner`] for `mend sync`), as a planner: events in (a device found, connected, a session ended, a
 //! change written by another process, the clock), effects out (dial, start a session, look for
 //! local changes, publish reveal-together keys, read the registry again). It does no I/O and
 //! keeps no clock of its own: the shell passes the time in, so tests run whole scenarios on a
@@ -16,7 +16,9 @@ mod error;
 pub mod pairing;
 pub mod practices;
 mod serve_plan;
+mod sync_plan;
 pub mod together;
 
 pub use error::AppError;
 pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};
+pub use sync_plan::{Finished, SyncEffect, SyncEvent, SyncPlanner, RETRY_AFTER};

@@ -1,6 +1,6 @@
 //! `mend invite`, `join`, `sync`, `serve` and `devices`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -112,9 +112,6 @@ fn spawn_answer(
     });
 }
 
-/// A device found on the network whose session failed is tried again after this long.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
-
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
@@ -134,9 +131,9 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("looking for paired devices…");
     let results = node::runtime()?.block_on(async {
+        use mend_app::{Finished, SyncEffect, SyncEvent, SyncPlanner};
         let (net, mut events) = start(config).await?;
         let (done_tx, mut done_rx) = mpsc::channel(8);
-        let mut started: HashSet<PeerId> = HashSet::new();
         let mut results: Vec<Summary> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
         // Sessions that broke off, by device; a later success clears its entry.
@@ -147,6 +144,9 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         // Dial every --peer address at once; the answers arrive in the loop below.
         let (dialed_tx, mut dialed_rx) = mpsc::channel(peers.len().max(1));
         let mut dials_pending = peers.len();
+        // When to start, retry and stop is the planner's (mend-app); this loop carries it out.
+        let clock = tokio::time::Instant::now();
+        let mut plan = SyncPlanner::new(paired.keys().copied(), peers.len(), timeout);
         for addr in peers {
             let (net, dialed_tx) = (net.clone(), dialed_tx.clone());
             tokio::spawn(async move {
@@ -154,94 +154,78 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                 let _ = dialed_tx.send((addr, result)).await;
             });
         }
-        let deadline = tokio::time::Instant::now() + timeout;
-        // Peers whose session ended for good, and whether it finished.
-        let mut ended: HashMap<PeerId, bool> = HashMap::new();
-        let direct = !a.net.peer.is_empty();
-        // Found on the network, a device whose session failed is tried again shortly (two
-        // devices dialing each other at once can fail both dials); until the timeout at most.
-        let (retry_tx, mut retry_rx) = mpsc::channel::<PeerId>(8);
-        loop {
-            // Every paired device has synced (with --peer: or failed for good): done.
-            if !ended.is_empty() && paired.keys().all(|p| ended.contains_key(p)) {
-                break;
-            }
-            // With --peer nobody else will turn up: done once every dial is answered and every
-            // session started has ended.
-            if direct && dials_pending == 0 && started.iter().all(|p| ended.contains_key(p)) {
-                break;
-            }
-            tokio::select! {
-                Some(p) = retry_rx.recv() => {
-                    if let Some(d) = paired.get(&p) {
-                        if !ended.contains_key(&p) && started.insert(p) {
-                            spawn_sync(&shared, &net, p, d.clone(), &done_tx);
-                        }
-                    }
-                }
-                Some((addr, dialed)) = dialed_rx.recv(), if dials_pending > 0 => {
-                    dials_pending -= 1;
-                    match dialed {
-                        Ok(peer) => match paired.get(&peer) {
-                            Some(d) if started.insert(peer) => {
-                                spinner.set_message(format!("syncing with {}'s {}…", d.person, d.name));
-                                spawn_sync(&shared, &net, peer, d.clone(), &done_tx)
-                            }
-                            Some(_) => {}
-                            None => failures.push(format!("{addr} is not a device paired with this journal")),
-                        },
-                        Err(e) => failures.push(e.to_string()),
-                    }
-                }
-                ev = events.recv() => match ev {
-                    Some(NetEvent::Discovered(p)) | Some(NetEvent::Connected(p)) => {
-                        if let Some(d) = paired.get(&p) {
-                            if ended.get(&p) != Some(&true) && started.insert(p) {
+        let mut queue = std::collections::VecDeque::new();
+        let (why, unfinished) = 'run: loop {
+            while let Some(event) = queue.pop_front() {
+                for effect in plan.handle(event) {
+                    match effect {
+                        SyncEffect::StartSession(p) => {
+                            if let Some(d) = paired.get(&p) {
                                 spinner.set_message(format!("syncing with {}'s {}…", d.person, d.name));
                                 spawn_sync(&shared, &net, p, d.clone(), &done_tx);
                             }
                         }
+                        SyncEffect::Finish { why, unfinished } => break 'run (why, unfinished),
+                    }
+                }
+            }
+            let wake = clock + plan.next_wake();
+            tokio::select! {
+                Some((addr, dialed)) = dialed_rx.recv(), if dials_pending > 0 => {
+                    dials_pending -= 1;
+                    match dialed {
+                        Ok(peer) => {
+                            if !paired.contains_key(&peer) {
+                                failures.push(format!("{addr} is not a device paired with this journal"));
+                            }
+                            queue.push_back(SyncEvent::Dialled(Some(peer)));
+                        }
+                        Err(e) => {
+                            failures.push(e.to_string());
+                            queue.push_back(SyncEvent::Dialled(None));
+                        }
+                    }
+                }
+                ev = events.recv() => match ev {
+                    Some(NetEvent::Discovered(p)) | Some(NetEvent::Connected(p)) => {
+                        queue.push_back(SyncEvent::Found(p));
                     }
                     Some(NetEvent::Request { peer, protocol, request, reply }) => {
                         spawn_answer(&shared, &net, peer, protocol, request, reply);
                     }
                     Some(_) => {}
-                    None => break,
+                    // The network shell stopped: end here with what was received (saved).
+                    None => break 'run (Finished::AddressesDone, Vec::new()),
                 },
-                Some((peer, r)) = done_rx.recv() => match r {
-                    Ok(s) => {
-                        spinner.println(s.line());
-                        results.push(s);
-                        ended.insert(peer, true);
-                        broken.remove(&peer);
-                    }
-                    Err(e) => {
-                        let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                        broken.insert(peer, format!("the session with {who} broke off: {e:#}"));
-                        if direct {
-                            ended.entry(peer).or_insert(false);
-                        } else {
-                            started.remove(&peer);
-                            let retry_tx = retry_tx.clone();
-                            tokio::spawn(async move {
-                                tokio::time::sleep(RETRY_AFTER).await;
-                                let _ = retry_tx.send(peer).await;
-                            });
+                Some((peer, r)) = done_rx.recv() => {
+                    let ok = match r {
+                        Ok(s) => {
+                            spinner.println(s.line());
+                            results.push(s);
+                            broken.remove(&peer);
+                            true
                         }
-                    }
-                },
-                _ = tokio::time::sleep_until(deadline) => {
-                    for p in started.iter().filter(|p| !ended.contains_key(p)) {
-                        let who = paired.get(p).map_or_else(|| p.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                        broken.insert(*p, format!("the session with {who} broke off: no answer within {} s", a.timeout));
-                    }
-                    break;
+                        Err(e) => {
+                            let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
+                            broken.insert(peer, format!("the session with {who} broke off: {e:#}"));
+                            false
+                        }
+                    };
+                    queue.push_back(SyncEvent::SessionEnded { peer, ok, at: clock.elapsed() });
                 }
-                _ = ctrl_c.recv() => {
-                    interrupted = true;
-                    break;
+                _ = tokio::time::sleep_until(wake) => queue.push_back(SyncEvent::Tick(clock.elapsed())),
+                _ = ctrl_c.recv() => queue.push_back(SyncEvent::Interrupted),
+            }
+        };
+        match why {
+            Finished::Interrupted => interrupted = true,
+            Finished::TimedOut => {
+                for p in unfinished {
+                    let who = paired.get(&p).map_or_else(|| p.to_string(), |d| format!("{}'s {}", d.person, d.name));
+                    broken.insert(p, format!("the session with {who} broke off: no answer within {} s", a.timeout));
                 }
             }
+            Finished::AllSynced | Finished::AddressesDone => {}
         }
         failures.extend(broken.into_values());
         anyhow::Ok((results, failures, interrupted))
