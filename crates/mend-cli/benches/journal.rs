@@ -250,17 +250,74 @@ fn machine() -> String {
     )
 }
 
-fn main() {
-    let a = args();
-    if a.per_change_only {
-        for _ in 0..a.runs.min(3) {
-            let (checked, unchecked) = signed::per_change((a.entries / 2).min(10_000));
-            println!("checked {checked:?}, unchecked {unchecked:?}");
-        }
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+/// Everything measured on the seeded journal: the commands, in process, and the unlock.
+struct Offline {
+    import_wall: Duration,
+    import_rss: i64,
+    plain_bytes: u64,
+    list_wall: Duration,
+    list_rss: i64,
+    after_write_wall: Duration,
+    after_write_rss: i64,
+    rebuild_wall: Duration,
+    rebuild_rss: i64,
+    write_wall: Duration,
+    write_rss: i64,
+    append: u64,
+    index_on_disk: u64,
+    disk: u64,
+    unlock_test: Duration,
+    open: Duration,
+    read_all: Duration,
+    sort: Duration,
+    snapshot_bytes: u64,
+    ops: usize,
+    write_added: Duration,
+    sig_bytes: usize,
+    read_index: Duration,
+    index_bytes: u64,
+    sort_indexed: Duration,
+    base: Baselines,
+    real_params: KdfParams,
+    unlock_wall: Duration,
+    unlock_rss: i64,
+    calibrate: Duration,
+}
 
+/// The one-change-per-entry sync, checked and unchecked (medians).
+struct PerChange {
+    per_change: usize,
+    per_change_checked: Duration,
+    per_change_unchecked: Duration,
+}
+
+fn per_change_figures(per_change: usize, runs: usize) -> PerChange {
+    eprintln!("checked and unchecked sync of {per_change} + {per_change} one-entry changes");
+    let mut checked = Vec::new();
+    let mut unchecked = Vec::new();
+    for _ in 0..runs {
+        let (c, u) = signed::per_change(per_change);
+        checked.push(c);
+        unchecked.push(u);
+    }
+    PerChange {
+        per_change,
+        per_change_checked: median(checked),
+        per_change_unchecked: median(unchecked),
+    }
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "**missed**"
+    }
+}
+
+/// Import the seeded journal into three homes, time the commands on one, see where their time
+/// goes in process, and unlock at the default profile.
+fn measure_offline(a: &Args, tmp: &Path) -> Offline {
     // Import into three fresh homes (test KDF, so unlock costs well under a millisecond). An
     // import writes only the importing person's own entries, so each home gets the same seeded
     // export (same entries, same text) in the name of its own person.
@@ -268,10 +325,10 @@ fn main() {
     let mut home = PathBuf::new();
     let mut generated = None;
     for i in 0..3 {
-        home = tmp.path().join(format!("home{i}"));
+        home = tmp.join(format!("home{i}"));
         mend(&home, &["init", "--name", "Alex"], true);
         let (export, plain_bytes) = generate_for(a.entries, 42, vec![person_of(&home)]);
-        let export_path = tmp.path().join(format!("export{i}.json"));
+        let export_path = tmp.join(format!("export{i}.json"));
         std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
         eprintln!(
             "generated {} entries ({} bytes of text)",
@@ -388,7 +445,7 @@ fn main() {
     let base = baselines(&h, &secrets, key_file.journal_id, &export, a.runs);
 
     // Unlock at the default, calibrated profile: a real `mend init`, then `mend status`.
-    let real = tmp.path().join("default-kdf");
+    let real = tmp.join("default-kdf");
     mend(&real, &["init", "--name", "Alex"], false);
     let real_params = Home::new(&real).read_key_file().unwrap().params;
     let unlocks: Vec<Run> = (0..3).map(|_| mend(&real, &["status"], false)).collect();
@@ -397,8 +454,79 @@ fn main() {
     let t = Instant::now();
     KdfParams::calibrate(Duration::from_millis(700)).unwrap();
     let calibrate = t.elapsed();
+    Offline {
+        import_wall,
+        import_rss,
+        plain_bytes,
+        list_wall,
+        list_rss,
+        after_write_wall,
+        after_write_rss,
+        rebuild_wall,
+        rebuild_rss,
+        write_wall,
+        write_rss,
+        append,
+        index_on_disk,
+        disk,
+        unlock_test,
+        open,
+        read_all,
+        sort,
+        snapshot_bytes,
+        ops,
+        write_added,
+        sig_bytes,
+        read_index,
+        index_bytes,
+        sort_indexed,
+        base,
+        real_params,
+        unlock_wall,
+        unlock_rss,
+        calibrate,
+    }
+}
 
-    let met = |ok: bool| if ok { "met" } else { "**missed**" };
+fn main() {
+    let a = args();
+    if a.per_change_only {
+        for _ in 0..a.runs.min(3) {
+            let (checked, unchecked) = signed::per_change((a.entries / 2).min(10_000));
+            println!("checked {checked:?}, unchecked {unchecked:?}");
+        }
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = measure_offline(&a, tmp.path());
+    let n = a.entries;
+    let half = n / 2;
+    let runs = a.runs.min(3);
+    eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
+    let figures = sync_figures(tmp.path(), half, runs);
+    let pc = per_change_figures(half.min(10_000), runs);
+    let md = [
+        intro(&a, &o),
+        summary_section(&o, &figures, &pc, n),
+        offline_detail(&o, n),
+        where_list_time_goes(&o, n),
+        sync_section(&figures, half, runs),
+        signed_section(&o, &figures, &pc, n),
+    ]
+    .concat();
+    match a.out {
+        Some(p) => std::fs::write(&p, md).unwrap(),
+        None => print!("{md}"),
+    }
+}
+
+/// What was measured, how, and on what.
+fn intro(a: &Args, o: &Offline) -> String {
+    let &Offline {
+        plain_bytes,
+        unlock_test,
+        ..
+    } = o;
     let n = a.entries;
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");
@@ -418,22 +546,27 @@ fn main() {
          on its own below at the default profile.\n\n",
         ms(unlock_test)
     ));
-    let half = a.entries / 2;
-    let runs = a.runs.min(3);
-    eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
-    let figures = sync_figures(tmp.path(), half, runs);
-    let per_change = half.min(10_000);
-    eprintln!("checked and unchecked sync of {per_change} + {per_change} one-entry changes");
-    let (per_change_checked, per_change_unchecked) = {
-        let mut checked = Vec::new();
-        let mut unchecked = Vec::new();
-        for _ in 0..runs {
-            let (c, u) = signed::per_change(per_change);
-            checked.push(c);
-            unchecked.push(u);
-        }
-        (median(checked), median(unchecked))
-    };
+    md
+}
+
+/// The summary table: each figure beside its baseline.
+fn summary_section(o: &Offline, figures: &SyncFigures, pc: &PerChange, n: usize) -> String {
+    let &Offline {
+        import_wall,
+        list_wall,
+        after_write_wall,
+        rebuild_wall,
+        write_wall,
+        ref base,
+        ..
+    } = o;
+    let &PerChange {
+        per_change,
+        per_change_checked,
+        per_change_unchecked,
+    } = pc;
+    let half = n / 2;
+    let mut md = String::new();
     md.push_str(&summary_table(&[
         Compared::new(
             "`mend list -n 20` (read index current)",
@@ -516,6 +649,33 @@ fn main() {
             Some(figures.pull <= Duration::from_secs(2)),
         ),
     ]));
+    md
+}
+
+/// The offline journal in detail: wall times, memory, bytes, unlock.
+fn offline_detail(o: &Offline, n: usize) -> String {
+    let &Offline {
+        import_wall,
+        import_rss,
+        plain_bytes,
+        list_wall,
+        list_rss,
+        after_write_wall,
+        after_write_rss,
+        rebuild_wall,
+        rebuild_rss,
+        write_wall,
+        write_rss,
+        append,
+        index_on_disk,
+        disk,
+        ref real_params,
+        unlock_wall,
+        unlock_rss,
+        calibrate,
+        ..
+    } = o;
+    let mut md = String::new();
     md.push_str("## The offline journal in detail\n\n");
     md.push_str("| figure | median | target | |\n|---|---|---|---|\n");
     for (what, wall, rss, timed) in [
@@ -587,6 +747,25 @@ fn main() {
         "| calibration at `mend init` | {} | | |\n\n",
         ms(calibrate)
     ));
+    md
+}
+
+/// Where the time of `mend list` goes, in process.
+fn where_list_time_goes(o: &Offline, n: usize) -> String {
+    let &Offline {
+        rebuild_wall,
+        unlock_test,
+        open,
+        read_all,
+        sort,
+        snapshot_bytes,
+        ops,
+        read_index,
+        index_bytes,
+        sort_indexed,
+        ..
+    } = o;
+    let mut md = String::new();
     md.push_str("## Where the time of `mend list -n 20` goes (in process, same journal)\n\n");
     md.push_str(
         "`mend list` and `mend search` read entries through a sealed read index (`docs/format.md`)\n\
@@ -633,7 +812,24 @@ fn main() {
         open.as_secs_f64() / rebuild_wall.as_secs_f64() * 100.0,
         ops
     ));
-    md.push_str(&sync_section(&figures, half, runs));
+    md
+}
+
+/// What signed changes cost, beside the same work without them.
+fn signed_section(o: &Offline, figures: &SyncFigures, pc: &PerChange, n: usize) -> String {
+    let &Offline {
+        write_wall,
+        write_added,
+        sig_bytes,
+        ..
+    } = o;
+    let &PerChange {
+        per_change,
+        per_change_checked,
+        per_change_unchecked,
+    } = pc;
+    let half = n / 2;
+    let mut md = String::new();
     md.push_str(&format!(
         "\n## Signed changes\n\n\
          Every change is signed by the device that made it and checked (signature, registry,\n\
@@ -679,10 +875,7 @@ fn main() {
         sig_bytes,
         met(sig_bytes <= 100),
     ));
-    match a.out {
-        Some(p) => std::fs::write(&p, md).unwrap(),
-        None => print!("{md}"),
-    }
+    md
 }
 
 // ---- Sync -------------------------------------------------------------------------------
