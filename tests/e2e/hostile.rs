@@ -539,6 +539,21 @@ fn push(b: &Device, addr: &str, doc: &mut AutoCommit, signatures: Vec<u8>) -> Re
     })
 }
 
+/// [`push`] `doc` with `sigs`, which must be refused as `count` changes that break the rules.
+fn push_refused(
+    b: &Device,
+    addr: &str,
+    doc: &mut AutoCommit,
+    sigs: &[(ChangeHash, Sig)],
+    count: u32,
+) {
+    let response = push(b, addr, doc, encode_pairs(sigs.iter().map(|(h, s)| (h, s))));
+    assert!(
+        matches!(response, Response::Refused { reason: Refusal::BrokeRules { count: c } } if c == count),
+        "{response:?}"
+    );
+}
+
 fn journal_files(a: &Device) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = files_under(&a.home().join("shared"));
     files.extend(files_under(&a.home().join("private")));
@@ -706,21 +721,7 @@ fn a_modified_client_with_a_paired_identity_gets_nothing_past_the_rules() {
         .iter()
         .map(|c| (c.hash(), sam.sign(&journal_id, &c.hash())))
         .collect();
-    let response = push(
-        &b,
-        &addr,
-        &mut doc,
-        encode_pairs(sigs.iter().map(|(h, s)| (h, s))),
-    );
-    assert!(
-        matches!(
-            response,
-            Response::Refused {
-                reason: Refusal::BrokeRules { count: 1 }
-            }
-        ),
-        "{response:?}"
-    );
+    push_refused(&b, &addr, &mut doc, &sigs, 1);
     let listed = a.ok(&["list"]);
     assert!(listed.contains("Honest words before a forgery"), "{listed}");
     assert!(!listed.contains("forged after"), "{listed}");
@@ -746,18 +747,7 @@ fn a_change_signed_by_a_removed_device_is_refused() {
     let b = Device::uninitialised();
     pair(&a, &b, "Sam");
     let phone = Device::uninitialised();
-    let (invite, code, invite_addr) = crate::util::start_invite_with(&b, &["--for", "me"]);
-    phone.ok(&[
-        "join",
-        &code,
-        "--name",
-        "Sam",
-        "--device",
-        "sam-phone",
-        "--peer",
-        &invite_addr,
-    ]);
-    assert!(invite.finish().0);
+    crate::util::pair_own_device(&b, &phone, "Sam", "sam-phone");
     b.ok(&["devices", "remove", "sam-phone", "--yes"]);
     let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
     let addr = serve.address();
@@ -790,21 +780,7 @@ fn a_change_signed_by_a_removed_device_is_refused() {
     ));
     assert!(has_entry(&doc, "fromremoved1"));
     let before = journal_files(&a);
-    let response = push(
-        &b,
-        &addr,
-        &mut doc,
-        encode_pairs(sigs.iter().map(|(h, s)| (h, s))),
-    );
-    assert!(
-        matches!(
-            response,
-            Response::Refused {
-                reason: Refusal::BrokeRules { count: 1 }
-            }
-        ),
-        "{response:?}"
-    );
+    push_refused(&b, &addr, &mut doc, &sigs, 1);
     let warning = serve.wait_for("warning: ");
     assert!(
         warning.contains("after that device was removed") && warning.contains("sam-phone"),

@@ -1,7 +1,7 @@
 //! `mend devices remove`: a stolen phone is cut off. The laptops that know of the removal show
 //! it, refuse the phone's connections, and never take what it wrote afterwards.
 
-use crate::util::{pair, start_invite_with, Background, Device, LOOPBACK};
+use crate::util::{pair, pair_own_device, Background, Device, LOOPBACK};
 
 fn devices(d: &Device) -> Vec<serde_json::Value> {
     serde_json::from_str(&d.ok(&["devices", "--json"])).unwrap()
@@ -22,19 +22,7 @@ fn a_stolen_phone_removed_by_its_owner_is_refused_by_both_laptops() {
     pair(&alex, &sam, "Sam");
     // Sam adds a phone of Sam's own.
     let phone = Device::uninitialised();
-    let (invite, code, addr) = start_invite_with(&sam, &["--for", "me"]);
-    phone.ok(&[
-        "join",
-        &code,
-        "--name",
-        "Sam",
-        "--device",
-        "sam-phone",
-        "--peer",
-        &addr,
-    ]);
-    let (ok, out) = invite.finish();
-    assert!(ok, "{out}");
+    pair_own_device(&sam, &phone, "Sam", "sam-phone");
     phone.write(&["from the phone, before it was stolen"]);
     let mut sam_serve = Background::start(&sam, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
     let sam_addr = sam_serve.address();

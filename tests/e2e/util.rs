@@ -321,25 +321,23 @@ pub fn start_invite_with(a: &Device, extra: &[&str]) -> (Background, String, Str
 }
 
 pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
-    pair_with(a, b, name, &[])
+    pair_with(a, b, name, &format!("{name}-laptop"), &[])
 }
 
 /// Add `b` (not initialised yet) as another device of `a`'s person, named `name`.
 pub fn pair_own(a: &Device, b: &Device, name: &str) -> (String, String) {
-    pair_with(a, b, name, &["--for", "me"])
+    pair_with(a, b, name, &format!("{name}-laptop"), &["--for", "me"])
 }
 
-fn pair_with(a: &Device, b: &Device, name: &str, extra: &[&str]) -> (String, String) {
+/// Add `b` (not initialised yet) as another device of `a`'s person `person`, called `device`.
+pub fn pair_own_device(a: &Device, b: &Device, person: &str, device: &str) {
+    pair_with(a, b, person, device, &["--for", "me"]);
+}
+
+fn pair_with(a: &Device, b: &Device, name: &str, device: &str, extra: &[&str]) -> (String, String) {
     let (invite, code, addr) = start_invite_with(a, extra);
     let out = b.run(&[
-        "join",
-        &code,
-        "--name",
-        name,
-        "--device",
-        &format!("{name}-laptop"),
-        "--peer",
-        &addr,
+        "join", &code, "--name", name, "--device", device, "--peer", &addr,
     ]);
     let joined =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
