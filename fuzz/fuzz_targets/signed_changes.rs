@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use mend_journal::{encode_pairs, split_changes, Journal, NewEntry, Person, Signer, KIND_ENTRY};
+use mend_journal::{encode_pairs, split_changes, Journal, NewEntry, Person, Signer, Kind};
 
 const JID: [u8; 16] = [5; 16];
 
@@ -35,7 +35,7 @@ fn saved() -> &'static Vec<u8> {
             created_at: at,
             written_at: at,
             text: "Alex's words".into(),
-            kind: KIND_ENTRY.into(),
+            kind: Kind::Entry,
             ..Default::default()
         };
         j.add_entry(&e, at).unwrap();

@@ -33,6 +33,11 @@ fn user_mistakes_are_explained_and_write_nothing() {
     assert!(err.contains("cannot understand the date"), "{err}");
     let err = d.fails(&["list", "--since", "someday maybe"]);
     assert!(err.contains("cannot understand the date"), "{err}");
+    let err = d.fails(&["list", "--kind", "promises"]);
+    assert!(
+        err.contains("no kind of entry called \"promises\"") && err.contains("promise-kept"),
+        "{err}"
+    );
     let err = d.fails(&["write"]);
     assert!(err.contains("empty"), "{err}");
     let err = d.fails(&["write", "--tag", "two words", "text"]);

@@ -5,10 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use mend_crypto::random_id_hex;
-use mend_journal::{
-    Entry, NewEntry, KIND_ASK, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE,
-    KIND_RECEIPT, KIND_REPLY,
-};
+use mend_journal::{Entry, Kind, NewEntry};
 use mend_store::{Doc, Store};
 
 use crate::AppError;
@@ -43,16 +40,18 @@ impl<E: Into<AppError>> From<E> for PracticeError {
 }
 
 /// The kind an answer of `kind` needs to answer, and its name, if any.
-fn answers_kind(kind: &str) -> Option<(&'static str, &'static str)> {
+fn answers_kind(kind: Kind) -> Option<(Kind, &'static str)> {
     match kind {
-        KIND_KEPT | KIND_MISSED | KIND_CONFIRMED => Some((KIND_PROMISE, "a promise")),
-        KIND_GIVE => Some((KIND_ASK, "a request for reassurance")),
+        Kind::PromiseKept | Kind::PromiseMissed | Kind::PromiseConfirmed => {
+            Some((Kind::Promise, "a promise"))
+        }
+        Kind::ReassuranceGive => Some((Kind::ReassuranceAsk, "a request for reassurance")),
         _ => None,
     }
 }
 
 /// Whether person `me` may answer `target` with an entry of `kind`.
-pub fn may_answer(kind: &str, target: &Entry, me: &str) -> Result<(), PracticeError> {
+pub fn may_answer(kind: Kind, target: &Entry, me: &str) -> Result<(), PracticeError> {
     if let Some((needed, what)) = answers_kind(kind) {
         if target.kind != needed {
             return Err(PracticeError::NotA {
@@ -63,13 +62,13 @@ pub fn may_answer(kind: &str, target: &Entry, me: &str) -> Result<(), PracticeEr
     }
     let mine = target.author_id == me;
     match kind {
-        KIND_REPLY if target.extra.retracted_at.is_some() => Err(PracticeError::Retracted),
-        KIND_RECEIPT if mine => Err(PracticeError::OwnEntry),
-        KIND_CONFIRMED if mine => Err(PracticeError::ConfirmOwnPromise),
-        KIND_KEPT | KIND_MISSED if !mine => Err(PracticeError::NotYourPromise {
+        Kind::Reply if target.extra.retracted_at.is_some() => Err(PracticeError::Retracted),
+        Kind::Receipt if mine => Err(PracticeError::OwnEntry),
+        Kind::PromiseConfirmed if mine => Err(PracticeError::ConfirmOwnPromise),
+        Kind::PromiseKept | Kind::PromiseMissed if !mine => Err(PracticeError::NotYourPromise {
             author: target.author.clone(),
         }),
-        KIND_GIVE if mine => Err(PracticeError::OwnRequest),
+        Kind::ReassuranceGive if mine => Err(PracticeError::OwnRequest),
         _ => Ok(()),
     }
 }
@@ -86,7 +85,7 @@ pub fn add_shared(
 ) -> Result<String, PracticeError> {
     if let Some(id) = target {
         let t = store.journal(Doc::Shared).entry(id)?;
-        may_answer(&entry.kind, &t, me)?;
+        may_answer(entry.kind, &t, me)?;
         entry.extra.refers_to = Some(t.id);
     }
     entry.id = random_id_hex()?;
@@ -103,7 +102,7 @@ pub fn add_shared(
 mod tests {
     use super::*;
 
-    fn entry(kind: &str, author: &str) -> Entry {
+    fn entry(kind: Kind, author: &str) -> Entry {
         let e: Entry = serde_json::from_value(serde_json::json!({
             "id": "0123456789abcdef0123456789abcdef",
             "author_id": author,
@@ -112,7 +111,7 @@ mod tests {
             "written_at": "2026-01-01T00:00:00Z",
             "text": "t",
             "tags": [],
-            "kind": kind,
+            "kind": kind.as_str(),
             "private": false,
         }))
         .unwrap();
@@ -121,23 +120,23 @@ mod tests {
 
     #[test]
     fn who_may_answer_what() {
-        let mine = entry(KIND_PROMISE, "me");
-        let theirs = entry(KIND_PROMISE, "them");
-        assert!(may_answer(KIND_KEPT, &mine, "me").is_ok());
-        assert!(may_answer(KIND_MISSED, &mine, "me").is_ok());
+        let mine = entry(Kind::Promise, "me");
+        let theirs = entry(Kind::Promise, "them");
+        assert!(may_answer(Kind::PromiseKept, &mine, "me").is_ok());
+        assert!(may_answer(Kind::PromiseMissed, &mine, "me").is_ok());
         assert!(matches!(
-            may_answer(KIND_KEPT, &theirs, "me"),
+            may_answer(Kind::PromiseKept, &theirs, "me"),
             Err(PracticeError::NotYourPromise { author }) if author == "Sam"
         ));
         assert!(matches!(
-            may_answer(KIND_CONFIRMED, &mine, "me"),
+            may_answer(Kind::PromiseConfirmed, &mine, "me"),
             Err(PracticeError::ConfirmOwnPromise)
         ));
-        assert!(may_answer(KIND_CONFIRMED, &theirs, "me").is_ok());
+        assert!(may_answer(Kind::PromiseConfirmed, &theirs, "me").is_ok());
         assert!(matches!(
             may_answer(
-                KIND_CONFIRMED,
-                &entry(mend_journal::KIND_ENTRY, "them"),
+                Kind::PromiseConfirmed,
+                &entry(mend_journal::Kind::Entry, "them"),
                 "me"
             ),
             Err(PracticeError::NotA {
@@ -145,21 +144,25 @@ mod tests {
                 ..
             })
         ));
-        let ask_theirs = entry(KIND_ASK, "them");
-        assert!(may_answer(KIND_GIVE, &ask_theirs, "me").is_ok());
+        let ask_theirs = entry(Kind::ReassuranceAsk, "them");
+        assert!(may_answer(Kind::ReassuranceGive, &ask_theirs, "me").is_ok());
         assert!(matches!(
-            may_answer(KIND_GIVE, &entry(KIND_ASK, "me"), "me"),
+            may_answer(
+                Kind::ReassuranceGive,
+                &entry(Kind::ReassuranceAsk, "me"),
+                "me"
+            ),
             Err(PracticeError::OwnRequest)
         ));
         assert!(matches!(
-            may_answer(KIND_RECEIPT, &entry(mend_journal::KIND_ENTRY, "me"), "me"),
+            may_answer(Kind::Receipt, &entry(mend_journal::Kind::Entry, "me"), "me"),
             Err(PracticeError::OwnEntry)
         ));
-        assert!(may_answer(KIND_RECEIPT, &theirs, "me").is_ok());
-        let mut retracted = entry(mend_journal::KIND_ENTRY, "them");
+        assert!(may_answer(Kind::Receipt, &theirs, "me").is_ok());
+        let mut retracted = entry(mend_journal::Kind::Entry, "them");
         retracted.extra.retracted_at = Some(Utc::now());
         assert!(matches!(
-            may_answer(KIND_REPLY, &retracted, "me"),
+            may_answer(Kind::Reply, &retracted, "me"),
             Err(PracticeError::Retracted)
         ));
     }

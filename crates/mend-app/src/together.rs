@@ -6,9 +6,7 @@
 
 use chrono::Utc;
 use mend_crypto::{open_with_key, random_bytes, random_id_hex, seal_with_key, JournalId};
-use mend_journal::{
-    together_rounds, Entry, Extra, NewEntry, KIND_REVEAL, KIND_TOGETHER, KIND_TOGETHER_KEY,
-};
+use mend_journal::{together_rounds, Entry, Extra, Kind, NewEntry};
 use mend_store::{Doc, Store};
 use zeroize::Zeroizing;
 
@@ -33,7 +31,7 @@ fn key_from_hex(text: &str) -> Option<Zeroizing<[u8; 32]>> {
 /// The keys this device may use: its own (private journal) and those published (shared).
 fn keys(all: &[Entry]) -> Vec<(String, Zeroizing<[u8; 32]>)> {
     all.iter()
-        .filter(|e| e.kind == KIND_TOGETHER_KEY || e.kind == KIND_REVEAL)
+        .filter(|e| e.kind == Kind::TogetherKey || e.kind == Kind::TogetherReveal)
         .filter_map(|e| Some((e.extra.refers_to.clone()?, key_from_hex(&e.text)?)))
         .collect()
 }
@@ -42,8 +40,8 @@ fn keys(all: &[Entry]) -> Vec<(String, Zeroizing<[u8; 32]>)> {
 /// and no text. Key and reveal entries are bookkeeping and leave the list.
 pub fn open_answers(all: &mut Vec<Entry>, journal: JournalId) {
     let keys = keys(all);
-    all.retain(|e| e.kind != KIND_TOGETHER_KEY && e.kind != KIND_REVEAL);
-    for e in all.iter_mut().filter(|e| e.kind == KIND_TOGETHER) {
+    all.retain(|e| e.kind != Kind::TogetherKey && e.kind != Kind::TogetherReveal);
+    for e in all.iter_mut().filter(|e| e.kind == Kind::TogetherAnswer) {
         e.text.clear();
         let Some(sealed) = e.extra.sealed.as_deref().and_then(|s| hex::decode(s).ok()) else {
             continue;
@@ -86,7 +84,7 @@ pub fn answer(store: &mut Store, me: &str, prompt: &str, text: &str) -> Result<(
     // answer that nobody can ever open.
     let key_entry = NewEntry {
         id: random_id_hex()?,
-        kind: KIND_TOGETHER_KEY.into(),
+        kind: Kind::TogetherKey,
         text: hex::encode(*key),
         extra: Extra {
             refers_to: Some(id.clone()),
@@ -97,7 +95,7 @@ pub fn answer(store: &mut Store, me: &str, prompt: &str, text: &str) -> Result<(
     store.commit(Doc::Private, |j| j.add_entry(&key_entry, now))?;
     let answer = NewEntry {
         id: id.clone(),
-        kind: KIND_TOGETHER.into(),
+        kind: Kind::TogetherAnswer,
         extra: Extra {
             refers_to: open_round.clone(),
             prompt: Some(prompt.to_owned()),
@@ -123,7 +121,7 @@ pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
     let private = store.journal(Doc::Private).entries()?;
     let published: Vec<&str> = shared
         .iter()
-        .filter(|e| e.kind == KIND_REVEAL)
+        .filter(|e| e.kind == Kind::TogetherReveal)
         .filter_map(|e| e.extra.refers_to.as_deref())
         .collect();
     let mut to_publish = Vec::new();
@@ -137,7 +135,7 @@ pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
                 continue;
             }
             let key = private.iter().find(|k| {
-                k.kind == KIND_TOGETHER_KEY && k.extra.refers_to.as_deref() == Some(&mine.id)
+                k.kind == Kind::TogetherKey && k.extra.refers_to.as_deref() == Some(&mine.id)
             });
             if let Some(key) = key {
                 to_publish.push((mine.id.clone(), key.text.clone()));
@@ -151,7 +149,7 @@ pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
             author_id: me.to_owned(),
             created_at: now,
             written_at: now,
-            kind: KIND_REVEAL.into(),
+            kind: Kind::TogetherReveal,
             text: key_hex.clone(),
             extra: Extra {
                 refers_to: Some(answer_id.clone()),

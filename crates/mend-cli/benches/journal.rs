@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use mend_crypto::{KdfParams, Passphrase};
-use mend_journal::{Entry, Filter, Journal, MendExport, Person, SavedShared, Signer, KIND_ENTRY};
+use mend_journal::{Entry, Filter, Journal, Kind, MendExport, Person, SavedShared, Signer};
 use mend_store::{Doc, Home, LockMode, Store};
 use rand::{Rng, SeedableRng};
 
@@ -134,7 +134,7 @@ fn generate_for(n: usize, seed: u64, people: Vec<Person>) -> (MendExport, u64) {
                 text,
                 tags: vec![["trust", "promise", "talk"][i % 3].to_owned()],
                 mood: Some(rng.gen_range(1..=5)),
-                kind: KIND_ENTRY.into(),
+                kind: Kind::Entry,
                 extra: Default::default(),
                 private: false,
                 conflicting_texts: Vec::new(),
@@ -1345,7 +1345,7 @@ fn baselines(
             id: "f".repeat(32),
             author_id: secrets.person_id.clone(),
             text: "benchmark write".into(),
-            kind: KIND_ENTRY.into(),
+            kind: Kind::Entry,
             ..Default::default()
         };
         j.add_entry(&e, Utc::now()).unwrap();
@@ -1362,7 +1362,7 @@ fn baselines(
             text: e.text.clone(),
             tags: e.tags.clone(),
             mood: e.mood,
-            kind: e.kind.clone(),
+            kind: e.kind,
             ..Default::default()
         })
         .collect();

@@ -3,10 +3,7 @@
 use std::io::Write;
 
 use chrono::{DateTime, Local, Utc};
-use mend_journal::{
-    search_matches, Entry, PromiseRecord, Version, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
-    KIND_ENTRY, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
-};
+use mend_journal::{search_matches, Entry, Kind, PromiseRecord, Version};
 use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 
@@ -45,22 +42,22 @@ pub fn entry_json(e: &Entry) -> Value {
 
 /// How a kind reads in the timeline.
 fn kind_label(e: &Entry) -> Option<String> {
-    Some(match e.kind.as_str() {
-        KIND_ENTRY => return None,
-        KIND_PROMISE => match &e.extra.every {
+    Some(match e.kind {
+        Kind::Entry => return None,
+        Kind::Promise => match &e.extra.every {
             Some(every) => format!("promise, every {every}"),
             None => "promise".into(),
         },
-        KIND_ASK => "asks for reassurance".into(),
-        KIND_GIVE => "reassures".into(),
-        KIND_CHECKIN => "check-in".into(),
-        mend_journal::KIND_TOGETHER => "answers together".into(),
-        KIND_REPLY => "reply".into(),
-        KIND_RECEIPT => "heard".into(),
-        KIND_KEPT => "kept it".into(),
-        KIND_MISSED => "missed it".into(),
-        KIND_CONFIRMED => "saw it kept".into(),
-        other => other.to_owned(),
+        Kind::ReassuranceAsk => "asks for reassurance".into(),
+        Kind::ReassuranceGive => "reassures".into(),
+        Kind::Checkin => "check-in".into(),
+        mend_journal::Kind::TogetherAnswer => "answers together".into(),
+        Kind::Reply => "reply".into(),
+        Kind::Receipt => "heard".into(),
+        Kind::PromiseKept => "kept it".into(),
+        Kind::PromiseMissed => "missed it".into(),
+        Kind::PromiseConfirmed => "saw it kept".into(),
+        other => other.as_str().to_owned(),
     })
 }
 
@@ -289,7 +286,7 @@ pub fn entry_full(e: &Entry) -> String {
 pub fn entry_markdown(e: &Entry) -> String {
     let mut s = format!("## {} · {}\n\n{}\n", local(e.created_at), e.author, e.text);
     let mut meta = Vec::new();
-    if e.kind != KIND_ENTRY {
+    if e.kind != Kind::Entry {
         meta.push(format!("Kind: {}", e.kind));
     }
     if !e.tags.is_empty() {

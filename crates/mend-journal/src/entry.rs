@@ -5,65 +5,120 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The plain kind of entry.
-pub const KIND_ENTRY: &str = "entry";
-/// Acknowledging a mistake fully, written from a guided template.
-pub const KIND_ACKNOWLEDGMENT: &str = "acknowledgment";
-/// A reply to another entry (its own entry, by its own author).
-pub const KIND_REPLY: &str = "reply";
-/// "I hear you": a receipt for another entry.
-pub const KIND_RECEIPT: &str = "receipt";
-/// A promise, possibly recurring.
-pub const KIND_PROMISE: &str = "promise";
-/// The one who promised kept it (this time).
-pub const KIND_KEPT: &str = "promise-kept";
-/// The one who promised missed it (this time), recorded honestly.
-pub const KIND_MISSED: &str = "promise-missed";
-/// The partner saw the promise kept.
-pub const KIND_CONFIRMED: &str = "promise-confirmed";
-/// Asking for reassurance.
-pub const KIND_ASK: &str = "reassurance-ask";
-/// Giving the reassurance asked for.
-pub const KIND_GIVE: &str = "reassurance-give";
-/// A check-in: mood, feelings, a note.
-pub const KIND_CHECKIN: &str = "checkin";
-/// A reveal-together answer, sealed under its own key until both partners have answered.
-pub const KIND_TOGETHER: &str = "together-answer";
-/// The key of one's own reveal-together answer (private journal only, never synced).
-pub const KIND_TOGETHER_KEY: &str = "together-key";
-/// A published answer key: both have answered, so both may read both.
-pub const KIND_REVEAL: &str = "together-reveal";
+/// What an entry is. Stored in the document and in exports as its name (`as_str`); an entry
+/// without a kind is a plain [`Kind::Entry`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum Kind {
+    /// The plain kind of entry.
+    #[default]
+    #[serde(rename = "entry")]
+    Entry,
+    /// Acknowledging a mistake fully, written from a guided template.
+    #[serde(rename = "acknowledgment")]
+    Acknowledgment,
+    /// A reply to another entry (its own entry, by its own author).
+    #[serde(rename = "reply")]
+    Reply,
+    /// "I hear you": a receipt for another entry.
+    #[serde(rename = "receipt")]
+    Receipt,
+    /// A promise, possibly recurring.
+    #[serde(rename = "promise")]
+    Promise,
+    /// The one who promised kept it (this time).
+    #[serde(rename = "promise-kept")]
+    PromiseKept,
+    /// The one who promised missed it (this time), recorded honestly.
+    #[serde(rename = "promise-missed")]
+    PromiseMissed,
+    /// The partner saw the promise kept.
+    #[serde(rename = "promise-confirmed")]
+    PromiseConfirmed,
+    /// Asking for reassurance.
+    #[serde(rename = "reassurance-ask")]
+    ReassuranceAsk,
+    /// Giving the reassurance asked for.
+    #[serde(rename = "reassurance-give")]
+    ReassuranceGive,
+    /// A check-in: mood, feelings, a note.
+    #[serde(rename = "checkin")]
+    Checkin,
+    /// A reveal-together answer, sealed under its own key until both partners have answered.
+    #[serde(rename = "together-answer")]
+    TogetherAnswer,
+    /// The key of one's own reveal-together answer (private journal only, never synced).
+    #[serde(rename = "together-key")]
+    TogetherKey,
+    /// A published answer key: both have answered, so both may read both.
+    #[serde(rename = "together-reveal")]
+    TogetherReveal,
+}
 
-/// Every kind this build writes.
-pub const KINDS: &[&str] = &[
-    KIND_ENTRY,
-    KIND_ACKNOWLEDGMENT,
-    KIND_REPLY,
-    KIND_RECEIPT,
-    KIND_PROMISE,
-    KIND_KEPT,
-    KIND_MISSED,
-    KIND_CONFIRMED,
-    KIND_ASK,
-    KIND_GIVE,
-    KIND_CHECKIN,
-    KIND_TOGETHER,
-    KIND_TOGETHER_KEY,
-    KIND_REVEAL,
-];
+impl Kind {
+    /// Every kind this build writes.
+    pub const ALL: [Kind; 14] = [
+        Kind::Entry,
+        Kind::Acknowledgment,
+        Kind::Reply,
+        Kind::Receipt,
+        Kind::Promise,
+        Kind::PromiseKept,
+        Kind::PromiseMissed,
+        Kind::PromiseConfirmed,
+        Kind::ReassuranceAsk,
+        Kind::ReassuranceGive,
+        Kind::Checkin,
+        Kind::TogetherAnswer,
+        Kind::TogetherKey,
+        Kind::TogetherReveal,
+    ];
 
-/// Kinds whose text may be empty (the act itself says it).
-pub fn text_optional(kind: &str) -> bool {
-    matches!(
-        kind,
-        KIND_RECEIPT
-            | KIND_KEPT
-            | KIND_MISSED
-            | KIND_CONFIRMED
-            | KIND_CHECKIN
-            | KIND_ASK
-            | KIND_TOGETHER
-    )
+    /// Its name in the document and in exports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Entry => "entry",
+            Kind::Acknowledgment => "acknowledgment",
+            Kind::Reply => "reply",
+            Kind::Receipt => "receipt",
+            Kind::Promise => "promise",
+            Kind::PromiseKept => "promise-kept",
+            Kind::PromiseMissed => "promise-missed",
+            Kind::PromiseConfirmed => "promise-confirmed",
+            Kind::ReassuranceAsk => "reassurance-ask",
+            Kind::ReassuranceGive => "reassurance-give",
+            Kind::Checkin => "checkin",
+            Kind::TogetherAnswer => "together-answer",
+            Kind::TogetherKey => "together-key",
+            Kind::TogetherReveal => "together-reveal",
+        }
+    }
+
+    /// The kind with this name, if this build knows it.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Kinds whose text may be empty (the act itself says it).
+    pub fn text_optional(self) -> bool {
+        matches!(
+            self,
+            Kind::Receipt
+                | Kind::PromiseKept
+                | Kind::PromiseMissed
+                | Kind::PromiseConfirmed
+                | Kind::Checkin
+                | Kind::ReassuranceAsk
+                | Kind::TogetherAnswer
+        )
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 /// Moods run from 1 (very low) to 5 (very good).
 pub const MOOD_RANGE: RangeInclusive<u8> = 1..=5;
@@ -92,7 +147,7 @@ pub struct Entry {
     pub text: String,
     pub tags: Vec<String>,
     pub mood: Option<u8>,
-    pub kind: String,
+    pub kind: Kind,
     pub private: bool,
     /// Other versions of the text, kept because two devices edited the entry at once.
     /// Empty when there is no conflict.
@@ -155,7 +210,7 @@ pub struct NewEntry {
     pub text: String,
     pub tags: Vec<String>,
     pub mood: Option<u8>,
-    pub kind: String,
+    pub kind: Kind,
     pub extra: Extra,
 }
 

@@ -23,10 +23,7 @@ mod writing;
 
 pub use automerge::ChangeHash;
 pub use entry::{
-    text_optional, Device, Entry, EntryEdit, Extra, NewEntry, Person, Removal, Version, KINDS,
-    KIND_ACKNOWLEDGMENT, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_ENTRY, KIND_GIVE, KIND_KEPT,
-    KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY, KIND_REVEAL, KIND_TOGETHER,
-    KIND_TOGETHER_KEY, MOOD_RANGE,
+    Device, Entry, EntryEdit, Extra, Kind, NewEntry, Person, Removal, Version, MOOD_RANGE,
 };
 pub use error::JournalError;
 pub use exchange::{

@@ -6,10 +6,7 @@ use std::collections::BTreeMap;
 use chrono::Datelike;
 use serde::Serialize;
 
-use crate::{
-    Entry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE,
-    KIND_RECEIPT, KIND_REPLY,
-};
+use crate::{Entry, Kind};
 
 /// Kept, missed and confirmed, counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -20,11 +17,11 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, kind: &str) {
+    fn add(&mut self, kind: Kind) {
         match kind {
-            KIND_KEPT => self.kept += 1,
-            KIND_MISSED => self.missed += 1,
-            KIND_CONFIRMED => self.confirmed += 1,
+            Kind::PromiseKept => self.kept += 1,
+            Kind::PromiseMissed => self.missed += 1,
+            Kind::PromiseConfirmed => self.confirmed += 1,
             _ => {}
         }
     }
@@ -51,7 +48,7 @@ pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
 pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
     let mut records: Vec<PromiseRecord> = entries
         .iter()
-        .filter(|e| e.kind == KIND_PROMISE)
+        .filter(|e| e.kind == Kind::Promise)
         .map(|p| PromiseRecord {
             promise: p.clone(),
             events: Vec::new(),
@@ -61,7 +58,12 @@ pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
         .collect();
     let mut events: Vec<&Entry> = entries
         .iter()
-        .filter(|e| matches!(e.kind.as_str(), KIND_KEPT | KIND_MISSED | KIND_CONFIRMED))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                Kind::PromiseKept | Kind::PromiseMissed | Kind::PromiseConfirmed
+            )
+        })
         .filter(|e| e.extra.retracted_at.is_none())
         .collect();
     events.sort_by_key(|e| (e.created_at, e.written_at));
@@ -72,11 +74,11 @@ pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
         else {
             continue;
         };
-        r.total.add(&ev.kind);
+        r.total.add(ev.kind);
         r.weeks
             .entry(iso_week(ev.created_at))
             .or_default()
-            .add(&ev.kind);
+            .add(ev.kind);
         r.events.push(ev.clone());
     }
     records.sort_by_key(|r| std::cmp::Reverse(r.promise.created_at));
@@ -87,7 +89,7 @@ pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
 pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
     let heard: Vec<&str> = entries
         .iter()
-        .filter(|e| e.kind == KIND_RECEIPT && e.author_id == me)
+        .filter(|e| e.kind == Kind::Receipt && e.author_id == me)
         .filter_map(|e| e.extra.refers_to.as_deref())
         .collect();
     let mut out: Vec<&Entry> = entries
@@ -95,15 +97,15 @@ pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
         .filter(|e| e.author_id != me && !e.private && e.extra.retracted_at.is_none())
         .filter(|e| {
             !matches!(
-                e.kind.as_str(),
-                KIND_RECEIPT
-                    | KIND_KEPT
-                    | KIND_MISSED
-                    | KIND_CONFIRMED
-                    | KIND_GIVE
-                    | KIND_CHECKIN
-                    | crate::KIND_REVEAL
-                    | crate::KIND_TOGETHER_KEY
+                e.kind,
+                Kind::Receipt
+                    | Kind::PromiseKept
+                    | Kind::PromiseMissed
+                    | Kind::PromiseConfirmed
+                    | Kind::ReassuranceGive
+                    | Kind::Checkin
+                    | crate::Kind::TogetherReveal
+                    | crate::Kind::TogetherKey
             )
         })
         .filter(|e| !heard.contains(&e.id.as_str()))
@@ -116,12 +118,12 @@ pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
 pub fn open_asks(entries: &[Entry]) -> Vec<&Entry> {
     let answered: Vec<&str> = entries
         .iter()
-        .filter(|e| e.kind == KIND_GIVE)
+        .filter(|e| e.kind == Kind::ReassuranceGive)
         .filter_map(|e| e.extra.refers_to.as_deref())
         .collect();
     let mut out: Vec<&Entry> = entries
         .iter()
-        .filter(|e| e.kind == KIND_ASK && !answered.contains(&e.id.as_str()))
+        .filter(|e| e.kind == Kind::ReassuranceAsk && !answered.contains(&e.id.as_str()))
         .collect();
     out.sort_by_key(|e| e.created_at);
     out
@@ -141,8 +143,13 @@ pub fn responses_to<'a>(entries: &'a [Entry], id: &str) -> Vec<&'a Entry> {
 pub fn is_threaded(e: &Entry) -> bool {
     e.extra.refers_to.is_some()
         && matches!(
-            e.kind.as_str(),
-            KIND_REPLY | KIND_RECEIPT | KIND_KEPT | KIND_MISSED | KIND_CONFIRMED | KIND_GIVE
+            e.kind,
+            Kind::Reply
+                | Kind::Receipt
+                | Kind::PromiseKept
+                | Kind::PromiseMissed
+                | Kind::PromiseConfirmed
+                | Kind::ReassuranceGive
         )
 }
 
@@ -209,7 +216,7 @@ pub struct Round<'a> {
 pub fn together_rounds(entries: &[Entry]) -> Vec<Round<'_>> {
     let answers: Vec<&Entry> = entries
         .iter()
-        .filter(|e| e.kind == crate::KIND_TOGETHER)
+        .filter(|e| e.kind == crate::Kind::TogetherAnswer)
         .collect();
     let mut rounds: Vec<Round> = answers
         .iter()
@@ -272,8 +279,8 @@ pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usiz
         let Some(i) = slot(e.created_at) else {
             continue;
         };
-        match e.kind.as_str() {
-            KIND_CHECKIN => {
+        match e.kind {
+            Kind::Checkin => {
                 if let Some(m) = e.mood {
                     let acc = moods.entry((i, e.author.clone())).or_default();
                     acc.0 += f64::from(m);
@@ -283,9 +290,11 @@ pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usiz
                     }
                 }
             }
-            KIND_KEPT | KIND_MISSED | KIND_CONFIRMED => out[i].promises.add(&e.kind),
-            KIND_ASK => out[i].reassurance_asked += 1,
-            KIND_GIVE => out[i].reassurance_answered += 1,
+            Kind::PromiseKept | Kind::PromiseMissed | Kind::PromiseConfirmed => {
+                out[i].promises.add(e.kind)
+            }
+            Kind::ReassuranceAsk => out[i].reassurance_asked += 1,
+            Kind::ReassuranceGive => out[i].reassurance_answered += 1,
             _ => {}
         }
     }
@@ -295,7 +304,7 @@ pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usiz
     people.sort();
     let mut waits: Vec<f64> = entries
         .iter()
-        .filter(|e| e.kind == KIND_GIVE)
+        .filter(|e| e.kind == Kind::ReassuranceGive)
         .filter_map(|give| {
             let ask = entries
                 .iter()

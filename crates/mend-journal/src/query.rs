@@ -13,7 +13,7 @@ pub struct Filter {
     pub author: Option<String>,
     /// Tag, normalised (no `@`, lowercase).
     pub tag: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<crate::Kind>,
     /// Only private entries.
     pub private_only: bool,
     /// Words that must all appear (case-insensitive).

@@ -301,7 +301,9 @@ impl Journal {
             mood: mood
                 .and_then(|m| u8::try_from(m).ok())
                 .filter(|m| MOOD_RANGE.contains(m)),
-            kind: kind.unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
+            kind: kind
+                .and_then(|k| crate::Kind::parse(&k))
+                .unwrap_or_default(),
             private: self.private,
             conflicting_texts,
             extra,

@@ -28,10 +28,7 @@ use automerge::{
 };
 
 use crate::signed::{actor_of, verify, verify_all, Sig};
-use crate::{
-    KINDS, KIND_ASK, KIND_CONFIRMED, KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT,
-    KIND_REPLY, KIND_REVEAL, KIND_TOGETHER, KIND_TOGETHER_KEY, MOOD_RANGE,
-};
+use crate::{Kind, MOOD_RANGE};
 
 /// The longest text of an entry.
 pub const TEXT_MAX_BYTES: usize = 1024 * 1024;
@@ -84,7 +81,7 @@ enum Obj {
 #[derive(Debug, Clone, Default)]
 struct Facts {
     author: String,
-    kind: String,
+    kind: Kind,
     refers_to: Option<String>,
     prompt: Option<String>,
     retracted: bool,
@@ -588,15 +585,12 @@ impl<'a> Checker<'a> {
             };
             match item.key.as_ref() {
                 "author" => f.author = s().unwrap_or_default(),
-                "kind" => f.kind = s().unwrap_or_default(),
+                "kind" => f.kind = s().and_then(|k| Kind::parse(&k)).unwrap_or_default(),
                 "ref" => f.refers_to = s(),
                 "prompt" => f.prompt = s(),
                 "retracted_at" => f.retracted = true,
                 _ => {}
             }
-        }
-        if f.kind.is_empty() {
-            f.kind = crate::KIND_ENTRY.to_owned();
         }
         Some(f)
     }
@@ -605,7 +599,9 @@ impl<'a> Checker<'a> {
     /// `first`, in this batch or in the journal.
     fn has_second_answer(&self, first: &str, not_by: &str) -> bool {
         let second = |f: &Facts| {
-            f.kind == KIND_TOGETHER && f.refers_to.as_deref() == Some(first) && f.author != not_by
+            f.kind == Kind::TogetherAnswer
+                && f.refers_to.as_deref() == Some(first)
+                && f.author != not_by
         };
         if self.new_entries.values().any(second) {
             return true;
@@ -620,7 +616,8 @@ impl<'a> Checker<'a> {
                 return false;
             };
             read_str(self.doc, &obj, "ref").as_deref() == Some(first)
-                && read_str(self.doc, &obj, "kind").as_deref() == Some(KIND_TOGETHER)
+                && read_str(self.doc, &obj, "kind").as_deref()
+                    == Some(Kind::TogetherAnswer.as_str())
                 && read_str(self.doc, &obj, "author").as_deref() != Some(not_by)
         })
     }
@@ -655,10 +652,13 @@ impl<'a> Checker<'a> {
         if !fields.contains_key("created_at") {
             return Err("it writes an entry with no date".into());
         }
-        let kind = fields
+        let kind_name = fields
             .get("kind")
             .and_then(text)
-            .unwrap_or(crate::KIND_ENTRY);
+            .unwrap_or(Kind::Entry.as_str());
+        let Some(kind) = Kind::parse(kind_name) else {
+            return Err(format!("it writes an entry of unknown kind {kind_name:?}"));
+        };
         let target_id = fields.get("ref").and_then(text);
         let target = target_id.map(|t| {
             self.entry_facts(t).or_else(|| {
@@ -667,8 +667,8 @@ impl<'a> Checker<'a> {
                     kind: f
                         .get("kind")
                         .and_then(text)
-                        .unwrap_or(crate::KIND_ENTRY)
-                        .into(),
+                        .and_then(Kind::parse)
+                        .unwrap_or_default(),
                     refers_to: f.get("ref").and_then(text).map(str::to_owned),
                     prompt: f.get("prompt").and_then(text).map(str::to_owned),
                     retracted: f.contains_key("retracted_at"),
@@ -685,34 +685,38 @@ impl<'a> Checker<'a> {
         let need = |what: &str| format!("a {kind} must refer to {what}");
         let partners = |t: &Facts| t.author != signer;
         match kind {
-            KIND_KEPT | KIND_MISSED => match &target {
-                Some(t) if t.kind == KIND_PROMISE && t.author == signer => {}
-                Some(t) if t.kind == KIND_PROMISE => {
+            Kind::PromiseKept | Kind::PromiseMissed => match &target {
+                Some(t) if t.kind == Kind::Promise && t.author == signer => {}
+                Some(t) if t.kind == Kind::Promise => {
                     return Err(format!(
                         "it records {}'s promise as {}; only the one who promised may",
                         self.name_of(&t.author),
-                        if kind == KIND_KEPT { "kept" } else { "missed" }
+                        if kind == Kind::PromiseKept {
+                            "kept"
+                        } else {
+                            "missed"
+                        }
                     ))
                 }
                 _ => return Err(need("a promise")),
             },
-            KIND_CONFIRMED => match &target {
-                Some(t) if t.kind == KIND_PROMISE && partners(t) => {}
-                Some(t) if t.kind == KIND_PROMISE => {
+            Kind::PromiseConfirmed => match &target {
+                Some(t) if t.kind == Kind::Promise && partners(t) => {}
+                Some(t) if t.kind == Kind::Promise => {
                     return Err("it confirms its own author's promise; only the partner may".into())
                 }
                 _ => return Err(need("a promise")),
             },
-            KIND_GIVE => match &target {
-                Some(t) if t.kind == KIND_ASK && partners(t) => {}
-                Some(t) if t.kind == KIND_ASK => {
+            Kind::ReassuranceGive => match &target {
+                Some(t) if t.kind == Kind::ReassuranceAsk && partners(t) => {}
+                Some(t) if t.kind == Kind::ReassuranceAsk => {
                     return Err(
                         "it answers one's own request for reassurance; only the partner may".into(),
                     )
                 }
                 _ => return Err(need("a request for reassurance")),
             },
-            KIND_RECEIPT => match &target {
+            Kind::Receipt => match &target {
                 Some(t) if partners(t) => {}
                 Some(_) => {
                     return Err(
@@ -721,8 +725,8 @@ impl<'a> Checker<'a> {
                 }
                 None => return Err(need("an entry")),
             },
-            KIND_REPLY if target.is_none() => return Err(need("an entry")),
-            KIND_TOGETHER => {
+            Kind::Reply if target.is_none() => return Err(need("an entry")),
+            Kind::TogetherAnswer => {
                 let sealed = fields.get("sealed").and_then(text).unwrap_or_default();
                 let well_formed = sealed.len().is_multiple_of(2)
                     && sealed.len() >= 2 * SEALED_MIN_BYTES
@@ -735,7 +739,7 @@ impl<'a> Checker<'a> {
                     return Err("it writes a reveal-together answer with no prompt".into());
                 }
                 if let Some(t) = &target {
-                    if t.kind != KIND_TOGETHER || t.refers_to.is_some() {
+                    if t.kind != Kind::TogetherAnswer || t.refers_to.is_some() {
                         return Err(need("a first reveal-together answer"));
                     }
                     if !partners(t) {
@@ -746,7 +750,7 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            KIND_REVEAL => {
+            Kind::TogetherReveal => {
                 let key = fields.get("text").and_then(text).unwrap_or_default();
                 if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err("it publishes something that is not an answer key".into());
@@ -754,13 +758,13 @@ impl<'a> Checker<'a> {
                 let Some(t) = &target else {
                     return Err(need("a reveal-together answer"));
                 };
-                if t.kind != KIND_TOGETHER || t.author != signer {
+                if t.kind != Kind::TogetherAnswer || t.author != signer {
                     return Err("it publishes a key for an answer that is not the signer's".into());
                 }
                 let complete = t.refers_to.is_some()
                     || self.has_second_answer(target_id.unwrap_or_default(), signer)
                     || batch.values().any(|f| {
-                        f.get("kind").and_then(text) == Some(KIND_TOGETHER)
+                        f.get("kind").and_then(text) == Some(Kind::TogetherAnswer.as_str())
                             && f.get("ref").and_then(text) == target_id
                             && f.get("author").and_then(text) != Some(signer)
                     });
@@ -768,18 +772,15 @@ impl<'a> Checker<'a> {
                     return Err("it publishes an answer key before both have answered".into());
                 }
             }
-            KIND_TOGETHER_KEY => {
+            Kind::TogetherKey => {
                 return Err("it shares a private answer key".into());
-            }
-            k if !KINDS.contains(&k) => {
-                return Err(format!("it writes an entry of unknown kind {k:?}"))
             }
             _ => {}
         }
         // Only where the entry is written: a reply and a retraction made apart both stand once
         // they meet, and every device must judge a change by what it could see, not by what
         // arrived later (the rules hold only for facts that never change once written).
-        if let (true, Some(t), KIND_REPLY | KIND_RECEIPT) = (local, &target, kind) {
+        if let (true, Some(t), Kind::Reply | Kind::Receipt) = (local, &target, kind) {
             if t.retracted {
                 return Err("it answers a retracted entry".into());
             }
@@ -1028,7 +1029,9 @@ impl<'a> Checker<'a> {
                 id.clone(),
                 Facts {
                     author: get("author").unwrap_or_default(),
-                    kind: get("kind").unwrap_or_else(|| crate::KIND_ENTRY.to_owned()),
+                    kind: get("kind")
+                        .and_then(|k| Kind::parse(&k))
+                        .unwrap_or_default(),
                     refers_to: get("ref"),
                     prompt: get("prompt"),
                     retracted: fields.contains_key("retracted_at"),

@@ -11,7 +11,7 @@ use crate::{EntryEdit, Journal, JournalError, NewEntry, MOOD_RANGE, TEXT_MAX_BYT
 impl Journal {
     pub(crate) fn check_new(e: &NewEntry) -> Result<(), JournalError> {
         let retracted = e.extra.retracted_at.is_some();
-        if e.text.trim().is_empty() && !crate::text_optional(&e.kind) && !retracted {
+        if e.text.trim().is_empty() && !e.kind.text_optional() && !retracted {
             return Err(JournalError::Invalid("the text is empty".into()));
         }
         if e.text.len() > TEXT_MAX_BYTES {
@@ -50,7 +50,7 @@ impl Journal {
         if let Some(m) = e.mood {
             put("mood", ScalarValue::Int(i64::from(m)));
         }
-        if e.kind != crate::KIND_ENTRY {
+        if e.kind != crate::Kind::Entry {
             put("kind", e.kind.as_str().into());
         }
         let x = &e.extra;
@@ -137,8 +137,10 @@ impl Journal {
             if !crate::valid_entry_id(&e.id) {
                 refused.push((i, "its id is not 1-64 letters, digits, - or _".to_owned()));
             } else if matches!(
-                e.kind.as_str(),
-                crate::KIND_TOGETHER | crate::KIND_REVEAL | crate::KIND_TOGETHER_KEY
+                e.kind,
+                crate::Kind::TogetherAnswer
+                    | crate::Kind::TogetherReveal
+                    | crate::Kind::TogetherKey
             ) {
                 refused.push((
                     i,

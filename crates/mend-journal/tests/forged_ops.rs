@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Change, ObjType, ReadDoc};
 use chrono::{TimeZone, Utc};
-use mend_journal::{Journal, NewEntry, Person, Signer, KIND_ENTRY};
+use mend_journal::{Journal, Kind, NewEntry, Person, Signer};
 
 mod common;
 
@@ -31,7 +31,7 @@ fn setup() -> (Journal, Journal, Signer, Person) {
         written_at: at,
         text: "Sam's words".into(),
         tags: vec!["one".into()],
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         ..Default::default()
     };
     sam.add_entry(&e, at).unwrap();
@@ -168,7 +168,7 @@ fn an_edit_read_back_with_the_change_before_it_is_not_refused() {
         created_at: at,
         written_at: at,
         text: "Another entry".into(),
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         ..Default::default()
     };
     sam.add_entry(&other, at).unwrap();

@@ -4,7 +4,7 @@
 //! the target's journal changes.
 
 use chrono::{TimeZone, Utc};
-use mend_journal::{EntryEdit, Journal, NewEntry, SavedShared, KIND_ENTRY};
+use mend_journal::{EntryEdit, Journal, Kind, NewEntry, SavedShared};
 
 mod common;
 
@@ -28,7 +28,7 @@ fn write_fuzz_seeds() {
             created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             written_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             text: "Alex's words".into(),
-            kind: KIND_ENTRY.into(),
+            kind: Kind::Entry,
             ..Default::default()
         };
         j.add_entry(&e, e.created_at).unwrap();
@@ -41,7 +41,7 @@ fn write_fuzz_seeds() {
         created_at: at,
         written_at: at,
         text: "Sam's words".into(),
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         ..Default::default()
     };
     sams.add_entry(&mine, at).unwrap();

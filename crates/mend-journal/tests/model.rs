@@ -6,8 +6,8 @@ use automerge::transaction::Transactable;
 use automerge::ReadDoc;
 use chrono::{TimeZone, Utc};
 use mend_journal::{
-    Entry, EntryEdit, Filter, Journal, JournalError, NewEntry, Person, Refused, SavedShared,
-    Signer, SyncState, KIND_ENTRY,
+    Entry, EntryEdit, Filter, Journal, JournalError, Kind, NewEntry, Person, Refused, SavedShared,
+    Signer, SyncState,
 };
 
 /// The journal id every device of these scenarios shares.
@@ -41,7 +41,7 @@ fn entry(id: &str, author: &Person, text: &str, h: u32) -> NewEntry {
         text: text.into(),
         tags: vec!["trust".into()],
         mood: Some(3),
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         extra: Default::default(),
     }
 }
@@ -421,14 +421,11 @@ fn defaults_are_left_out_and_read_back() {
     plain.tags.clear();
     plain.mood = None;
     let mut other = entry("e1", &alex(), "a check-in", 1);
-    other.kind = "checkin".into();
+    other.kind = Kind::Checkin;
     other.written_at = t(2);
     j.add_entries(&[plain, other], t(2)).unwrap();
     let e0 = j.entry("e0").unwrap();
-    assert_eq!(
-        (e0.kind.as_str(), e0.tags.len(), e0.mood),
-        (KIND_ENTRY, 0, None)
-    );
+    assert_eq!((e0.kind, e0.tags.len(), e0.mood), (Kind::Entry, 0, None));
     assert_eq!(e0.written_at, e0.created_at);
     let e1 = j.entry("e1").unwrap();
     assert_eq!((e1.kind.as_str(), e1.written_at), ("checkin", t(2)));

@@ -4,8 +4,8 @@
 
 use chrono::{TimeZone, Utc};
 use mend_journal::{
-    split_changes, Admission, ChangeHash, Journal, JournalError, NewEntry, Person, SavedShared,
-    Signer, SyncState, KIND_ENTRY,
+    split_changes, Admission, ChangeHash, Journal, JournalError, Kind, NewEntry, Person,
+    SavedShared, Signer, SyncState,
 };
 
 mod common;
@@ -95,7 +95,7 @@ fn entry(id: &str, author: &Person, text: &str) -> NewEntry {
         created_at: at,
         written_at: at,
         text: text.into(),
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         ..Default::default()
     }
 }

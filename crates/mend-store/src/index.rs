@@ -151,7 +151,7 @@ impl From<&Entry> for Row {
             text,
             tags,
             mood,
-            kind,
+            kind: kind.as_str().to_owned(),
             private,
             conflicting_texts,
             refers_to,
@@ -181,7 +181,7 @@ impl Row {
             text: self.text,
             tags: self.tags,
             mood: self.mood,
-            kind: self.kind,
+            kind: mend_journal::Kind::parse(&self.kind)?,
             private: self.private,
             conflicting_texts: self.conflicting_texts,
             extra: Extra {
@@ -469,7 +469,7 @@ mod tests {
             text: "words\nover lines ✓".into(),
             tags: vec!["trust".into(), "call".into()],
             mood: Some(4),
-            kind: "promise".into(),
+            kind: mend_journal::Kind::Promise,
             private: true,
             conflicting_texts: vec!["other words".into()],
             extra: Extra {

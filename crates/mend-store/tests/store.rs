@@ -4,7 +4,7 @@ use std::fs;
 
 use chrono::{TimeZone, Utc};
 use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
-use mend_journal::{NewEntry, KIND_ENTRY};
+use mend_journal::{Kind, NewEntry};
 use mend_store::{Doc, Home, LockMode, Store, StoreError};
 
 fn secrets() -> DeviceSecrets {
@@ -53,7 +53,7 @@ fn write(store: &mut Store, doc: Doc, id: &str, text: &str) {
         text: text.into(),
         tags: vec![],
         mood: None,
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         extra: Default::default(),
     };
     store.commit(doc, |j| j.add_entry(&e, Utc::now())).unwrap();

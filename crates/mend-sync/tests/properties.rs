@@ -11,9 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{TimeZone, Utc};
 use mend_journal::{
-    Entry, EntryEdit, Extra, Journal, NewEntry, Person, Refused, SavedShared, Signer, SyncState,
-    KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED, KIND_ENTRY, KIND_GIVE, KIND_KEPT, KIND_MISSED,
-    KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
+    Entry, EntryEdit, Extra, Journal, Kind, NewEntry, Person, Refused, SavedShared, Signer,
+    SyncState,
 };
 use mend_sync::{respond, Step, SyncSession};
 use proptest::prelude::*;
@@ -228,7 +227,7 @@ proptest! {
                         created_at: at(n),
                         written_at: at(n),
                         text: format!("entry {n} on device {device}"),
-                        kind: KIND_ENTRY.into(),
+                        kind: Kind::Entry,
                         ..Default::default()
                     };
                     let j = if private { &mut d.private } else { &mut d.shared };
@@ -387,7 +386,7 @@ enum Scope {
 }
 
 /// Kinds that replies and receipts answer, under [`Scope::NoRetractionCrossesAnAnswer`].
-const ANSWERED: [&str; 2] = [KIND_ENTRY, KIND_REPLY];
+const ANSWERED: [Kind; 2] = [Kind::Entry, Kind::Reply];
 
 /// The entries `act` may be done to by `me` on a device that holds `entries`: what an honest
 /// device (through `mend`) would offer.
@@ -395,10 +394,9 @@ fn targets<'a>(entries: &'a [Entry], me: &str, act: Act, scope: Scope) -> Vec<&'
     let live = |e: &&Entry| e.extra.retracted_at.is_none();
     let mine = |e: &&Entry| e.author_id == me;
     let theirs = |e: &&Entry| e.author_id != me;
-    let kind = |k: &'static str| move |e: &&Entry| e.kind == k;
-    let answered = |e: &&Entry| scope == Scope::Everything || ANSWERED.contains(&e.kind.as_str());
-    let retractable =
-        |e: &&Entry| scope == Scope::Everything || !ANSWERED.contains(&e.kind.as_str());
+    let kind = |k: Kind| move |e: &&Entry| e.kind == k;
+    let answered = |e: &&Entry| scope == Scope::Everything || ANSWERED.contains(&e.kind);
+    let retractable = |e: &&Entry| scope == Scope::Everything || !ANSWERED.contains(&e.kind);
     let mut out: Vec<&Entry> = match act {
         Act::Edit => entries.iter().filter(mine).filter(live).collect(),
         Act::Retract => entries
@@ -417,17 +415,17 @@ fn targets<'a>(entries: &'a [Entry], me: &str, act: Act, scope: Scope) -> Vec<&'
         Act::Kept | Act::Missed => entries
             .iter()
             .filter(mine)
-            .filter(kind(KIND_PROMISE))
+            .filter(kind(Kind::Promise))
             .collect(),
         Act::Confirm => entries
             .iter()
             .filter(theirs)
-            .filter(kind(KIND_PROMISE))
+            .filter(kind(Kind::Promise))
             .collect(),
         Act::Give => entries
             .iter()
             .filter(theirs)
-            .filter(kind(KIND_ASK))
+            .filter(kind(Kind::ReassuranceAsk))
             .collect(),
         Act::Write | Act::CheckIn | Act::Promise | Act::Ask => Vec::new(),
     };
@@ -452,7 +450,7 @@ fn perform(j: &mut Journal, device: usize, act: Act, pick: usize, n: usize, scop
             Some(t[pick % t.len()].id.clone())
         }
     };
-    let new = |kind: &str, text: &str, refers_to: Option<String>| NewEntry {
+    let new = |kind: Kind, text: &str, refers_to: Option<String>| NewEntry {
         id: format!("d{device}n{n}"),
         author_id: me.clone(),
         created_at: now,
@@ -465,11 +463,11 @@ fn perform(j: &mut Journal, device: usize, act: Act, pick: usize, n: usize, scop
             vec![]
         },
         mood: n.is_multiple_of(2).then_some((n % 5) as u8 + 1),
-        kind: kind.into(),
+        kind,
         extra: Extra {
             refers_to,
-            every: (kind == KIND_PROMISE && n.is_multiple_of(2)).then(|| "week".into()),
-            feelings: if kind == KIND_CHECKIN {
+            every: (kind == Kind::Promise && n.is_multiple_of(2)).then(|| "week".into()),
+            feelings: if kind == Kind::Checkin {
                 vec!["calm".into()]
             } else {
                 vec![]
@@ -483,16 +481,16 @@ fn perform(j: &mut Journal, device: usize, act: Act, pick: usize, n: usize, scop
         return;
     }
     let result = match act {
-        Act::Write => j.add_entry(&new(KIND_ENTRY, &text, None), now),
-        Act::CheckIn => j.add_entry(&new(KIND_CHECKIN, "", None), now),
-        Act::Promise => j.add_entry(&new(KIND_PROMISE, &text, None), now),
-        Act::Ask => j.add_entry(&new(KIND_ASK, &text, None), now),
-        Act::Reply => j.add_entry(&new(KIND_REPLY, &text, target), now),
-        Act::Receipt => j.add_entry(&new(KIND_RECEIPT, "", target), now),
-        Act::Kept => j.add_entry(&new(KIND_KEPT, "", target), now),
-        Act::Missed => j.add_entry(&new(KIND_MISSED, &text, target), now),
-        Act::Confirm => j.add_entry(&new(KIND_CONFIRMED, "", target), now),
-        Act::Give => j.add_entry(&new(KIND_GIVE, &text, target), now),
+        Act::Write => j.add_entry(&new(Kind::Entry, &text, None), now),
+        Act::CheckIn => j.add_entry(&new(Kind::Checkin, "", None), now),
+        Act::Promise => j.add_entry(&new(Kind::Promise, &text, None), now),
+        Act::Ask => j.add_entry(&new(Kind::ReassuranceAsk, &text, None), now),
+        Act::Reply => j.add_entry(&new(Kind::Reply, &text, target), now),
+        Act::Receipt => j.add_entry(&new(Kind::Receipt, "", target), now),
+        Act::Kept => j.add_entry(&new(Kind::PromiseKept, "", target), now),
+        Act::Missed => j.add_entry(&new(Kind::PromiseMissed, &text, target), now),
+        Act::Confirm => j.add_entry(&new(Kind::PromiseConfirmed, "", target), now),
+        Act::Give => j.add_entry(&new(Kind::ReassuranceGive, &text, target), now),
         Act::Edit => {
             let edit = EntryEdit {
                 text: Some(format!("edited at step {n} on device {device}")),

@@ -1,7 +1,7 @@
 //! Whole multi-device scenarios through the sync core, with no sockets and no files.
 
 use chrono::{TimeZone, Utc};
-use mend_journal::{EntryEdit, Journal, NewEntry, Person, Signer, SyncState, KIND_ENTRY};
+use mend_journal::{EntryEdit, Journal, Kind, NewEntry, Person, Signer, SyncState};
 use mend_sync::{respond, Step, SyncSession};
 
 /// The journal id every device of these scenarios shares.
@@ -28,7 +28,7 @@ fn write(j: &mut Journal, who: &Person, id: &str, text: &str) {
         text: text.into(),
         tags: vec![],
         mood: None,
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         extra: Default::default(),
     };
     j.add_entry(&e, at(1)).unwrap();
@@ -364,13 +364,13 @@ fn a_receipt_that_crosses_its_entrys_retraction_is_not_refused() {
     a.register(&b, &sam, &alex);
     write(&mut a.journal, &alex, "e1", "I was late again");
     sync(&mut b, "alex", &mut a, "sam");
-    let answer = |id: &str, who: &Person, kind: &str, refers_to: &str| NewEntry {
+    let answer = |id: &str, who: &Person, kind: Kind, refers_to: &str| NewEntry {
         id: id.into(),
         author_id: who.id.clone(),
         created_at: at(2),
         written_at: at(2),
         text: "words".into(),
-        kind: kind.into(),
+        kind,
         extra: mend_journal::Extra {
             refers_to: Some(refers_to.into()),
             ..Default::default()
@@ -378,13 +378,13 @@ fn a_receipt_that_crosses_its_entrys_retraction_is_not_refused() {
         ..Default::default()
     };
     b.journal
-        .add_entry(&answer("r1", &sam, mend_journal::KIND_REPLY, "e1"), at(2))
+        .add_entry(&answer("r1", &sam, mend_journal::Kind::Reply, "e1"), at(2))
         .unwrap();
     sync(&mut b, "alex", &mut a, "sam");
     // Apart.
     a.journal
         .add_entry(
-            &answer("k1", &alex, mend_journal::KIND_RECEIPT, "r1"),
+            &answer("k1", &alex, mend_journal::Kind::Receipt, "r1"),
             at(3),
         )
         .unwrap();
@@ -431,7 +431,7 @@ fn a_change_whose_dependency_comes_in_a_later_message_waits_for_it() {
                 created_at: seconds(n),
                 written_at: seconds(n),
                 text: format!("t{n}"),
-                kind: KIND_ENTRY.into(),
+                kind: Kind::Entry,
                 ..Default::default()
             };
             a.add_entry(&entry(&alex), seconds(n)).unwrap();

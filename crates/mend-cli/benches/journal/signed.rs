@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use automerge::sync::{State, SyncDoc};
 use automerge::AutoCommit;
 use chrono::{TimeZone, Utc};
-use mend_journal::{Checker, Journal, NewEntry, Person, Signer, SyncState, KIND_ENTRY};
+use mend_journal::{Checker, Journal, Kind, NewEntry, Person, Signer, SyncState};
 
 /// Sync two Automerge documents with Automerge's own protocol and nothing else: no signatures,
 /// no rules. The floor that checking is measured against.
@@ -43,7 +43,7 @@ fn entry(n: usize, who: &Person) -> NewEntry {
         text: format!(
             "entry {n}: we talked about trust tonight and I listened without defending myself"
         ),
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         ..Default::default()
     }
 }
@@ -163,7 +163,7 @@ pub fn write_costs(
         id: "f".repeat(32),
         author_id: me.to_owned(),
         text: "a kept promise ".repeat(13),
-        kind: KIND_ENTRY.into(),
+        kind: Kind::Entry,
         ..Default::default()
     };
     journal.add_entry(&e, Utc::now()).unwrap();

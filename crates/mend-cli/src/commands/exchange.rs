@@ -3,7 +3,7 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::{Local, TimeZone, Utc};
 use mend_journal::{
-    inline_tags, parse_import, Entry, ImportFile, MendExport, NewEntry, Person, KIND_ENTRY,
+    inline_tags, parse_import, Entry, ImportFile, Kind, MendExport, NewEntry, Person,
 };
 use mend_store::{Doc, LockMode};
 
@@ -154,7 +154,7 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
                     text,
                     tags,
                     mood: None,
-                    kind: KIND_ENTRY.into(),
+                    kind: Kind::Entry,
                     extra: Default::default(),
                 };
                 if a.private {

@@ -3,10 +3,7 @@
 use anyhow::Result;
 use chrono::{Local, Utc};
 use mend_app::practices::{self, PracticeError};
-use mend_journal::{
-    normalize_tag, promise_records, Extra, NewEntry, KIND_ASK, KIND_CHECKIN, KIND_CONFIRMED,
-    KIND_GIVE, KIND_KEPT, KIND_MISSED, KIND_PROMISE, KIND_RECEIPT, KIND_REPLY,
-};
+use mend_journal::{normalize_tag, promise_records, Extra, Kind, NewEntry};
 use mend_store::{Doc, LockMode};
 use serde_json::json;
 
@@ -93,7 +90,7 @@ pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let text = source.text()?;
     let entry = NewEntry {
-        kind: KIND_REPLY.into(),
+        kind: Kind::Reply,
         tags: mend_journal::inline_tags(&text),
         text,
         ..Default::default()
@@ -106,7 +103,7 @@ pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
 pub fn ack(g: &Global, a: AckArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let entry = NewEntry {
-        kind: KIND_RECEIPT.into(),
+        kind: Kind::Receipt,
         text: a.note.unwrap_or_default().trim().to_owned(),
         ..Default::default()
     };
@@ -115,11 +112,11 @@ pub fn ack(g: &Global, a: AckArgs) -> Result<()> {
     Ok(())
 }
 
-fn promise_event(g: &Global, a: PromiseEventArgs, kind: &'static str) -> Result<()> {
+fn promise_event(g: &Global, a: PromiseEventArgs, kind: Kind) -> Result<()> {
     let created_at = when(&a.at)?;
     let unlocked = Unlocked::new(g)?;
     let entry = NewEntry {
-        kind: kind.into(),
+        kind,
         text: a.note.unwrap_or_default().trim().to_owned(),
         created_at,
         ..Default::default()
@@ -133,9 +130,9 @@ pub fn promise(g: &Global, c: PromiseCommand) -> Result<()> {
     match c {
         PromiseCommand::Add(a) => promise_add(g, a),
         PromiseCommand::List(a) => promise_list(g, a.json),
-        PromiseCommand::Kept(a) => promise_event(g, a, KIND_KEPT),
-        PromiseCommand::Missed(a) => promise_event(g, a, KIND_MISSED),
-        PromiseCommand::Confirm(a) => promise_event(g, a, KIND_CONFIRMED),
+        PromiseCommand::Kept(a) => promise_event(g, a, Kind::PromiseKept),
+        PromiseCommand::Missed(a) => promise_event(g, a, Kind::PromiseMissed),
+        PromiseCommand::Confirm(a) => promise_event(g, a, Kind::PromiseConfirmed),
     }
 }
 
@@ -148,7 +145,7 @@ fn promise_add(g: &Global, a: PromiseAddArgs) -> Result<()> {
         .transpose()?;
     let unlocked = Unlocked::new(g)?;
     let entry = NewEntry {
-        kind: KIND_PROMISE.into(),
+        kind: Kind::Promise,
         tags: mend_journal::inline_tags(&text),
         text,
         extra: Extra {
@@ -185,7 +182,7 @@ pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
         ReassureCommand::Ask(a) => {
             let unlocked = Unlocked::new(g)?;
             let entry = NewEntry {
-                kind: KIND_ASK.into(),
+                kind: Kind::ReassuranceAsk,
                 text: words(&a.text),
                 ..Default::default()
             };
@@ -198,7 +195,7 @@ pub fn reassure(g: &Global, c: ReassureCommand) -> Result<()> {
             let text = non_empty(&words(&a.text))?;
             let unlocked = Unlocked::new(g)?;
             let entry = NewEntry {
-                kind: KIND_GIVE.into(),
+                kind: Kind::ReassuranceGive,
                 text,
                 ..Default::default()
             };
@@ -225,7 +222,7 @@ pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let unlocked = Unlocked::new(g)?;
     let entry = NewEntry {
-        kind: KIND_CHECKIN.into(),
+        kind: Kind::Checkin,
         text: a.note.unwrap_or_default().trim().to_owned(),
         mood: Some(a.mood),
         created_at,
@@ -257,7 +254,7 @@ pub fn share(g: &Global, a: IdArgs) -> Result<()> {
         text: e.text.clone(),
         tags: e.tags.clone(),
         mood: e.mood,
-        kind: e.kind.clone(),
+        kind: e.kind,
         extra: Extra {
             shared_at: Some(now),
             ..e.extra.clone()

@@ -4,13 +4,14 @@ use anyhow::Result;
 use chrono::Local;
 use mend_journal::{
     is_threaded, normalize_tag, open_asks, promise_records, responses_to, unacknowledged, Entry,
-    Filter, KIND_PROMISE,
+    Filter, Kind,
 };
 use mend_store::{Doc, LockMode};
 use serde_json::json;
 
 use crate::cli::{Global, ListArgs, SearchArgs, ShowArgs, StatusArgs};
 use crate::dates::parse_when;
+use crate::fail::fail;
 use crate::render;
 use crate::unlock::{self, Unlocked};
 
@@ -25,7 +26,21 @@ pub fn filter_from(a: &ListArgs) -> Result<Filter> {
             .tag
             .as_deref()
             .map(|t| normalize_tag(t).unwrap_or_default()),
-        kind: a.kind.clone(),
+        kind: a
+            .kind
+            .as_deref()
+            .map(|k| {
+                mend_journal::Kind::parse(k).ok_or_else(|| {
+                    fail(
+                        format!("there is no kind of entry called {k:?}"),
+                        format!(
+                            "the kinds are: {}",
+                            mend_journal::Kind::ALL.map(|k| k.as_str()).join(", ")
+                        ),
+                    )
+                })
+            })
+            .transpose()?,
         private_only: a.private,
         words: Vec::new(),
         limit: a.limit,
@@ -51,7 +66,7 @@ fn print_entries(entries: &[mend_journal::Entry], words: &[String], json: bool) 
 /// An entry with what answers it underneath: replies, receipts, promise events, reassurance.
 fn threaded_block(e: &Entry, all: &[Entry]) -> String {
     let mut s = render::entry_block(e, &[], false);
-    if e.kind == KIND_PROMISE {
+    if e.kind == Kind::Promise {
         if let Some(r) = promise_records(all)
             .into_iter()
             .find(|r| r.promise.id == e.id)

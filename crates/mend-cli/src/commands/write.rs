@@ -3,10 +3,7 @@ use std::io::{IsTerminal, Read};
 use anyhow::Result;
 use chrono::{Local, Utc};
 use mend_crypto::random_id_hex;
-use mend_journal::{
-    inline_tags, normalize_tag, EntryEdit, NewEntry, KIND_ACKNOWLEDGMENT, KIND_ENTRY,
-    TEXT_MAX_BYTES,
-};
+use mend_journal::{inline_tags, normalize_tag, EntryEdit, Kind, NewEntry, TEXT_MAX_BYTES};
 use mend_store::{Doc, LockMode};
 use zeroize::Zeroizing;
 
@@ -155,11 +152,10 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         text,
         mood: a.fields.mood,
         kind: if acknowledgment {
-            KIND_ACKNOWLEDGMENT
+            Kind::Acknowledgment
         } else {
-            KIND_ENTRY
-        }
-        .into(),
+            Kind::Entry
+        },
         extra: mend_journal::Extra {
             prompt: prompt.map(|p| p.id),
             ..Default::default()
