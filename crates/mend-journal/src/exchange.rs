@@ -136,7 +136,26 @@ pub fn parse_import(bytes: &[u8]) -> Result<ImportFile, JournalError> {
                     "Mend export version {version}; this build reads version {MEND_EXPORT_VERSION}"
                 )));
             }
-            ImportFile::Mend(serde_json::from_value(value).map_err(bad)?)
+            // Read in place; if that fails, name the first entry that cannot be read.
+            match MendExport::deserialize(&value) {
+                Ok(export) => ImportFile::Mend(export),
+                Err(e) => {
+                    let first_bad =
+                        value
+                            .get("entries")
+                            .and_then(|v| v.as_array())
+                            .and_then(|list| {
+                                list.iter().enumerate().find_map(|(i, entry)| {
+                                    Entry::deserialize(entry)
+                                        .err()
+                                        .map(|e| format!("entry {} of the file: {e}", i + 1))
+                                })
+                            });
+                    return Err(JournalError::UnknownImport(
+                        first_bad.unwrap_or_else(|| e.to_string()),
+                    ));
+                }
+            }
         }
         Some(other) => {
             return Err(JournalError::UnknownImport(format!(
@@ -199,5 +218,37 @@ mod tests {
             panic!()
         };
         assert!(j.entries[0].local_datetime().is_err());
+    }
+
+    #[test]
+    fn an_unknown_kind_names_the_entry_that_has_it() {
+        let entry = |kind: &str| {
+            serde_json::json!({
+                "id": "0123456789abcdef0123456789abcdef", "author": "Alex",
+                "author_id": "a".repeat(32), "created_at": "2026-01-01T00:00:00Z",
+                "written_at": "2026-01-01T00:00:00Z", "text": "t", "tags": [],
+                "kind": kind, "private": false,
+            })
+        };
+        let file = serde_json::json!({
+            "format": MEND_EXPORT_FORMAT, "version": MEND_EXPORT_VERSION,
+            "journal_id": "00", "exported_at": "2026-01-01T00:00:00Z", "people": [],
+            "entries": [entry("promise"), entry("promises")],
+        });
+        match parse_import(file.to_string().as_bytes()) {
+            Err(JournalError::UnknownImport(why)) => {
+                assert!(
+                    why.starts_with("entry 2 of the file: unknown variant `promises`"),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut good = file.clone();
+        good["entries"][1]["kind"] = "promise-kept".into();
+        assert!(matches!(
+            parse_import(good.to_string().as_bytes()),
+            Ok(ImportFile::Mend(m)) if m.entries[1].kind == crate::Kind::PromiseKept
+        ));
     }
 }
