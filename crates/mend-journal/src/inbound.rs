@@ -25,6 +25,9 @@ pub struct Admission {
     pub refused: Vec<Refused>,
     /// Changes that wait, outside the document, for dependencies that have not arrived yet.
     pub waiting: usize,
+    /// Changes this very device made that came back from the peer: this device no longer held
+    /// them, so its journal files were put back to an older copy (or lost their last records).
+    pub own_returned: usize,
 }
 
 impl Admission {
@@ -32,6 +35,7 @@ impl Admission {
         self.applied += other.applied;
         self.refused.extend(other.refused);
         self.waiting = other.waiting;
+        self.own_returned += other.own_returned;
     }
 }
 
@@ -472,7 +476,9 @@ impl Journal {
             let changes = split_changes(&joined)?;
             let offered = changes.len();
             let had_waiting = !self.waiting.is_empty();
-            let (accepted, checked) = self.admit(changes, &sigs)?;
+            let (accepted, mut checked) = self.admit(changes, &sigs)?;
+            let mine = automerge::ActorId::from(self.signer.actor().to_vec());
+            checked.own_returned = accepted.iter().filter(|c| *c.actor_id() == mine).count();
             let all_in = checked.refused.is_empty() && checked.waiting == 0 && !had_waiting;
             if !all_in || accepted.len() > offered {
                 // Only what passed goes to Automerge: refused changes never, waiting ones once

@@ -44,6 +44,8 @@ pub struct SyncSession {
     pub bytes_received: u64,
     /// Changes the peer sent that broke the rules and were refused.
     refused: Vec<Refused>,
+    /// Changes this device had made and no longer held, given back by the peer.
+    own_returned: usize,
     /// New changes from the peer that were applied.
     pub changes_applied: usize,
 }
@@ -63,6 +65,7 @@ impl SyncSession {
             bytes_sent: 0,
             bytes_received: 0,
             refused: Vec::new(),
+            own_returned: 0,
             changes_applied: 0,
         }
     }
@@ -71,6 +74,12 @@ impl SyncSession {
     /// the peer would only send them again.
     pub fn refused(&self) -> &[Refused] {
         &self.refused
+    }
+
+    /// How many changes this device had made, and no longer held, the peer gave back in this
+    /// session (its journal was put back to an older copy).
+    pub fn own_returned(&self) -> usize {
+        self.own_returned
     }
 
     /// What to save so that the next session costs only what is new.
@@ -119,6 +128,7 @@ impl SyncSession {
             let admission = journal.sync_receive(&mut self.state, reply, signatures)?;
             self.changes_applied += admission.applied;
             self.refused.extend(admission.refused);
+            self.own_returned += admission.own_returned;
         }
         Ok(())
     }

@@ -271,14 +271,16 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         .into());
     }
     if a.json {
-        for w in results.iter().filter_map(Summary::refusal) {
-            eprintln!("warning: {w}");
+        for s in &results {
+            for w in s.rollback().into_iter().chain(s.refusal()) {
+                eprintln!("warning: {w}");
+            }
         }
         return render::print_json(&json!(results));
     }
     for s in &results {
         println!("{}", s.line());
-        if let Some(w) = s.refusal() {
+        for w in s.rollback().into_iter().chain(s.refusal()) {
             eprintln!("warning: {w}");
         }
     }
@@ -397,7 +399,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
                     match &r {
                         Ok(s) => {
                             println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
-                            if let Some(w) = s.refusal() {
+                            for w in s.rollback().into_iter().chain(s.refusal()) {
                                 eprintln!("warning: {w}");
                             }
                         }

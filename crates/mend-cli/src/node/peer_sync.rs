@@ -29,6 +29,9 @@ pub struct Summary {
     /// Why, one line per distinct reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused_reasons: Vec<String>,
+    /// Changes this laptop had made and no longer held, given back by the peer: its journal
+    /// had been put back to an older copy.
+    pub own_changes_returned: usize,
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -56,6 +59,23 @@ pub fn refusal_line(count: usize, person: &str, device: &str, reasons: &[String]
     )
 }
 
+/// What to tell the user when a peer gave back changes this laptop had made and lost.
+pub fn rollback_line(count: usize, person: &str, device: &str) -> String {
+    format!(
+        "{person}'s {device} gave back {count} change{} this laptop had made and no longer held: \
+         this laptop's journal had been put back to an older copy (a restored backup, or files \
+         copied back). {} restored now.",
+        if count == 1 { "" } else { "s" },
+        if count == 1 { "It is" } else { "They are" },
+    )
+}
+
+/// Say that this laptop got its own lost changes back, and log it. Never fails the sync.
+pub fn note_rollback(count: usize, device: &Device) {
+    let line = rollback_line(count, &device.person, &device.name);
+    tracing::warn!("{line}");
+}
+
 /// Keep a note of refused changes for `mend status`, and log it. Never fails the sync.
 pub fn note_refusal(store: &Store, device: &Device, refused: &[Refused]) {
     let reasons = reasons(refused);
@@ -75,6 +95,12 @@ pub fn note_refusal(store: &Store, device: &Device, refused: &[Refused]) {
 }
 
 impl Summary {
+    /// The warning to show beside the summary if this laptop got its own lost changes back.
+    pub fn rollback(&self) -> Option<String> {
+        (self.own_changes_returned > 0)
+            .then(|| rollback_line(self.own_changes_returned, &self.person, &self.device))
+    }
+
     /// The warning to show beside the summary, if the peer's changes were refused.
     pub fn refusal(&self) -> Option<String> {
         (self.refused > 0).then(|| {
@@ -202,6 +228,10 @@ pub async fn sync_with(
     }
     let s = session.take().expect("session");
     summary_refused.extend(s.refused().iter().cloned());
+    let own_changes_returned = s.own_returned();
+    if own_changes_returned > 0 {
+        note_rollback(own_changes_returned, &device);
+    }
     let refused = s.refused().to_vec();
     let refused_device = device.clone();
     let (after, summary_bytes) = ServedJournal::with(shared, move |a| {
@@ -231,6 +261,7 @@ pub async fn sync_with(
         elapsed: started.elapsed(),
         refused: summary_refused.len(),
         refused_reasons: reasons(&summary_refused),
+        own_changes_returned,
     })
 }
 
@@ -292,6 +323,13 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                 });
             }
         };
+        if reply.admission.own_returned > 0 {
+            note_rollback(reply.admission.own_returned, &device);
+            eprintln!(
+                "warning: {}",
+                rollback_line(reply.admission.own_returned, &device.person, &device.name)
+            );
+        }
         if !reply.admission.refused.is_empty() {
             // What passed is kept; the session ends, and its state is not saved: the peer
             // would only send the refused changes again.
