@@ -515,3 +515,44 @@ fn a_journal_put_back_to_an_older_copy_is_told_and_gets_its_own_changes_back() {
     );
     serve.terminate();
 }
+
+/// Without a terminal to confirm the verifier on, and without --yes, `mend invite` sends
+/// nothing: the joiner is told, gets no journal, and the inviter's journal is unchanged.
+#[test]
+fn an_unconfirmed_invite_sends_nothing() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    let before = a.snapshot_files();
+    let mut invite = Background::start(
+        &a,
+        &[
+            "invite",
+            "--listen",
+            LOOPBACK,
+            "--no-mdns",
+            "--timeout",
+            "60",
+        ],
+    );
+    let code = invite
+        .wait_for("Invite code:")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = invite.address();
+    let err = b.fails(&["join", &code, "--name", "Sam", "--peer", &addr]);
+    assert!(
+        err.contains("did not confirm this device: nothing was received"),
+        "{err}"
+    );
+    let (ok, out) = invite.finish();
+    assert!(!ok, "{out}");
+    assert!(out.contains("needs --yes"), "{out}");
+    assert!(!b.home().join("device.key").exists());
+    assert!(b.fails(&["list"]).contains("mend init"));
+    assert_eq!(a.snapshot_files(), before);
+    let devices: Vec<serde_json::Value> =
+        serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
+    assert_eq!(devices.len(), 1);
+}

@@ -302,6 +302,7 @@ pub fn start_invite(a: &Device) -> (Background, String, String) {
 pub fn start_invite_with(a: &Device, extra: &[&str]) -> (Background, String, String) {
     let mut args = vec![
         "invite",
+        "--yes",
         "--listen",
         LOOPBACK,
         "--no-mdns",

@@ -49,7 +49,7 @@ PY
 
 A init --name Alex --device alex-laptop >/dev/null 2>&1 || fail "init"
 say "pairing over the link (--peer, no mDNS)"
-A invite --no-mdns --listen /ip4/0.0.0.0/tcp/$PORT_INVITE --timeout 60 >"$WORK/invite.out" 2>"$WORK/invite.err" &
+A invite --yes --no-mdns --listen /ip4/0.0.0.0/tcp/$PORT_INVITE --timeout 60 >"$WORK/invite.out" 2>"$WORK/invite.err" &
 INVITE=$!; PIDS+=("$INVITE")
 wait_for "$WORK/invite.out" "Invite code:" 20 || fail "no invite code"
 CODE=$(grep "Invite code:" "$WORK/invite.out" | awk '{print $3}')

@@ -944,6 +944,7 @@ fn pair(a: &Path, b: &Path) -> Run {
         a,
         &[
             "invite",
+            "--yes",
             "--listen",
             LOOPBACK,
             "--no-mdns",

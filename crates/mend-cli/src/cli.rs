@@ -289,6 +289,10 @@ pub struct InviteArgs {
     /// How long to wait for the partner's device, in seconds
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Send the journal without asking whether both screens show the same verifier (for
+    /// scripts; without a terminal nothing is sent unless this is given)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Whose device an invite admits.

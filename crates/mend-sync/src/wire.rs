@@ -78,6 +78,9 @@ pub enum Refusal {
     /// The request carried changes that break the journal's rules (`count` of them); those
     /// were refused, the rest kept, and the session ends.
     BrokeRules { count: u32 },
+    /// The inviting device's person did not confirm that both screens show the same verifier:
+    /// nothing was sent, and the invite is used up.
+    NotConfirmed,
 }
 
 /// Encode a message body: version byte, then postcard.

@@ -223,9 +223,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "## What happened\nI hid the messages for months.\n## Its impact on you\nYou stopped trusting what I say.\n## No excuses: what I own\nI chose to hide them.\n## What I will do differently\nTell you first, even when it is hard.",
     ])?);
 
-    say("Alex invites Sam's laptop; Sam joins with the code. Both see the same verifier.");
+    say("Alex invites Sam's laptop; Sam joins with the code. Both see the same verifier (a person\n   answers y when the digits match; the demo passes --yes).");
     let invite = alex.background(&[
         "invite",
+        "--yes",
         "--listen",
         LOOPBACK,
         "--no-mdns",

@@ -1,5 +1,6 @@
 //! `mend invite` and `mend join`: pairing over `/mend/pair/1`, then the first sync.
 
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -99,6 +100,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout);
     let config = net_config(seed, &args.net)?;
     let asked = args.for_whom;
+    let args_yes = args.yes;
     super::runtime()?.block_on(async move {
         let (people, legacy_heads) = ServedJournal::with(&shared, |a| {
             let journal = a.store()?.journal(Doc::Shared);
@@ -183,6 +185,43 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                         if peer_id_from_public_key(&join.device_key) != Some(peer) {
                             let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
                             return Err(fail("the joining device's key does not match its connection", "run `mend invite` again").into());
+                        }
+                        // The journal key leaves only once this person has seen the same six
+                        // digits on both screens: someone who overheard the code and joined
+                        // first shows other digits than the partner's laptop.
+                        let verifier = inviter.verifier().unwrap_or_default();
+                        let confirmed = if args_yes {
+                            true
+                        } else if std::io::stdin().is_terminal() {
+                            print!(
+                                "A device calling itself {}'s \"{}\" has the code. Does its screen show the verifier {verifier}? [y/N] ",
+                                join.person_name.trim(), join.device_name
+                            );
+                            let _ = std::io::Write::flush(&mut std::io::stdout());
+                            tokio::task::spawn_blocking(|| {
+                                let mut answer = String::new();
+                                std::io::stdin().read_line(&mut answer).map(|_| matches!(answer.trim(), "y" | "Y" | "yes"))
+                            })
+                            .await?
+                            .unwrap_or(false)
+                        } else {
+                            false
+                        };
+                        if !confirmed {
+                            let _ = reply.send(Response::Refused { reason: Refusal::NotConfirmed });
+                            linger(&mut events, peer).await;
+                            return Err(if args_yes || std::io::stdin().is_terminal() {
+                                fail(
+                                    "the verifier was not confirmed: nothing was sent, and this invite is used up",
+                                    "run `mend invite` again; answer y only when both screens show the same six digits",
+                                )
+                            } else {
+                                fail(
+                                    "nothing was sent: without a terminal to confirm the verifier on, `mend invite` needs --yes",
+                                    "run `mend invite` in a terminal, or with --yes in a script you trust",
+                                )
+                            }
+                            .into());
                         }
                         let by = inviter_person.clone();
                         let admitted = ServedJournal::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom)?.map(|p| (p, join)))).await?;
@@ -338,6 +377,9 @@ pub fn join(
                 }
                 Err(e) => return Err(fail(format!("pairing failed: {e}"), "run `mend invite` again and retry").into()),
             };
+            if let Some(v) = joiner.verifier() {
+                println!("Verifier: {v}. The inviting laptop asks whether its screen shows the same; waiting for it…");
+            }
             match net.request(peer, Protocol::Pair, confirm).await? {
                 Response::PairWelcome { sealed } => {
                     let welcome = joiner.on_welcome(&sealed)?;
@@ -347,6 +389,12 @@ pub fn join(
                     return Err(fail(
                         "this journal already belongs to two people",
                         "to add a device for one of them, join with the same --name they use",
+                    ).into());
+                }
+                Response::Refused { reason: Refusal::NotConfirmed } => {
+                    return Err(fail(
+                        "the inviting laptop did not confirm this device: nothing was received",
+                        "compare the six digits on both screens; run `mend invite` there again and `mend join` here with its new code",
                     ).into());
                 }
                 other => return Err(fail(format!("the inviting device refused: {other:?}"), "run `mend invite` again and retry").into()),
