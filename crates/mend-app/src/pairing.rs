@@ -25,6 +25,9 @@ pub enum AdmitError {
     /// A partner invite while the journal already holds two people.
     #[error("this journal already belongs to two people")]
     ThirdPerson,
+    /// The joining device sent a name that is no name (empty, too long, control characters).
+    #[error("the joining device sent a name that cannot be shown ({0:?}…)")]
+    BadName(String),
     /// The joining device's key is already one of the journal's devices.
     #[error("the joining device ({0}) is already one of this journal's devices")]
     AlreadyPaired(String),
@@ -78,6 +81,18 @@ pub struct Joining<'a> {
     pub person_name: &'a str,
 }
 
+/// Refuse names from a joining device that are not names: they are shown on terminals.
+pub fn check_names(joining: &Joining<'_>) -> Result<(), AdmitError> {
+    for name in [joining.person_name.trim(), joining.device_name] {
+        if !mend_journal::valid_name(name) {
+            return Err(AdmitError::BadName(
+                name.chars().filter(|c| !c.is_control()).take(16).collect(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Record the joining device in the shared journal for the person `for_whom` says: one signed
 /// change. Returns the person it now belongs to.
 pub fn admit(
@@ -87,6 +102,7 @@ pub fn admit(
     for_whom: InviteFor,
     now: DateTime<Utc>,
 ) -> Result<Person, AdmitError> {
+    check_names(joining)?;
     let journal = store.journal(Doc::Shared);
     if let Some(d) = journal
         .devices()?

@@ -50,6 +50,17 @@ fn a_joining_device_becomes_whose_the_inviter_says_and_errors_say_what_they_are(
         Err(AdmitError::AlreadyPaired(who)) => assert_eq!(who, "Sam's sam-laptop"),
         other => panic!("{other:?}"),
     }
+    // A name a terminal would act on is no name.
+    let hostile = key_hex(5);
+    let joining_bad = Joining {
+        device_key: &hostile,
+        device_name: "laptop\u{1b}[2J",
+        person_name: "Sam",
+    };
+    assert!(matches!(
+        admit(&mut store, &joining_bad, &alex, InviteFor::Me, Utc::now()),
+        Err(AdmitError::BadName(_))
+    ));
     // A partner invite now that two people have joined: a third person, refused.
     let third = key_hex(3);
     let joining = Joining {

@@ -195,6 +195,15 @@ pub fn may_remove(
     ))
 }
 
+/// A person's or a device's name as people will see it: 1 to 64 characters, no surrounding
+/// spaces, no control characters (which a terminal would act on).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.trim() == name
+        && name.chars().count() <= 64
+        && !name.chars().any(char::is_control)
+}
+
 /// An entry id: 1 to 64 ASCII letters, digits, `-` or `_`.
 pub fn valid_entry_id(id: &str) -> bool {
     !id.is_empty()
@@ -1117,7 +1126,7 @@ impl<'a> Checker<'a> {
 fn check_person_fields(fields: &Fields) -> Result<(), String> {
     for (key, value) in fields {
         match (key.as_str(), value) {
-            ("name", ScalarValue::Str(s)) if !s.trim().is_empty() && s.len() <= 100 => {}
+            ("name", ScalarValue::Str(s)) if valid_name(s) => {}
             ("added_at", ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => {}
             _ => return Err(format!("a person's {key:?} is not what Mend writes")),
         }
@@ -1133,7 +1142,7 @@ fn check_device_fields(fields: &Fields, owner: &str, added_by: &str) -> Result<(
         match (key.as_str(), value) {
             ("person", ScalarValue::Str(s)) if s.as_str() == owner => {}
             ("added_by", ScalarValue::Str(s)) if s.as_str() == added_by => {}
-            ("name", ScalarValue::Str(s)) if s.len() <= 100 => {}
+            ("name", ScalarValue::Str(s)) if valid_name(s) => {}
             ("added_at", ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => {}
             _ => return Err(format!("a device's {key:?} is not what Mend writes")),
         }

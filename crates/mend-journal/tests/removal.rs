@@ -296,3 +296,29 @@ fn a_removal_that_names_someone_else_as_remover_is_refused() {
         .iter()
         .all(|d| d.removed.is_none()));
 }
+
+#[test]
+fn a_device_name_a_terminal_would_act_on_is_refused() {
+    let mut t = three();
+    let h = t.sam.heads();
+    let tablet = hex(&Signer::from_seed(&[5; 32]));
+    // The model writes what it is given; a modified program would send exactly this.
+    t.sam
+        .add_device(&tablet, &t.s, "tab\u{1b}]52;c;aGk=\u{7}let", &t.s.id, now())
+        .unwrap();
+    let got = t
+        .alex
+        .apply_signed_record(&last_record(&mut t.sam, &h))
+        .unwrap();
+    assert_eq!(got.refused.len(), 1);
+    assert!(
+        got.refused[0].why.contains("a device's \"name\""),
+        "{:?}",
+        got.refused
+    );
+    assert!(t.alex.devices().unwrap().iter().all(|d| d.key != tablet));
+    assert!(mend_journal::valid_name("sam-laptop"));
+    assert!(!mend_journal::valid_name(" sam"));
+    assert!(!mend_journal::valid_name(&"x".repeat(65)));
+    assert!(mend_journal::valid_name(&"é".repeat(64)));
+}

@@ -9,7 +9,7 @@ use crate::{passphrase, unlock};
 /// A name as people will see it: 1-64 characters, no control characters.
 pub fn check_name(what: &str, name: &str) -> Result<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+    if !mend_journal::valid_name(name) {
         return Err(fail(
             format!("{what} must be 1 to 64 characters with no control characters"),
             "nothing was created; choose another name",

@@ -186,6 +186,17 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
                             return Err(fail("the joining device's key does not match its connection", "run `mend invite` again").into());
                         }
+                        // Its names are about to be shown here: refuse what is no name.
+                        let names = Joining {
+                            device_key: &join.device_key,
+                            device_name: &join.device_name,
+                            person_name: &join.person_name,
+                        };
+                        if let Err(e) = pairing::check_names(&names) {
+                            let _ = reply.send(Response::Refused { reason: Refusal::Malformed });
+                            linger(&mut events, peer).await;
+                            return Err(fail(format!("{e}; nothing was sent"), "run `mend invite` again").into());
+                        }
                         // The journal key leaves only once this person has seen the same six
                         // digits on both screens: someone who overheard the code and joined
                         // first shows other digits than the partner's laptop.
