@@ -513,6 +513,15 @@ fn a_journal_put_back_to_an_older_copy_is_told_and_gets_its_own_changes_back() {
         listed.contains("written after the backup") && listed.contains("also after the backup"),
         "{listed}"
     );
+    // `mend status` keeps saying it after the sync.
+    let status = b.ok(&["status"]);
+    assert!(
+        status.contains("put back to an older copy: Alex's")
+            && status.contains("gave back 2 changes this laptop had made"),
+        "{status}"
+    );
+    let status: serde_json::Value = serde_json::from_str(&b.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["rollbacks"][0]["changes"], 2);
     serve.terminate();
 }
 

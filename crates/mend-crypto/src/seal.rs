@@ -39,6 +39,9 @@ pub enum RecordKind {
     SignedSharedLog = 8,
     /// What this device refused from its peers, for `mend status`.
     Refusals = 9,
+    /// Its own changes this device got back from its peers after its journal was put back to
+    /// an older copy, for `mend status`.
+    Rollbacks = 10,
 }
 
 impl RecordKind {
@@ -53,6 +56,7 @@ impl RecordKind {
             7 => Self::SignedSharedSnapshot,
             8 => Self::SignedSharedLog,
             9 => Self::Refusals,
+            10 => Self::Rollbacks,
             _ => return None,
         })
     }

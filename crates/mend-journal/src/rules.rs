@@ -144,7 +144,7 @@ pub struct Checker<'a> {
     /// Devices removed by accepted changes of this batch: (actor, the removal's hash).
     removed_here: Vec<([u8; 16], ChangeHash)>,
     /// Devices removed in this batch, and the only changes of theirs the batch may still hold:
-    /// those the removal came after (set by [`Checker::removed_in_batch`] for a second pass).
+    /// those the removal came after (set by [`Checker::refuse_after_removal`] for a second pass).
     removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
 }
 

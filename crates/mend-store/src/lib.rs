@@ -25,5 +25,5 @@ pub use records::{
     decode_records, encode_header, DataHeader, Decoded, DATA_HEADER_LEN, DATA_MAGIC, DATA_VERSION,
     RECORD_MAX_LEN,
 };
-pub use refusals::RefusalNote;
+pub use refusals::{RefusalNote, RollbackNote};
 pub use store::{Doc, Store, StoreStats};

@@ -157,18 +157,25 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let disk = unlocked.home.disk_usage();
     let log = store.stats(Doc::Shared);
     let devices = shared.devices()?;
+    let who = |key: &str| {
+        devices.iter().find(|d| d.key == key).map_or_else(
+            || format!("the device {}", &key[..key.len().min(16)]),
+            |d| format!("{}'s {}", d.person, d.name),
+        )
+    };
     let refusals: Vec<(String, mend_store::RefusalNote)> = store
         .refusals()
         .into_iter()
         .rev()
         .take(3)
-        .map(|n| {
-            let who = devices.iter().find(|d| d.key == n.device).map_or_else(
-                || format!("the device {}", &n.device[..n.device.len().min(16)]),
-                |d| format!("{}'s {}", d.person, d.name),
-            );
-            (who, n)
-        })
+        .map(|n| (who(&n.device), n))
+        .collect();
+    let rollbacks: Vec<(String, mend_store::RollbackNote)> = store
+        .rollbacks()
+        .into_iter()
+        .rev()
+        .take(3)
+        .map(|n| (who(&n.device), n))
         .collect();
     if a.json {
         return render::print_json(&json!({
@@ -188,6 +195,10 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             "open_reassurance": asks.iter().map(|e| json!({
                 "id": e.id, "by": e.author, "text": e.text,
                 "waiting_seconds": (now - e.created_at).num_seconds().max(0),
+            })).collect::<Vec<_>>(),
+            "rollbacks": rollbacks.iter().map(|(who, n)| json!({
+                "from": who, "device_key": n.device, "changes": n.count,
+                "at": chrono::DateTime::from_timestamp(n.at, 0).map(|t| t.to_rfc3339()),
             })).collect::<Vec<_>>(),
             "refused": refusals.iter().map(|(who, n)| json!({
                 "from": who, "device_key": n.device, "changes": n.count, "reasons": n.reasons,
@@ -216,6 +227,17 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             n.reasons.join("; ")
         );
     }
+    for (who, n) in &rollbacks {
+        let when = chrono::DateTime::from_timestamp(n.at, 0).unwrap_or(now);
+        println!(
+            "warning: this laptop's journal had been put back to an older copy: {who} gave back {} \
+             change{} this laptop had made ({} ago); {} restored.",
+            n.count,
+            if n.count == 1 { "" } else { "s" },
+            human_wait(now - when),
+            if n.count == 1 { "it is" } else { "they are" },
+        );
+    }
     for d in &devices {
         if let Some(r) = &d.removed {
             let by = crate::commands::net::removed_by(&devices, r);
@@ -235,7 +257,8 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             }
         }
     }
-    if !refusals.is_empty() || devices.iter().any(|d| d.removed.is_some()) {
+    if !refusals.is_empty() || !rollbacks.is_empty() || devices.iter().any(|d| d.removed.is_some())
+    {
         println!();
     }
     for e in &asks {

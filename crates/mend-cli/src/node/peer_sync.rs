@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use mend_journal::{Device, Refused};
 use mend_net::{NetHandle, PeerId, Protocol};
-use mend_store::{Doc, RefusalNote, Store};
+use mend_store::{Doc, RefusalNote, RollbackNote, Store};
 use mend_sync::{ends_session, respond, Refusal, Request, Response, Step, SyncSession};
 use serde::Serialize;
 
@@ -70,10 +70,18 @@ pub fn rollback_line(count: usize, person: &str, device: &str) -> String {
     )
 }
 
-/// Say that this laptop got its own lost changes back, and log it. Never fails the sync.
-pub fn note_rollback(count: usize, device: &Device) {
-    let line = rollback_line(count, &device.person, &device.name);
-    tracing::warn!("{line}");
+/// Keep a note, for `mend status`, that this laptop got its own lost changes back, and log
+/// it. Never fails the sync.
+pub fn note_rollback(store: &Store, count: usize, device: &Device) {
+    tracing::warn!("{}", rollback_line(count, &device.person, &device.name));
+    let note = RollbackNote {
+        at: chrono::Utc::now().timestamp(),
+        device: device.key.clone(),
+        count: count as u32,
+    };
+    if let Err(e) = store.note_rollback(note) {
+        tracing::warn!("the rollback could not be noted for `mend status`: {e}");
+    }
 }
 
 /// Keep a note of refused changes for `mend status`, and log it. Never fails the sync.
@@ -229,13 +237,13 @@ pub async fn sync_with(
     let s = session.take().expect("session");
     summary_refused.extend(s.refused().iter().cloned());
     let own_changes_returned = s.own_returned();
-    if own_changes_returned > 0 {
-        note_rollback(own_changes_returned, &device);
-    }
     let refused = s.refused().to_vec();
     let refused_device = device.clone();
     let (after, summary_bytes) = ServedJournal::with(shared, move |a| {
         let store = a.store()?;
+        if own_changes_returned > 0 {
+            note_rollback(store, own_changes_returned, &refused_device);
+        }
         if refused.is_empty() {
             store.save_peer_state(&initiate_key(&key), &s.saved_state())?;
         } else {
@@ -324,7 +332,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
             }
         };
         if reply.admission.own_returned > 0 {
-            note_rollback(reply.admission.own_returned, &device);
+            note_rollback(store, reply.admission.own_returned, &device);
             eprintln!(
                 "warning: {}",
                 rollback_line(reply.admission.own_returned, &device.person, &device.name)
