@@ -565,3 +565,31 @@ fn an_unconfirmed_invite_sends_nothing() {
         serde_json::from_str(&a.ok(&["devices", "--json"])).unwrap();
     assert_eq!(devices.len(), 1);
 }
+
+/// A device that says hello with the right code (spending the invite) and then leaves: the
+/// inviter says at once that the invite is used up, instead of waiting for its timeout.
+#[test]
+fn an_invite_spent_by_a_device_that_leaves_says_so_at_once() {
+    let a = Device::new("Alex");
+    let (invite, code, addr) = crate::util::start_invite(&a);
+    let code = mend_sync::InviteCode::parse(&code).unwrap();
+    on_network([0x42; 32], &addr, async |net, peer| {
+        let (_joiner, hello) =
+            mend_sync::Joiner::start(code, &net.local_peer_id.to_bytes(), &peer.to_bytes());
+        let reply = net
+            .request(peer, mend_net::Protocol::Pair, hello)
+            .await
+            .unwrap();
+        assert!(
+            matches!(reply, mend_sync::Response::PairHello { .. }),
+            "{reply:?}"
+        );
+        // ...and goes away.
+    });
+    let (ok, out) = invite.finish();
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("went away before pairing finished; this invite is used up"),
+        "{out}"
+    );
+}

@@ -298,6 +298,15 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                     }
                 }
                 NetEvent::BadInput { peer, why } => tracing::warn!(%peer, "bad input: {why}"),
+                // The device that spent the invite left before finishing: say so now, not at
+                // the timeout.
+                NetEvent::Disconnected(peer) if hello_from == Some(peer) && joined.is_none() => {
+                    return Err(fail(
+                        "the device that used the code went away before pairing finished; this invite is used up",
+                        "run `mend invite` again, and `mend join` with its new code",
+                    )
+                    .into());
+                }
                 _ => {}
             }
         }
