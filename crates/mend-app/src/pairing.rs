@@ -134,23 +134,3 @@ pub fn admit(
     })?;
     Ok(person)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_inviter_decides_whose_device_joins() {
-        assert_eq!(invite_for(1, None).unwrap(), InviteFor::Partner);
-        assert_eq!(invite_for(2, None).unwrap(), InviteFor::Me);
-        assert_eq!(invite_for(1, Some(InviteFor::Me)).unwrap(), InviteFor::Me);
-        assert_eq!(
-            invite_for(1, Some(InviteFor::Partner)).unwrap(),
-            InviteFor::Partner
-        );
-        assert!(matches!(
-            invite_for(2, Some(InviteFor::Partner)),
-            Err(AdmitError::ThirdPerson)
-        ));
-    }
-}

@@ -1,7 +1,7 @@
 //! Admitting a joining device into a real journal on disk (a temporary home).
 
 use chrono::Utc;
-use mend_app::pairing::{admit, AdmitError, InviteFor, Joining};
+use mend_app::pairing::{admit, invite_for, AdmitError, InviteFor, Joining};
 use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
 use mend_journal::Person;
 use mend_store::{Doc, Home, LockMode, Store};
@@ -84,4 +84,19 @@ fn a_joining_device_becomes_whose_the_inviter_says_and_errors_say_what_they_are(
     let people = store.journal(Doc::Shared).people().unwrap();
     assert_eq!(people.len(), 2);
     assert_eq!(store.journal(Doc::Shared).devices().unwrap().len(), 3);
+}
+
+#[test]
+fn the_inviter_decides_whose_device_joins() {
+    assert_eq!(invite_for(1, None).unwrap(), InviteFor::Partner);
+    assert_eq!(invite_for(2, None).unwrap(), InviteFor::Me);
+    assert_eq!(invite_for(1, Some(InviteFor::Me)).unwrap(), InviteFor::Me);
+    assert_eq!(
+        invite_for(1, Some(InviteFor::Partner)).unwrap(),
+        InviteFor::Partner
+    );
+    assert!(matches!(
+        invite_for(2, Some(InviteFor::Partner)),
+        Err(AdmitError::ThirdPerson)
+    ));
 }
