@@ -235,6 +235,19 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             .into());
                         }
                         let by = inviter_person.clone();
+                        // While its person was deciding, the device may have gone: then
+                        // record nothing (it would never receive the key).
+                        let mut gone = false;
+                        while let Ok(ev) = events.try_recv() {
+                            gone |= matches!(ev, NetEvent::Disconnected(p) if p == peer);
+                        }
+                        if gone {
+                            return Err(fail(
+                                "the device that used the code went away before pairing finished; this invite is used up",
+                                "run `mend invite` again, and `mend join` with its new code",
+                            )
+                            .into());
+                        }
                         let admitted = ServedJournal::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom)?.map(|p| (p, join)))).await?;
                         let (person, join) = match admitted {
                             Ok(x) => x,
