@@ -593,3 +593,75 @@ fn an_invite_spent_by_a_device_that_leaves_says_so_at_once() {
         "{out}"
     );
 }
+
+/// `mend invite` on a terminal (a pty from util-linux `script`): the journal goes only when its
+/// person answers y to "does its screen show the verifier …?"; on n nothing is sent.
+#[test]
+fn an_invite_on_a_terminal_sends_the_journal_only_on_yes() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` (for a pty) is not installed here");
+        return;
+    }
+    for answer in ["n", "y"] {
+        let a = Device::new("Alex");
+        let b = Device::uninitialised();
+        let line = format!(
+            "{} --home {} invite --listen {LOOPBACK} --no-mdns --timeout 60",
+            crate::util::mend_bin(),
+            a.home().display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qfec", &line, "/dev/null"])
+            .env("MEND_PASSPHRASE", &a.pass)
+            .env("MEND_INSECURE_TEST_KDF", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("MEND_HOME")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut code, mut addr) = (String::new(), String::new());
+        let mut text = String::new();
+        while code.is_empty() || addr.is_empty() {
+            let mut l = String::new();
+            assert!(out.read_line(&mut l).unwrap() > 0, "invite ended: {text}");
+            text.push_str(&l);
+            let l = l.trim();
+            if let Some(c) = l.strip_prefix("Invite code: ") {
+                code = c.to_owned();
+            }
+            if l.starts_with("/ip4/127.0.0.1/tcp/") {
+                addr = l.to_owned();
+            }
+        }
+        // The answer waits in the terminal's input until the question is asked.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        let joined = b.run(&["join", &code, "--name", "Sam", "--peer", &addr]);
+        let joined = String::from_utf8_lossy(&joined.stdout).into_owned()
+            + &String::from_utf8_lossy(&joined.stderr);
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+        let status = child.wait().unwrap();
+        assert!(
+            rest.contains("Does its screen show the verifier"),
+            "{answer}: {rest}"
+        );
+        if answer == "y" {
+            assert!(status.success(), "{rest}");
+            assert!(joined.contains("Received the journal"), "{joined}");
+        } else {
+            assert!(!status.success(), "{rest}");
+            assert!(
+                joined.contains("did not confirm this device: nothing was received"),
+                "{joined}"
+            );
+            assert!(!b.home().join("device.key").exists());
+        }
+    }
+}
