@@ -1,6 +1,7 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! So far: who a joining device becomes ([`pairing`]), who may answer what in the practices
+//! So far: the unlocked device handle ([`device`]: open the journal, read entries through the
+//! read index, find an entry by its id's start), who a joining device becomes ([`pairing`]), who may answer what in the practices
 //! and writing such answers ([`practices`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
 //! the policies that decide when a device syncs with whom ([`ServePlanner`] for `mend serve`,
@@ -12,6 +13,7 @@
 //! hashable id; the network shell uses libp2p's peer ids); files are reached only through
 //! mend-store.
 
+pub mod device;
 mod error;
 pub mod pairing;
 pub mod practices;
@@ -19,6 +21,7 @@ mod serve_plan;
 mod sync_plan;
 pub mod together;
 
+pub use device::Device;
 pub use error::AppError;
 pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};
 pub use sync_plan::{Finished, SyncEffect, SyncEvent, SyncPlanner, RETRY_AFTER};

@@ -1,0 +1,129 @@
+//! An unlocked device: its home, its key file and its secrets, and what every front end does
+//! with them first: lock the home and load the journal, or read the entries through the read
+//! index; find an entry by the start of its id. Asking for the passphrase, and showing
+//! warnings, are the front end's.
+
+use std::path::PathBuf;
+
+use mend_crypto::{DeviceSecrets, JournalId, KeyFile, Passphrase};
+use mend_journal::{Entry, Person};
+use mend_store::{Doc, Entries, Home, HomeLock, LockMode, Store, StoreError};
+
+use crate::AppError;
+
+/// A device whose key file is open; the journal is not loaded yet.
+pub struct Device {
+    pub home: Home,
+    pub key_file: KeyFile,
+    pub secrets: DeviceSecrets,
+}
+
+impl Device {
+    /// Open the key file of `home` with `pass`. A home with no journal is said so before any
+    /// key derivation runs. No lock is held meanwhile: the key file is only ever replaced
+    /// atomically.
+    pub fn unlock(home: Home, pass: &Passphrase) -> Result<Self, AppError> {
+        if !home.is_initialised() {
+            return Err(StoreError::NotInitialised {
+                home: home.root().to_owned(),
+            }
+            .into());
+        }
+        let (key_file, secrets) = home.unlock(pass)?;
+        Ok(Self {
+            home,
+            key_file,
+            secrets,
+        })
+    }
+
+    /// A device unlocked some other way (just created by `mend join`).
+    pub fn from_parts(home: Home, key_file: KeyFile, secrets: DeviceSecrets) -> Self {
+        Self {
+            home,
+            key_file,
+            secrets,
+        }
+    }
+
+    /// Take the home's lock; `waiting` runs once if another process holds it.
+    pub fn lock(&self, mode: LockMode, waiting: impl FnOnce()) -> Result<HomeLock, AppError> {
+        Ok(self.home.lock_or_wait(mode, waiting)?)
+    }
+
+    /// Lock the home and load the journal. What opening found that the person should know is
+    /// in [`Store::warnings`].
+    pub fn open(&self, mode: LockMode, waiting: impl FnOnce()) -> Result<Store, AppError> {
+        let lock = self.lock(mode, waiting)?;
+        Ok(Store::open(
+            &self.home,
+            &self.secrets,
+            self.key_file.journal_id,
+            lock,
+        )?)
+    }
+
+    /// Both documents' entries as they are stored, through the read index (which spares
+    /// loading the journal when it has not changed since the index was written), and warnings.
+    pub fn read_documents(
+        &self,
+        waiting: impl FnOnce(),
+    ) -> Result<(Entries, Vec<String>), AppError> {
+        let lock = self.lock(LockMode::Read, waiting)?;
+        Ok(Store::read_entries(
+            &self.home,
+            &self.secrets,
+            self.key_file.journal_id,
+            lock,
+        )?)
+    }
+
+    /// Every entry of both documents, as [`all_entries`] gives them, through the read index.
+    pub fn read_entries(
+        &self,
+        waiting: impl FnOnce(),
+    ) -> Result<(Vec<Entry>, Vec<String>), AppError> {
+        let (entries, warnings) = self.read_documents(waiting)?;
+        Ok((readable(entries, self.key_file.journal_id), warnings))
+    }
+
+    /// The person this device writes as.
+    pub fn me(&self) -> Person {
+        Person {
+            id: self.secrets.person_id.clone(),
+            name: self.secrets.person_name.clone(),
+        }
+    }
+
+    pub fn home_path(&self) -> PathBuf {
+        self.home.root().to_owned()
+    }
+}
+
+/// Every entry of both documents (shared, then private), with the reveal-together answers this
+/// device may read opened.
+pub fn all_entries(store: &Store) -> Result<Vec<Entry>, AppError> {
+    Ok(readable(store.entries()?, store.journal_id()))
+}
+
+fn readable(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
+    let mut all = entries.into_all();
+    crate::together::open_answers(&mut all, journal_id);
+    all
+}
+
+/// The entry a prefix of its id names, across both documents: its document and whole id.
+pub fn resolve(store: &Store, prefix: &str) -> Result<(Doc, String), AppError> {
+    let shared = store.journal(Doc::Shared).entry_ids()?;
+    let private = store.journal(Doc::Private).entry_ids()?;
+    let id = mend_journal::resolve_prefix(
+        shared.iter().chain(private.iter()).map(String::as_str),
+        prefix,
+    )?;
+    let doc = if shared.contains(&id) {
+        Doc::Shared
+    } else {
+        Doc::Private
+    };
+    Ok((doc, id))
+}
