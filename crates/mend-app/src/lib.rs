@@ -1,6 +1,6 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! So far: the unlocked device handle ([`device`]: open the journal, read entries through the
+//! So far: actions ([`actions`]: write, share, retract or delete), the unlocked device handle ([`device`]: open the journal, read entries through the
 //! read index, find an entry by its id's start), who a joining device becomes ([`pairing`]), who may answer what in the practices
 //! and writing such answers ([`practices`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
@@ -13,6 +13,7 @@
 //! hashable id; the network shell uses libp2p's peer ids); files are reached only through
 //! mend-store.
 
+pub mod actions;
 pub mod device;
 mod error;
 pub mod pairing;

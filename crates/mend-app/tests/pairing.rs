@@ -2,9 +2,9 @@
 
 use chrono::Utc;
 use mend_app::pairing::{admit, invite_for, AdmitError, InviteFor, Joining};
-use mend_crypto::{random_bytes, DeviceSecrets, JournalId, JournalKey, KdfParams, Passphrase};
-use mend_journal::Person;
-use mend_store::{Doc, Home, LockMode, Store};
+use mend_store::Doc;
+
+mod common;
 
 fn key_hex(seed: u8) -> String {
     let key = mend_journal::Signer::from_seed(&[seed; 32]).public_key();
@@ -13,29 +13,7 @@ fn key_hex(seed: u8) -> String {
 
 #[test]
 fn a_joining_device_becomes_whose_the_inviter_says_and_errors_say_what_they_are() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path().join("home"));
-    let secrets = DeviceSecrets {
-        journal_key: JournalKey::generate().unwrap(),
-        identity_seed: random_bytes().unwrap(),
-        person_id: "a".repeat(32),
-        person_name: "Alex".into(),
-        device_name: "laptop".into(),
-    };
-    let jid = JournalId::generate().unwrap();
-    home.init(
-        &secrets,
-        jid,
-        &Passphrase::from("pass"),
-        KdfParams::INSECURE_TEST,
-        Utc::now(),
-    )
-    .unwrap();
-    let mut store = Store::open(&home, &secrets, jid, home.lock(LockMode::Write).unwrap()).unwrap();
-    let alex = Person {
-        id: secrets.person_id.clone(),
-        name: "Alex".into(),
-    };
+    let (_dir, mut store, alex) = common::alex_store();
     let sam_laptop = key_hex(2);
     let joining = Joining {
         device_key: &sam_laptop,

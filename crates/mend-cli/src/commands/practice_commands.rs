@@ -239,37 +239,21 @@ pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
 pub fn share(g: &Global, a: IdArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let mut store = unlocked.open(LockMode::Write)?;
-    let (doc, id) = unlock::resolve(&store, &a.id)?;
-    if doc == Doc::Shared {
-        return Err(fail("that entry is already shared", "nothing was changed").into());
+    let (_, id) = unlock::resolve(&store, &a.id)?;
+    let me = &unlocked.secrets.person_id;
+    match mend_app::actions::share(&mut store, me, &id, Utc::now()) {
+        Ok(e) => {
+            println!(
+                "{} shared; your partner sees it after the next sync",
+                e.short_id()
+            );
+            Ok(())
+        }
+        Err(mend_app::actions::ActionError::AlreadyShared) => {
+            Err(fail("that entry is already shared", "nothing was changed").into())
+        }
+        Err(mend_app::actions::ActionError::App(e)) => Err(anyhow::Error::from(*e)),
     }
-    let e = store.journal(Doc::Private).entry(&id)?;
-    let now = Utc::now();
-    let shared = NewEntry {
-        id: e.id.clone(),
-        author_id: e.author_id.clone(),
-        created_at: e.created_at,
-        written_at: e.written_at,
-        edited_at: e.edited_at,
-        text: e.text.clone(),
-        tags: e.tags.clone(),
-        mood: e.mood,
-        kind: e.kind,
-        extra: Extra {
-            shared_at: Some(now),
-            ..e.extra.clone()
-        },
-    };
-    // Shared first, then removed from the private journal: a crash in between leaves a copy in
-    // both places, never in neither.
-    store.commit(Doc::Shared, |j| j.add_entry(&shared, now))?;
-    let me = unlocked.secrets.person_id.clone();
-    store.commit(Doc::Private, |j| j.delete_entry(&id, &me, now))?;
-    println!(
-        "{} shared; your partner sees it after the next sync",
-        e.short_id()
-    );
-    Ok(())
 }
 
 pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {

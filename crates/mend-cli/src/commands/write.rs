@@ -2,7 +2,6 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Result;
 use chrono::{Local, Utc};
-use mend_crypto::random_id_hex;
 use mend_journal::{inline_tags, normalize_tag, EntryEdit, Kind, NewEntry, TEXT_MAX_BYTES};
 use mend_store::{Doc, LockMode};
 use zeroize::Zeroizing;
@@ -143,10 +142,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         other => other.text()?,
     };
     let entry = NewEntry {
-        id: random_id_hex()?,
-        author_id: unlocked.secrets.person_id.clone(),
         created_at,
-        written_at: Utc::now(),
         edited_at: None,
         tags: merge_tags(inline_tags(&text), tags),
         text,
@@ -160,11 +156,12 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
             prompt: prompt.map(|p| p.id),
             ..Default::default()
         },
+        ..Default::default()
     };
-    let doc = if a.private { Doc::Private } else { Doc::Shared };
     let mut store = unlocked.open(LockMode::Write)?;
-    store.commit(doc, |j| j.add_entry(&entry, Utc::now()))?;
-    println!("{}", &entry.id[..8]);
+    let me = &unlocked.secrets.person_id;
+    let id = mend_app::actions::write(&mut store, me, entry, a.private, Utc::now())?;
+    println!("{}", &id[..8]);
     Ok(())
 }
 
@@ -239,10 +236,7 @@ pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
     let (doc, id) = unlock::resolve(&store, &a.id)?;
-    let e = store.journal(doc).entry(&id)?;
-    if e.author_id != me {
-        return Err(mend_journal::JournalError::NotAuthor { author: e.author }.into());
-    }
+    let e = mend_app::actions::own_entry(&store, doc, &id, &me)?;
     if !a.yes {
         if !std::io::stdin().is_terminal() {
             return Err(fail(
@@ -267,12 +261,11 @@ pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
             return Ok(());
         }
     }
+    mend_app::actions::take_back(&mut store, doc, &id, &me, Utc::now())?;
     if doc == Doc::Private {
-        store.commit(doc, |j| j.delete_entry(&id, &me, Utc::now()))?;
         println!("deleted {} (it was private to this device)", &id[..8]);
         return Ok(());
     }
-    store.commit(doc, |j| j.retract_entry(&id, &me, Utc::now()))?;
     println!("retracted {}", &id[..8]);
     eprintln!(
         "note: the timeline now shows it as retracted by you. Its words are not erased: they remain \

@@ -1,0 +1,102 @@
+//! What a person does to the journal, as actions on an open store: write an entry, move a
+//! private one to the shared journal, retract or delete one. Each is one change per document,
+//! made in this device's person's name; the journal's rules check it before it is made.
+//! Answers to other entries (replies, receipts, promise events, reassurance) are in
+//! [`crate::practices`].
+
+use chrono::{DateTime, Utc};
+use mend_crypto::random_id_hex;
+use mend_journal::{Entry, Extra, JournalError, NewEntry};
+use mend_store::{Doc, Store};
+
+use crate::AppError;
+
+/// Why an action was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("that entry is already shared")]
+    AlreadyShared,
+    #[error(transparent)]
+    App(Box<AppError>),
+}
+
+impl<E: Into<AppError>> From<E> for ActionError {
+    fn from(e: E) -> Self {
+        ActionError::App(Box::new(e.into()))
+    }
+}
+
+/// Write `entry` as person `me` to the shared journal, or to the private one: a fresh id,
+/// written `now`. One change. Returns the new entry's id.
+pub fn write(
+    store: &mut Store,
+    me: &str,
+    mut entry: NewEntry,
+    private: bool,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    entry.id = random_id_hex()?;
+    entry.author_id = me.to_owned();
+    entry.written_at = now;
+    let doc = if private { Doc::Private } else { Doc::Shared };
+    store.commit(doc, |j| j.add_entry(&entry, now))?;
+    Ok(entry.id)
+}
+
+/// Move the private entry `id` to the shared journal, as it is, marked shared `now`. Shared
+/// first, then removed from the private journal: a crash in between leaves a copy in both
+/// places, never in neither. Returns the entry as it was.
+pub fn share(
+    store: &mut Store,
+    me: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Entry, ActionError> {
+    if store.journal(Doc::Shared).entry(id).is_ok() {
+        return Err(ActionError::AlreadyShared);
+    }
+    let e = store.journal(Doc::Private).entry(id)?;
+    let shared = NewEntry {
+        id: e.id.clone(),
+        author_id: e.author_id.clone(),
+        created_at: e.created_at,
+        written_at: e.written_at,
+        edited_at: e.edited_at,
+        text: e.text.clone(),
+        tags: e.tags.clone(),
+        mood: e.mood,
+        kind: e.kind,
+        extra: Extra {
+            shared_at: Some(now),
+            ..e.extra.clone()
+        },
+    };
+    store.commit(Doc::Shared, |j| j.add_entry(&shared, now))?;
+    store.commit(Doc::Private, |j| j.delete_entry(id, me, now))?;
+    Ok(e)
+}
+
+/// The entry `id` of `doc`, if person `me` wrote it (only its author retracts or deletes it).
+pub fn own_entry(store: &Store, doc: Doc, id: &str, me: &str) -> Result<Entry, AppError> {
+    let e = store.journal(doc).entry(id)?;
+    if e.author_id != me {
+        return Err(JournalError::NotAuthor { author: e.author }.into());
+    }
+    Ok(e)
+}
+
+/// Take back an entry of person `me`: a shared one is retracted (the timeline shows it as
+/// retracted; its words stay in the history), a private one deleted. One change.
+pub fn take_back(
+    store: &mut Store,
+    doc: Doc,
+    id: &str,
+    me: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    match doc {
+        Doc::Private => store.commit(doc, |j| j.delete_entry(id, me, now))?,
+        Doc::Shared => store.commit(doc, |j| j.retract_entry(id, me, now))?,
+    }
+    Ok(())
+}
