@@ -1,6 +1,7 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! So far: actions ([`actions`]: write, share, retract or delete), the unlocked device handle ([`device`]: open the journal, read entries through the
+//! So far: actions ([`actions`]: write, share, retract or delete), where things stand
+//! ([`status`]), the unlocked device handle ([`device`]: open the journal, read entries through the
 //! read index, find an entry by its id's start), who a joining device becomes ([`pairing`]), who may answer what in the practices
 //! and writing such answers ([`practices`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
@@ -19,6 +20,7 @@ mod error;
 pub mod pairing;
 pub mod practices;
 mod serve_plan;
+pub mod status;
 mod sync_plan;
 pub mod together;
 

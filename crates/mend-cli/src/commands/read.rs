@@ -1,10 +1,7 @@
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use chrono::Local;
 use mend_journal::{
-    is_threaded, normalize_tag, open_asks, promise_records, responses_to, unacknowledged, Entry,
-    Filter, Kind,
+    is_threaded, normalize_tag, promise_records, responses_to, Entry, Filter, Kind,
 };
 use mend_store::{Doc, LockMode};
 use serde_json::json;
@@ -135,48 +132,24 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let mut store = unlocked.open(LockMode::Write)?;
     // Both answered a reveal-together prompt since the last look: publish this device's keys.
     mend_app::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
-    let standings = crate::node::standings(&mut store, &unlocked.secrets.public_key_hex())?;
-    let shared = store.journal(Doc::Shared);
-    let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
-    for e in shared.entries()? {
-        *by_author.entry(e.author).or_default() += 1;
-    }
-    let people: Vec<String> = shared.people()?.into_iter().map(|p| p.name).collect();
-    let private = store.journal(Doc::Private).len();
     let s = &unlocked.secrets;
-    let all_shared = shared.entries()?;
-    let waiting: Vec<&Entry> = unacknowledged(&all_shared, &s.person_id);
-    let asks = open_asks(&all_shared);
-    let together_waiting: Vec<String> = mend_journal::together_rounds(&all_shared)
-        .iter()
-        .filter(|r| r.second.is_none() && r.first.author_id != s.person_id)
-        .filter_map(|r| r.first.extra.prompt.clone())
-        .collect();
+    let mend_app::status::Status {
+        people,
+        shared_entries,
+        private_entries: private,
+        by_author,
+        unacknowledged: waiting,
+        open_asks: asks,
+        prompts_waiting: together_waiting,
+        devices,
+        refusals,
+        rollbacks,
+        standings,
+    } = mend_app::status::status(&mut store, &s.person_id, &s.public_key_hex())?;
     let now = chrono::Utc::now();
     let params = unlocked.key_file.params;
     let disk = unlocked.home.disk_usage();
     let log = store.stats(Doc::Shared);
-    let devices = shared.devices()?;
-    let who = |key: &str| {
-        devices.iter().find(|d| d.key == key).map_or_else(
-            || format!("the device {}", &key[..key.len().min(16)]),
-            |d| format!("{}'s {}", d.person, d.name),
-        )
-    };
-    let refusals: Vec<(String, mend_store::RefusalNote)> = store
-        .refusals()
-        .into_iter()
-        .rev()
-        .take(3)
-        .map(|n| (who(&n.device), n))
-        .collect();
-    let rollbacks: Vec<(String, mend_store::RollbackNote)> = store
-        .rollbacks()
-        .into_iter()
-        .rev()
-        .take(3)
-        .map(|n| (who(&n.device), n))
-        .collect();
     if a.json {
         return render::print_json(&json!({
             "person": s.person_name,
@@ -185,7 +158,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             "journal_id": store.journal_id().to_hex(),
             "home": unlocked.home_path(),
             "people": people,
-            "entries": { "shared": shared.len(), "private": private, "by_author": by_author },
+            "entries": { "shared": shared_entries, "private": private, "by_author": by_author },
             "disk_bytes": disk,
             "log_records": log.log_records,
             "kdf": { "memory_kib": params.memory_kib, "time_cost": params.time_cost,
@@ -328,7 +301,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
         };
         println!("{label} {line}");
     }
-    println!("  entries     {} shared, {} private", shared.len(), private);
+    println!("  entries     {shared_entries} shared, {private} private");
     for (who, n) in &by_author {
         println!("              {n} by {who}");
     }

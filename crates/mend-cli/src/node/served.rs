@@ -239,15 +239,7 @@ impl ServedJournal {
     }
 }
 
-/// The saved state of sessions this device starts with a peer.
-pub fn initiate_key(device_key: &str) -> String {
-    format!("{device_key}-i")
-}
-
-/// The saved state of sessions a peer starts with this device.
-pub fn answer_key(device_key: &str) -> String {
-    format!("{device_key}-r")
-}
+pub use mend_app::status::{answer_key, initiate_key};
 
 #[cfg(test)]
 mod tests {

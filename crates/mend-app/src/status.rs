@@ -1,0 +1,150 @@
+//! Where things stand, for `mend status` and any other front end: who is in the journal, what
+//! waits for this person, how each paired device stands, and what was refused or given back.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mend_journal::{open_asks, together_rounds, unacknowledged, Device, Entry, SyncState};
+use mend_store::{Doc, RefusalNote, RollbackNote, Store};
+
+use crate::AppError;
+
+/// The saved state of sessions this device starts with a peer (its file name among the
+/// peer states).
+pub fn initiate_key(device_key: &str) -> String {
+    format!("{device_key}-i")
+}
+
+/// The saved state of sessions a peer starts with this device.
+pub fn answer_key(device_key: &str) -> String {
+    format!("{device_key}-r")
+}
+
+/// Where a paired device stands, as far as this one knows.
+pub struct Standing {
+    pub device: Device,
+    /// When the last finished sync with it ended.
+    pub last_synced: Option<DateTime<Utc>>,
+    /// Entries written or changed here (or received from elsewhere) since then, which that
+    /// device did not have at the time; `None` if unknown.
+    pub not_sent: Option<usize>,
+}
+
+/// What this device knows of every other paired device (not removed): when they last
+/// finished a sync, and how many entries have changed since. Read from the sync states saved
+/// at the end of sessions started by either side.
+pub fn standings(store: &mut Store, me: &str) -> Result<Vec<Standing>, AppError> {
+    let devices = store.journal(Doc::Shared).devices()?;
+    let mut out = Vec::new();
+    for device in devices
+        .into_iter()
+        .filter(|d| d.key != me && d.removed.is_none())
+    {
+        let mut newest: Option<(std::time::SystemTime, String)> = None;
+        for key in [initiate_key(&device.key), answer_key(&device.key)] {
+            if let Some(at) = store.peer_state_saved_at(&key)? {
+                if newest.as_ref().is_none_or(|(t, _)| at > *t) {
+                    newest = Some((at, key));
+                }
+            }
+        }
+        let (last_synced, not_sent) = match newest {
+            None => (None, None),
+            Some((at, key)) => {
+                let state = store
+                    .load_peer_state(&key)?
+                    .and_then(|b| SyncState::decode(&b).ok());
+                let not_sent = state.and_then(|s| {
+                    store
+                        .journal_mut(Doc::Shared)
+                        .entries_changed_since(&s.shared_heads)
+                        .map(|ids| ids.len())
+                });
+                (Some(at.into()), not_sent)
+            }
+        };
+        out.push(Standing {
+            device,
+            last_synced,
+            not_sent,
+        });
+    }
+    Ok(out)
+}
+
+/// Everything `mend status` shows, read from an open store.
+pub struct Status {
+    /// The names of the journal's people.
+    pub people: Vec<String>,
+    pub shared_entries: usize,
+    pub private_entries: usize,
+    /// Shared entries by author's name.
+    pub by_author: BTreeMap<String, usize>,
+    /// The partner's entries this person has not answered with a receipt, oldest first.
+    pub unacknowledged: Vec<Entry>,
+    /// Requests for reassurance not answered yet.
+    pub open_asks: Vec<Entry>,
+    /// Reveal-together prompts the partner answered and this person has not.
+    pub prompts_waiting: Vec<String>,
+    pub devices: Vec<Device>,
+    /// The last refusal notes, newest first, each with who it came from ("Sam's sam-laptop").
+    pub refusals: Vec<(String, RefusalNote)>,
+    /// The last rollback notes, newest first, each with who gave the changes back.
+    pub rollbacks: Vec<(String, RollbackNote)>,
+    pub standings: Vec<Standing>,
+}
+
+/// How many notes of each kind [`status`] reports.
+const NOTES_SHOWN: usize = 3;
+
+/// Where things stand for person `me` on the device with key `my_key`.
+pub fn status(store: &mut Store, me: &str, my_key: &str) -> Result<Status, AppError> {
+    let standings = standings(store, my_key)?;
+    let shared = store.journal(Doc::Shared);
+    let all_shared = shared.entries()?;
+    let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &all_shared {
+        *by_author.entry(e.author.clone()).or_default() += 1;
+    }
+    let devices = shared.devices()?;
+    let who = |key: &str| {
+        devices.iter().find(|d| d.key == key).map_or_else(
+            || format!("the device {}", &key[..key.len().min(16)]),
+            |d| format!("{}'s {}", d.person, d.name),
+        )
+    };
+    let refusals = store
+        .refusals()
+        .into_iter()
+        .rev()
+        .take(NOTES_SHOWN)
+        .map(|n| (who(&n.device), n))
+        .collect();
+    let rollbacks = store
+        .rollbacks()
+        .into_iter()
+        .rev()
+        .take(NOTES_SHOWN)
+        .map(|n| (who(&n.device), n))
+        .collect();
+    Ok(Status {
+        people: shared.people()?.into_iter().map(|p| p.name).collect(),
+        shared_entries: shared.len(),
+        private_entries: store.journal(Doc::Private).len(),
+        by_author,
+        unacknowledged: unacknowledged(&all_shared, me)
+            .into_iter()
+            .cloned()
+            .collect(),
+        open_asks: open_asks(&all_shared).into_iter().cloned().collect(),
+        prompts_waiting: together_rounds(&all_shared)
+            .iter()
+            .filter(|r| r.second.is_none() && r.first.author_id != me)
+            .filter_map(|r| r.first.extra.prompt.clone())
+            .collect(),
+        devices,
+        refusals,
+        rollbacks,
+        standings,
+    })
+}

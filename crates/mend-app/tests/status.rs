@@ -1,0 +1,62 @@
+//! Where things stand, read from a real store.
+
+use chrono::Utc;
+use mend_app::actions::write;
+use mend_app::status::status;
+use mend_journal::{Kind, NewEntry};
+
+mod common;
+
+#[test]
+fn status_counts_entries_by_author_and_lists_open_requests() {
+    let (_dir, mut store, alex) = common::alex_store();
+    let entry = |text: &str, kind: Kind| NewEntry {
+        text: text.into(),
+        kind,
+        created_at: Utc::now(),
+        ..Default::default()
+    };
+    write(
+        &mut store,
+        &alex.id,
+        entry("one", Kind::Entry),
+        false,
+        Utc::now(),
+    )
+    .unwrap();
+    write(
+        &mut store,
+        &alex.id,
+        entry("draft", Kind::Entry),
+        true,
+        Utc::now(),
+    )
+    .unwrap();
+    let ask = write(
+        &mut store,
+        &alex.id,
+        entry("tell me", Kind::ReassuranceAsk),
+        false,
+        Utc::now(),
+    )
+    .unwrap();
+    // This device is the journal's only one; it is never listed as a device to sync with.
+    let my_key = store.journal(mend_store::Doc::Shared).devices().unwrap()[0]
+        .key
+        .clone();
+    let st = status(&mut store, &alex.id, &my_key).unwrap();
+    assert_eq!(st.people, vec!["Alex".to_owned()]);
+    assert_eq!((st.shared_entries, st.private_entries), (2, 1));
+    assert_eq!(st.by_author.get("Alex"), Some(&2));
+    assert_eq!(
+        st.open_asks
+            .iter()
+            .map(|e| e.id.clone())
+            .collect::<Vec<_>>(),
+        vec![ask]
+    );
+    // One's own entries never wait for one's own receipt; nothing was refused or given back.
+    assert!(st.unacknowledged.is_empty());
+    assert!(st.refusals.is_empty() && st.rollbacks.is_empty());
+    assert!(st.standings.is_empty());
+}
