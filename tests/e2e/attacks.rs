@@ -252,21 +252,6 @@ fn attack_a_fake_second_answer_does_not_reveal_the_partners_answer() {
     serve.terminate();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-}
-
 /// A journal made by the release before signed changes opens with every entry as it was,
 /// is upgraded in place by the first command that writes, and still syncs and pairs.
 #[test]
@@ -280,7 +265,7 @@ fn a_journal_made_before_signed_changes_keeps_every_entry_and_syncs() {
     .map(|(name, pass)| {
         let mut d = Device::uninitialised();
         d.pass = pass.into();
-        copy_dir(&fixtures.join(name), &d.home());
+        crate::util::copy_dir(&fixtures.join(name), &d.home());
         (d, name)
     })
     .collect();

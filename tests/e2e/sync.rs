@@ -463,19 +463,6 @@ fn status_says_what_the_other_device_has_not_received_yet() {
     assert!(a.ok(&["status"]).contains("it has everything here"));
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Sam's laptop is put back to an older copy of its home (a restored backup). At the next sync
 /// Alex's laptop gives back what Sam had written since, and Sam's laptop says what happened.
 #[test]
@@ -487,7 +474,7 @@ fn a_journal_put_back_to_an_older_copy_is_told_and_gets_its_own_changes_back() {
     let addr = serve.address();
     b.ok(&["sync", "--peer", &addr]);
     let backup = b.dir.path().join("backup");
-    copy_dir(&b.home(), &backup);
+    crate::util::copy_dir(&b.home(), &backup);
     b.write(&["written after the backup"]);
     b.write(&["also after the backup"]);
     let out = b.run(&["sync", "--peer", &addr]);
@@ -495,7 +482,7 @@ fn a_journal_put_back_to_an_older_copy_is_told_and_gets_its_own_changes_back() {
     // An ordinary sync says nothing of the kind.
     assert!(!String::from_utf8_lossy(&out.stderr).contains("older copy"));
     std::fs::remove_dir_all(b.home()).unwrap();
-    copy_dir(&backup, &b.home());
+    crate::util::copy_dir(&backup, &b.home());
     assert!(!b.ok(&["list"]).contains("written after the backup"));
 
     let out = b.run(&["sync", "--peer", &addr, "--json"]);

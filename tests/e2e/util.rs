@@ -347,3 +347,19 @@ fn pair_with(a: &Device, b: &Device, name: &str, device: &str, extra: &[&str]) -
     assert!(ok, "invite failed: {invited}");
     (invited, joined)
 }
+
+/// Copy a directory tree (a home, say) file by file.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
