@@ -388,3 +388,24 @@ fn prompts_are_suggested_and_answers_remember_their_question() {
         .fails(&["prompt", "--practice", "nonsense"])
         .contains("no practice"));
 }
+
+/// An edit that changes nothing (the same words, or the editor closed unchanged) says so and
+/// writes nothing: the partner never sees an edit that did not happen.
+#[test]
+fn an_edit_that_changes_nothing_writes_nothing() {
+    let d = Device::new("Alex");
+    let id = d.write(&["the same @words"]).trim().to_owned();
+    let before = d.snapshot_files();
+    let out = d.ok(&["edit", &id, "--text", "the same @words"]);
+    assert!(out.contains("unchanged"), "{out}");
+    let out = d
+        .command(&["edit", &id])
+        .env("EDITOR", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+    assert_eq!(d.snapshot_files(), before);
+    let shown = d.list_json(&[]);
+    assert!(shown[0]["edited_at"].is_null(), "{shown:?}");
+}

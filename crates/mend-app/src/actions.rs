@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use mend_crypto::random_id_hex;
-use mend_journal::{Entry, Extra, JournalError, NewEntry};
+use mend_journal::{inline_tags, merge_tags, Entry, EntryEdit, Extra, JournalError, NewEntry};
 use mend_store::{Doc, Store};
 
 use crate::AppError;
@@ -99,4 +99,44 @@ pub fn take_back(
         Doc::Shared => store.commit(doc, |j| j.retract_entry(id, me, now))?,
     }
     Ok(())
+}
+
+/// The change that puts `text` in place of `current`'s: the tags written inline follow the
+/// text, the tags given explicitly stay; each only if it differs (the text also when two
+/// versions of it were kept after edits on two devices, which the new one settles). The same
+/// text gives no change at all.
+pub fn text_change(current: &Entry, text: &str) -> EntryEdit {
+    let old_inline = inline_tags(&current.text);
+    let mut tags = current.tags.clone();
+    tags.retain(|tag| !old_inline.contains(tag));
+    let tags = merge_tags(tags, inline_tags(text));
+    let sorted = |t: &[String]| {
+        let mut t = t.to_vec();
+        t.sort();
+        t
+    };
+    // The same tags in another order are no change.
+    let tags_differ = sorted(&tags) != sorted(&current.tags);
+    EntryEdit {
+        text: (text != current.text || current.has_conflict()).then(|| text.to_owned()),
+        tags: tags_differ.then_some(tags),
+        ..EntryEdit::default()
+    }
+}
+
+/// Edit the entry `id` of `doc`, written by person `me`. One change; none if `change` changes
+/// nothing. Returns whether anything was written.
+pub fn edit(
+    store: &mut Store,
+    doc: Doc,
+    id: &str,
+    me: &str,
+    change: &EntryEdit,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    if *change == EntryEdit::default() {
+        return Ok(false);
+    }
+    store.commit(doc, |j| j.edit_entry(id, me, change, now))?;
+    Ok(true)
 }

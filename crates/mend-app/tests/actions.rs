@@ -48,3 +48,34 @@ fn a_private_entry_is_shared_once_and_taken_back_by_its_author_only() {
     assert!(retracted.extra.retracted_at.is_some());
     assert!(retracted.text.is_empty());
 }
+
+#[test]
+fn an_edit_to_the_same_words_changes_nothing_and_inline_tags_follow_the_text() {
+    let (_dir, mut store, alex) = common::alex_store();
+    let mut first = words("we walked @outside");
+    first.tags = vec!["outside".into(), "kept".into()];
+    let id = write(&mut store, &alex.id, first, false, Utc::now()).unwrap();
+    let current = store.journal(Doc::Shared).entry(&id).unwrap();
+    // The same words: no change, nothing written.
+    let same = mend_app::actions::text_change(&current, "we walked @outside");
+    assert_eq!(same, mend_journal::EntryEdit::default());
+    let heads = store.journal_mut(Doc::Shared).heads();
+    assert!(
+        !mend_app::actions::edit(&mut store, Doc::Shared, &id, &alex.id, &same, Utc::now())
+            .unwrap()
+    );
+    assert_eq!(store.journal_mut(Doc::Shared).heads(), heads);
+    // New words: the inline tag follows the text, the explicit one stays.
+    let change = mend_app::actions::text_change(&current, "we talked @home");
+    assert_eq!(
+        change.tags,
+        Some(vec!["kept".to_owned(), "home".to_owned()])
+    );
+    assert!(
+        mend_app::actions::edit(&mut store, Doc::Shared, &id, &alex.id, &change, Utc::now())
+            .unwrap()
+    );
+    let after = store.journal(Doc::Shared).entry(&id).unwrap();
+    assert_eq!(after.text, "we talked @home");
+    assert!(after.edited_at.is_some());
+}

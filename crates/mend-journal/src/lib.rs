@@ -44,4 +44,4 @@ pub use signed::{
     actor_of, decode_pairs, encode_pairs, signing_bytes, verify, Sig, Signer, CHANGE_DOMAIN,
     SIGNED_PAIR_LEN,
 };
-pub use tags::{inline_tags, normalize_tag};
+pub use tags::{inline_tags, merge_tags, normalize_tag};

@@ -12,6 +12,16 @@ pub fn normalize_tag(raw: &str) -> Option<String> {
     valid.then_some(t)
 }
 
+/// `tags`, then those of `more` not among them, in order.
+pub fn merge_tags(mut tags: Vec<String>, more: Vec<String>) -> Vec<String> {
+    for t in more {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    tags
+}
+
 /// The `@tags` written inside a text, in order of first appearance, without duplicates.
 pub fn inline_tags(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

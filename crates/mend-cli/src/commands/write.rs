@@ -2,7 +2,9 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Result;
 use chrono::{Local, Utc};
-use mend_journal::{inline_tags, normalize_tag, EntryEdit, Kind, NewEntry, TEXT_MAX_BYTES};
+use mend_journal::{
+    inline_tags, merge_tags, normalize_tag, EntryEdit, Kind, NewEntry, TEXT_MAX_BYTES,
+};
 use mend_store::{Doc, LockMode};
 use zeroize::Zeroizing;
 
@@ -24,15 +26,6 @@ fn explicit_tags(raw: &[String]) -> Result<Vec<String>> {
             })
         })
         .collect()
-}
-
-fn merge_tags(mut tags: Vec<String>, more: Vec<String>) -> Vec<String> {
-    for t in more {
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
-    tags
 }
 
 fn read_stdin() -> Result<Zeroizing<String>> {
@@ -185,16 +178,9 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
     let (doc, id, current) = {
         let store = unlocked.open(LockMode::Read)?;
         let (doc, id) = unlock::resolve(&store, &a.id)?;
-        let e = store.journal(doc).entry(&id)?;
+        let e = mend_app::actions::own_entry(&store, doc, &id, &me)?;
         (doc, id, e)
     };
-    if current.author_id != me {
-        return Err(mend_journal::JournalError::NotAuthor {
-            author: current.author,
-        }
-        .into());
-    }
-    let mut change = EntryEdit::default();
     let new_text = match &a.text {
         Some(t) => Some(non_empty(t)?),
         None if a.fields.at.is_none() && a.fields.mood.is_none() && a.fields.tags.is_empty() => {
@@ -209,25 +195,18 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
         }
         None => None,
     };
-    let mut base_tags = current.tags.clone();
-    if let Some(t) = &new_text {
-        // Tags written inline follow the text; tags given explicitly stay.
-        let old_inline = inline_tags(&current.text);
-        base_tags.retain(|tag| !old_inline.contains(tag));
-        base_tags = merge_tags(base_tags, inline_tags(t));
-        change.tags = Some(base_tags.clone());
-        if *t != current.text || current.has_conflict() {
-            change.text = Some(t.clone());
-        }
-    }
+    let mut change = match &new_text {
+        Some(t) => mend_app::actions::text_change(&current, t),
+        None => EntryEdit::default(),
+    };
+    let base_tags = change.tags.clone().unwrap_or_else(|| current.tags.clone());
     apply_fields(&a.fields, &mut change, &base_tags)?;
-    if change == EntryEdit::default() {
-        println!("{} unchanged", current.short_id());
-        return Ok(());
-    }
     let mut store = unlocked.open(LockMode::Write)?;
-    store.commit(doc, |j| j.edit_entry(&id, &me, &change, Utc::now()))?;
-    println!("{} edited", &id[..8]);
+    if mend_app::actions::edit(&mut store, doc, &id, &me, &change, Utc::now())? {
+        println!("{} edited", &id[..8]);
+    } else {
+        println!("{} unchanged", current.short_id());
+    }
     Ok(())
 }
 
