@@ -148,3 +148,49 @@ pub fn status(store: &mut Store, me: &str, my_key: &str) -> Result<Status, AppEr
         standings,
     })
 }
+
+/// How it is known who made a version of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// A version in this device's private journal (made here, never signed or synced).
+    Private,
+    /// The device's signature of the change was checked now against its key.
+    SignatureChecked,
+    /// History from before signed changes: only the change's actor id says who.
+    Unsigned,
+}
+
+/// One version of an entry's text, with who made it ("Sam on sam-laptop") and how that is known.
+pub struct Authored {
+    pub version: mend_journal::Version,
+    pub by: String,
+    pub proof: Proof,
+}
+
+/// Every version of the entry `id` of `doc`, oldest first, each with who made it.
+pub fn history(store: &mut Store, doc: Doc, id: &str) -> Result<Vec<Authored>, AppError> {
+    let devices = store.journal(Doc::Shared).devices()?;
+    let versions = store.journal_mut(doc).history(id)?;
+    Ok(versions
+        .into_iter()
+        .map(|v| {
+            let by = devices
+                .iter()
+                .find(|d| d.key.starts_with(&v.actor))
+                .map_or_else(
+                    || "an unknown device".to_owned(),
+                    |d| format!("{} on {}", d.person, d.name),
+                );
+            let proof = match (&v.signed_by, doc) {
+                (_, Doc::Private) => Proof::Private,
+                (Some(_), Doc::Shared) => Proof::SignatureChecked,
+                (None, Doc::Shared) => Proof::Unsigned,
+            };
+            Authored {
+                version: v,
+                by,
+                proof,
+            }
+        })
+        .collect())
+}

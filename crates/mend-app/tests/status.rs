@@ -60,3 +60,35 @@ fn status_counts_entries_by_author_and_lists_open_requests() {
     assert!(st.refusals.is_empty() && st.rollbacks.is_empty());
     assert!(st.standings.is_empty());
 }
+
+#[test]
+fn history_names_the_device_of_each_version_and_how_that_is_known() {
+    use mend_app::status::{history, Proof};
+    let (_dir, mut store, alex) = common::alex_store();
+    let first = NewEntry {
+        text: "first words".into(),
+        created_at: Utc::now(),
+        ..Default::default()
+    };
+    let id = write(&mut store, &alex.id, first.clone(), false, Utc::now()).unwrap();
+    let current = store.journal(mend_store::Doc::Shared).entry(&id).unwrap();
+    let change = mend_app::actions::text_change(&current, "second words");
+    mend_app::actions::edit(
+        &mut store,
+        mend_store::Doc::Shared,
+        &id,
+        &alex.id,
+        &change,
+        Utc::now(),
+    )
+    .unwrap();
+    let versions = history(&mut store, mend_store::Doc::Shared, &id).unwrap();
+    let texts: Vec<&str> = versions.iter().map(|v| v.version.text.as_str()).collect();
+    assert_eq!(texts, ["first words", "second words"]);
+    assert!(versions
+        .iter()
+        .all(|v| v.by == "Alex on laptop" && v.proof == Proof::SignatureChecked));
+    let private = write(&mut store, &alex.id, first, true, Utc::now()).unwrap();
+    let versions = history(&mut store, mend_store::Doc::Private, &private).unwrap();
+    assert_eq!(versions[0].proof, Proof::Private);
+}

@@ -257,42 +257,33 @@ pub fn share(g: &Global, a: IdArgs) -> Result<()> {
 }
 
 pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
+    use mend_app::status::Proof;
     let unlocked = Unlocked::new(g)?;
     let mut store = unlocked.open(LockMode::Read)?;
     let (doc, id) = unlock::resolve(&store, &a.id)?;
-    let devices = store.journal(Doc::Shared).devices()?;
-    let versions = store.journal_mut(doc).history(&id)?;
-    let private = doc == Doc::Private;
-    // Who made each version, and how that is known: a signature checked now against the
-    // device's key, or (history from before signed changes) only the actor id.
-    let who = |v: &mend_journal::Version| {
-        let device = devices.iter().find(|d| d.key.starts_with(&v.actor));
-        let name = device.map_or_else(
-            || "an unknown device".to_owned(),
-            |d| format!("{} on {}", d.person, d.name),
-        );
-        let proof = match (&v.signed_by, private) {
-            (_, true) => "this device's private journal",
-            (Some(_), false) => "signature checked",
-            (None, false) => "unsigned: from before signed changes",
-        };
-        (name, proof)
+    let versions = mend_app::status::history(&mut store, doc, &id)?;
+    let proof = |p: Proof| match p {
+        Proof::Private => "this device's private journal",
+        Proof::SignatureChecked => "signature checked",
+        Proof::Unsigned => "unsigned: from before signed changes",
     };
     if a.json {
         let rows: Vec<_> = versions
             .iter()
             .map(|v| {
-                let (by, proof) = who(v);
-                json!({"at": v.at.to_rfc3339(), "by": by, "signed_by": v.signed_by,
-                       "signature": proof, "action": v.action, "text": v.text})
+                json!({"at": v.version.at.to_rfc3339(), "by": v.by,
+                       "signed_by": v.version.signed_by, "signature": proof(v.proof),
+                       "action": v.version.action, "text": v.version.text})
             })
             .collect();
         return render::print_json(&json!(rows));
     }
     println!("{} — {} versions, oldest first", &id[..8], versions.len());
     for v in &versions {
-        let (by, proof) = who(v);
-        anstream::println!("{}", render::version_block(v, &format!("{by} ({proof})")));
+        anstream::println!(
+            "{}",
+            render::version_block(&v.version, &format!("{} ({})", v.by, proof(v.proof)))
+        );
     }
     Ok(())
 }
