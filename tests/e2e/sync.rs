@@ -519,24 +519,7 @@ fn an_unconfirmed_invite_sends_nothing() {
     let a = Device::new("Alex");
     let b = Device::uninitialised();
     let before = a.snapshot_files();
-    let mut invite = Background::start(
-        &a,
-        &[
-            "invite",
-            "--listen",
-            LOOPBACK,
-            "--no-mdns",
-            "--timeout",
-            "60",
-        ],
-    );
-    let code = invite
-        .wait_for("Invite code:")
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
-    let addr = invite.address();
+    let (invite, code, addr) = crate::util::start_invite_unconfirmed(&a, &[]);
     let err = b.fails(&["join", &code, "--name", "Sam", "--peer", &addr]);
     assert!(
         err.contains("did not confirm this device: nothing was received"),

@@ -298,11 +298,17 @@ pub fn start_invite(a: &Device) -> (Background, String, String) {
     start_invite_with(a, &[])
 }
 
-/// `mend invite` with more arguments (such as `--for me`).
+/// `mend invite` with more arguments (such as `--for me`), confirming the verifier (`--yes`).
 pub fn start_invite_with(a: &Device, extra: &[&str]) -> (Background, String, String) {
+    let mut args = vec!["--yes"];
+    args.extend_from_slice(extra);
+    start_invite_unconfirmed(a, &args)
+}
+
+/// `mend invite` with exactly these further arguments (no `--yes` unless given).
+pub fn start_invite_unconfirmed(a: &Device, extra: &[&str]) -> (Background, String, String) {
     let mut args = vec![
         "invite",
-        "--yes",
         "--listen",
         LOOPBACK,
         "--no-mdns",
