@@ -491,9 +491,12 @@ fn measure_offline(a: &Args, tmp: &Path) -> Offline {
 fn main() {
     let a = args();
     if a.per_change_only {
-        for _ in 0..a.runs.min(3) {
+        for _ in 0..a.runs {
             let (checked, unchecked) = signed::per_change((a.entries / 2).min(10_000));
-            println!("checked {checked:?}, unchecked {unchecked:?}");
+            println!(
+                "checked {checked:?}, unchecked {unchecked:?}, ratio {:.2}",
+                checked.as_secs_f64() / unchecked.as_secs_f64()
+            );
         }
         return;
     }
@@ -504,7 +507,7 @@ fn main() {
     let runs = a.runs.min(3);
     eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
     let figures = sync_figures(tmp.path(), half, runs);
-    let pc = per_change_figures(half.min(10_000), runs);
+    let pc = per_change_figures(half.min(10_000), a.runs.min(5));
     let md = [
         intro(&a, &o),
         summary_section(&o, &figures, &pc, n),

@@ -13,8 +13,8 @@ use automerge::sync::SyncDoc;
 use automerge::{Change, ChangeHash, ReadDoc};
 
 use crate::rules::{causal_order, Checker, Refused};
-use crate::signed::{decode_pairs, encode_pairs, Sig};
-use crate::{Journal, JournalError, SyncState};
+use crate::signed::{decode_pairs, encode_pairs, verify, verify_all, Sig};
+use crate::{FastSet, Journal, JournalError, SyncState};
 
 /// What became of the changes that arrived.
 #[derive(Debug, Default, Clone)]
@@ -42,9 +42,9 @@ impl Admission {
 /// What checking a batch found, by position in the batch.
 #[derive(Default)]
 struct Verdict {
-    accepted: HashSet<usize>,
+    accepted: FastSet<usize>,
     refused: Vec<Refused>,
-    waiting: HashSet<usize>,
+    waiting: FastSet<usize>,
 }
 
 /// The first bytes of every Automerge chunk.
@@ -260,11 +260,11 @@ impl Journal {
         changes: Vec<Change>,
         sigs: &HashMap<ChangeHash, Sig>,
     ) -> Result<(Vec<Change>, Admission), JournalError> {
-        let mut sigs = sigs.clone();
+        let mut sigs = std::borrow::Cow::Borrowed(sigs);
         let mut fresh: Vec<Change> = Vec::with_capacity(changes.len() + self.waiting.len());
         for (hash, (change, sig)) in self.waiting.drain() {
             if let Some(sig) = sig {
-                sigs.entry(hash).or_insert(sig);
+                sigs.to_mut().entry(hash).or_insert(sig);
             }
             fresh.push(change);
         }
@@ -356,18 +356,57 @@ impl Journal {
     }
 
     /// One pass of the rules over a batch; also which devices its accepted changes removed.
+    ///
+    /// The signatures are verified on other threads while the rules are checked on this one;
+    /// the pass stands if every signature it relied on then verifies. If one does not (a
+    /// forgery, never an honest batch) the batch is checked again, in order, with every
+    /// signature's verdict known, so a change with a bad signature and all that depend on it
+    /// are refused exactly as a one-by-one check would.
     fn check_pass(
         &self,
         rest: &[Change],
         sigs: &HashMap<ChangeHash, Sig>,
         removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
     ) -> (Verdict, Vec<([u8; 16], ChangeHash)>) {
-        let mut checker = Checker::new(&self.doc, self.journal_id);
+        let jid = self.journal_id;
+        let mut checker = Checker::new(&self.doc, jid);
+        checker.refuse_after_removal(removed_after.clone());
+        let items = checker.signatures_ahead(rest, sigs);
+        let (pass, deferred, verdicts) = std::thread::scope(|scope| {
+            let verifying = scope.spawn(|| verify_all(&jid, &items));
+            checker.defer_signatures();
+            let pass = self.rules_pass(&mut checker, rest, sigs);
+            let verdicts = verifying.join().expect("signature checks do not panic");
+            (pass, checker.take_deferred(), verdicts)
+        });
+        let good: HashMap<ChangeHash, [u8; 32]> = items
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, ok)| **ok)
+            .map(|((key, hash, _), _)| (*hash, *key))
+            .collect();
+        if deferred
+            .iter()
+            .all(|(key, hash, sig)| good.get(hash) == Some(key) || verify(key, &jid, hash, sig))
+        {
+            return pass;
+        }
+        let mut checker = Checker::new(&self.doc, jid);
         checker.refuse_after_removal(removed_after);
-        checker.verify_ahead(rest, sigs);
+        checker.take_verdicts(&items, &verdicts);
+        self.rules_pass(&mut checker, rest, sigs)
+    }
+
+    /// The rules over a batch in order, with `checker`.
+    fn rules_pass(
+        &self,
+        checker: &mut Checker<'_>,
+        rest: &[Change],
+        sigs: &HashMap<ChangeHash, Sig>,
+    ) -> (Verdict, Vec<([u8; 16], ChangeHash)>) {
         let mut verdict = Verdict::default();
-        let mut known: HashSet<ChangeHash> = HashSet::new();
-        let mut refused: HashSet<ChangeHash> = HashSet::new();
+        let mut known: FastSet<ChangeHash> = FastSet::default();
+        let mut refused: FastSet<ChangeHash> = FastSet::default();
         for (i, change) in rest.iter().enumerate() {
             let hash = change.hash();
             let arrived = |d: &ChangeHash| {
@@ -480,12 +519,26 @@ impl Journal {
             let mine = automerge::ActorId::from(self.signer.actor().to_vec());
             checked.own_returned = accepted.iter().filter(|c| *c.actor_id() == mine).count();
             let all_in = checked.refused.is_empty() && checked.waiting == 0 && !had_waiting;
-            if !all_in || accepted.len() > offered {
+            if all_in && accepted.len() == offered && self.doc.get_heads().is_empty() {
+                // A first sync into an empty journal: Automerge loads the message's saved
+                // document whole, faster than applying its changes one by one.
+            } else {
                 // Only what passed goes to Automerge: refused changes never, waiting ones once
-                // their dependencies have arrived and they have been checked.
-                let chunks: Vec<Vec<u8>> =
-                    accepted.iter().map(|c| c.raw_bytes().to_vec()).collect();
-                msg.changes = automerge::sync::ChunkList::from(chunks);
+                // their dependencies have arrived and they have been checked. They are applied
+                // here, already read, rather than read again from the message; Automerge's
+                // sync state is advanced as its own receiving would (`advance_heads`), and it
+                // is handed one change it already holds so that it treats the message as one
+                // that brought changes.
+                let again = accepted.last().map(|c| c.raw_bytes().to_vec());
+                let before = self.doc.get_heads();
+                self.doc.apply_changes(accepted)?;
+                if let Some(again) = again {
+                    let after = self.doc.get_heads();
+                    state.shared_heads = advance_heads(&before, &after, &state.shared_heads);
+                    msg.changes = automerge::sync::ChunkList::from(vec![again]);
+                } else {
+                    msg.changes = automerge::sync::ChunkList::from(Vec::<Vec<u8>>::new());
+                }
             }
             if checked.waiting > 0 {
                 // Automerge asks for what the peer's heads need that this device lacks: point
@@ -502,10 +555,39 @@ impl Journal {
             }
             admission.add(checked);
         }
+        if !msg.heads.is_empty() {
+            // A peer that holds something is answered with the changes it lacks, one chunk
+            // each (Automerge's first message format), not with the whole saved document
+            // Automerge sends once a third of it is missing: every change is read here to be
+            // checked anyway, and reading a whole document's changes costs twice as much. A
+            // peer with nothing (a new device) still gets the whole document, which it loads
+            // at once. The flags only announce the newer format and a read-only mode Mend
+            // does not use.
+            msg.flags = None;
+            state.their_capabilities = None;
+        }
         self.doc.sync().receive_sync_message(state, msg)?;
         self.check_schema()?;
         Ok(admission)
     }
+}
+
+/// The heads both peers hold after this device went from heads `before` to `after` by applying
+/// what a peer sent: Automerge's own rule when it receives changes in a sync message.
+fn advance_heads(
+    before: &[ChangeHash],
+    after: &[ChangeHash],
+    shared: &[ChangeHash],
+) -> Vec<ChangeHash> {
+    let mut out: Vec<ChangeHash> = after
+        .iter()
+        .filter(|h| !before.contains(h))
+        .chain(shared.iter().filter(|h| after.contains(h)))
+        .copied()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Most probes a peer's Bloom filter may ask for per change (Automerge itself uses 7).

@@ -27,7 +27,8 @@ use automerge::{
     ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
 };
 
-use crate::signed::{actor_of, verify, verify_all, Sig};
+use crate::signed::{actor_of, is_usable_key, verify, Sig};
+use crate::{FastMap, FastSet};
 use crate::{Kind, MOOD_RANGE};
 
 /// The longest text of an entry.
@@ -113,9 +114,9 @@ struct Plan {
     /// Fields written to devices that already exist (by key, hex): a removal.
     removals: BTreeMap<String, Fields>,
     /// Objects this change creates: op id → what it is.
-    made: HashMap<ObjKey, Obj>,
+    made: FastMap<ObjKey, Obj>,
     /// The operations of this change by the (object, key) they write (`None`: the root).
-    slots: HashMap<(Option<ObjKey>, String), Vec<ObjKey>>,
+    slots: FastMap<(Option<ObjKey>, String), Vec<ObjKey>>,
 }
 
 /// The journal as the rules see it: its registry and what the changes checked so far added.
@@ -128,19 +129,24 @@ pub struct Checker<'a> {
     roots: HashMap<String, RootMap>,
     entries_obj: Option<ObjId>,
     /// What the objects made by accepted changes of this batch, and the root maps, are.
-    objects: HashMap<ObjKey, Obj>,
-    new_entries: HashMap<String, Facts>,
-    accepted: HashSet<ChangeHash>,
-    refused: HashSet<ChangeHash>,
+    objects: FastMap<ObjKey, Obj>,
+    new_entries: FastMap<String, Facts>,
+    accepted: FastSet<ChangeHash>,
+    refused: FastSet<ChangeHash>,
     /// The dependencies of the changes accepted so far in this batch.
-    batch_deps: HashMap<ChangeHash, Vec<ChangeHash>>,
+    batch_deps: FastMap<ChangeHash, Vec<ChangeHash>>,
     /// The operations of the changes accepted so far in this batch, by (object, key).
-    slots: HashMap<(Option<ObjKey>, String), Vec<ObjKey>>,
+    slots: FastMap<(Option<ObjKey>, String), Vec<ObjKey>>,
     /// How many entry ids were looked up, and the journal's ids once that is many.
     lookups: std::cell::Cell<usize>,
     existing: std::cell::OnceCell<HashSet<String>>,
-    /// Changes whose signature [`Checker::verify_ahead`] found good, with the key it checked.
-    verified: HashMap<ChangeHash, [u8; 32]>,
+    /// Changes whose signature was found good ahead ([`Checker::take_verdicts`]), with the key
+    /// it checked.
+    verified: FastMap<ChangeHash, [u8; 32]>,
+    /// Whether signatures are left to be checked after the pass ([`Checker::defer_signatures`]),
+    /// and those left: (key, change, signature).
+    defer: bool,
+    deferred: Vec<([u8; 32], ChangeHash, Sig)>,
     /// Devices removed by accepted changes of this batch: (actor, the removal's hash).
     removed_here: Vec<([u8; 16], ChangeHash)>,
     /// Devices removed in this batch, and the only changes of theirs the batch may still hold:
@@ -223,15 +229,17 @@ impl<'a> Checker<'a> {
             people: BTreeMap::new(),
             roots: HashMap::new(),
             entries_obj: None,
-            objects: HashMap::new(),
-            new_entries: HashMap::new(),
-            accepted: HashSet::new(),
-            refused: HashSet::new(),
-            slots: HashMap::new(),
-            batch_deps: HashMap::new(),
+            objects: FastMap::default(),
+            new_entries: FastMap::default(),
+            accepted: FastSet::default(),
+            refused: FastSet::default(),
+            slots: FastMap::default(),
+            batch_deps: FastMap::default(),
             lookups: std::cell::Cell::new(0),
             existing: std::cell::OnceCell::new(),
-            verified: HashMap::new(),
+            verified: FastMap::default(),
+            defer: false,
+            deferred: Vec::new(),
             removed_here: Vec::new(),
             removed_after: HashMap::new(),
         };
@@ -302,25 +310,45 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Verify ahead, spread over the machine's cores, the signatures of the changes of a batch
-    /// made under devices registered before it; [`Checker::check`] then takes the verdict
-    /// instead of verifying again, if it resolves the change to the same key. Signatures under
-    /// devices the batch itself registers, and any that fail here, are verified in `check`.
-    pub fn verify_ahead(&mut self, changes: &[Change], sigs: &HashMap<ChangeHash, Sig>) {
-        let items: Vec<([u8; 32], ChangeHash, Sig)> = changes
+    /// The signatures of the changes of a batch made under devices registered before it, to
+    /// verify ahead (`verify_all`, spread over the machine's cores): (key, change, signature).
+    pub fn signatures_ahead(
+        &self,
+        changes: &[Change],
+        sigs: &HashMap<ChangeHash, Sig>,
+    ) -> Vec<([u8; 32], ChangeHash, Sig)> {
+        changes
             .iter()
             .filter_map(|c| {
                 let hash = c.hash();
                 let actor = <[u8; 16]>::try_from(c.actor_id().to_bytes()).ok()?;
                 Some((self.devices.get(&actor)?.key, hash, *sigs.get(&hash)?))
             })
-            .collect();
-        let verdicts = verify_all(&self.journal_id, &items);
-        for ((key, hash, _), ok) in items.into_iter().zip(verdicts) {
-            if ok {
-                self.verified.insert(hash, key);
+            .collect()
+    }
+
+    /// Take the verdicts on [`Checker::signatures_ahead`]: [`Checker::check`] then takes a
+    /// good verdict instead of verifying again, if it resolves the change to the same key.
+    /// Signatures under devices the batch itself registers, and any that failed, are verified
+    /// in `check`.
+    pub fn take_verdicts(&mut self, items: &[([u8; 32], ChangeHash, Sig)], verdicts: &[bool]) {
+        for ((key, hash, _), ok) in items.iter().zip(verdicts) {
+            if *ok {
+                self.verified.insert(*hash, *key);
             }
         }
+    }
+
+    /// Check every rule but leave signatures that were not found good ahead to be checked
+    /// after the pass ([`Checker::take_deferred`]), while they are being verified elsewhere.
+    /// A pass made so stands only if every one of them then verifies under the key given.
+    pub fn defer_signatures(&mut self) {
+        self.defer = true;
+    }
+
+    /// The signatures left by a deferring pass: (key, change, signature).
+    pub fn take_deferred(&mut self) -> Vec<([u8; 32], ChangeHash, Sig)> {
+        std::mem::take(&mut self.deferred)
     }
 
     /// The devices removed by changes this checker accepted: (actor, the removal's hash).
@@ -345,11 +373,12 @@ impl<'a> Checker<'a> {
     /// On success what it adds (devices, entries) is known to the changes checked after it.
     pub fn check(&mut self, change: &Change, sig: Option<&Sig>) -> Result<(), Refused> {
         let hash = change.hash();
-        let actor = change.actor_id().to_bytes().to_vec();
-        let device_hex = <[u8; 16]>::try_from(actor.as_slice())
+        // The device as it was before this change (a change may register it); printed only
+        // for a refusal.
+        let before = <[u8; 16]>::try_from(change.actor_id().to_bytes())
             .ok()
             .and_then(|a| self.devices.get(&a))
-            .map(|d| hex_lower(&d.key));
+            .map(|d| d.key);
         let result = self.check_inner(change, sig);
         match result {
             Ok(plan) => {
@@ -365,7 +394,7 @@ impl<'a> Checker<'a> {
                 self.refused.insert(hash);
                 Err(Refused {
                     hash,
-                    device: device_hex,
+                    device: before.map(|k| hex_lower(&k)),
                     why,
                 })
             }
@@ -419,11 +448,13 @@ impl<'a> Checker<'a> {
             }
         }
         let sig = sig.ok_or_else(|| "it is not signed".to_owned())?;
-        // One by one and strictly: Ed25519 batch verification accepts some signatures that
-        // the strict check refuses, and every device must reach the same verdict.
         let hash = change.hash();
-        if self.verified.get(&hash) != Some(&key) && !verify(&key, &self.journal_id, &hash, sig) {
-            return Err("its signature does not verify".into());
+        if self.verified.get(&hash) != Some(&key) {
+            if self.defer {
+                self.deferred.push((key, hash, *sig));
+            } else if !verify(&key, &self.journal_id, &hash, sig) {
+                return Err("its signature does not verify".into());
+            }
         }
         if !genesis {
             self.check_registry(&plan, &person, &key)?;
@@ -502,6 +533,12 @@ impl<'a> Checker<'a> {
         }
         for (key_hex, fields) in &plan.devices {
             let key = hex_key(key_hex).ok_or("a device key is not 64 hex digits")?;
+            if !is_usable_key(&key) {
+                return Err(format!(
+                    "it registers {} as a device, which is not a usable Ed25519 key",
+                    short(key_hex)
+                ));
+            }
             if self.devices.contains_key(&actor_of(&key)) {
                 return Err(format!("it replaces the device {}", short(key_hex)));
             }
@@ -876,7 +913,7 @@ impl<'a> Checker<'a> {
             let Key::Map(key) = &op.key else {
                 return Err("it edits a list or text, which the journal does not hold".into());
             };
-            let key = key.to_string();
+            let key = key.as_str().to_owned();
             if op.insert {
                 return Err("it inserts into a list, which the journal does not hold".into());
             }

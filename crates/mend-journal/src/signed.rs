@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use automerge::ChangeHash;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use rand_chacha::rand_core::SeedableRng as _;
+use rand_chacha::ChaCha20Rng;
+use sha2::{Digest as _, Sha256};
 
 use crate::JournalError;
 
@@ -74,50 +77,97 @@ pub fn actor_of(public_key: &[u8; 32]) -> [u8; 16] {
     out
 }
 
+/// A registered public key as a verifier: `None` for bytes that are not a point, or a point of
+/// small order (with which anyone could make signatures that verify).
+fn usable_key(public_key: &[u8; 32]) -> Option<ed25519_zebra::VerificationKeyBytes> {
+    let key = VerifyingKey::from_bytes(public_key).ok()?;
+    (!key.is_weak()).then(|| ed25519_zebra::VerificationKeyBytes::from(*public_key))
+}
+
+/// Whether a public key may be registered for a device: a point that is not of small order.
+pub fn is_usable_key(public_key: &[u8; 32]) -> bool {
+    usable_key(public_key).is_some()
+}
+
 /// Whether `sig` is `public_key`'s signature of change `hash` in journal `journal_id`.
+///
+/// The rule is ZIP 215's (the cofactored equation, as Zcash fixed it so that checking one
+/// signature and checking many at once always agree), with keys of small order refused.
+/// Every device applies this one rule, alone or in a batch, so no two devices can disagree
+/// about a signature.
 pub fn verify(public_key: &[u8; 32], journal_id: &[u8; 16], hash: &ChangeHash, sig: &Sig) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(public_key) else {
+    let Some(key) = usable_key(public_key) else {
         return false;
     };
-    key.verify_strict(
-        &signing_bytes(journal_id, hash),
-        &Signature::from_bytes(sig),
-    )
-    .is_ok()
+    ed25519_zebra::VerificationKey::try_from(key).is_ok_and(|k| {
+        k.verify(
+            &ed25519_zebra::Signature::from_bytes(sig),
+            &signing_bytes(journal_id, hash),
+        )
+        .is_ok()
+    })
 }
 
 /// The fewest signatures worth spreading over threads (below this, starting them costs more).
 const PARALLEL_FROM: usize = 64;
 
-/// Verify many signatures of journal `journal_id`, each `(public key, change hash, signature)`,
-/// spread over the machine's cores; which verified, in order. Each is checked on its own and
-/// strictly, exactly as [`verify`] does: the verdict of every signature is the one [`verify`]
-/// gives, whichever others share the call.
-pub fn verify_all(journal_id: &[u8; 16], items: &[([u8; 32], ChangeHash, Sig)]) -> Vec<bool> {
-    // A key is decompressed once per call, not once per signature.
-    let mut keys: HashMap<[u8; 32], Option<VerifyingKey>> = HashMap::new();
-    for (key, _, _) in items {
-        keys.entry(*key)
-            .or_insert_with(|| VerifyingKey::from_bytes(key).ok());
+/// Check one part of a batch: all its signatures at once, and only if that fails each on its
+/// own (to find which). The random weights of the batch equation come from a hash of
+/// everything in the part, so a signer cannot choose signatures that cancel out.
+fn verify_part(journal_id: &[u8; 16], part: &[([u8; 32], ChangeHash, Sig)]) -> Vec<bool> {
+    // A key is looked at once per part, not once per signature.
+    let mut usable: HashMap<[u8; 32], Option<ed25519_zebra::VerificationKeyBytes>> = HashMap::new();
+    let keys: Vec<_> = part
+        .iter()
+        .map(|(k, _, _)| *usable.entry(*k).or_insert_with(|| usable_key(k)))
+        .collect();
+    let items: Vec<Option<ed25519_zebra::batch::Item>> = part
+        .iter()
+        .zip(&keys)
+        .map(|((_, hash, sig), key)| {
+            let key = (*key)?;
+            let msg = signing_bytes(journal_id, hash);
+            Some((key, ed25519_zebra::Signature::from_bytes(sig), &msg).into())
+        })
+        .collect();
+    let mut seed = Sha256::new();
+    seed.update(b"mend/batch-weights/v1\0");
+    seed.update(journal_id);
+    for (key, hash, sig) in part {
+        seed.update(key);
+        seed.update(hash.0);
+        seed.update(sig);
     }
-    let one = |(key, hash, sig): &([u8; 32], ChangeHash, Sig)| match &keys[key] {
-        Some(k) => k
-            .verify_strict(
-                &signing_bytes(journal_id, hash),
-                &Signature::from_bytes(sig),
-            )
-            .is_ok(),
-        None => false,
-    };
+    let mut batch = ed25519_zebra::batch::Verifier::new();
+    for item in items.iter().flatten() {
+        batch.queue(item.clone());
+    }
+    if batch
+        .verify(ChaCha20Rng::from_seed(seed.finalize().into()))
+        .is_ok()
+    {
+        return items.iter().map(Option::is_some).collect();
+    }
+    items
+        .into_iter()
+        .map(|item| item.is_some_and(|i| i.verify_single().is_ok()))
+        .collect()
+}
+
+/// Verify many signatures of journal `journal_id`, each `(public key, change hash, signature)`,
+/// spread over the machine's cores and checked in batches; which verified, in order. The
+/// verdict of every signature is the one [`verify`] gives, whichever others share the call
+/// (ZIP 215 makes a batch and one-by-one checking agree).
+pub fn verify_all(journal_id: &[u8; 16], items: &[([u8; 32], ChangeHash, Sig)]) -> Vec<bool> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
     if threads < 2 || items.len() < PARALLEL_FROM {
-        return items.iter().map(one).collect();
+        return verify_part(journal_id, items);
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let parts: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<bool>>()))
+            .map(|part| scope.spawn(move || verify_part(journal_id, part)))
             .collect();
         parts
             .into_iter()
@@ -203,6 +253,39 @@ mod tests {
         assert_eq!(many, singly);
         assert_eq!(many.iter().filter(|ok| **ok).count(), 80);
         assert_eq!(verify_all(&jid, &items[..3]), singly[..3]);
+    }
+
+    #[test]
+    fn a_key_of_small_order_verifies_nothing() {
+        // The identity point as a key: with it, R = identity and s = 0 satisfy the cofactored
+        // equation for every message. ZIP 215 alone accepts that; Mend refuses the key.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        let msg = signing_bytes(&[1; 16], &ChangeHash([3; 32]));
+        let zebra = ed25519_zebra::VerificationKey::try_from(weak).unwrap();
+        assert!(zebra
+            .verify(&ed25519_zebra::Signature::from_bytes(&forged), &msg)
+            .is_ok());
+        assert!(!is_usable_key(&weak));
+        assert!(!verify(&weak, &[1; 16], &ChangeHash([3; 32]), &forged));
+        let items = vec![(weak, ChangeHash([3; 32]), forged); 100];
+        assert!(verify_all(&[1; 16], &items).iter().all(|ok| !ok));
+    }
+
+    #[test]
+    fn a_batch_of_good_signatures_all_verify() {
+        let signer = Signer::from_seed(&[7; 32]);
+        let jid = [1; 16];
+        let items: Vec<_> = (0..300u16)
+            .map(|i| {
+                let hash = ChangeHash([(i % 251) as u8; 32]);
+                (signer.public_key(), hash, signer.sign(&jid, &hash))
+            })
+            .collect();
+        assert!(verify_all(&jid, &items).iter().all(|ok| *ok));
+        assert!(!verify_all(&[2; 16], &items).iter().any(|ok| *ok));
     }
 
     #[test]
