@@ -9,5 +9,6 @@ mod journal;
 mod practices;
 mod removal;
 mod safety;
+mod serving;
 mod sync;
 mod terminal;

@@ -139,7 +139,7 @@ pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "lock") {
+            } else if p.is_file() && p.file_name().is_some_and(|n| n != "lock") {
                 out.insert(p.clone(), std::fs::read(&p).unwrap());
             }
         }

@@ -38,6 +38,18 @@ impl Device {
     }
 
     /// A device unlocked some other way (just created by `mend join`).
+    /// A device whose secrets another process of this user handed over (a running
+    /// `mend serve`, to a command it runs): the key file is read again and must belong to the
+    /// same journal.
+    pub fn from_handover(home: Home, journal_id: &[u8], secrets: &[u8]) -> Result<Self, AppError> {
+        let key_file = home.read_key_file()?;
+        if key_file.journal_id.0[..] != *journal_id {
+            return Err(AppError::HandoverMismatch);
+        }
+        let secrets = DeviceSecrets::from_handover(secrets)?;
+        Ok(Self::from_parts(home, key_file, secrets))
+    }
+
     pub fn from_parts(home: Home, key_file: KeyFile, secrets: DeviceSecrets) -> Self {
         Self {
             home,

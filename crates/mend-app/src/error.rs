@@ -13,4 +13,7 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// Secrets handed over by a running serve belong to another journal than the home's.
+    #[error("the key mend serve handed over belongs to another journal than this home's")]
+    HandoverMismatch,
 }

@@ -17,6 +17,7 @@
 pub mod actions;
 pub mod device;
 mod error;
+mod lock_plan;
 pub mod pairing;
 pub mod practices;
 mod serve_plan;
@@ -26,5 +27,6 @@ pub mod together;
 
 pub use device::Device;
 pub use error::AppError;
+pub use lock_plan::{LockEffect, LockEvent, LockPlanner};
 pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};
 pub use sync_plan::{Finished, SyncEffect, SyncEvent, SyncPlanner, RETRY_AFTER};

@@ -9,6 +9,7 @@
 //! process to show where the time of a command goes.
 
 #[path = "journal/signed.rs"]
+mod served;
 mod signed;
 
 use std::path::{Path, PathBuf};
@@ -508,6 +509,8 @@ fn main() {
     eprintln!("sync benchmarks: {runs} runs of {half} + {half} entries");
     let figures = sync_figures(tmp.path(), half, runs);
     let pc = per_change_figures(half.min(10_000), a.runs.min(5));
+    eprintln!("commands with mend serve running");
+    let through_serve = served::measure(&tmp.path().join("home2"), a.runs.min(7));
     let md = [
         intro(&a, &o),
         summary_section(&o, &figures, &pc, n),
@@ -515,6 +518,7 @@ fn main() {
         where_list_time_goes(&o, n),
         sync_section(&figures, half, runs),
         signed_section(&o, &figures, &pc, n),
+        served::section(&through_serve, n),
     ]
     .concat();
     match a.out {

@@ -80,8 +80,13 @@ pub enum Command {
     Join(JoinArgs),
     /// Sync once with paired devices on this network (or --peer), then exit
     Sync(SyncArgs),
-    /// Stay up and keep paired devices in sync whenever they are reachable
+    /// Stay up and keep paired devices in sync whenever they are reachable; while it runs, other
+    /// commands on this home run through it and need no passphrase
     Serve(ServeArgs),
+    /// Make the running `mend serve` forget the key (commands ask for the passphrase again)
+    Lock,
+    /// Give the running `mend serve` the key again (the passphrase from the usual sources)
+    Unlock,
     /// List the devices paired with this journal, or remove one (`mend devices remove NAME`)
     Devices(DevicesArgs),
     /// Print shell completions
@@ -338,6 +343,9 @@ pub struct SyncArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub net: NetArgs,
+    /// Forget the key after this long without a command ("15m", "2h", "90s")
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -111,6 +111,11 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
                 c.to_string(),
                 "nothing was changed; this looks like damaged input".into(),
             ),
+            mend_app::AppError::HandoverMismatch => (
+                a.to_string(),
+                "check --home / MEND_HOME, or stop that mend serve and run the command again"
+                    .into(),
+            ),
         };
     }
     if let Some(s) = err.downcast_ref::<StoreError>() {

@@ -9,6 +9,7 @@ mod commands;
 mod dates;
 mod editor;
 mod fail;
+mod local;
 mod node;
 mod passphrase;
 mod render;
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = cli::Cli::parse();
+    if let Some(code) = local::client::forward(&cli) {
+        return code;
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

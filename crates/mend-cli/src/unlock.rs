@@ -34,6 +34,38 @@ impl std::ops::Deref for Unlocked {
     }
 }
 
+/// The secrets a running `mend serve` handed this process (it started it to run a command of
+/// its user), read from the descriptor it names; `None` when not started so.
+fn served_secrets() -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let Some(fd) = std::env::var_os(crate::local::agent::SERVED_FD_ENV) else {
+        return Ok(None);
+    };
+    let fd: i32 = fd
+        .to_str()
+        .and_then(|s| s.parse().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or_else(|| fail("MEND_SERVED_FD is not a descriptor", "unset MEND_SERVED_FD"))?;
+    // SAFETY: the descriptor was opened for this process by the serve that started it, and
+    // nothing else in this process uses it; it is read once.
+    let pipe = unsafe { OwnedFd::from_raw_fd(fd) };
+    let bytes =
+        crate::local::wire::read_pipe(pipe, crate::local::agent::HANDOVER_MAX).map_err(|e| {
+            fail(
+                format!("cannot read the key from mend serve: {e}"),
+                "run the command again",
+            )
+        })?;
+    if bytes.len() < 16 {
+        return Err(fail(
+            "mend serve handed over no key",
+            "run `mend unlock`, or stop mend serve",
+        )
+        .into());
+    }
+    Ok(Some(bytes))
+}
+
 fn waiting() {
     eprintln!(
         "waiting: another mend command is using this journal (such as `mend serve` mid-sync)…"
@@ -51,8 +83,25 @@ impl Unlocked {
             }
             .into());
         }
+        if let Some(secrets) = served_secrets()? {
+            return Ok(Self(mend_app::Device::from_handover(
+                home,
+                &secrets[..16],
+                &secrets[16..],
+            )?));
+        }
         let pass = passphrase::current(global.passphrase_file.as_deref())?;
         Ok(Self(mend_app::Device::unlock(home, &pass)?))
+    }
+
+    /// A device whose secrets `mend unlock` handed to this serve (`journal id | secrets`).
+    pub fn from_handover(global: &Global, bytes: &[u8]) -> Result<Self> {
+        let home = home(global)?;
+        Ok(Self(mend_app::Device::from_handover(
+            home,
+            &bytes[..16.min(bytes.len())],
+            bytes.get(16..).unwrap_or_default(),
+        )?))
     }
 
     /// A device unlocked some other way (just created by `mend join`).

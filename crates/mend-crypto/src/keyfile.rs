@@ -55,6 +55,17 @@ impl DeviceSecrets {
         out
     }
 
+    /// The secrets as bytes, to hand to another process of the same user over a pipe (a
+    /// running `mend serve` to a command it starts); never written to disk.
+    pub fn to_handover(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.encode()
+    }
+
+    /// Secrets handed over by [`DeviceSecrets::to_handover`].
+    pub fn from_handover(bytes: &[u8]) -> Result<Self, CryptoError> {
+        Self::decode(bytes)
+    }
+
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let mut out = Zeroizing::new(Vec::with_capacity(128));
         out.extend_from_slice(self.journal_key.expose());

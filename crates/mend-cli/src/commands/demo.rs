@@ -168,7 +168,8 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Result<(usize, Vec<PathBuf>)> 
             let p = e?.path();
             if p.is_dir() {
                 stack.push(p);
-            } else {
+            } else if p.is_file() {
+                // Regular files only: a running serve's socket holds nothing to read.
                 seen += 1;
                 if std::fs::read(&p)?
                     .windows(needle.len())

@@ -4,6 +4,7 @@
 mod demo;
 mod exchange;
 pub mod init;
+mod lock;
 mod net;
 mod passphrase;
 mod practice_commands;
@@ -47,6 +48,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Join(a) => net::join(g, a),
         Command::Sync(a) => net::sync(g, a),
         Command::Serve(a) => net::serve(g, a),
+        Command::Lock => lock::lock(g),
+        Command::Unlock => lock::unlock(g),
         Command::Devices(a) => net::devices(g, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();

@@ -298,8 +298,101 @@ fn publish_keys(shared: &SharedJournal) -> Result<()> {
     Ok(())
 }
 
+/// Why a serving node stopped.
+enum NodeEnd {
+    /// Ctrl-C, a termination signal, or the network shell ended: serve stops.
+    Stopped,
+    /// `mend lock` or `--lock-after`: the key is to be forgotten; serve waits for `mend unlock`.
+    Locked,
+}
+
 pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
-    let unlocked = Unlocked::new(g)?;
+    use crate::local::agent::{handover_bytes, Agent, AgentEvent};
+    use mend_app::{LockEvent, LockPlanner};
+    let mut unlocked = Unlocked::new(g)?;
+    let journal_id = unlocked.key_file.journal_id.0;
+    let (agent_tx, mut agent_rx) = mpsc::unbounded_channel();
+    let agent = Agent::start(
+        unlocked.home.root(),
+        journal_id,
+        handover_bytes(&journal_id, &unlocked.secrets)?,
+        agent_tx,
+    )?;
+    let rt = node::runtime()?;
+    let clock = std::time::Instant::now();
+    let mut lock_plan = LockPlanner::new(a.lock_after);
+    loop {
+        lock_plan.handle(LockEvent::Unlocked {
+            at: clock.elapsed(),
+        });
+        let end = rt.block_on(serve_node(
+            unlocked,
+            &a,
+            &mut agent_rx,
+            &mut lock_plan,
+            clock,
+        ))?;
+        if matches!(end, NodeEnd::Stopped) {
+            break;
+        }
+        agent.forget();
+        lock_plan.handle(LockEvent::Locked);
+        println!(
+            "{} Locked: the key is forgotten and syncing has stopped. `mend unlock` gives it back; until then commands ask for the passphrase.",
+            chrono::Local::now().format("%H:%M:%S")
+        );
+        // Locked: only the local socket is served, until `mend unlock` or a stop.
+        let handed = rt.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut ctrl_c =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+            loop {
+                tokio::select! {
+                    _ = ctrl_c.recv() => return anyhow::Ok(None),
+                    _ = term.recv() => return Ok(None),
+                    ev = agent_rx.recv() => match ev {
+                        Some(AgentEvent::Unlocked(bytes)) => return Ok(Some(bytes)),
+                        Some(_) => {}
+                        None => return Ok(None),
+                    },
+                }
+            }
+        })?;
+        let Some(bytes) = handed else {
+            break;
+        };
+        unlocked = Unlocked::from_handover(g, &bytes)?;
+        println!(
+            "{} Unlocked: syncing again; commands need no passphrase.",
+            chrono::Local::now().format("%H:%M:%S")
+        );
+    }
+    drop(agent);
+    println!("Stopped.");
+    Ok(())
+}
+
+/// Whether another process changed the journal since serve last looked.
+async fn changed_here(shared: &SharedJournal) -> Result<bool> {
+    ServedJournal::with(shared, |a| {
+        let changed = a.changed_elsewhere();
+        a.close_if_idle();
+        Ok(changed)
+    })
+    .await
+}
+
+/// Serve the journal on the network with `unlocked` until stopped or locked.
+async fn serve_node(
+    unlocked: Unlocked,
+    a: &ServeArgs,
+    agent_rx: &mut mpsc::UnboundedReceiver<crate::local::agent::AgentEvent>,
+    lock_plan: &mut mend_app::LockPlanner,
+    since: std::time::Instant,
+) -> Result<NodeEnd> {
+    use crate::local::agent::AgentEvent;
+    use mend_app::{LockEffect, LockEvent};
     let seed = unlocked.secrets.identity_seed;
     let who = format!(
         "{} on {}",
@@ -308,123 +401,142 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
     let shared = ServedJournal::new(unlocked);
     let peers = parse_addrs(&a.net.peer)?;
     let config = net_config(seed, &a.net)?;
-    node::runtime()?.block_on(async {
-        use mend_app::{Effect, Event, ServePlanner};
-        let (net, mut events) = start(config).await?;
-        let (done_tx, mut done_rx) = mpsc::channel(8);
-        let mut paired: HashMap<PeerId, mend_journal::Device> =
-            ServedJournal::with(&shared, |a| a.paired()).await?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        println!("Serving the journal as {who}. Listening on:");
-        for addr in net.listen_addrs().await? {
-            println!("  {addr}/p2p/{}", net.local_peer_id);
-        }
-        println!("Ctrl-C stops.");
-        // When to sync with whom is the planner's (mend-app); this loop only carries it out.
-        let clock = tokio::time::Instant::now();
-        let mut plan = ServePlanner::new(net.local_peer_id);
-        let mut queue = std::collections::VecDeque::from([Event::Started {
-            paired: paired.keys().copied().collect(),
-            at: clock.elapsed(),
-        }]);
-        for addr in peers {
-            if let Ok(p) = net.dial(addr).await {
-                queue.push_back(Event::Dialled(p));
-            }
-        }
-        loop {
-            while let Some(event) = queue.pop_front() {
-                for effect in plan.handle(event) {
-                    match effect {
-                        Effect::Dial(p) => match net.dial_peer(p).await {
-                            Ok(_) => queue.push_back(Event::Dialled(p)),
-                            Err(_) => queue.push_back(Event::Disconnected(p)),
-                        },
-                        Effect::StartSession(p) => match paired.get(&p) {
-                            Some(d) => spawn_sync(&shared, &net, p, d.clone(), &done_tx),
-                            None => queue.push_back(Event::SessionEnded { peer: p, ok: false }),
-                        },
-                        Effect::PollLocal => {
-                            let changed = ServedJournal::with(&shared, |a| {
-                                let changed = a.changed_elsewhere();
-                                a.close_if_idle();
-                                Ok(changed)
-                            })
-                            .await?;
-                            if changed {
-                                queue.push_back(Event::LocalChange);
-                            }
-                        }
-                        // What arrived or was written may have removed or added a device.
-                        Effect::ReadPaired => {
-                            paired = ServedJournal::with(&shared, |a| {
-                                let p = a.paired();
-                                a.close_if_idle();
-                                p
-                            })
-                            .await?;
-                            queue.push_back(Event::Paired(paired.keys().copied().collect()));
-                        }
-                        Effect::PublishKeys => {
-                            let shared = shared.clone();
-                            let published =
-                                tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
-                            if let Err(e) = published {
-                                tracing::warn!("publishing reveal-together keys failed: {e:#}");
-                            }
-                        }
-                    }
-                }
-            }
-            let wake = clock + plan.next_wake();
-            tokio::select! {
-                _ = ctrl_c.recv() => break,
-                _ = term.recv() => break,
-                ev = events.recv() => match ev {
-                    Some(NetEvent::Discovered(p)) => queue.push_back(Event::Discovered(p)),
-                    Some(NetEvent::Connected(p)) => queue.push_back(Event::Connected(p)),
-                    Some(NetEvent::Disconnected(p)) => queue.push_back(Event::Disconnected(p)),
-                    Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                        spawn_answer(&shared, &net, peer, protocol, request, reply);
-                    }
-                    Some(NetEvent::BadInput { peer, why }) => {
-                        eprintln!("note: closed a connection that sent something unreadable ({peer}): {why}");
-                    }
-                    Some(_) => {}
-                    None => break,
-                },
-                Some((peer, r)) = done_rx.recv() => {
-                    match &r {
-                        Ok(s) => {
-                            println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
-                            for w in s.rollback().into_iter().chain(s.refusal()) {
-                                eprintln!("warning: {w}");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::info!(%peer, "sync did not complete: {e:#}");
-                            let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                            println!(
-                                "{} The sync with {who} did not finish ({e:#}); what arrived is saved, and it is tried again when the device is back.",
-                                chrono::Local::now().format("%H:%M:%S")
-                            );
-                        }
-                    }
-                    queue.push_back(Event::SessionEnded { peer, ok: r.is_ok() });
-                }
-                _ = tokio::time::sleep_until(wake) => queue.push_back(Event::Tick(clock.elapsed())),
-            }
-        }
-        ServedJournal::with(&shared, |a| {
-            a.close();
-            Ok(())
-        })
-        .await?;
-        println!("Stopped.");
-        anyhow::Ok(())
+    let mut end = NodeEnd::Stopped;
+    use mend_app::{Effect, Event, ServePlanner};
+    let (net, mut events) = start(config).await?;
+    let (done_tx, mut done_rx) = mpsc::channel(8);
+    let mut paired: HashMap<PeerId, mend_journal::Device> = ServedJournal::with(&shared, |a| {
+        let p = a.paired();
+        a.close_if_idle();
+        p
     })
+    .await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    println!("Serving the journal as {who}. Listening on:");
+    for addr in net.listen_addrs().await? {
+        println!("  {addr}/p2p/{}", net.local_peer_id);
+    }
+    println!("Ctrl-C stops.");
+    // When to sync with whom is the planner's (mend-app); this loop only carries it out.
+    let clock = tokio::time::Instant::now();
+    let mut plan = ServePlanner::new(net.local_peer_id);
+    let mut queue = std::collections::VecDeque::from([Event::Started {
+        paired: paired.keys().copied().collect(),
+        at: clock.elapsed(),
+    }]);
+    for addr in peers {
+        if let Ok(p) = net.dial(addr).await {
+            queue.push_back(Event::Dialled(p));
+        }
+    }
+    loop {
+        while let Some(event) = queue.pop_front() {
+            for effect in plan.handle(event) {
+                match effect {
+                    Effect::Dial(p) => match net.dial_peer(p).await {
+                        Ok(_) => queue.push_back(Event::Dialled(p)),
+                        Err(_) => queue.push_back(Event::Disconnected(p)),
+                    },
+                    Effect::StartSession(p) => match paired.get(&p) {
+                        Some(d) => spawn_sync(&shared, &net, p, d.clone(), &done_tx),
+                        None => queue.push_back(Event::SessionEnded { peer: p, ok: false }),
+                    },
+                    Effect::PollLocal => {
+                        if changed_here(&shared).await? {
+                            queue.push_back(Event::LocalChange);
+                        }
+                    }
+                    // What arrived or was written may have removed or added a device.
+                    Effect::ReadPaired => {
+                        paired = ServedJournal::with(&shared, |a| {
+                            let p = a.paired();
+                            a.close_if_idle();
+                            p
+                        })
+                        .await?;
+                        queue.push_back(Event::Paired(paired.keys().copied().collect()));
+                    }
+                    Effect::PublishKeys => {
+                        let shared = shared.clone();
+                        let published =
+                            tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
+                        if let Err(e) = published {
+                            tracing::warn!("publishing reveal-together keys failed: {e:#}");
+                        }
+                    }
+                }
+            }
+        }
+        let wake = clock + plan.next_wake();
+        let lock_at = lock_plan
+            .next_wake()
+            .map(|w| tokio::time::Instant::from_std(since + w));
+        tokio::select! {
+            _ = ctrl_c.recv() => break,
+            _ = term.recv() => break,
+            ev = agent_rx.recv() => match ev {
+                // A command ran through serve: push what it wrote at once.
+                Some(AgentEvent::Used) => {
+                    lock_plan.handle(LockEvent::Used { at: since.elapsed() });
+                    if changed_here(&shared).await? {
+                        queue.push_back(Event::LocalChange);
+                    }
+                }
+                Some(AgentEvent::Locked) => {
+                    end = NodeEnd::Locked;
+                    break;
+                }
+                Some(AgentEvent::Unlocked(_)) | None => {}
+            },
+            _ = async { tokio::time::sleep_until(lock_at.expect("checked")).await }, if lock_at.is_some() => {
+                if lock_plan.handle(LockEvent::Tick(since.elapsed())) == Some(LockEffect::Lock) {
+                    end = NodeEnd::Locked;
+                    break;
+                }
+            }
+            ev = events.recv() => match ev {
+                Some(NetEvent::Discovered(p)) => queue.push_back(Event::Discovered(p)),
+                Some(NetEvent::Connected(p)) => queue.push_back(Event::Connected(p)),
+                Some(NetEvent::Disconnected(p)) => queue.push_back(Event::Disconnected(p)),
+                Some(NetEvent::Request { peer, protocol, request, reply }) => {
+                    spawn_answer(&shared, &net, peer, protocol, request, reply);
+                }
+                Some(NetEvent::BadInput { peer, why }) => {
+                    eprintln!("note: closed a connection that sent something unreadable ({peer}): {why}");
+                }
+                Some(_) => {}
+                None => break,
+            },
+            Some((peer, r)) = done_rx.recv() => {
+                match &r {
+                    Ok(s) => {
+                        println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
+                        for w in s.rollback().into_iter().chain(s.refusal()) {
+                            eprintln!("warning: {w}");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(%peer, "sync did not complete: {e:#}");
+                        let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
+                        println!(
+                            "{} The sync with {who} did not finish ({e:#}); what arrived is saved, and it is tried again when the device is back.",
+                            chrono::Local::now().format("%H:%M:%S")
+                        );
+                    }
+                }
+                queue.push_back(Event::SessionEnded { peer, ok: r.is_ok() });
+            }
+            _ = tokio::time::sleep_until(wake) => queue.push_back(Event::Tick(clock.elapsed())),
+        }
+    }
+    ServedJournal::with(&shared, |a| {
+        a.close();
+        Ok(())
+    })
+    .await?;
+    Ok(end)
 }
 
 pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {

@@ -1,0 +1,164 @@
+//! Commands with `mend serve` running on the home (they run through it, no passphrase) beside
+//! the same commands run directly, and what serve itself holds in memory.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::PASS;
+
+/// Medians of one command, run directly and through serve.
+pub struct Pair {
+    pub label: &'static str,
+    pub direct: Duration,
+    pub served: Duration,
+}
+
+pub struct Served {
+    /// `mend --version`: starting the process and nothing else.
+    pub startup: Duration,
+    pub commands: Vec<Pair>,
+    /// Peak RSS of `mend serve` after the commands (VmHWM), KiB.
+    pub serve_rss_kib: u64,
+}
+
+fn run(home: &Path, args: &[&str], passphrase: bool) -> Duration {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mend"));
+    cmd.arg("--home")
+        .arg(home)
+        .args(args)
+        .env("MEND_INSECURE_TEST_KDF", "1")
+        .env_remove("MEND_PASSPHRASE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if passphrase {
+        cmd.env("MEND_PASSPHRASE", PASS);
+    }
+    let started = Instant::now();
+    let status = cmd.status().expect("spawn mend");
+    let wall = started.elapsed();
+    assert!(status.success(), "mend {args:?} failed");
+    wall
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Time `list -n 20`, `write`, `search`, `status` on `home` directly, then with `mend serve`
+/// running on it.
+pub fn measure(home: &Path, runs: usize) -> Served {
+    let commands: [(&'static str, Vec<&str>); 4] = [
+        ("`mend list -n 20`", vec!["list", "-n", "20"]),
+        ("`mend write`", vec!["write", "a kept promise, written while serve runs"]),
+        ("`mend search promise`", vec!["search", "promise"]),
+        ("`mend status`", vec!["status"]),
+    ];
+    let startup = median((0..runs).map(|_| run(home, &["--version"], false)).collect());
+    let direct: Vec<Duration> = commands
+        .iter()
+        .map(|(_, args)| median((0..runs).map(|_| run(home, args, true)).collect()))
+        .collect();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_mend"))
+        .arg("--home")
+        .arg(home)
+        .args(["serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .env("MEND_INSECURE_TEST_KDF", "1")
+        .env("MEND_PASSPHRASE", PASS)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mend serve");
+    let out = serve.stdout.take().expect("piped");
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        if line.expect("serve output").contains("Ctrl-C stops.") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let served: Vec<Duration> = commands
+        .iter()
+        .map(|(_, args)| {
+            // The first run warms the page cache the same way the direct runs did.
+            run(home, args, false);
+            median((0..runs).map(|_| run(home, args, false)).collect())
+        })
+        .collect();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.id())).unwrap_or_default();
+    let serve_rss_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    let _ = serve.wait();
+    Served {
+        startup,
+        commands: commands
+            .iter()
+            .zip(direct.into_iter().zip(served))
+            .map(|((label, _), (direct, served))| Pair {
+                label,
+                direct,
+                served,
+            })
+            .collect(),
+        serve_rss_kib,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The section of docs/benchmarks.md.
+pub fn section(s: &Served, n: usize) -> String {
+    let targets = [
+        ("≤ start-up + 20 ms", s.startup + Duration::from_millis(20), Duration::from_millis(50)),
+        ("≤ start-up + 25 ms", s.startup + Duration::from_millis(25), Duration::from_millis(100)),
+        ("≤ 60 ms", Duration::from_millis(60), Duration::from_millis(100)),
+        ("≤ 40 ms", Duration::from_millis(40), Duration::from_millis(100)),
+    ];
+    let met = |ok: bool| if ok { "met" } else { "**missed**" };
+    let mut md = format!(
+        "\n## With `mend serve` running\n\n\
+         While `mend serve` runs on a home, the other commands on it run through it: the command\n\
+         hands its arguments and terminal to serve over the home's socket, serve runs it as a\n\
+         child process of its own with the key (no passphrase, no key derivation), and the\n\
+         command exits with the child's code. Figures on the {n}-entry journal, wall time of the\n\
+         whole command as a person runs it (the test key profile for the direct runs, so that\n\
+         only journal work counts). Process start-up (`mend --version`): {}.\n\n\
+         | command | directly | target | | through serve | target | |\n\
+         |---|---|---|---|---|---|---|\n",
+        ms(s.startup)
+    );
+    for (p, (label, served_target, direct_target)) in s.commands.iter().zip(targets) {
+        md.push_str(&format!(
+            "| {} | {} | ≤ {} | {} | {} | {label} | {} |\n",
+            p.label,
+            ms(p.direct),
+            ms(direct_target),
+            met(p.direct <= direct_target),
+            ms(p.served),
+            met(p.served <= served_target),
+        ));
+    }
+    md.push_str(&format!(
+        "| peak RSS of `mend serve` after these | | | | {:.1} MB | ≤ 150 MB | {} |\n\n\
+         Through serve a command still reads the journal from its files in a process of its own,\n\
+         so it costs what the direct command costs less the passphrase: the key derivation at the\n\
+         default profile ({}) is what it saves. Answering from serve's own copy of the journal\n\
+         in memory is what the targets through serve need, and is not built yet.\n",
+        s.serve_rss_kib as f64 * 1024.0 / 1e6,
+        met(s.serve_rss_kib * 1024 <= 150_000_000),
+        "see the unlock figure above"
+    ));
+    md
+}

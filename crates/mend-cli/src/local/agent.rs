@@ -1,0 +1,362 @@
+//! The serve's side of the local socket: it holds the device's secrets while unlocked and runs
+//! the commands of the same user as child processes of its own, each on the caller's terminal
+//! (the caller's stdin, stdout and stderr, passed over the socket), in the caller's directory
+//! and environment. The secrets reach a child on a pipe, never on disk or on the socket.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc::UnboundedSender;
+use zeroize::Zeroizing;
+
+use super::wire::{self, Reply, Request, VERSION};
+use crate::fail::fail;
+
+/// The environment variable that tells a child which descriptor carries its secrets.
+pub const SERVED_FD_ENV: &str = "MEND_SERVED_FD";
+/// The descriptor a child reads its secrets from.
+const SERVED_FD: i32 = 3;
+/// The most bytes of secrets a pipe may carry (a journal id and a key file's payload).
+pub const HANDOVER_MAX: usize = 4096;
+
+/// What the socket tells the serve loop.
+#[derive(Debug)]
+pub enum AgentEvent {
+    /// A command ran (to its end) through the serve.
+    Used,
+    /// `mend lock`: the key is forgotten already; stop using it.
+    Locked,
+    /// `mend unlock`: the secrets to use now (journal id and secrets, as handed over).
+    Unlocked(Zeroizing<Vec<u8>>),
+}
+
+struct Shared {
+    /// `journal id (16) | secrets`, while unlocked.
+    handover: Mutex<Option<Zeroizing<Vec<u8>>>>,
+    journal_id: [u8; 16],
+    uid: u32,
+    events: UnboundedSender<AgentEvent>,
+}
+
+/// The listening socket of a serving home; removed when dropped.
+pub struct Agent {
+    path: PathBuf,
+    shared: Arc<Shared>,
+}
+
+/// A home's secrets as handed over: the journal id, then the secrets' bytes.
+pub fn handover_bytes(
+    journal_id: &[u8; 16],
+    secrets: &mend_crypto::DeviceSecrets,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let body = secrets.to_handover()?;
+    let mut out = Zeroizing::new(Vec::with_capacity(16 + body.len()));
+    out.extend_from_slice(journal_id);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// The directory that holds the socket: made 0700 by this user, or refused if it is anything
+/// else (a symlink, another user's, open to others).
+fn socket_dir(home: &Path) -> Result<PathBuf> {
+    let dir = home.join(wire::SOCKET_DIR);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() || meta.mode() & 0o077 != 0 {
+        return Err(fail(
+            format!("{} is not a private directory of this user", dir.display()),
+            "remove it; mend serve makes it again (mode 0700)",
+        )
+        .into());
+    }
+    Ok(dir)
+}
+
+impl Agent {
+    /// Listen on the home's socket. Another serve already listening there is an error; a
+    /// socket left by one that stopped is replaced.
+    pub fn start(
+        home: &Path,
+        journal_id: [u8; 16],
+        handover: Zeroizing<Vec<u8>>,
+        events: UnboundedSender<AgentEvent>,
+    ) -> Result<Self> {
+        let dir = socket_dir(home)?;
+        let path = dir.join(wire::SOCKET_NAME);
+        if path.as_os_str().len() > wire::PATH_MAX {
+            return Err(fail(
+                format!("the socket path {} is too long for Unix", path.display()),
+                "use a shorter --home",
+            )
+            .into());
+        }
+        if UnixStream::connect(&path).is_ok() {
+            return Err(fail(
+                "mend serve is already running for this journal",
+                "stop it first, or use it: commands run through it",
+            )
+            .into());
+        }
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        let shared = Arc::new(Shared {
+            handover: Mutex::new(Some(handover)),
+            journal_id,
+            uid: nix::unistd::getuid().as_raw(),
+            events,
+        });
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("local-socket".into())
+            .spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let s = s.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("local-command".into())
+                        .spawn(move || {
+                            if let Err(e) = serve_one(&s, conn) {
+                                tracing::info!("a local connection ended: {e:#}");
+                            }
+                        });
+                }
+            })?;
+        Ok(Self { path, shared })
+    }
+
+    /// Forget the secrets (zeroized); commands are then answered [`Reply::Locked`].
+    pub fn forget(&self) {
+        if let Ok(mut h) = self.shared.handover.lock() {
+            *h = None;
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.forget();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The user id of the process at the other end of `conn`.
+fn peer_uid(conn: &UnixStream) -> Result<u32> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let cred = nix::sys::socket::getsockopt(conn, nix::sys::socket::sockopt::PeerCredentials)?;
+        Ok(cred.uid())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let (uid, _) = nix::unistd::getpeereid(conn)?;
+        Ok(uid.as_raw())
+    }
+}
+
+fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
+    if peer_uid(&conn)? != s.uid {
+        wire::send(
+            &conn,
+            &Reply::Refused {
+                why: "this mend serve runs for another user".into(),
+            },
+            &[],
+        )?;
+        return Ok(());
+    }
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let Some((request, fds)) = wire::recv::<Request>(&conn)? else {
+        return Ok(());
+    };
+    conn.set_read_timeout(None)?;
+    match request {
+        Request::Run {
+            version,
+            args,
+            cwd,
+            env,
+        } => {
+            if version != VERSION {
+                return refuse(&conn, "another version of mend asked; run it directly");
+            }
+            let Ok([stdin, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
+                return refuse(&conn, "a command came without its terminal");
+            };
+            let handover = match s.handover.lock() {
+                Ok(h) => h.clone(),
+                Err(_) => None,
+            };
+            let Some(handover) = handover else {
+                wire::send(&conn, &Reply::Locked, &[])?;
+                return Ok(());
+            };
+            let code = run_child(&conn, &handover, args, cwd, env, [stdin, stdout, stderr])?;
+            let _ = s.events.send(AgentEvent::Used);
+            wire::send(&conn, &Reply::Exited { code }, &[])?;
+        }
+        Request::Lock { version } => {
+            if version != VERSION {
+                return refuse(&conn, "another version of mend asked");
+            }
+            let was = s.handover.lock().map(|mut h| h.take()).ok().flatten();
+            let _ = s.events.send(AgentEvent::Locked);
+            wire::send(
+                &conn,
+                &Reply::Done {
+                    already: was.is_none(),
+                },
+                &[],
+            )?;
+        }
+        Request::Unlock { version } => {
+            if version != VERSION {
+                return refuse(&conn, "another version of mend asked");
+            }
+            let Some(pipe) = fds.into_iter().next() else {
+                return refuse(&conn, "the secrets did not come");
+            };
+            let bytes = wire::read_pipe(pipe, HANDOVER_MAX)?;
+            if bytes.len() < 16 || bytes[..16] != s.journal_id {
+                return refuse(&conn, "those are the secrets of another journal");
+            }
+            mend_crypto::DeviceSecrets::from_handover(&bytes[16..])?;
+            let mut h = s
+                .handover
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the socket's state is poisoned"))?;
+            let already = h.is_some();
+            *h = Some(bytes.clone());
+            drop(h);
+            if !already {
+                let _ = s.events.send(AgentEvent::Unlocked(bytes));
+            }
+            wire::send(&conn, &Reply::Done { already }, &[])?;
+        }
+        Request::Signal { .. } => return refuse(&conn, "no command is running"),
+    }
+    Ok(())
+}
+
+fn refuse(conn: &UnixStream, why: &str) -> Result<()> {
+    wire::send(conn, &Reply::Refused { why: why.into() }, &[])?;
+    Ok(())
+}
+
+/// Run `mend ARGS` as a child on the caller's descriptors; relay the caller's signals to it
+/// (and a hang-up if the caller goes away); its exit code.
+fn run_child(
+    conn: &UnixStream,
+    handover: &[u8],
+    args: Vec<Vec<u8>>,
+    cwd: Vec<u8>,
+    env: Vec<(Vec<u8>, Vec<u8>)>,
+    [stdin, stdout, stderr]: [OwnedFd; 3],
+) -> Result<i32> {
+    let exe = std::env::current_exe()?;
+    let (reader, writer) = std::io::pipe()?;
+    let reader_fd = reader.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.args(args.into_iter().map(OsString::from_vec))
+        .env_clear()
+        .envs(
+            env.into_iter()
+                .map(|(k, v)| (OsString::from_vec(k), OsString::from_vec(v))),
+        )
+        .env(SERVED_FD_ENV, SERVED_FD.to_string())
+        .current_dir(PathBuf::from(OsString::from_vec(cwd)))
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr));
+    // SAFETY: only async-signal-safe calls between fork and exec: a session of its own (the
+    // caller's terminal signals reach the caller, which relays them) and the secrets' pipe on
+    // descriptor 3.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if reader_fd == SERVED_FD {
+                let flags = libc::fcntl(SERVED_FD, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(SERVED_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(reader_fd, SERVED_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    drop(reader);
+    let pid = child.id() as i32;
+    wire::send(conn, &Reply::Started, &[])?;
+    let _ = wire::write_pipe(writer.into(), handover);
+    // Relay what the caller sends while the child runs; a hang-up if the caller goes away.
+    let finished = Arc::new(Mutex::new(false));
+    let watch = conn.try_clone()?;
+    let done = finished.clone();
+    std::thread::spawn(move || {
+        let signal = loop {
+            match wire::recv::<Request>(&watch) {
+                Ok(Some((Request::Signal { signal }, _))) => {
+                    if !deliver(&done, pid, signal) {
+                        return;
+                    }
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break libc::SIGHUP,
+            }
+        };
+        deliver(&done, pid, signal);
+    });
+    // Wait without reaping, so that no signal can reach another process that took the pid.
+    // SAFETY: waitid on our own child with WNOWAIT only inspects it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+    if let Ok(mut f) = finished.lock() {
+        *f = true;
+    }
+    if r < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let status = child.wait()?;
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// Send `signal` to the child unless it has ended; whether it was still running.
+fn deliver(finished: &Mutex<bool>, pid: i32, signal: i32) -> bool {
+    let Ok(f) = finished.lock() else {
+        return false;
+    };
+    if *f {
+        return false;
+    }
+    // SAFETY: kill with a pid of our own child that has not been reaped (checked under the
+    // lock the reaping side takes first).
+    unsafe { libc::kill(pid, signal) };
+    true
+}
