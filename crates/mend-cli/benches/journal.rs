@@ -8,8 +8,9 @@
 //! the unlock at the default (calibrated) key derivation separately. It also opens the journal in
 //! process to show where the time of a command goes.
 
-#[path = "journal/signed.rs"]
+#[path = "journal/served.rs"]
 mod served;
+#[path = "journal/signed.rs"]
 mod signed;
 
 use std::path::{Path, PathBuf};

@@ -53,11 +53,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
 pub fn measure(home: &Path, runs: usize) -> Served {
     let commands: [(&'static str, Vec<&str>); 4] = [
         ("`mend list -n 20`", vec!["list", "-n", "20"]),
-        ("`mend write`", vec!["write", "a kept promise, written while serve runs"]),
+        (
+            "`mend write`",
+            vec!["write", "a kept promise, written while serve runs"],
+        ),
         ("`mend search promise`", vec!["search", "promise"]),
         ("`mend status`", vec!["status"]),
     ];
-    let startup = median((0..runs).map(|_| run(home, &["--version"], false)).collect());
+    let startup = median(
+        (0..runs)
+            .map(|_| run(home, &["--version"], false))
+            .collect(),
+    );
     let direct: Vec<Duration> = commands
         .iter()
         .map(|(_, args)| median((0..runs).map(|_| run(home, args, true)).collect()))
@@ -89,7 +96,8 @@ pub fn measure(home: &Path, runs: usize) -> Served {
             median((0..runs).map(|_| run(home, args, false)).collect())
         })
         .collect();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", serve.id())).unwrap_or_default();
     let serve_rss_kib = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -121,10 +129,26 @@ fn ms(d: Duration) -> String {
 /// The section of docs/benchmarks.md.
 pub fn section(s: &Served, n: usize) -> String {
     let targets = [
-        ("≤ start-up + 20 ms", s.startup + Duration::from_millis(20), Duration::from_millis(50)),
-        ("≤ start-up + 25 ms", s.startup + Duration::from_millis(25), Duration::from_millis(100)),
-        ("≤ 60 ms", Duration::from_millis(60), Duration::from_millis(100)),
-        ("≤ 40 ms", Duration::from_millis(40), Duration::from_millis(100)),
+        (
+            "≤ start-up + 20 ms",
+            s.startup + Duration::from_millis(20),
+            Duration::from_millis(50),
+        ),
+        (
+            "≤ start-up + 25 ms",
+            s.startup + Duration::from_millis(25),
+            Duration::from_millis(100),
+        ),
+        (
+            "≤ 60 ms",
+            Duration::from_millis(60),
+            Duration::from_millis(100),
+        ),
+        (
+            "≤ 40 ms",
+            Duration::from_millis(40),
+            Duration::from_millis(100),
+        ),
     ];
     let met = |ok: bool| if ok { "met" } else { "**missed**" };
     let mut md = format!(
