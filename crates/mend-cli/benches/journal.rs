@@ -74,6 +74,8 @@ struct Args {
     out: Option<PathBuf>,
     /// Only the one-change-per-entry sync, printed (for profiling it).
     per_change_only: bool,
+    /// Only the commands with and without serve, printed.
+    served_only: bool,
 }
 
 fn args() -> Args {
@@ -82,6 +84,7 @@ fn args() -> Args {
         runs: 9,
         out: None,
         per_change_only: false,
+        served_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -97,6 +100,7 @@ fn args() -> Args {
                 })
             }
             "--per-change-only" => a.per_change_only = true,
+            "--served-only" => a.served_only = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -503,6 +507,20 @@ fn main() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    if a.served_only {
+        let home = tmp.path().join("home2");
+        mend(&home, &["init", "--name", "Alex"], true);
+        let (export, _) = generate_for(a.entries, 42, vec![person_of(&home)]);
+        let export_path = tmp.path().join("export.json");
+        std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
+        mend(&home, &["import", export_path.to_str().unwrap()], true);
+        mend(&home, &["list", "-n", "20"], true);
+        print!(
+            "{}",
+            served::section(&served::measure(&home, a.runs.min(7)), a.entries)
+        );
+        return;
+    }
     let o = measure_offline(&a, tmp.path());
     let n = a.entries;
     let half = n / 2;

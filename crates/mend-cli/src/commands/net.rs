@@ -294,7 +294,7 @@ fn publish_keys(shared: &SharedJournal) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
     let me = a.unlocked.secrets.person_id.clone();
     mend_app::together::publish_ready(a.store()?, &me)?;
-    a.close_if_idle();
+    a.release_unless_answering();
     Ok(())
 }
 
@@ -407,7 +407,7 @@ async fn serve_node(
     let (done_tx, mut done_rx) = mpsc::channel(8);
     let mut paired: HashMap<PeerId, mend_journal::Device> = ServedJournal::with(&shared, |a| {
         let p = a.paired();
-        a.close_if_idle();
+        a.release_unless_answering();
         p
     })
     .await?;
@@ -452,7 +452,7 @@ async fn serve_node(
                     Effect::ReadPaired => {
                         paired = ServedJournal::with(&shared, |a| {
                             let p = a.paired();
-                            a.close_if_idle();
+                            a.release_unless_answering();
                             p
                         })
                         .await?;

@@ -130,6 +130,17 @@ impl ServedJournal {
         }
     }
 
+    /// Give the home's lock back now unless a session this device answers is under way: for
+    /// the short looks serve takes between sessions (has anything changed, who is paired), so
+    /// that a command run meanwhile does not wait for the idle delay.
+    pub fn release_unless_answering(&mut self) {
+        self.answering
+            .retain(|_, a| a.used.elapsed() < SESSION_STALE);
+        if self.answering.is_empty() {
+            self.release();
+        }
+    }
+
     fn release(&mut self) {
         let Some(store) = self.store.as_mut().filter(|s| s.is_locked()) else {
             return;
