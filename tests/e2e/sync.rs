@@ -211,11 +211,13 @@ fn serve_pushes_what_other_processes_write() {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    assert!(
-        arrived,
-        "the entry did not reach the other device:\n{}",
-        a_serve.seen.join("\n")
-    );
+    if !arrived {
+        let (_, a_out) = a_serve.terminate();
+        let (_, b_out) = b_serve.terminate();
+        panic!(
+            "the entry did not reach the other device:\n{a_out}\n--- the other device:\n{b_out}"
+        );
+    }
     let (ok, out) = a_serve.terminate();
     assert!(ok && out.contains("Stopped."), "{out}");
     b_serve.terminate();

@@ -59,7 +59,8 @@ pub enum Effect<P> {
 ///   so they do not both sync the same changes at once; a device that connects to us leads;
 /// - one session per device at a time; a reason to sync during one starts exactly one more
 ///   after it;
-/// - a change written by another process is pushed at once to every connected device;
+/// - a change written by another process is pushed at once to every connected device, and
+///   every other paired device is dialled to receive it (a connection closed while idle);
 /// - every [`RESYNC`], a session with every connected device;
 /// - after a session that finished: publish keys, read the registry again; a device no longer
 ///   paired (removed) is never started with again.
@@ -134,6 +135,18 @@ impl<P: Clone + Ord + Hash> ServePlanner<P> {
                 self.effects.push(Effect::ReadPaired);
                 for p in self.connected.clone() {
                     self.sync_with(p);
+                }
+                // A paired device whose connection was closed while idle is dialled again, by
+                // whichever side has the change: it syncs once the dial succeeds.
+                let unreached: Vec<P> = self
+                    .paired
+                    .iter()
+                    .filter(|p| !self.connected.contains(*p) && !self.dialling.contains(*p))
+                    .cloned()
+                    .collect();
+                for p in unreached {
+                    self.dialling.insert(p.clone());
+                    self.effects.push(Effect::Dial(p));
                 }
             }
             Event::Paired(paired) => {

@@ -188,14 +188,25 @@ fn a_removed_device_is_never_started_with_again() {
 }
 
 #[test]
-fn a_lost_connection_is_not_synced_with_until_it_is_back() {
+fn a_change_dials_a_paired_device_whose_connection_was_closed() {
     let mut p = started(&[LARGER]);
     p.handle(Event::Connected(LARGER));
+    // The connection is closed while idle (or lost); a change is written here.
     p.handle(Event::Disconnected(LARGER));
-    assert!(sessions(&p.handle(Event::LocalChange)).is_empty());
-    assert_eq!(
-        p.handle(Event::Discovered(LARGER)),
-        vec![Effect::Dial(LARGER)]
-    );
+    let effects = p.handle(Event::LocalChange);
+    assert!(sessions(&effects).is_empty(), "{effects:?}");
+    assert!(effects.contains(&Effect::Dial(LARGER)), "{effects:?}");
+    // While that dial is under way, neither another change nor finding it dials twice.
+    assert!(!p.handle(Event::LocalChange).contains(&Effect::Dial(LARGER)));
+    assert!(p.handle(Event::Discovered(LARGER)).is_empty());
+    // The dial fails (the laptop is away): the next change tries again.
+    p.handle(Event::Disconnected(LARGER));
+    assert!(p.handle(Event::LocalChange).contains(&Effect::Dial(LARGER)));
+    // It succeeds: the change goes at once.
     assert_eq!(sessions(&p.handle(Event::Dialled(LARGER))), vec![LARGER]);
+    // A device that is not paired is never dialled.
+    let mut q = started(&[]);
+    assert!(!q
+        .handle(Event::LocalChange)
+        .contains(&Effect::Dial(STRANGER)));
 }

@@ -530,6 +530,8 @@ fn main() {
     let pc = per_change_figures(half.min(10_000), a.runs.min(5));
     eprintln!("commands with mend serve running");
     let through_serve = served::measure(&tmp.path().join("home2"), a.runs.min(7));
+    eprintln!("live propagation in network namespaces");
+    let live = served::live();
     let md = [
         intro(&a, &o),
         summary_section(&o, &figures, &pc, n),
@@ -538,6 +540,7 @@ fn main() {
         sync_section(&figures, half, runs),
         signed_section(&o, &figures, &pc, n),
         served::section(&through_serve, n),
+        served::live_section(&live),
     ]
     .concat();
     match a.out {

@@ -442,10 +442,19 @@ impl Loop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
+                endpoint,
                 ..
             } => {
                 if let Some(reply) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
+                }
+                // An address this device dialled (a `--peer`) is where the peer can be
+                // dialled again once an idle connection has been closed.
+                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    let known = self.discovered.entry(peer_id).or_default();
+                    if !known.contains(address) && known.len() < 16 {
+                        known.push(address.clone());
+                    }
                 }
                 self.emit(NetEvent::Connected(peer_id));
             }

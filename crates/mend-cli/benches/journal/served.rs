@@ -186,3 +186,62 @@ pub fn section(s: &Served, n: usize) -> String {
     ));
     md
 }
+
+/// Live propagation between two serving laptops in two network namespaces (real mDNS), by
+/// `tests/netns/live.sh`: its output lines, or why it could not run here.
+pub fn live() -> Result<Vec<String>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/netns/live.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_mend"))
+        .arg("8")
+        .output()
+        .map_err(|e| format!("could not start bash: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    match out.status.code() {
+        Some(0) => Ok(text
+            .lines()
+            .filter(|l| l.starts_with("live: "))
+            .map(|l| l.trim_start_matches("live: ").to_owned())
+            .collect()),
+        Some(2) => Err(text
+            .lines()
+            .find(|l| l.contains("CANNOT RUN"))
+            .unwrap_or("the network-namespace test cannot run here")
+            .to_owned()),
+        _ => Err(format!("the live test failed:\n{text}")),
+    }
+}
+
+/// The live propagation section of docs/benchmarks.md.
+pub fn live_section(live: &Result<Vec<String>, String>) -> String {
+    let mut md = String::from(
+        "\n## Live propagation between two serving laptops\n\n\
+         `tests/netns/live.sh`: two network namespaces joined by a veth pair, `mend serve` in each,\n\
+         found by mDNS. Entries are written in turn on each laptop (through its serve); the time\n\
+         from the end of the write to the first `mend list` on the other laptop that shows the\n\
+         entry (the list's own run time included). Target: median ≤ 300 ms.\n\n",
+    );
+    match live {
+        Ok(lines) => {
+            let median = lines
+                .iter()
+                .find(|l| l.starts_with("median propagation"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|v| v.parse::<f64>().ok());
+            for l in lines {
+                md.push_str(&format!("- {l}\n"));
+            }
+            md.push_str(&format!(
+                "\nMedian: {}.\n",
+                match median {
+                    Some(m) if m <= 300.0 => format!("{m:.0} ms, met"),
+                    Some(m) => format!("{m:.0} ms, **missed**"),
+                    None => "not found in the output".into(),
+                }
+            ));
+        }
+        Err(why) => md.push_str(&format!("Not measured in this run: {why}\n")),
+    }
+    md
+}

@@ -335,6 +335,12 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         if matches!(end, NodeEnd::Stopped) {
             break;
         }
+        let Some(agent) = &agent else {
+            println!(
+                "Locked: the key is forgotten; with no socket to unlock it through, serve stops."
+            );
+            break;
+        };
         agent.forget();
         lock_plan.handle(LockEvent::Locked);
         println!(
@@ -433,7 +439,10 @@ async fn serve_node(
     }
     loop {
         while let Some(event) = queue.pop_front() {
-            for effect in plan.handle(event) {
+            tracing::debug!(?event, "serve planner event");
+            let effects = plan.handle(event);
+            tracing::debug!(?effects, "serve planner effects");
+            for effect in effects {
                 match effect {
                     Effect::Dial(p) => match net.dial_peer(p).await {
                         Ok(_) => queue.push_back(Event::Dialled(p)),

@@ -87,21 +87,24 @@ fn socket_dir(home: &Path) -> Result<PathBuf> {
 
 impl Agent {
     /// Listen on the home's socket. Another serve already listening there is an error; a
-    /// socket left by one that stopped is replaced.
+    /// socket left by one that stopped is replaced. `None` (said on stderr) where the home's
+    /// path is too long for a Unix socket: serve then syncs, and commands ask for the
+    /// passphrase as without it.
     pub fn start(
         home: &Path,
         journal_id: [u8; 16],
         handover: Zeroizing<Vec<u8>>,
         events: UnboundedSender<AgentEvent>,
-    ) -> Result<Self> {
+    ) -> Result<Option<Self>> {
         let dir = socket_dir(home)?;
         let path = dir.join(wire::SOCKET_NAME);
         if path.as_os_str().len() > wire::PATH_MAX {
-            return Err(fail(
-                format!("the socket path {} is too long for Unix", path.display()),
-                "use a shorter --home",
-            )
-            .into());
+            eprintln!(
+                "note: the home's path is too long for a Unix socket ({}), so other commands \
+                 cannot run through this serve and ask for the passphrase as usual",
+                path.display()
+            );
+            return Ok(None);
         }
         if UnixStream::connect(&path).is_ok() {
             return Err(fail(
@@ -135,7 +138,7 @@ impl Agent {
                         });
                 }
             })?;
-        Ok(Self { path, shared })
+        Ok(Some(Self { path, shared }))
     }
 
     /// Forget the secrets (zeroized); commands are then answered [`Reply::Locked`].

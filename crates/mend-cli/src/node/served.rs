@@ -42,6 +42,9 @@ pub struct ServedJournal {
     last_used: Instant,
     /// The journal's files as this process last left them.
     known: FileStamps,
+    /// Another process wrote before this one took the lock again (found when taking it); said
+    /// by the next [`ServedJournal::changed_elsewhere`].
+    written_elsewhere: bool,
 }
 
 /// Sync-core errors inside a store action become journal errors.
@@ -60,6 +63,7 @@ impl ServedJournal {
             answering: HashMap::new(),
             last_used: Instant::now(),
             known: Vec::new(),
+            written_elsewhere: false,
         };
         a.known = a.fingerprint();
         Arc::new(Mutex::new(a))
@@ -102,12 +106,11 @@ impl ServedJournal {
     /// documents in memory and only catches up with what other processes appended since.
     pub fn store(&mut self) -> Result<&mut Store> {
         self.last_used = Instant::now();
-        if let Some(store) = self.store.as_mut() {
-            if !store.is_locked() {
-                let lock = self.unlocked.home.lock(LockMode::Write)?;
-                if store.relock(lock).is_err() {
-                    self.store = None; // another process compacted: load afresh
-                }
+        let held = self.store.as_ref().is_some_and(Store::is_locked);
+        if let Some(store) = self.store.as_mut().filter(|s| !s.is_locked()) {
+            let lock = self.unlocked.home.lock(LockMode::Write)?;
+            if store.relock(lock).is_err() {
+                self.store = None; // another process compacted: load afresh
             }
         }
         if self.store.is_none() {
@@ -115,6 +118,12 @@ impl ServedJournal {
             // Sync answers first; the log is folded into a snapshot when the process is idle.
             store.defer_compaction();
             self.store = Some(store);
+        }
+        // Compared once the lock is held: what another process wrote while the lock was free
+        // (even while this one waited for it) is news, although this process has now read it
+        // in and the files it leaves will include it.
+        if !held && self.fingerprint() != self.known {
+            self.written_elsewhere = true;
         }
         Ok(self.store.as_mut().expect("just opened"))
     }
@@ -176,11 +185,10 @@ impl ServedJournal {
     /// True (once) when another process changed the journal since this one last touched it.
     pub fn changed_elsewhere(&mut self) -> bool {
         let now = self.fingerprint();
-        if now != self.known {
-            self.known = now;
-            return true;
-        }
-        false
+        let changed = now != self.known || self.written_elsewhere;
+        self.known = now;
+        self.written_elsewhere = false;
+        changed
     }
 
     pub fn my_key(&self) -> String {
@@ -242,10 +250,14 @@ impl ServedJournal {
         );
     }
 
+    /// The session with `key` ended: save its state, and give the home's lock back at once
+    /// (unless another session is being answered) so that a command waiting to read what it
+    /// brought runs now.
     pub fn finish_answering(&mut self, key: &str, state: &SyncState) -> Result<()> {
         self.answering.remove(key);
         let path_key = answer_key(key);
         self.store()?.save_peer_state(&path_key, &state.encode())?;
+        self.release_unless_answering();
         Ok(())
     }
 }
