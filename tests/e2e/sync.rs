@@ -218,6 +218,8 @@ fn serve_pushes_what_other_processes_write() {
             "the entry did not reach the other device:\n{a_out}\n--- the other device:\n{b_out}"
         );
     }
+    // The laptop that was pushed to says so too, one line per session.
+    b_serve.wait_for("Alex's laptop synced with this laptop: 1 entries received");
     let (ok, out) = a_serve.terminate();
     assert!(ok && out.contains("Stopped."), "{out}");
     b_serve.terminate();

@@ -38,7 +38,7 @@ pub use practices::{
     WeekTrend, ACKNOWLEDGMENT_SECTIONS,
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
-pub use query::{resolve_prefix, search_matches, Filter};
+pub use query::{contains_word, resolve_prefix, search_matches, Filter};
 pub use rules::{causal_order, may_remove, valid_entry_id, valid_name, Checker, Refused};
 pub use signed::{
     actor_of, decode_pairs, encode_pairs, signing_bytes, verify, Sig, Signer, CHANGE_DOMAIN,

@@ -33,10 +33,7 @@ impl Filter {
             && self.tag.as_ref().is_none_or(|t| e.tags.contains(t))
             && self.kind.as_ref().is_none_or(|k| e.kind == *k)
             && (!self.private_only || e.private)
-            && self
-                .words
-                .iter()
-                .all(|w| !search_matches(&e.text, w).is_empty())
+            && self.words.iter().all(|w| contains_word(&e.text, w))
     }
 
     /// Keep the matching entries, newest first, at most `limit`.
@@ -63,6 +60,25 @@ impl Filter {
         out.sort_by(newest_first);
         out
     }
+}
+
+/// Whether `word` occurs in `text`, case-insensitively: the same answer as
+/// `!search_matches(text, word).is_empty()`, without building the map of offsets. For text
+/// that is all ASCII its Unicode lowercase is its ASCII lowercase, so a window compared with
+/// the lowercased word ignoring ASCII case decides it.
+pub fn contains_word(text: &str, word: &str) -> bool {
+    let needle = word.to_lowercase();
+    if needle.is_empty() {
+        return false;
+    }
+    if text.is_ascii() {
+        let n = needle.as_bytes();
+        return text
+            .as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n));
+    }
+    !search_matches(text, word).is_empty()
 }
 
 /// Byte ranges in `text` where `word` occurs, case-insensitively.

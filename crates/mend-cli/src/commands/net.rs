@@ -90,6 +90,7 @@ fn spawn_answer(
     protocol: Protocol,
     request: mend_sync::Request,
     reply: tokio::sync::oneshot::Sender<mend_sync::Response>,
+    say_sessions: bool,
 ) {
     let (shared, net) = (shared.clone(), net.clone());
     tokio::spawn(async move {
@@ -98,8 +99,13 @@ fn spawn_answer(
             Protocol::Pair => Ok(Answer::Refuse("no invite is waiting")),
         };
         match outcome {
-            Ok(Answer::Reply { response, .. }) => {
+            Ok(Answer::Reply {
+                response, ended, ..
+            }) => {
                 let _ = reply.send(response);
+                if let Some(line) = ended.filter(|_| say_sessions) {
+                    println!("{} {line}", chrono::Local::now().format("%H:%M:%S"));
+                }
             }
             Ok(Answer::Refuse(why)) => {
                 tracing::warn!(%peer, "closed a connection: {why}");
@@ -191,7 +197,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                         queue.push_back(SyncEvent::Found(p));
                     }
                     Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                        spawn_answer(&shared, &net, peer, protocol, request, reply);
+                        spawn_answer(&shared, &net, peer, protocol, request, reply, false);
                     }
                     Some(_) => {}
                     // The network shell stopped: end here with what was received (saved).
@@ -510,7 +516,7 @@ async fn serve_node(
                 Some(NetEvent::Connected(p)) => queue.push_back(Event::Connected(p)),
                 Some(NetEvent::Disconnected(p)) => queue.push_back(Event::Disconnected(p)),
                 Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                    spawn_answer(&shared, &net, peer, protocol, request, reply);
+                    spawn_answer(&shared, &net, peer, protocol, request, reply, true);
                 }
                 Some(NetEvent::BadInput { peer, why }) => {
                     eprintln!("note: closed a connection that sent something unreadable ({peer}): {why}");

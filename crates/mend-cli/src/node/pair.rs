@@ -294,7 +294,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                 },
                 NetEvent::Request { peer, protocol: Protocol::Sync, request, reply } => {
                     match answer(&shared, peer, request).await? {
-                        Answer::Reply { response, finished } => {
+                        Answer::Reply { response, finished, .. } => {
                             let _ = reply.send(response);
                             if finished && joined == Some(peer) {
                                 let n = ServedJournal::with(&shared, |a| Ok(a.store()?.journal(Doc::Shared).len())).await?;

@@ -275,8 +275,13 @@ pub async fn sync_with(
 
 /// What answering a request led to.
 pub enum Answer {
-    /// Send this reply. `finished` is true when the peer's session ended with it.
-    Reply { response: Response, finished: bool },
+    /// Send this reply. `finished` is true when the peer's session ended with it; `ended` then
+    /// says, for a session that finished well, who synced and what arrived (one line).
+    Reply {
+        response: Response,
+        finished: bool,
+        ended: Option<String>,
+    },
     /// Say nothing and close the connection: not a paired device, or not this journal.
     Refuse(&'static str),
 }
@@ -306,6 +311,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                         reason: Refusal::NotPaired,
                     },
                     finished: true,
+                    ended: None,
                 });
             }
             return Ok(Answer::Refuse("not a paired device"));
@@ -313,7 +319,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
         if a.store()?.journal_id().0 != journal_id {
             return Ok(Answer::Refuse("another journal"));
         }
-        let mut state = a.answering_state(&device.key, session)?;
+        let (mut state, gained_before) = a.answering_state(&device.key, session)?;
         let store = a.store()?;
         let before = store.journal(Doc::Shared).len();
         let result = store.commit(Doc::Shared, |j| {
@@ -328,6 +334,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                         reason: Refusal::Malformed,
                     },
                     finished: true,
+                    ended: None,
                 });
             }
         };
@@ -358,14 +365,22 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                     },
                 },
                 finished: true,
+                ended: None,
             });
         }
         let gained = store.journal(Doc::Shared).len().saturating_sub(before) as u32;
         let finished = ends_session(&message, &reply.message);
+        let total = gained_before.saturating_add(gained);
+        let ended = finished.then(|| {
+            format!(
+                "{}'s {} synced with this laptop: {total} entries received",
+                device.person, device.name
+            )
+        });
         if finished {
             a.finish_answering(&device.key, &state)?;
         } else {
-            a.keep_answering_state(&device.key, session, state);
+            a.keep_answering_state(&device.key, session, state, total);
         }
         Ok(Answer::Reply {
             response: Response::Sync {
@@ -374,6 +389,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                 gained,
             },
             finished,
+            ended,
         })
     })
     .await

@@ -28,6 +28,8 @@ struct Answering {
     session: u64,
     state: SyncState,
     used: Instant,
+    /// Entries gained so far in this session.
+    gained: u32,
 }
 
 /// What changes when any process writes to the journal.
@@ -226,26 +228,31 @@ impl ServedJournal {
     /// The answering side's sync state for a device's session: the one in progress if this is
     /// its next round, otherwise a fresh start from the state saved after the last finished
     /// session (an unfinished one is dropped: what it sent may never have arrived).
-    pub fn answering_state(&mut self, key: &str, session: u64) -> Result<SyncState> {
+    /// Also the entries gained so far in that session.
+    pub fn answering_state(&mut self, key: &str, session: u64) -> Result<(SyncState, u32)> {
         if let Some(a) = self.answering.remove(key) {
             if a.session == session {
-                return Ok(a.state);
+                return Ok((a.state, a.gained));
             }
             tracing::debug!("a new session replaces an unfinished one");
         }
         let saved = self.store()?.load_peer_state(&answer_key(key))?;
-        Ok(saved
-            .and_then(|b| SyncState::decode(&b).ok())
-            .unwrap_or_default())
+        Ok((
+            saved
+                .and_then(|b| SyncState::decode(&b).ok())
+                .unwrap_or_default(),
+            0,
+        ))
     }
 
-    pub fn keep_answering_state(&mut self, key: &str, session: u64, state: SyncState) {
+    pub fn keep_answering_state(&mut self, key: &str, session: u64, state: SyncState, gained: u32) {
         self.answering.insert(
             key.to_owned(),
             Answering {
                 session,
                 state,
                 used: Instant::now(),
+                gained,
             },
         );
     }
