@@ -14,24 +14,13 @@ source "$(dirname "$0")/lib.sh"
 
 export MEND_INSECURE_TEST_KDF=1 MEND_PASSPHRASE="lan test passphrase" NO_COLOR=1 TZ=UTC
 unset MEND_HOME RUST_LOG
-A() { ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" "$@"; }
-B() { ip netns exec "$NS_B" "$MEND" --home "$WORK/sam" "$@"; }
 
 A init --name Alex --device alex-laptop >/dev/null 2>&1 || fail "init"
 A write "Alex, before pairing @trust" >/dev/null || fail "write"
 
 say "pairing by code over mDNS"
-A invite --yes --timeout 90 >"$WORK/invite.out" 2>"$WORK/invite.err" &
-INVITE=$!; PIDS+=("$INVITE")
-wait_for "$WORK/invite.out" "Invite code:" 20 || fail "no invite code"
-CODE=$(grep "Invite code:" "$WORK/invite.out" | awk '{print $3}')
-timeout 90 bash -c "$(declare -f B); NS_B=$NS_B MEND=$MEND WORK=$WORK; B join '$CODE' --name Sam --device sam-laptop --timeout 60" \
-    >"$WORK/join.out" 2>"$WORK/join.err" || fail "join"
-wait "$INVITE" || fail "invite exited with an error"
-V1=$(grep -o "Verifier: [0-9]* [0-9]*" "$WORK/invite.out" | head -1)
-V2=$(grep -o "Verifier: [0-9]* [0-9]*" "$WORK/join.out" | head -1)
-[ -n "$V1" ] && [ "$V1" = "$V2" ] || fail "verifiers differ: '$V1' vs '$V2'"
-say "paired ($V1 on both sides)"
+pair_by_code
+say "paired ($VERIFIER on both sides)"
 
 say "writing on both sides while apart"
 A write "Alex, apart" >/dev/null || fail "write"

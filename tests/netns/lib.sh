@@ -50,3 +50,25 @@ wait_for() { # file pattern seconds
     for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
     return 1
 }
+
+# Each test's two devices: Alex's home in the first namespace, Sam's in the second.
+A() { ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" "$@"; }
+B() { ip netns exec "$NS_B" "$MEND" --home "$WORK/sam" "$@"; }
+
+# Pair Sam's device with Alex's journal by invite code, found over mDNS; both sides must show
+# the same verifier. Alex's journal must exist. Sets VERIFIER.
+pair_by_code() {
+    A invite --yes --timeout 90 >"$WORK/invite.out" 2>"$WORK/invite.err" &
+    local invite=$!; PIDS+=("$invite")
+    wait_for "$WORK/invite.out" "Invite code:" 20 || fail "no invite code"
+    local code; code=$(grep "Invite code:" "$WORK/invite.out" | awk '{print $3}')
+    timeout 90 bash -c "$(declare -f B); NS_B=$NS_B MEND=$MEND WORK=$WORK; B join '$code' --name Sam --device sam-laptop --timeout 60" \
+        >"$WORK/join.out" 2>"$WORK/join.err" || fail "join"
+    wait "$invite" || fail "invite exited with an error"
+    local v1 v2
+    v1=$(grep -o "Verifier: [0-9]* [0-9]*" "$WORK/invite.out" | head -1)
+    v2=$(grep -o "Verifier: [0-9]* [0-9]*" "$WORK/join.out" | head -1)
+    [ -n "$v1" ] && [ "$v1" = "$v2" ] || fail "verifiers differ: '$v1' vs '$v2'"
+    VERIFIER=$v1
+}
+

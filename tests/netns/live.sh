@@ -23,19 +23,11 @@ source "$(dirname "$0")/lib.sh"
 
 export MEND_INSECURE_TEST_KDF=1 MEND_PASSPHRASE="live test passphrase" NO_COLOR=1 TZ=UTC
 unset MEND_HOME RUST_LOG
-A() { ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" "$@"; }
-B() { ip netns exec "$NS_B" "$MEND" --home "$WORK/sam" "$@"; }
 
 A init --name Alex --device alex-laptop >/dev/null 2>&1 || fail "init"
 A write "Alex, before pairing" >/dev/null || fail "write"
-A invite --yes --timeout 90 >"$WORK/invite.out" 2>"$WORK/invite.err" &
-INVITE=$!; PIDS+=("$INVITE")
-wait_for "$WORK/invite.out" "Invite code:" 20 || fail "no invite code"
-CODE=$(grep "Invite code:" "$WORK/invite.out" | awk '{print $3}')
-timeout 90 bash -c "$(declare -f B); NS_B=$NS_B MEND=$MEND WORK=$WORK; B join '$CODE' --name Sam --device sam-laptop --timeout 60" \
-    >"$WORK/join.out" 2>"$WORK/join.err" || fail "join"
-wait "$INVITE" || fail "invite exited with an error"
-say "paired"
+pair_by_code
+say "paired ($VERIFIER on both sides)"
 
 for side in alex sam; do
     ns=$NS_A; [ "$side" = sam ] && ns=$NS_B

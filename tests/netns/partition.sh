@@ -18,8 +18,6 @@ source "$(dirname "$0")/lib.sh"
 
 export MEND_INSECURE_TEST_KDF=1 MEND_PASSPHRASE="partition test passphrase" NO_COLOR=1 TZ=UTC
 unset MEND_HOME RUST_LOG
-A() { ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" "$@"; }
-B() { ip netns exec "$NS_B" "$MEND" --home "$WORK/sam" "$@"; }
 PORT_INVITE=4101
 PORT_SERVE=4102
 SERVE_ADDR=/ip4/10.213.77.1/tcp/$PORT_SERVE
