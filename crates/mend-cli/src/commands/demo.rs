@@ -55,7 +55,22 @@ impl Background {
 }
 
 impl Drop for Background {
+    /// Ask it to stop (a serve then removes its socket), and stop it if it has not within 2 s.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SIGTERM to our own child, not yet reaped.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let asked = std::time::Instant::now();
+        while asked.elapsed() < std::time::Duration::from_secs(2) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
