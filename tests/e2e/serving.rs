@@ -201,3 +201,68 @@ fn nix_is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+#[test]
+fn a_reveal_together_round_opens_on_both_serving_laptops_with_no_one_running_status() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    crate::util::pair(&alex, &sam, "Sam");
+    let mut alex_serve = Background::start(
+        &alex,
+        &["serve", "--listen", crate::util::LOOPBACK, "--no-mdns"],
+    );
+    let addr = alex_serve.address();
+    let mut sam_serve = Background::start(
+        &sam,
+        &[
+            "serve",
+            "--listen",
+            crate::util::LOOPBACK,
+            "--no-mdns",
+            "--peer",
+            &addr,
+        ],
+    );
+    sam_serve.wait_for("Synced with Alex's laptop");
+    // Both answer through their serves; nobody runs `mend status` or `mend sync`.
+    let out = without_passphrase(&sam, &["together", "communicate-1", "MARKER-sams-answer"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arrived = |d: &Device, marker: &str| {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(15) {
+            let out = without_passphrase(d, &["export"]);
+            if String::from_utf8_lossy(&out.stdout).contains(marker) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    // Sam's answer reaches Alex sealed: Alex cannot read it yet.
+    alex_serve.wait_for("Sam's Sam-laptop synced with this laptop: 1 entries received");
+    let before = without_passphrase(&alex, &["export"]);
+    assert!(
+        !String::from_utf8_lossy(&before.stdout).contains("MARKER-sams-answer"),
+        "readable before Alex answered"
+    );
+    let out = without_passphrase(&alex, &["together", "communicate-1", "MARKER-alexs-answer"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Alex's answer and key go to Sam's laptop, which publishes Sam's key as soon as the round
+    // is complete there and pushes it back.
+    assert!(
+        arrived(&sam, "MARKER-alexs-answer"),
+        "Sam cannot read Alex's answer"
+    );
+    assert!(
+        arrived(&alex, "MARKER-sams-answer"),
+        "Alex cannot read Sam's answer"
+    );
+}

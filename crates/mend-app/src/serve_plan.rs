@@ -25,6 +25,8 @@ pub enum Event<P> {
     Disconnected(P),
     /// A dial the planner asked for succeeded.
     Dialled(P),
+    /// A session a device started with this one finished (this device answered it).
+    Answered(P),
     /// A sync session with a device ended (`ok`: it finished).
     SessionEnded {
         peer: P,
@@ -62,8 +64,8 @@ pub enum Effect<P> {
 /// - a change written by another process is pushed at once to every connected device, and
 ///   every other paired device is dialled to receive it (a connection closed while idle);
 /// - every [`RESYNC`], a session with every connected device;
-/// - after a session that finished: publish keys, read the registry again; a device no longer
-///   paired (removed) is never started with again.
+/// - after a session that finished, started here or by the other device: publish keys, read
+///   the registry again; a device no longer paired (removed) is never started with again.
 pub struct ServePlanner<P> {
     me: P,
     paired: HashSet<P>,
@@ -130,6 +132,12 @@ impl<P: Clone + Ord + Hash> ServePlanner<P> {
                 if self.again.remove(&peer) {
                     self.sync_with(peer);
                 }
+            }
+            // What arrived may complete a reveal-together round or remove a device, as after
+            // a session this device started.
+            Event::Answered(_) => {
+                self.effects.push(Effect::PublishKeys);
+                self.effects.push(Effect::ReadPaired);
             }
             Event::LocalChange => {
                 self.effects.push(Effect::ReadPaired);

@@ -210,3 +210,18 @@ fn a_change_dials_a_paired_device_whose_connection_was_closed() {
         .handle(Event::LocalChange)
         .contains(&Effect::Dial(STRANGER)));
 }
+
+#[test]
+fn a_session_the_other_device_started_is_acted_on_like_one_started_here() {
+    let mut p = started(&[LARGER]);
+    p.handle(Event::Connected(LARGER));
+    // LARGER pushed a change to this device, which answered: its keys for a now complete
+    // reveal-together round are published, and the registry is read again (a removal may have
+    // arrived). No session is started back for it.
+    let effects = p.handle(Event::Answered(LARGER));
+    assert!(effects.contains(&Effect::PublishKeys), "{effects:?}");
+    assert!(effects.contains(&Effect::ReadPaired), "{effects:?}");
+    assert!(sessions(&effects).is_empty(), "{effects:?}");
+    // A key published is a change here, pushed at once.
+    assert_eq!(sessions(&p.handle(Event::LocalChange)), vec![LARGER]);
+}

@@ -90,7 +90,7 @@ fn spawn_answer(
     protocol: Protocol,
     request: mend_sync::Request,
     reply: tokio::sync::oneshot::Sender<mend_sync::Response>,
-    say_sessions: bool,
+    answered: Option<mpsc::UnboundedSender<PeerId>>,
 ) {
     let (shared, net) = (shared.clone(), net.clone());
     tokio::spawn(async move {
@@ -103,8 +103,10 @@ fn spawn_answer(
                 response, ended, ..
             }) => {
                 let _ = reply.send(response);
-                if let Some(line) = ended.filter(|_| say_sessions) {
+                // Serve says each session it answered and acts on what arrived.
+                if let (Some(line), Some(answered)) = (ended, &answered) {
                     println!("{} {line}", chrono::Local::now().format("%H:%M:%S"));
+                    let _ = answered.send(peer);
                 }
             }
             Ok(Answer::Refuse(why)) => {
@@ -197,7 +199,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
                         queue.push_back(SyncEvent::Found(p));
                     }
                     Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                        spawn_answer(&shared, &net, peer, protocol, request, reply, false);
+                        spawn_answer(&shared, &net, peer, protocol, request, reply, None);
                     }
                     Some(_) => {}
                     // The network shell stopped: end here with what was received (saved).
@@ -293,15 +295,16 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     Ok(())
 }
 
-/// After a sync, publish this device's keys for reveal-together rounds that are now complete.
-fn publish_keys(shared: &SharedJournal) -> Result<()> {
+/// After a sync, publish this device's keys for reveal-together rounds that are now complete;
+/// how many were published.
+fn publish_keys(shared: &SharedJournal) -> Result<usize> {
     let mut a = shared
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
     let me = a.unlocked.secrets.person_id.clone();
-    mend_app::together::publish_ready(a.store()?, &me)?;
+    let published = mend_app::together::publish_ready(a.store()?, &me)?;
     a.release_unless_answering();
-    Ok(())
+    Ok(published)
 }
 
 /// Why a serving node stopped.
@@ -417,6 +420,7 @@ async fn serve_node(
     use mend_app::{Effect, Event, ServePlanner};
     let (net, mut events) = start(config).await?;
     let (done_tx, mut done_rx) = mpsc::channel(8);
+    let (answered_tx, mut answered_rx) = mpsc::unbounded_channel();
     let mut paired: HashMap<PeerId, mend_journal::Device> = ServedJournal::with(&shared, |a| {
         let p = a.paired();
         a.release_unless_answering();
@@ -475,10 +479,13 @@ async fn serve_node(
                     }
                     Effect::PublishKeys => {
                         let shared = shared.clone();
-                        let published =
-                            tokio::task::spawn_blocking(move || publish_keys(&shared)).await?;
-                        if let Err(e) = published {
-                            tracing::warn!("publishing reveal-together keys failed: {e:#}");
+                        match tokio::task::spawn_blocking(move || publish_keys(&shared)).await? {
+                            // A key published here is a change of this device's own: push it.
+                            Ok(n) if n > 0 => queue.push_back(Event::LocalChange),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!("publishing reveal-together keys failed: {e:#}")
+                            }
                         }
                     }
                 }
@@ -516,7 +523,7 @@ async fn serve_node(
                 Some(NetEvent::Connected(p)) => queue.push_back(Event::Connected(p)),
                 Some(NetEvent::Disconnected(p)) => queue.push_back(Event::Disconnected(p)),
                 Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                    spawn_answer(&shared, &net, peer, protocol, request, reply, true);
+                    spawn_answer(&shared, &net, peer, protocol, request, reply, Some(answered_tx.clone()));
                 }
                 Some(NetEvent::BadInput { peer, why }) => {
                     eprintln!("note: closed a connection that sent something unreadable ({peer}): {why}");
@@ -524,6 +531,7 @@ async fn serve_node(
                 Some(_) => {}
                 None => break,
             },
+            Some(peer) = answered_rx.recv() => queue.push_back(Event::Answered(peer)),
             Some((peer, r)) = done_rx.recv() => {
                 match &r {
                     Ok(s) => {
