@@ -78,19 +78,54 @@ fn commands_through_serve_print_and_exit_as_they_do_directly() {
     assert_eq!(direct[4].2, Some(1));
     assert!(direct[4].1.contains("error:") && direct[4].1.contains("hint:"));
 
-    // A write through serve needs no passphrase and is there for a direct read after.
-    let out = without_passphrase(&d, &["write", "written through serve"]);
+    // A write through serve needs no passphrase (serve writes it into the journal it holds
+    // open) and is there, with every field, for a direct read after.
+    let out = without_passphrase(
+        &d,
+        &[
+            "write",
+            "--at",
+            "2026-11-22 10:00",
+            "--tag",
+            "promise",
+            "--mood",
+            "4",
+            "written through serve @us",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    drop(serve);
-    let texts = crate::util::texts(&d.list_json(&[]));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(id.len(), 8, "{id}");
+    let out = without_passphrase(&d, &["write", "--private", "a private draft"]);
     assert!(
-        texts.iter().any(|t| t == "written through serve"),
-        "{texts:?}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    // A bad date is refused before anything reaches serve, as directly.
+    let bad = without_passphrase(&d, &["write", "--at", "not a date", "x"]);
+    assert_eq!(
+        seen(&bad),
+        seen(&d.run(&["write", "--at", "not a date", "x"]))
+    );
+    drop(serve);
+    let all = d.list_json(&[]);
+    let e = all
+        .iter()
+        .find(|e| e["text"] == "written through serve @us")
+        .expect("written through serve");
+    assert!(e["id"].as_str().unwrap().starts_with(&id));
+    assert_eq!(e["created_at"], "2026-11-22T10:00:00+00:00");
+    assert_eq!(e["mood"], 4);
+    assert_eq!(e["tags"], serde_json::json!(["us", "promise"]));
+    assert_eq!(e["author"], "Alex");
+    assert_eq!(e["private"], false);
+    let draft = all.iter().find(|e| e["text"] == "a private draft").unwrap();
+    assert_eq!(draft["private"], true);
 }
 
 #[test]

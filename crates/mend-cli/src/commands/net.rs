@@ -337,10 +337,15 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         let end = rt.block_on(serve_node(
             unlocked,
             &a,
+            agent.as_ref(),
             &mut agent_rx,
             &mut lock_plan,
             clock,
-        ))?;
+        ));
+        if let Some(agent) = &agent {
+            agent.set_journal(None);
+        }
+        let end = end?;
         if matches!(end, NodeEnd::Stopped) {
             break;
         }
@@ -402,6 +407,7 @@ async fn changed_here(shared: &SharedJournal) -> Result<bool> {
 async fn serve_node(
     unlocked: Unlocked,
     a: &ServeArgs,
+    agent: Option<&crate::local::agent::Agent>,
     agent_rx: &mut mpsc::UnboundedReceiver<crate::local::agent::AgentEvent>,
     lock_plan: &mut mend_app::LockPlanner,
     since: std::time::Instant,
@@ -414,6 +420,9 @@ async fn serve_node(
         unlocked.secrets.person_name, unlocked.secrets.device_name
     );
     let shared = ServedJournal::new(unlocked);
+    if let Some(agent) = agent {
+        agent.set_journal(Some(shared.clone()));
+    }
     let peers = parse_addrs(&a.net.peer)?;
     let config = net_config(seed, &a.net)?;
     let mut end = NodeEnd::Stopped;
@@ -505,6 +514,11 @@ async fn serve_node(
                     if changed_here(&shared).await? {
                         queue.push_back(Event::LocalChange);
                     }
+                }
+                // Serve wrote an entry for a command: its own change, pushed at once.
+                Some(AgentEvent::Wrote) => {
+                    lock_plan.handle(LockEvent::Used { at: since.elapsed() });
+                    queue.push_back(Event::LocalChange);
                 }
                 Some(AgentEvent::Locked) => {
                     end = NodeEnd::Locked;

@@ -126,7 +126,13 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
     let prompt = a.prompt.as_deref().map(mend_journal::prompt).transpose()?;
     let acknowledgment = a.kind == WriteKind::Acknowledgment;
     let source = TextSource::from_args(&a.text)?;
-    let unlocked = Unlocked::new(g)?;
+    // With a serve that holds the key, it writes the entry: no passphrase. Otherwise the
+    // passphrase is asked for before the editor opens, so that no text is written in vain.
+    let served = crate::local::client::Writer::connect(g);
+    let unlocked = match served {
+        Some(_) => None,
+        None => Some(Unlocked::new(g)?),
+    };
     if let Some(p) = &prompt {
         eprintln!("{}\n", p.question);
     }
@@ -150,6 +156,25 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
             ..Default::default()
         },
         ..Default::default()
+    };
+    if let Some(writer) = served {
+        let request = crate::local::wire::NewEntryRequest {
+            created_at_ms: entry.created_at.timestamp_millis(),
+            text: entry.text.clone(),
+            tags: entry.tags.clone(),
+            mood: entry.mood,
+            acknowledgment,
+            prompt: entry.extra.prompt.clone(),
+            private: a.private,
+        };
+        if let Some(id) = writer.write(request)? {
+            println!("{}", &id[..8]);
+            return Ok(());
+        }
+    }
+    let unlocked = match unlocked {
+        Some(u) => u,
+        None => Unlocked::new(g)?,
     };
     let mut store = unlocked.open(LockMode::Write)?;
     let me = &unlocked.secrets.person_id;

@@ -33,6 +33,8 @@ pub const HANDOVER_MAX: usize = 4096;
 pub enum AgentEvent {
     /// A command ran (to its end) through the serve.
     Used,
+    /// The serve wrote an entry into its own journal for a command: push it.
+    Wrote,
     /// `mend lock`: the key is forgotten already; stop using it.
     Locked,
     /// `mend unlock`: the secrets to use now (journal id and secrets, as handed over).
@@ -45,6 +47,8 @@ struct Shared {
     journal_id: [u8; 16],
     uid: u32,
     events: UnboundedSender<AgentEvent>,
+    /// The journal the serving node holds open, while it runs (for `Write`).
+    journal: Mutex<Option<crate::node::SharedJournal>>,
 }
 
 /// The listening socket of a serving home; removed when dropped.
@@ -122,6 +126,7 @@ impl Agent {
             journal_id,
             uid: nix::unistd::getuid().as_raw(),
             events,
+            journal: Mutex::new(None),
         });
         let s = shared.clone();
         std::thread::Builder::new()
@@ -139,6 +144,13 @@ impl Agent {
                 }
             })?;
         Ok(Some(Self { path, shared }))
+    }
+
+    /// The journal the serving node holds open (`None` while it is stopped or locked).
+    pub fn set_journal(&self, journal: Option<crate::node::SharedJournal>) {
+        if let Ok(mut j) = self.shared.journal.lock() {
+            *j = journal;
+        }
     }
 
     /// Forget the secrets (zeroized); commands are then answered [`Reply::Locked`].
@@ -249,9 +261,69 @@ fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
             }
             wire::send(&conn, &Reply::Done { already }, &[])?;
         }
+        Request::Hello { version } => {
+            if version != VERSION {
+                return refuse(&conn, "another version of mend asked");
+            }
+            let unlocked = s.handover.lock().is_ok_and(|h| h.is_some())
+                && s.journal.lock().is_ok_and(|j| j.is_some());
+            wire::send(&conn, &Reply::Ready { unlocked }, &[])?;
+        }
+        Request::Write { version, entry } => {
+            if version != VERSION {
+                return refuse(&conn, "another version of mend asked");
+            }
+            let journal = s.journal.lock().ok().and_then(|j| j.clone());
+            let unlocked = s.handover.lock().is_ok_and(|h| h.is_some());
+            let Some(journal) = journal.filter(|_| unlocked) else {
+                wire::send(&conn, &Reply::Locked, &[])?;
+                return Ok(());
+            };
+            let reply = match write_entry(&journal, entry) {
+                Ok(id) => {
+                    let _ = s.events.send(AgentEvent::Wrote);
+                    Reply::Written { id }
+                }
+                Err(e) => {
+                    let (what, hint) = crate::fail::explain(&e);
+                    Reply::Failed { what, hint }
+                }
+            };
+            wire::send(&conn, &reply, &[])?;
+        }
         Request::Signal { .. } => return refuse(&conn, "no command is running"),
     }
     Ok(())
+}
+
+/// Add an entry `mend write` prepared to the journal the serve holds open, as this device's
+/// person, through the same action as a direct `mend write`; its id.
+fn write_entry(journal: &crate::node::SharedJournal, e: wire::NewEntryRequest) -> Result<String> {
+    let created_at = chrono::DateTime::from_timestamp_millis(e.created_at_ms)
+        .ok_or_else(|| anyhow::anyhow!("the entry's date is out of range"))?;
+    let entry = mend_journal::NewEntry {
+        created_at,
+        tags: e.tags,
+        text: e.text,
+        mood: e.mood,
+        kind: if e.acknowledgment {
+            mend_journal::Kind::Acknowledgment
+        } else {
+            mend_journal::Kind::Entry
+        },
+        extra: mend_journal::Extra {
+            prompt: e.prompt,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut a = journal
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
+    let me = a.unlocked.secrets.person_id.clone();
+    let id = mend_app::actions::write(a.store()?, &me, entry, e.private, chrono::Utc::now());
+    a.release_unless_answering();
+    Ok(id?)
 }
 
 fn refuse(conn: &UnixStream, why: &str) -> Result<()> {

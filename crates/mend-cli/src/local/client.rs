@@ -27,6 +27,8 @@ fn needs_the_key(cmd: &Command) -> bool {
             | Command::Demo(_)
             | Command::Lock
             | Command::Unlock
+            // `mend write` asks the serve to write the entry it prepared (`Writer`).
+            | Command::Write(_)
     )
 }
 
@@ -124,5 +126,45 @@ pub fn ask(sock: &UnixStream, request: &Request, secrets: Option<&[u8]>) -> std:
     match wire::recv::<Reply>(sock)? {
         Some((reply, _)) => Ok(reply),
         None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+    }
+}
+
+/// A serve that holds the key, ready to write an entry a command prepared in its own process
+/// (text from the editor or stdin, dates in its own time zone): no passphrase, and no loading
+/// of the journal, which the serve holds open.
+pub struct Writer(UnixStream);
+
+impl Writer {
+    /// The home's serve, if one runs and holds the key (and this process was not started by a
+    /// serve).
+    pub fn connect(global: &Global) -> Option<Self> {
+        if std::env::var_os(SERVED_FD_ENV).is_some() {
+            return None;
+        }
+        let sock = connect(global)?;
+        wire::send(&sock, &Request::Hello { version: VERSION }, &[]).ok()?;
+        match wire::recv::<Reply>(&sock) {
+            Ok(Some((Reply::Ready { unlocked: true }, _))) => Some(Self(connect(global)?)),
+            _ => None,
+        }
+    }
+
+    /// Write the entry. `Ok(None)`: the serve could not (it was locked meanwhile, or went
+    /// away before answering): write it directly instead.
+    pub fn write(self, entry: wire::NewEntryRequest) -> anyhow::Result<Option<String>> {
+        let request = Request::Write {
+            version: VERSION,
+            entry,
+        };
+        if wire::send(&self.0, &request, &[]).is_err() {
+            return Ok(None);
+        }
+        match wire::recv::<Reply>(&self.0) {
+            Ok(Some((Reply::Written { id }, _))) => Ok(Some(id)),
+            Ok(Some((Reply::Failed { what, hint }, _))) => {
+                Err(crate::fail::fail(what, hint).into())
+            }
+            _ => Ok(None),
+        }
     }
 }

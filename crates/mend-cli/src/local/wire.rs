@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 /// The version of the local protocol; a serve answers another version with
 /// [`Reply::Refused`].
 pub const VERSION: u16 = 1;
-/// The largest frame either side accepts.
-pub const FRAME_MAX: usize = 1 << 20;
+/// The largest frame either side accepts: an entry of the largest size (1 MiB) with room to
+/// spare.
+pub const FRAME_MAX: usize = 2 << 20;
 /// The most file descriptors one frame may carry.
 pub const FDS_MAX: usize = 3;
 /// Where a serving home's socket lives, under the home.
@@ -40,6 +41,27 @@ pub enum Request {
     Lock { version: u16 },
     /// Take the key: the device's secrets follow on a pipe (its read end beside the frame).
     Unlock { version: u16 },
+    /// Whether the serve holds the key (answered [`Reply::Ready`]).
+    Hello { version: u16 },
+    /// Write this entry into the serve's own journal (answered [`Reply::Written`]).
+    Write {
+        version: u16,
+        entry: NewEntryRequest,
+    },
+}
+
+/// An entry `mend write` prepared (text from its arguments, stdin or the editor, dates parsed
+/// in its own time zone), for the serve to add as this device's person.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewEntryRequest {
+    /// When the entry is about, milliseconds since the Unix epoch (UTC).
+    pub created_at_ms: i64,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub mood: Option<u8>,
+    pub acknowledgment: bool,
+    pub prompt: Option<String>,
+    pub private: bool,
 }
 
 /// What the serve answers.
@@ -55,6 +77,12 @@ pub enum Reply {
     Done { already: bool },
     /// Refused, with the reason (another version, another user, secrets of another journal).
     Refused { why: String },
+    /// Whether the serve holds the key.
+    Ready { unlocked: bool },
+    /// The entry was written, with this id.
+    Written { id: String },
+    /// The entry was not written: what happened, and what to do next.
+    Failed { what: String, hint: String },
 }
 
 /// The socket of a home.
