@@ -176,10 +176,11 @@ pub fn section(s: &Served, n: usize) -> String {
     }
     md.push_str(&format!(
         "| peak RSS of `mend serve` after these | | | | {:.1} MB | ≤ 150 MB | {} |\n\n\
-         Through serve a command still reads the journal from its files in a process of its own,\n\
-         so it costs what the direct command costs less the passphrase: the key derivation at the\n\
-         default profile ({}) is what it saves. Answering from serve's own copy of the journal\n\
-         in memory is what the targets through serve need, and is not built yet.\n",
+         `mend write` prepares the entry in its own process and serve writes it into the journal\n\
+         it holds open. The other commands still read the journal from its files in a process of\n\
+         their own, so they cost what the direct command costs less the passphrase: the key\n\
+         derivation at the default profile ({}) is what they save. Answering them from serve's\n\
+         own copy of the journal in memory is what their targets need, and is not built yet.\n",
         s.serve_rss_kib as f64 * 1024.0 / 1e6,
         met(s.serve_rss_kib * 1024 <= 150_000_000),
         "see the unlock figure above"

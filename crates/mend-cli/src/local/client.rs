@@ -13,8 +13,9 @@ use super::wire::{self, Reply, Request, VERSION};
 use crate::cli::{Cli, Command, Global};
 use crate::passphrase::{ENV_NEW_PASSPHRASE, ENV_PASSPHRASE};
 
-/// Whether a command opens the journal (and so can run through a serve holding the key).
-fn needs_the_key(cmd: &Command) -> bool {
+/// Whether a command runs as a child of a serve holding the key: those that open the journal,
+/// except `mend write`, which asks the serve to write the entry it prepared (`Writer`).
+fn runs_as_child(cmd: &Command) -> bool {
     !matches!(
         cmd,
         Command::Init(_)
@@ -27,7 +28,6 @@ fn needs_the_key(cmd: &Command) -> bool {
             | Command::Demo(_)
             | Command::Lock
             | Command::Unlock
-            // `mend write` asks the serve to write the entry it prepared (`Writer`).
             | Command::Write(_)
     )
 }
@@ -42,7 +42,7 @@ pub fn connect(global: &Global) -> Option<UnixStream> {
 /// locked or refuses, a command that does not need the key, or this process is itself a
 /// command a serve started).
 pub fn forward(cli: &Cli) -> Option<ExitCode> {
-    if std::env::var_os(SERVED_FD_ENV).is_some() || !needs_the_key(&cli.command) {
+    if std::env::var_os(SERVED_FD_ENV).is_some() || !runs_as_child(&cli.command) {
         return None;
     }
     let sock = connect(&cli.global)?;
