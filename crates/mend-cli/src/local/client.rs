@@ -32,6 +32,9 @@ fn runs_as_child(cmd: &Command) -> bool {
     )
 }
 
+/// How long a serve may take to say it started a command (or whether it holds the key).
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The home's socket, connected, if a serve listens on it.
 pub fn connect(global: &Global) -> Option<UnixStream> {
     let home = crate::unlock::home(global).ok()?;
@@ -65,6 +68,8 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
         cwd,
         env,
     };
+    // A serve that does not answer at once (stopped, hung) starts nothing: run here.
+    sock.set_read_timeout(Some(ANSWER_WITHIN)).ok()?;
     wire::send(&sock, &request, &[0, 1, 2]).ok()?;
     match wire::recv::<Reply>(&sock) {
         Ok(Some((Reply::Started, _))) => {}
@@ -72,10 +77,20 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
             eprintln!("note: mend serve did not run this command ({why}); running it here");
             return None;
         }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            eprintln!("note: mend serve is not answering; running this command here");
+            return None;
+        }
         _ => return None,
     }
     // From here the command runs in the serve: this process only relays the signals it gets
-    // and waits for the exit code.
+    // and waits for the exit code, however long the command takes.
+    let _ = sock.set_read_timeout(None);
     let mut signals = SigSet::empty();
     for s in [
         Signal::SIGINT,
@@ -113,6 +128,7 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
 
 /// Send `Lock` or `Unlock` (with the secrets on a pipe) to the home's serve.
 pub fn ask(sock: &UnixStream, request: &Request, secrets: Option<&[u8]>) -> std::io::Result<Reply> {
+    sock.set_read_timeout(Some(ANSWER_WITHIN * 2))?;
     match secrets {
         None => wire::send(sock, request, &[])?,
         Some(bytes) => {
@@ -142,6 +158,7 @@ impl Writer {
             return None;
         }
         let sock = connect(global)?;
+        sock.set_read_timeout(Some(ANSWER_WITHIN)).ok()?;
         wire::send(&sock, &Request::Hello { version: VERSION }, &[]).ok()?;
         match wire::recv::<Reply>(&sock) {
             Ok(Some((Reply::Ready { unlocked: true }, _))) => Some(Self(connect(global)?)),
