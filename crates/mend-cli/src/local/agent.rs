@@ -198,16 +198,11 @@ fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
         return Ok(());
     };
     conn.set_read_timeout(None)?;
+    if request.version().is_some_and(|v| v != VERSION) {
+        return refuse(&conn, "another version of mend asked; run it directly");
+    }
     match request {
-        Request::Run {
-            version,
-            args,
-            cwd,
-            env,
-        } => {
-            if version != VERSION {
-                return refuse(&conn, "another version of mend asked; run it directly");
-            }
+        Request::Run { args, cwd, env, .. } => {
             let Ok([stdin, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
                 return refuse(&conn, "a command came without its terminal");
             };
@@ -223,10 +218,7 @@ fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
             let _ = s.events.send(AgentEvent::Used);
             wire::send(&conn, &Reply::Exited { code }, &[])?;
         }
-        Request::Lock { version } => {
-            if version != VERSION {
-                return refuse(&conn, "another version of mend asked");
-            }
+        Request::Lock { .. } => {
             let was = s.handover.lock().map(|mut h| h.take()).ok().flatten();
             let _ = s.events.send(AgentEvent::Locked);
             wire::send(
@@ -237,10 +229,7 @@ fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
                 &[],
             )?;
         }
-        Request::Unlock { version } => {
-            if version != VERSION {
-                return refuse(&conn, "another version of mend asked");
-            }
+        Request::Unlock { .. } => {
             let Some(pipe) = fds.into_iter().next() else {
                 return refuse(&conn, "the secrets did not come");
             };
@@ -261,18 +250,12 @@ fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
             }
             wire::send(&conn, &Reply::Done { already }, &[])?;
         }
-        Request::Hello { version } => {
-            if version != VERSION {
-                return refuse(&conn, "another version of mend asked");
-            }
+        Request::Hello { .. } => {
             let unlocked = s.handover.lock().is_ok_and(|h| h.is_some())
                 && s.journal.lock().is_ok_and(|j| j.is_some());
             wire::send(&conn, &Reply::Ready { unlocked }, &[])?;
         }
-        Request::Write { version, entry } => {
-            if version != VERSION {
-                return refuse(&conn, "another version of mend asked");
-            }
+        Request::Write { entry, .. } => {
             let journal = s.journal.lock().ok().and_then(|j| j.clone());
             let unlocked = s.handover.lock().is_ok_and(|h| h.is_some());
             let Some(journal) = journal.filter(|_| unlocked) else {

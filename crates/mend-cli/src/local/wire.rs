@@ -50,6 +50,21 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The protocol version a request was made for (`None` for `Signal`, which only follows a
+    /// `Run` already accepted).
+    pub fn version(&self) -> Option<u16> {
+        match self {
+            Request::Run { version, .. }
+            | Request::Lock { version }
+            | Request::Unlock { version }
+            | Request::Hello { version }
+            | Request::Write { version, .. } => Some(*version),
+            Request::Signal { .. } => None,
+        }
+    }
+}
+
 /// An entry `mend write` prepared (text from its arguments, stdin or the editor, dates parsed
 /// in its own time zone), for the serve to add as this device's person.
 #[derive(Debug, Serialize, Deserialize)]
