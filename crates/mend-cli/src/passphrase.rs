@@ -45,8 +45,46 @@ fn prompt(text: &str) -> Result<Passphrase> {
     if !std::io::stderr().is_terminal() && !Path::new("/dev/tty").exists() {
         return Err(no_terminal());
     }
-    let p = rpassword::prompt_password(text).map_err(|_| no_terminal())?;
-    non_empty(Passphrase::from(p))
+    // Echo goes off before the prompt is shown: a passphrase pasted or typed the moment the
+    // prompt appears must not be echoed in the gap between the two.
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| no_terminal())?;
+    let quiet = EchoOff::on(&tty);
+    std::io::Write::write_all(&mut &tty, text.as_bytes()).map_err(|_| no_terminal())?;
+    let p = rpassword::read_password().map_err(|_| no_terminal());
+    drop(quiet);
+    non_empty(Passphrase::from(p?))
+}
+
+/// Echo switched off on a terminal for as long as this lives; the old settings come back on drop.
+struct EchoOff<'a> {
+    tty: &'a std::fs::File,
+    before: Option<nix::sys::termios::Termios>,
+}
+
+impl<'a> EchoOff<'a> {
+    fn on(tty: &'a std::fs::File) -> Self {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let before = tcgetattr(tty).ok();
+        if let Some(old) = &before {
+            let mut quiet = old.clone();
+            quiet.local_flags.remove(LocalFlags::ECHO);
+            quiet.local_flags.insert(LocalFlags::ECHONL);
+            let _ = tcsetattr(tty, SetArg::TCSANOW, &quiet);
+        }
+        EchoOff { tty, before }
+    }
+}
+
+impl Drop for EchoOff<'_> {
+    fn drop(&mut self) {
+        if let Some(old) = &self.before {
+            let _ = nix::sys::termios::tcsetattr(self.tty, nix::sys::termios::SetArg::TCSANOW, old);
+        }
+    }
 }
 
 fn no_terminal() -> anyhow::Error {
