@@ -54,12 +54,31 @@ fn commands_through_serve_print_and_exit_as_they_do_directly() {
     let d = Device::new("Alex");
     let id = d.write(&["--at", "2026-11-20 08:00", "the walk by the river @us"]);
     d.write(&["--at", "2026-11-21 09:00", "a kept promise, said out loud"]);
+    // What the reading commands answer from serve's memory: threads, a promise's record,
+    // private entries, several lines, text that is not ASCII, what status shows waiting.
+    let promise = d.ok(&["promise", "add", "Call at noon"]).trim().to_owned();
+    d.ok(&["promise", "kept", &promise, "--note", "called at 12:02"]);
+    d.write(&[
+        "--private",
+        "a draft about the river,\nsecond line\nthird\nfourth",
+    ]);
+    d.write(&["Ça va, la rivière… \u{1b}[31mred\u{1b}[0m @us"]);
+    d.ok(&["reassure", "ask", "Tell me we are okay"]);
     let short = &id[..8];
     let commands: Vec<Vec<&str>> = vec![
         vec!["list"],
         vec!["list", "--json"],
+        vec!["list", "-n", "2"],
+        vec!["list", "--tag", "us", "--json"],
+        vec!["list", "--kind", "promise-kept"],
+        vec!["list", "--private"],
         vec!["show", short],
         vec!["search", "river"],
+        vec!["search", "RIVER", "walk", "--json"],
+        vec!["search", "rivière"],
+        vec!["search", "nowhere"],
+        vec!["status"],
+        vec!["status", "--json"],
         vec!["show", "ffffffff"],
         vec!["devices"],
         vec!["history", short],
@@ -75,8 +94,12 @@ fn commands_through_serve_print_and_exit_as_they_do_directly() {
         assert_eq!(&through, expected, "mend {c:?} through serve");
     }
     // A failing command fails the same way: one error line and a hint, exit 1.
-    assert_eq!(direct[4].2, Some(1));
-    assert!(direct[4].1.contains("error:") && direct[4].1.contains("hint:"));
+    let unknown = &direct[commands
+        .iter()
+        .position(|c| c[..] == ["show", "ffffffff"])
+        .unwrap()];
+    assert_eq!(unknown.2, Some(1));
+    assert!(unknown.1.contains("error:") && unknown.1.contains("hint:"));
 
     // A write through serve needs no passphrase (serve writes it into the journal it holds
     // open) and is there, with every field, for a direct read after.

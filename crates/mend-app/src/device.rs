@@ -96,7 +96,10 @@ impl Device {
         waiting: impl FnOnce(),
     ) -> Result<(Vec<Entry>, Vec<String>), AppError> {
         let (entries, warnings) = self.read_documents(waiting)?;
-        Ok((readable(entries, self.key_file.journal_id), warnings))
+        Ok((
+            readable_entries(entries, self.key_file.journal_id),
+            warnings,
+        ))
     }
 
     /// The person this device writes as.
@@ -115,10 +118,12 @@ impl Device {
 /// Every entry of both documents (shared, then private), with the reveal-together answers this
 /// device may read opened.
 pub fn all_entries(store: &Store) -> Result<Vec<Entry>, AppError> {
-    Ok(readable(store.entries()?, store.journal_id()))
+    Ok(readable_entries(store.entries()?, store.journal_id()))
 }
 
-fn readable(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
+/// Both documents' entries (shared, then private), with the reveal-together answers this
+/// device may read opened.
+pub fn readable_entries(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
     let mut all = entries.into_all();
     crate::together::open_answers(&mut all, journal_id);
     all

@@ -20,6 +20,7 @@ mod error;
 mod lock_plan;
 pub mod pairing;
 pub mod practices;
+pub mod queries;
 mod serve_plan;
 pub mod status;
 mod sync_plan;

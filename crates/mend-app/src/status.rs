@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use mend_journal::{open_asks, together_rounds, unacknowledged, Device, Entry, SyncState};
-use mend_store::{Doc, RefusalNote, RollbackNote, Store};
+use mend_journal::{as_rows, open_asks, together_rounds, unacknowledged, Device, Entry, SyncState};
+use mend_store::{Doc, Entries, RefusalNote, RollbackNote, Store};
+use serde::{Deserialize, Serialize};
 
 use crate::AppError;
 
@@ -21,6 +22,7 @@ pub fn answer_key(device_key: &str) -> String {
 }
 
 /// Where a paired device stands, as far as this one knows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Standing {
     pub device: Device,
     /// When the last finished sync with it ended.
@@ -72,7 +74,8 @@ pub fn standings(store: &mut Store, me: &str) -> Result<Vec<Standing>, AppError>
     Ok(out)
 }
 
-/// Everything `mend status` shows, read from an open store.
+/// Everything `mend status` shows about the journal, read from an open store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     /// The names of the journal's people.
     pub people: Vec<String>,
@@ -81,8 +84,10 @@ pub struct Status {
     /// Shared entries by author's name.
     pub by_author: BTreeMap<String, usize>,
     /// The partner's entries this person has not answered with a receipt, oldest first.
+    #[serde(with = "as_rows")]
     pub unacknowledged: Vec<Entry>,
     /// Requests for reassurance not answered yet.
+    #[serde(with = "as_rows")]
     pub open_asks: Vec<Entry>,
     /// Reveal-together prompts the partner answered and this person has not.
     pub prompts_waiting: Vec<String>,
@@ -97,13 +102,93 @@ pub struct Status {
 /// How many notes of each kind [`status`] reports.
 const NOTES_SHOWN: usize = 3;
 
+/// This device and its home, for `mend status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct About {
+    pub person: String,
+    pub person_id: String,
+    pub device: String,
+    /// The device's public key, hex.
+    pub device_key: String,
+    /// The journal's id, hex.
+    pub journal_id: String,
+    pub home: std::path::PathBuf,
+    /// Bytes the home takes on disk.
+    pub disk_bytes: u64,
+    /// Records in the shared journal's log since its last snapshot.
+    pub log_records: usize,
+    /// The passphrase's Argon2id parameters.
+    pub kdf_memory_kib: u32,
+    pub kdf_time_cost: u32,
+    pub kdf_parallelism: u32,
+    /// The cheap test profile.
+    pub kdf_weak: bool,
+}
+
+/// What `mend status` shows: this device, and where things stand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub about: About,
+    pub status: Status,
+}
+
+/// The whole report for `device`, whose journal `store` holds open (locked for writing):
+/// reveal-together keys due are published first (both have answered since the last look).
+/// `entries`, when given, are both documents' entries as the files hold them now (a copy kept
+/// in memory, or the read index); otherwise they are read through the index.
+pub fn report(
+    store: &mut Store,
+    device: &crate::Device,
+    entries: Option<&Entries>,
+) -> Result<Report, AppError> {
+    let s = &device.secrets;
+    let mut entries = match entries {
+        Some(e) => std::borrow::Cow::Borrowed(e),
+        None => std::borrow::Cow::Owned(store.entries_current()?.0),
+    };
+    if crate::together::publish_ready_from(store, &s.person_id, &entries)? > 0 {
+        entries = std::borrow::Cow::Owned(store.entries_current()?.0);
+    }
+    let my_key = s.public_key_hex();
+    let status = status_of(store, &s.person_id, &my_key, &entries)?;
+    let params = device.key_file.params;
+    Ok(Report {
+        about: About {
+            person: s.person_name.clone(),
+            person_id: s.person_id.clone(),
+            device: s.device_name.clone(),
+            device_key: my_key,
+            journal_id: store.journal_id().to_hex(),
+            home: device.home_path(),
+            disk_bytes: device.home.disk_usage(),
+            log_records: store.stats(Doc::Shared).log_records,
+            kdf_memory_kib: params.memory_kib,
+            kdf_time_cost: params.time_cost,
+            kdf_parallelism: params.parallelism,
+            kdf_weak: params.is_weak(),
+        },
+        status,
+    })
+}
+
 /// Where things stand for person `me` on the device with key `my_key`.
 pub fn status(store: &mut Store, me: &str, my_key: &str) -> Result<Status, AppError> {
+    let entries = store.entries()?;
+    status_of(store, me, my_key, &entries)
+}
+
+/// [`status`] over both documents' `entries` as the store holds them.
+pub fn status_of(
+    store: &mut Store,
+    me: &str,
+    my_key: &str,
+    entries: &Entries,
+) -> Result<Status, AppError> {
     let standings = standings(store, my_key)?;
     let shared = store.journal(Doc::Shared);
-    let all_shared = shared.entries()?;
+    let all_shared = &entries.shared;
     let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &all_shared {
+    for e in all_shared {
         *by_author.entry(e.author.clone()).or_default() += 1;
     }
     let devices = shared.devices()?;
@@ -129,15 +214,15 @@ pub fn status(store: &mut Store, me: &str, my_key: &str) -> Result<Status, AppEr
         .collect();
     Ok(Status {
         people: shared.people()?.into_iter().map(|p| p.name).collect(),
-        shared_entries: shared.len(),
-        private_entries: store.journal(Doc::Private).len(),
+        shared_entries: all_shared.len(),
+        private_entries: entries.private.len(),
         by_author,
-        unacknowledged: unacknowledged(&all_shared, me)
+        unacknowledged: unacknowledged(all_shared, me)
             .into_iter()
             .cloned()
             .collect(),
-        open_asks: open_asks(&all_shared).into_iter().cloned().collect(),
-        prompts_waiting: together_rounds(&all_shared)
+        open_asks: open_asks(all_shared).into_iter().cloned().collect(),
+        prompts_waiting: together_rounds(all_shared)
             .iter()
             .filter(|r| r.second.is_none() && r.first.author_id != me)
             .filter_map(|r| r.first.extra.prompt.clone())

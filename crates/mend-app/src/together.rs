@@ -110,6 +110,16 @@ pub fn answer(store: &mut Store, me: &str, prompt: &str, text: &str) -> Result<(
 
 /// Publish this device's key for every round in which both have answered. Returns how many.
 pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
+    let entries = store.entries_current()?.0;
+    publish_ready_from(store, me, &entries)
+}
+
+/// [`publish_ready`] given both documents' entries as the store holds them.
+pub fn publish_ready_from(
+    store: &mut Store,
+    me: &str,
+    entries: &mend_store::Entries,
+) -> Result<usize> {
     if store
         .journal(Doc::Shared)
         .removal_of_this_device()?
@@ -117,8 +127,7 @@ pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
     {
         return Ok(0); // a removed device writes nothing shared
     }
-    let shared = store.journal(Doc::Shared).entries()?;
-    let private = store.journal(Doc::Private).entries()?;
+    let (shared, private) = (&entries.shared, &entries.private);
     let published: Vec<&str> = shared
         .iter()
         .filter(|e| e.kind == Kind::TogetherReveal)

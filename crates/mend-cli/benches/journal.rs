@@ -76,6 +76,8 @@ struct Args {
     per_change_only: bool,
     /// Only the commands with and without serve, printed.
     served_only: bool,
+    /// With `--served-only`: keep the journal in this directory and reuse it next time.
+    home: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -85,6 +87,7 @@ fn args() -> Args {
         out: None,
         per_change_only: false,
         served_only: false,
+        home: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -101,6 +104,7 @@ fn args() -> Args {
             }
             "--per-change-only" => a.per_change_only = true,
             "--served-only" => a.served_only = true,
+            "--home" => a.home = it.next().map(PathBuf::from),
             _ => {} // cargo passes --bench
         }
     }
@@ -508,12 +512,14 @@ fn main() {
     }
     let tmp = tempfile::tempdir().unwrap();
     if a.served_only {
-        let home = tmp.path().join("home2");
-        mend(&home, &["init", "--name", "Alex"], true);
-        let (export, _) = generate_for(a.entries, 42, vec![person_of(&home)]);
-        let export_path = tmp.path().join("export.json");
-        std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
-        mend(&home, &["import", export_path.to_str().unwrap()], true);
+        let home = a.home.clone().unwrap_or_else(|| tmp.path().join("home2"));
+        if !home.join("device.key").exists() {
+            mend(&home, &["init", "--name", "Alex"], true);
+            let (export, _) = generate_for(a.entries, 42, vec![person_of(&home)]);
+            let export_path = tmp.path().join("export.json");
+            std::fs::write(&export_path, serde_json::to_vec(&export).unwrap()).unwrap();
+            mend(&home, &["import", export_path.to_str().unwrap()], true);
+        }
         mend(&home, &["list", "-n", "20"], true);
         print!(
             "{}",

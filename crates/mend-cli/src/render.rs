@@ -8,7 +8,21 @@ use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 
 pub fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
+    use chrono::{Datelike, Timelike};
+    let l = t.with_timezone(&Local);
+    // `%Y-%m-%d %H:%M` without parsing the format each time (a list prints thousands);
+    // years chrono writes with a sign go the long way.
+    if (0..=9999).contains(&l.year()) {
+        return format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            l.year(),
+            l.month(),
+            l.day(),
+            l.hour(),
+            l.minute()
+        );
+    }
+    l.format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The stable JSON shape of an entry (docs/cli.md).
@@ -185,7 +199,67 @@ fn tags(e: &Entry) -> String {
         .join(" ")
 }
 
+/// Whether what is printed to stdout keeps its colours (a terminal, and colour not turned off).
+fn stdout_coloured() -> bool {
+    static COLOURED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *COLOURED.get_or_init(|| anstream::stdout().current_choice() != anstream::ColorChoice::Never)
+}
+
+/// Print `out` to stdout in one write (a list can be thousands of lines), its colours kept
+/// or stripped as for any other output.
+pub fn print_all(out: &str) -> std::io::Result<()> {
+    if stdout_coloured() {
+        anstream::print!("{out}");
+        return Ok(());
+    }
+    let plain = strip(out.as_bytes());
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &plain)
+}
+
+/// What anstream leaves of `out` for a stream without colour. Output that is printable ASCII
+/// apart from colour codes (`ESC [ digits and ; m`) is stripped here in one pass; anything else
+/// goes through anstream's own parser.
+fn strip(out: &[u8]) -> Vec<u8> {
+    // The bytes anstream prints as they are: printable ASCII and ASCII whitespace.
+    let plain = |b: u8| matches!(b, 0x20..=0x7e | b'\t' | b'\n' | 0x0c | b'\r');
+    let mut kept = Vec::with_capacity(out.len());
+    let mut i = 0;
+    while i < out.len() {
+        let start = i;
+        while i < out.len() && plain(out[i]) {
+            i += 1;
+        }
+        kept.extend_from_slice(&out[start..i]);
+        if i == out.len() {
+            return kept;
+        }
+        if out[i] == 0x1b && out.get(i + 1) == Some(&b'[') {
+            let mut j = i + 2;
+            while j < out.len() && (out[j].is_ascii_digit() || out[j] == b';') {
+                j += 1;
+            }
+            if out.get(j) == Some(&b'm') {
+                i = j + 1;
+                continue;
+            }
+        }
+        break;
+    }
+    if i == out.len() {
+        return kept;
+    }
+    let mut kept = Vec::with_capacity(out.len());
+    for chunk in anstream::adapter::strip_bytes(out) {
+        kept.extend_from_slice(chunk);
+    }
+    kept
+}
+
 fn highlight(text: &str, words: &[String]) -> String {
+    // Without colour a highlight would be stripped again: find nothing.
+    if words.is_empty() || !stdout_coloured() {
+        return text.to_owned();
+    }
     let mut ranges: Vec<_> = words.iter().flat_map(|w| search_matches(text, w)).collect();
     ranges.sort_by_key(|r| r.start);
     let mut out = String::with_capacity(text.len());
@@ -309,4 +383,56 @@ pub fn entry_markdown(e: &Entry) -> String {
     }
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stripping colour the quick way leaves what anstream's parser leaves.
+    #[test]
+    fn colour_is_stripped_as_anstream_strips_it() {
+        let cases = [
+            "plain text\n",
+            "\x1b[33mabc\x1b[39m  \x1b[2m2026\x1b[0m\n\ttabbed\r\x0c",
+            "\x1b[1;30;43mhighlight\x1b[0m and \x1b[m empty",
+            "text with a raw \x1b]52;c;aGk=\x07 clipboard write",
+            "\x1b[2K\x1b[1A erase and move",
+            "an unfinished \x1b[12",
+            "a lone escape \x1b at the end \x1b",
+            "DEL \x7f and bell \x07 and NUL \x00",
+            "accents é, an ellipsis …, C1 \u{9b}31m and \u{85}",
+            "\x1b[33mé\x1b[0m",
+            "",
+        ];
+        for c in cases {
+            let want: Vec<u8> = anstream::adapter::strip_bytes(c.as_bytes())
+                .flat_map(|b| b.to_vec())
+                .collect();
+            assert_eq!(strip(c.as_bytes()), want, "{c:?}");
+        }
+    }
+
+    /// The quick way of writing a moment gives what `%Y-%m-%d %H:%M` gives, at the ends of
+    /// the range too.
+    #[test]
+    fn local_times_read_as_the_format_says() {
+        for s in [
+            "2026-11-30T03:18:27Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "1969-07-20T20:17:40Z",
+        ] {
+            let t: DateTime<Utc> = s.parse().unwrap();
+            let want = t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string();
+            assert_eq!(local(t), want, "{s}");
+        }
+        let far = DateTime::<Utc>::from_timestamp(400_000_000_000, 0).unwrap();
+        assert_eq!(
+            local(far),
+            far.with_timezone(&Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        );
+    }
 }

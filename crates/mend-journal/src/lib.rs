@@ -16,6 +16,7 @@ mod prompts;
 mod query;
 mod reading;
 mod registry;
+mod row;
 mod rules;
 mod signed;
 mod tags;
@@ -39,6 +40,7 @@ pub use practices::{
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{contains_word, resolve_prefix, search_matches, Filter};
+pub use row::{as_rows, EntryRow};
 pub use rules::{causal_order, may_remove, valid_entry_id, valid_name, Checker, Refused};
 pub use signed::{
     actor_of, decode_pairs, encode_pairs, signing_bytes, verify, Sig, Signer, CHANGE_DOMAIN,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::{Entry, JournalError};
 
 /// Which entries to list.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -73,10 +73,14 @@ pub fn contains_word(text: &str, word: &str) -> bool {
     }
     if text.is_ascii() {
         let n = needle.as_bytes();
-        return text
-            .as_bytes()
-            .windows(n.len())
-            .any(|w| w.eq_ignore_ascii_case(n));
+        let hay = text.as_bytes();
+        // Jump to each place the word's first letter (either case) occurs, then compare.
+        let first = n[0];
+        return memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), hay)
+            .any(|i| {
+                hay.get(i..i + n.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(n))
+            });
     }
     !search_matches(text, word).is_empty()
 }
@@ -86,6 +90,15 @@ pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
     let needle = word.to_lowercase();
     if needle.is_empty() {
         return Vec::new();
+    }
+    // All-ASCII text lowercases byte for byte (an ASCII character's Unicode lowercase is its
+    // ASCII lowercase), so offsets are the same in both.
+    if text.is_ascii() {
+        let lowered = text.to_ascii_lowercase();
+        return lowered
+            .match_indices(needle.as_str())
+            .map(|(i, m)| i..i + m.len())
+            .collect();
     }
     // Lowercase char by char so that byte offsets map back onto the original text.
     let mut lowered = String::with_capacity(text.len());

@@ -46,3 +46,20 @@ fn the_quick_test_agrees_with_the_matcher() {
     assert!(contains_word("We talked about TRUST", "trust"));
     assert!(!contains_word("We talked", "trust"));
 }
+
+/// The places a word is found, in all-ASCII text and in text with other characters before it.
+#[test]
+fn matches_are_found_at_the_right_offsets() {
+    let ascii = "Trust trust TRUSTtrust";
+    assert_eq!(
+        search_matches(ascii, "trust"),
+        vec![0..5, 6..11, 12..17, 17..22]
+    );
+    // The same words after "é" (two bytes) are found two bytes further on.
+    let other = format!("é{ascii}");
+    assert_eq!(
+        search_matches(&other, "TRUST"),
+        vec![2..7, 8..13, 14..19, 19..24]
+    );
+    assert!(search_matches(ascii, "trusts").is_empty());
+}

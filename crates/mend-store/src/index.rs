@@ -17,9 +17,8 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use mend_crypto::{open_record, seal_record, JournalId, JournalKey, RecordKind, TAG_LEN};
-use mend_journal::{Entry, Extra};
+use mend_journal::{Entry, EntryRow as Row};
 use serde::{Deserialize, Serialize};
 
 use crate::records::{decode_records, frame};
@@ -41,8 +40,9 @@ pub(crate) struct DocPrint {
 }
 
 /// What identifies the state of the journal's files: the shared document, then the private one.
+/// Any change to the journal, by any process, changes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Fingerprint(pub [DocPrint; 2]);
+pub struct Fingerprint(pub(crate) [DocPrint; 2]);
 
 /// Both documents' entries, in the order the documents give them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,132 +72,6 @@ struct IndexFile {
 }
 
 const MEND_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A moment as seconds and nanoseconds since 1970 (exact for every `DateTime<Utc>`).
-type Moment = (i64, u32);
-
-fn moment(t: &DateTime<Utc>) -> Moment {
-    (t.timestamp(), t.timestamp_subsec_nanos())
-}
-
-fn from_moment((secs, nanos): Moment) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(secs, nanos)
-}
-
-/// An entry as the index holds it: every field in a fixed order (the encoding is not
-/// self-describing) and moments as numbers. The conversions name every field of `Entry` and
-/// `Extra`, so a field added there and not here fails to compile.
-#[derive(Serialize, Deserialize)]
-struct Row {
-    id: String,
-    author: String,
-    author_id: String,
-    created_at: Moment,
-    written_at: Moment,
-    edited_at: Option<Moment>,
-    text: String,
-    tags: Vec<String>,
-    mood: Option<u8>,
-    kind: String,
-    private: bool,
-    conflicting_texts: Vec<String>,
-    refers_to: Option<String>,
-    every: Option<String>,
-    until: Option<Moment>,
-    feelings: Vec<String>,
-    shared_at: Option<Moment>,
-    retracted_at: Option<Moment>,
-    retracted_by: Option<String>,
-    prompt: Option<String>,
-    sealed: Option<String>,
-}
-
-impl From<&Entry> for Row {
-    fn from(e: &Entry) -> Self {
-        let Entry {
-            id,
-            author,
-            author_id,
-            created_at,
-            written_at,
-            edited_at,
-            text,
-            tags,
-            mood,
-            kind,
-            private,
-            conflicting_texts,
-            extra:
-                Extra {
-                    refers_to,
-                    every,
-                    until,
-                    feelings,
-                    shared_at,
-                    retracted_at,
-                    retracted_by,
-                    prompt,
-                    sealed,
-                },
-        } = e.clone();
-        let opt = |t: Option<DateTime<Utc>>| t.as_ref().map(moment);
-        Row {
-            id,
-            author,
-            author_id,
-            created_at: moment(&created_at),
-            written_at: moment(&written_at),
-            edited_at: opt(edited_at),
-            text,
-            tags,
-            mood,
-            kind: kind.as_str().to_owned(),
-            private,
-            conflicting_texts,
-            refers_to,
-            every,
-            until: opt(until),
-            feelings,
-            shared_at: opt(shared_at),
-            retracted_at: opt(retracted_at),
-            retracted_by,
-            prompt,
-            sealed,
-        }
-    }
-}
-
-impl Row {
-    /// `None` if a moment is out of range (the index is then not used).
-    fn into_entry(self) -> Option<Entry> {
-        let opt = |m: Option<Moment>| m.map_or(Some(None), |m| from_moment(m).map(Some));
-        Some(Entry {
-            id: self.id,
-            author: self.author,
-            author_id: self.author_id,
-            created_at: from_moment(self.created_at)?,
-            written_at: from_moment(self.written_at)?,
-            edited_at: opt(self.edited_at)?,
-            text: self.text,
-            tags: self.tags,
-            mood: self.mood,
-            kind: mend_journal::Kind::parse(&self.kind)?,
-            private: self.private,
-            conflicting_texts: self.conflicting_texts,
-            extra: Extra {
-                refers_to: self.refers_to,
-                every: self.every,
-                until: opt(self.until)?,
-                feelings: self.feelings,
-                shared_at: opt(self.shared_at)?,
-                retracted_at: opt(self.retracted_at)?,
-                retracted_by: self.retracted_by,
-                prompt: self.prompt,
-                sealed: self.sealed,
-            },
-        })
-    }
-}
 
 fn rows(entries: &[Entry]) -> Vec<Row> {
     entries.iter().map(Row::from).collect()

@@ -19,7 +19,7 @@ mod store;
 
 pub use error::StoreError;
 pub use home::{Home, KEY_FILE};
-pub use index::Entries;
+pub use index::{Entries, Fingerprint};
 pub use lock::{HomeLock, LockMode};
 pub use records::{
     decode_records, encode_header, DataHeader, Decoded, DATA_HEADER_LEN, DATA_MAGIC, DATA_VERSION,

@@ -208,6 +208,34 @@ impl Store {
         Ok((entries, store.warnings))
     }
 
+    /// The fingerprint of the journal's files in `home` as they are now (no lock needed: a
+    /// process writing meanwhile makes it differ from any fingerprint taken before or after).
+    pub fn journal_print(home: &Home) -> Option<Fingerprint> {
+        index::fingerprint(home.root()).ok()
+    }
+
+    /// Both documents' entries, from the read index when it matches the files (which, with
+    /// the home's lock held, are what this store holds), else read out of the documents and
+    /// the index written afresh; with the files' fingerprint they match. Only while locked.
+    pub fn entries_current(&self) -> Result<(Entries, Option<Fingerprint>), StoreError> {
+        let root = self.root.as_path();
+        let print = index::fingerprint(root).ok();
+        let key = &self.key;
+        if let Some(print) = &print {
+            if let Some(found) = index::read(root, key, self.journal_id, print) {
+                return Ok((found.entries, Some(print.clone())));
+            }
+        }
+        let entries = self.entries()?;
+        let print = print.filter(|_| self.is_locked());
+        if let Some(print) = &print {
+            if let Err(e) = index::write(root, key, self.journal_id, print, &entries) {
+                tracing::debug!("read index not written: {e}");
+            }
+        }
+        Ok((entries, print))
+    }
+
     /// Both documents' entries.
     pub fn entries(&self) -> Result<Entries, StoreError> {
         Ok(Entries {

@@ -1,14 +1,16 @@
 use anyhow::Result;
 use chrono::Local;
-use mend_journal::{
-    is_threaded, normalize_tag, promise_records, responses_to, Entry, Filter, Kind,
-};
-use mend_store::{Doc, LockMode};
+use mend_journal::{normalize_tag, responses_to, Filter};
+use mend_store::LockMode;
 use serde_json::json;
+
+use mend_app::queries::{Answer, Query, Threaded};
 
 use crate::cli::{Global, ListArgs, SearchArgs, ShowArgs, StatusArgs};
 use crate::dates::parse_when;
 use crate::fail::fail;
+use crate::local::client;
+use crate::local::wire::{ReadAnswer, ReadQuery};
 use crate::render;
 use crate::unlock::{self, Unlocked};
 
@@ -54,47 +56,68 @@ fn print_entries(entries: &[mend_journal::Entry], words: &[String], json: bool) 
     if entries.is_empty() {
         eprintln!("no entries");
     }
+    // One write, not one per line: a search can print thousands of entries.
+    let mut out = String::new();
     for e in entries {
-        anstream::println!("{}", render::entry_block(e, words, !words.is_empty()));
+        out.push_str(&render::entry_block(e, words, !words.is_empty()));
+        out.push('\n');
     }
-    Ok(())
+    Ok(render::print_all(&out)?)
 }
 
 /// An entry with what answers it underneath: replies, receipts, promise events, reassurance.
-fn threaded_block(e: &Entry, all: &[Entry]) -> String {
-    let mut s = render::entry_block(e, &[], false);
-    if e.kind == Kind::Promise {
-        if let Some(r) = promise_records(all)
-            .into_iter()
-            .find(|r| r.promise.id == e.id)
-        {
-            s.push_str(&format!(
-                "    kept {} · missed {} · confirmed {}\n",
-                r.total.kept, r.total.missed, r.total.confirmed
-            ));
-        }
+fn threaded_block(t: &Threaded) -> String {
+    let mut s = render::entry_block(&t.entry, &[], false);
+    if let Some(r) = t.totals {
+        s.push_str(&format!(
+            "    kept {} · missed {} · confirmed {}\n",
+            r.kept, r.missed, r.confirmed
+        ));
     }
-    for r in responses_to(all, &e.id) {
+    for r in &t.responses {
         s.push_str(&render::response_line(r));
     }
     s
 }
 
+/// The answer to a reading command's question: from the home's serve if one runs and holds
+/// the key, else from the journal here.
+fn answer(g: &Global, query: Query) -> Result<Answer> {
+    match client::query(g, ReadQuery::Read(query.clone())) {
+        Some(ReadAnswer::Read(answer)) => Ok(answer),
+        _ => {
+            let all = Unlocked::new(g)?.read_entries()?;
+            Ok(mend_app::queries::answer(&all, &query))
+        }
+    }
+}
+
+fn print_answer(answer: Answer, words: &[String], json: bool) -> Result<()> {
+    match answer {
+        Answer::Entries(entries) => print_entries(&entries, words, json),
+        Answer::Timeline(top) => {
+            if top.is_empty() {
+                eprintln!("no entries");
+            }
+            let mut out = String::new();
+            for t in &top {
+                out.push_str(&threaded_block(t));
+                out.push('\n');
+            }
+            Ok(render::print_all(&out)?)
+        }
+    }
+}
+
 pub fn list(g: &Global, a: ListArgs) -> Result<()> {
     let filter = filter_from(&a)?;
-    let all = Unlocked::new(g)?.read_entries()?;
-    if a.json {
-        return print_entries(&filter.apply(all), &[], true);
-    }
-    // The timeline: entries in their own right, newest first, each with its thread.
-    let top = filter.select(all.iter().filter(|e| a.kind.is_some() || !is_threaded(e)));
-    if top.is_empty() {
-        eprintln!("no entries");
-    }
-    for e in top {
-        anstream::println!("{}", threaded_block(e, &all));
-    }
-    Ok(())
+    let query = if a.json {
+        Query::Entries(filter)
+    } else {
+        // The timeline: entries in their own right, newest first, each with its thread.
+        Query::Timeline(filter)
+    };
+    print_answer(answer(g, query)?, &[], a.json)
 }
 
 pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
@@ -103,8 +126,7 @@ pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
         limit: a.limit,
         ..Default::default()
     };
-    let entries = filter.apply(Unlocked::new(g)?.read_entries()?);
-    print_entries(&entries, &a.words, a.json)
+    print_answer(answer(g, Query::Entries(filter))?, &a.words, a.json)
 }
 
 pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
@@ -128,41 +150,51 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
 }
 
 pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
-    let unlocked = Unlocked::new(g)?;
-    let mut store = unlocked.open(LockMode::Write)?;
-    // Both answered a reveal-together prompt since the last look: publish this device's keys.
-    mend_app::together::publish_ready(&mut store, &unlocked.secrets.person_id)?;
-    let s = &unlocked.secrets;
-    let mend_app::status::Status {
-        people,
-        shared_entries,
-        private_entries: private,
-        by_author,
-        unacknowledged: waiting,
-        open_asks: asks,
-        prompts_waiting: together_waiting,
-        devices,
-        refusals,
-        rollbacks,
-        standings,
-    } = mend_app::status::status(&mut store, &s.person_id, &s.public_key_hex())?;
+    let report = match client::query(g, ReadQuery::Status) {
+        Some(ReadAnswer::Status(report)) => report,
+        _ => {
+            let unlocked = Unlocked::new(g)?;
+            let mut store = unlocked.open(LockMode::Write)?;
+            mend_app::status::report(&mut store, &unlocked, None)?
+        }
+    };
+    print_status(report, a.json)
+}
+
+/// Render what `mend status` found, wherever it was computed.
+pub fn print_status(report: mend_app::status::Report, json: bool) -> Result<()> {
+    let mend_app::status::Report {
+        about,
+        status:
+            mend_app::status::Status {
+                people,
+                shared_entries,
+                private_entries: private,
+                by_author,
+                unacknowledged: waiting,
+                open_asks: asks,
+                prompts_waiting: together_waiting,
+                devices,
+                refusals,
+                rollbacks,
+                standings,
+            },
+    } = report;
     let now = chrono::Utc::now();
-    let params = unlocked.key_file.params;
-    let disk = unlocked.home.disk_usage();
-    let log = store.stats(Doc::Shared);
-    if a.json {
+    let disk = about.disk_bytes;
+    if json {
         return render::print_json(&json!({
-            "person": s.person_name,
-            "device": s.device_name,
-            "device_key": s.public_key_hex(),
-            "journal_id": store.journal_id().to_hex(),
-            "home": unlocked.home_path(),
+            "person": about.person,
+            "device": about.device,
+            "device_key": about.device_key,
+            "journal_id": about.journal_id,
+            "home": about.home,
             "people": people,
             "entries": { "shared": shared_entries, "private": private, "by_author": by_author },
             "disk_bytes": disk,
-            "log_records": log.log_records,
-            "kdf": { "memory_kib": params.memory_kib, "time_cost": params.time_cost,
-                     "parallelism": params.parallelism, "weak": params.is_weak() },
+            "log_records": about.log_records,
+            "kdf": { "memory_kib": about.kdf_memory_kib, "time_cost": about.kdf_time_cost,
+                     "parallelism": about.kdf_parallelism, "weak": about.kdf_weak },
             "unacknowledged": waiting.iter().map(|e| &e.id).collect::<Vec<_>>(),
             "prompts_waiting": together_waiting,
             "open_reassurance": asks.iter().map(|e| json!({
@@ -180,7 +212,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
             "removed_devices": devices.iter().filter_map(|d| d.removed.as_ref().map(|r| json!({
                 "person": d.person, "device": d.name, "key": d.key,
                 "at": r.at.to_rfc3339(), "by": r.by, "by_device": r.by_device,
-                "this_device": d.key == s.public_key_hex(),
+                "this_device": d.key == about.device_key,
             }))).collect::<Vec<_>>(),
             "sync": standings.iter().map(|st| json!({
                 "person": st.device.person, "device": st.device.name, "key": st.device.key,
@@ -214,7 +246,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     for d in &devices {
         if let Some(r) = &d.removed {
             let by = crate::commands::net::removed_by(&devices, r);
-            if d.key == s.public_key_hex() {
+            if d.key == about.device_key {
                 println!(
                     "This laptop was removed from the journal {} by {by}: it keeps what it had, \
                      and writes and syncs nothing shared.",
@@ -236,7 +268,7 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     }
     for e in &asks {
         let waited = human_wait(now - e.created_at);
-        if e.author_id == s.person_id {
+        if e.author_id == about.person_id {
             println!(
                 "You asked for reassurance {waited} ago; your partner will see it after a sync."
             );
@@ -272,10 +304,13 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     if !asks.is_empty() || !waiting.is_empty() || !together_waiting.is_empty() {
         println!();
     }
-    println!("You are {} on {}.", s.person_name, s.device_name);
-    println!("  device key  {}", &s.public_key_hex()[..16]);
-    println!("  journal     {}", store.journal_id());
-    println!("  home        {}", unlocked.home_path().display());
+    println!("You are {} on {}.", about.person, about.device);
+    println!(
+        "  device key  {}",
+        &about.device_key[..16.min(about.device_key.len())]
+    );
+    println!("  journal     {}", about.journal_id);
+    println!("  home        {}", about.home.display());
     println!("  people      {}", people.join(", "));
     for (i, st) in standings.iter().enumerate() {
         let label = if i == 0 {
@@ -308,14 +343,14 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     println!(
         "  on disk     {} ({} log records since the last snapshot)",
         human_bytes(disk),
-        log.log_records
+        about.log_records
     );
     println!(
         "  passphrase  Argon2id, {}, {} passes",
-        human_bytes(u64::from(params.memory_kib) * 1024),
-        params.time_cost
+        human_bytes(u64::from(about.kdf_memory_kib) * 1024),
+        about.kdf_time_cost
     );
-    if params.is_weak() {
+    if about.kdf_weak {
         println!("  warning     this device uses the cheap test key-derivation profile");
     }
     Ok(())

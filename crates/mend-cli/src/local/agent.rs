@@ -274,6 +274,31 @@ fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
             };
             wire::send(&conn, &reply, &[])?;
         }
+        Request::Query { query, .. } => {
+            let journal = s.journal.lock().ok().and_then(|j| j.clone());
+            let unlocked = s.handover.lock().is_ok_and(|h| h.is_some());
+            let Some(journal) = journal.filter(|_| unlocked) else {
+                wire::send(&conn, &Reply::Locked, &[])?;
+                return Ok(());
+            };
+            let answer = journal
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the journal worker stopped"))
+                .and_then(|mut j| j.answer(&query));
+            let _ = s.events.send(AgentEvent::Used);
+            match answer {
+                Ok(bytes) => {
+                    let len = bytes.len() as u64;
+                    wire::send(&conn, &Reply::Answer { len }, &[])?;
+                    std::io::Write::write_all(&mut &conn, &bytes)?;
+                }
+                // The command runs directly instead, and says what is wrong in its own words.
+                Err(e) => {
+                    tracing::debug!("a query was not answered: {e:#}");
+                    wire::send(&conn, &Reply::Locked, &[])?;
+                }
+            }
+        }
         Request::Signal { .. } => return refuse(&conn, "no command is running"),
     }
     Ok(())

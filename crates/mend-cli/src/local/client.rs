@@ -29,6 +29,9 @@ fn runs_as_child(cmd: &Command) -> bool {
             | Command::Lock
             | Command::Unlock
             | Command::Write(_)
+            | Command::List(_)
+            | Command::Search(_)
+            | Command::Status(_)
     )
 }
 
@@ -124,6 +127,41 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
             Some(ExitCode::FAILURE)
         }
     }
+}
+
+/// Ask the home's serve a reading command's question. `None`: answer it here (no serve, a
+/// serve that is locked, could not answer or is not answering, or this process is itself a
+/// command a serve started).
+pub fn query(global: &Global, query: wire::ReadQuery) -> Option<wire::ReadAnswer> {
+    if std::env::var_os(SERVED_FD_ENV).is_some() {
+        return None;
+    }
+    let sock = connect(global)?;
+    sock.set_read_timeout(Some(ANSWER_WITHIN)).ok()?;
+    let request = Request::Query {
+        version: VERSION,
+        query,
+    };
+    wire::send(&sock, &request, &[]).ok()?;
+    let len = match wire::recv::<Reply>(&sock) {
+        Ok(Some((Reply::Answer { len }, _))) => usize::try_from(len).ok()?,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            eprintln!("note: mend serve is not answering; running this command here");
+            return None;
+        }
+        _ => return None,
+    };
+    if len > wire::ANSWER_MAX {
+        return None;
+    }
+    let mut bytes = vec![0u8; len];
+    std::io::Read::read_exact(&mut &sock, &mut bytes).ok()?;
+    postcard::from_bytes(&bytes).ok()
 }
 
 /// Send `Lock` or `Unlock` (with the secrets on a pipe) to the home's serve.

@@ -48,7 +48,36 @@ pub enum Request {
         version: u16,
         entry: NewEntryRequest,
     },
+    /// Answer a reading command from the journal the serve holds (answered with
+    /// [`Reply::Answer`] and the answer's bytes).
+    Query { version: u16, query: ReadQuery },
 }
+
+/// What a reading command asks.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ReadQuery {
+    /// `mend list`, `mend search`.
+    Read(mend_app::queries::Query),
+    /// `mend status` (which also publishes reveal-together keys that are due).
+    Status,
+}
+
+/// What a [`ReadQuery`] finds; postcard-encoded, its bytes after a [`Reply::Answer`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ReadAnswer {
+    Read(mend_app::queries::Answer),
+    Status(mend_app::status::Report),
+}
+
+/// [`ReadAnswer`] as the serve encodes it, borrowing the entries it holds.
+#[derive(Debug, Serialize)]
+pub enum ReadAnswerRef<'a> {
+    Read(mend_app::queries::AnswerRef<'a>),
+    Status(&'a mend_app::status::Report),
+}
+
+/// The most bytes one answer may take (a journal of the largest size, read whole).
+pub const ANSWER_MAX: usize = 512 << 20;
 
 impl Request {
     /// The protocol version a request was made for (`None` for `Signal`, which only follows a
@@ -59,7 +88,8 @@ impl Request {
             | Request::Lock { version }
             | Request::Unlock { version }
             | Request::Hello { version }
-            | Request::Write { version, .. } => Some(*version),
+            | Request::Write { version, .. }
+            | Request::Query { version, .. } => Some(*version),
             Request::Signal { .. } => None,
         }
     }
@@ -98,6 +128,9 @@ pub enum Reply {
     Written { id: String },
     /// The entry was not written: what happened, and what to do next.
     Failed { what: String, hint: String },
+    /// The answer to a `Query`: the next `len` bytes on the stream, after this frame, are a
+    /// postcard-encoded [`ReadAnswer`] (at most [`ANSWER_MAX`]).
+    Answer { len: u64 },
 }
 
 /// The socket of a home.

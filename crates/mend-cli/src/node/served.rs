@@ -9,9 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, Result};
 use mend_journal::{Device, JournalError, SyncState};
 use mend_net::{peer_id_from_public_key, PeerId};
-use mend_store::{Doc, LockMode, Store};
+use mend_store::{Doc, Entries, Fingerprint, LockMode, Store};
 use mend_sync::SyncError;
 
+use crate::local::wire::{ReadAnswerRef, ReadQuery};
 use crate::unlock::Unlocked;
 
 /// Close the store (and release the home's lock) after this long without use: long enough to
@@ -47,6 +48,17 @@ pub struct ServedJournal {
     /// Another process wrote before this one took the lock again (found when taking it); said
     /// by the next [`ServedJournal::changed_elsewhere`].
     written_elsewhere: bool,
+    /// The entries as the files last held them, for the reading commands that run through
+    /// this serve; good while the files' fingerprint is the same.
+    readable: Option<Readable>,
+}
+
+/// Both documents' entries as the journal files with `print` hold them, and the entries this
+/// device may read (reveal-together answers opened where it can).
+struct Readable {
+    print: Option<Fingerprint>,
+    docs: Entries,
+    all: Vec<mend_journal::Entry>,
 }
 
 /// Sync-core errors inside a store action become journal errors.
@@ -66,6 +78,7 @@ impl ServedJournal {
             last_used: Instant::now(),
             known: Vec::new(),
             written_elsewhere: false,
+            readable: None,
         };
         a.known = a.fingerprint();
         Arc::new(Mutex::new(a))
@@ -191,6 +204,48 @@ impl ServedJournal {
         self.known = now;
         self.written_elsewhere = false;
         changed
+    }
+
+    /// The entries as the files hold them now: from memory while the files are as they were
+    /// when last read (no lock taken), otherwise read again (through the read index) under the
+    /// home's lock.
+    fn readable(&mut self) -> Result<&Readable> {
+        let now = Store::journal_print(&self.unlocked.home);
+        let current = |r: &Readable| now.is_some() && r.print == now;
+        if !self.readable.as_ref().is_some_and(current) {
+            let journal_id = self.unlocked.key_file.journal_id;
+            let (docs, print) = self.store()?.entries_current()?;
+            let all = mend_app::device::readable_entries(docs.clone(), journal_id);
+            self.release_unless_answering();
+            self.readable = Some(Readable { print, docs, all });
+        }
+        Ok(self.readable.as_ref().expect("just read"))
+    }
+
+    /// Answer a reading command that runs through this serve: the answer, encoded (a
+    /// [`crate::local::wire::ReadAnswer`]).
+    pub fn answer(&mut self, query: &ReadQuery) -> Result<Vec<u8>> {
+        let encode = |a: &ReadAnswerRef| Ok(postcard::to_allocvec(a)?);
+        match query {
+            ReadQuery::Read(q) => {
+                let all = &self.readable()?.all;
+                encode(&ReadAnswerRef::Read(mend_app::queries::answer_refs(all, q)))
+            }
+            ReadQuery::Status => {
+                self.readable()?;
+                let cached = self.readable.take();
+                self.store()?;
+                let store = self.store.as_mut().expect("just opened");
+                let report = mend_app::status::report(
+                    store,
+                    &self.unlocked,
+                    cached.as_ref().map(|c| &c.docs),
+                );
+                self.readable = cached;
+                self.release_unless_answering();
+                encode(&ReadAnswerRef::Status(&report?))
+            }
+        }
     }
 
     pub fn my_key(&self) -> String {
