@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use mend_crypto::{DeviceSecrets, JournalId, KeyFile, Passphrase};
-use mend_journal::{Entry, Person};
+use mend_journal::{Entry, Kind, Person};
 use mend_store::{Doc, Entries, Home, HomeLock, LockMode, Store, StoreError};
 
 use crate::AppError;
@@ -119,6 +119,42 @@ impl Device {
 /// device may read opened.
 pub fn all_entries(store: &Store) -> Result<Vec<Entry>, AppError> {
     Ok(readable_entries(store.entries()?, store.journal_id()))
+}
+
+/// Both documents' entries as stored, with the view of them this device reads beside them
+/// (what [`readable_entries`] gives) without a second copy of the entries.
+pub struct Journaled {
+    pub docs: Entries,
+    /// The reveal-together answers as this device reads them, by their place in the documents
+    /// (shared, then private).
+    opened: Vec<(usize, Entry)>,
+}
+
+impl Journaled {
+    pub fn new(docs: Entries, journal_id: JournalId) -> Self {
+        let opened =
+            crate::together::opened_answers(docs.shared.iter().chain(&docs.private), journal_id);
+        Self { docs, opened }
+    }
+
+    /// The entries this device reads, in the order [`readable_entries`] gives them.
+    pub fn readable(&self) -> Vec<&Entry> {
+        let mut opened = self.opened.iter().peekable();
+        self.docs
+            .shared
+            .iter()
+            .chain(&self.docs.private)
+            .enumerate()
+            .filter(|(_, e)| e.kind != Kind::TogetherKey && e.kind != Kind::TogetherReveal)
+            .map(|(i, e)| match opened.peek() {
+                Some((at, answer)) if *at == i => {
+                    opened.next();
+                    answer
+                }
+                _ => e,
+            })
+            .collect()
+    }
 }
 
 /// Both documents' entries (shared, then private), with the reveal-together answers this

@@ -81,20 +81,22 @@ impl AnswerRef<'_> {
 /// Answer `query` over `all`, the entries this device may read (see
 /// [`crate::device::all_entries`]).
 pub fn answer(all: &[Entry], query: &Query) -> Answer {
-    answer_refs(all, query).to_owned()
+    let all: Vec<&Entry> = all.iter().collect();
+    answer_refs(&all, query).to_owned()
 }
 
-/// [`answer`], borrowing from `all`.
-pub fn answer_refs<'a>(all: &'a [Entry], query: &Query) -> AnswerRef<'a> {
+/// [`answer`], borrowing from the entries of `all`.
+pub fn answer_refs<'a>(all: &[&'a Entry], query: &Query) -> AnswerRef<'a> {
     match query {
-        Query::Entries(filter) => AnswerRef::Entries(filter.select(all)),
+        Query::Entries(filter) => AnswerRef::Entries(filter.select(all.iter().copied())),
         Query::Timeline(filter) => {
             let top = filter.select(
                 all.iter()
+                    .copied()
                     .filter(|e| filter.kind.is_some() || !is_threaded(e)),
             );
             let promises = if top.iter().any(|e| e.kind == Kind::Promise) {
-                promise_records(all)
+                promise_records(all.iter().copied())
             } else {
                 Vec::new()
             };
@@ -102,7 +104,7 @@ pub fn answer_refs<'a>(all: &'a [Entry], query: &Query) -> AnswerRef<'a> {
             let mut threads: std::collections::HashMap<&str, Vec<&Entry>> = Default::default();
             let many = top.len() > 64;
             if many {
-                for e in all {
+                for e in all.iter().copied() {
                     if let Some(r) = e.extra.refers_to.as_deref() {
                         threads.entry(r).or_default().push(e);
                     }
@@ -115,7 +117,7 @@ pub fn answer_refs<'a>(all: &'a [Entry], query: &Query) -> AnswerRef<'a> {
                 if many {
                     threads.get(id).cloned().unwrap_or_default()
                 } else {
-                    responses_to(all, id)
+                    responses_to(all.iter().copied(), id)
                 }
             };
             AnswerRef::Timeline(

@@ -36,23 +36,50 @@ fn keys(all: &[Entry]) -> Vec<(String, Zeroizing<[u8; 32]>)> {
         .collect()
 }
 
+/// The answers of `all` as this device reads them (see [`open_answers`]), by their place in
+/// `all`: every reveal-together answer, opened where a key allows, else with no text.
+pub fn opened_answers<'a>(
+    all: impl IntoIterator<Item = &'a Entry> + Clone,
+    journal: JournalId,
+) -> Vec<(usize, Entry)> {
+    let keys: Vec<_> = all
+        .clone()
+        .into_iter()
+        .filter(|e| e.kind == Kind::TogetherKey || e.kind == Kind::TogetherReveal)
+        .filter_map(|e| Some((e.extra.refers_to.clone()?, key_from_hex(&e.text)?)))
+        .collect();
+    all.into_iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == Kind::TogetherAnswer)
+        .map(|(i, e)| {
+            let mut e = e.clone();
+            open_one(&mut e, &keys, journal);
+            (i, e)
+        })
+        .collect()
+}
+
+fn open_one(e: &mut Entry, keys: &[(String, Zeroizing<[u8; 32]>)], journal: JournalId) {
+    e.text.clear();
+    let Some(sealed) = e.extra.sealed.as_deref().and_then(|s| hex::decode(s).ok()) else {
+        return;
+    };
+    let Some((_, key)) = keys.iter().find(|(id, _)| *id == e.id) else {
+        return;
+    };
+    if let Ok(plain) = open_with_key(key, &associated_data(journal, &e.id), &sealed) {
+        e.text = String::from_utf8_lossy(&plain).into_owned();
+        e.extra.sealed = None;
+    }
+}
+
 /// Open every reveal-together answer this device may read; the others keep their sealed bytes
 /// and no text. Key and reveal entries are bookkeeping and leave the list.
 pub fn open_answers(all: &mut Vec<Entry>, journal: JournalId) {
     let keys = keys(all);
     all.retain(|e| e.kind != Kind::TogetherKey && e.kind != Kind::TogetherReveal);
     for e in all.iter_mut().filter(|e| e.kind == Kind::TogetherAnswer) {
-        e.text.clear();
-        let Some(sealed) = e.extra.sealed.as_deref().and_then(|s| hex::decode(s).ok()) else {
-            continue;
-        };
-        let Some((_, key)) = keys.iter().find(|(id, _)| *id == e.id) else {
-            continue;
-        };
-        if let Ok(plain) = open_with_key(key, &associated_data(journal, &e.id), &sealed) {
-            e.text = String::from_utf8_lossy(&plain).into_owned();
-            e.extra.sealed = None;
-        }
+        open_one(e, &keys, journal);
     }
 }
 
@@ -134,7 +161,7 @@ pub fn publish_ready_from(
         .filter_map(|e| e.extra.refers_to.as_deref())
         .collect();
     let mut to_publish = Vec::new();
-    for round in together_rounds(&shared) {
+    for round in together_rounds(shared) {
         let Some(second) = round.second else { continue };
         for mine in [round.first, second]
             .into_iter()

@@ -45,9 +45,14 @@ pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Every promise with its record, newest promise first.
-pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
+pub fn promise_records<'a, I>(entries: I) -> Vec<PromiseRecord>
+where
+    I: IntoIterator<Item = &'a Entry>,
+    I::IntoIter: Clone,
+{
+    let entries = entries.into_iter();
     let mut records: Vec<PromiseRecord> = entries
-        .iter()
+        .clone()
         .filter(|e| e.kind == Kind::Promise)
         .map(|p| PromiseRecord {
             promise: p.clone(),
@@ -57,7 +62,6 @@ pub fn promise_records(entries: &[Entry]) -> Vec<PromiseRecord> {
         })
         .collect();
     let mut events: Vec<&Entry> = entries
-        .iter()
         .filter(|e| {
             matches!(
                 e.kind,
@@ -130,9 +134,9 @@ pub fn open_asks(entries: &[Entry]) -> Vec<&Entry> {
 }
 
 /// The entries that refer to `id` (replies, receipts, answers, promise events), oldest first.
-pub fn responses_to<'a>(entries: &'a [Entry], id: &str) -> Vec<&'a Entry> {
+pub fn responses_to<'a>(entries: impl IntoIterator<Item = &'a Entry>, id: &str) -> Vec<&'a Entry> {
     let mut out: Vec<&Entry> = entries
-        .iter()
+        .into_iter()
         .filter(|e| e.extra.refers_to.as_deref() == Some(id))
         .collect();
     out.sort_by_key(|e| (e.created_at, e.written_at));

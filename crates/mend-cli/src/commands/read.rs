@@ -151,7 +151,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
 
 pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
     let report = match client::query(g, ReadQuery::Status) {
-        Some(ReadAnswer::Status(report)) => report,
+        Some(ReadAnswer::Status(report)) => *report,
         _ => {
             let unlocked = Unlocked::new(g)?;
             let mut store = unlocked.open(LockMode::Write)?;

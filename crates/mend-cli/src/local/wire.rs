@@ -66,7 +66,7 @@ pub enum ReadQuery {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ReadAnswer {
     Read(mend_app::queries::Answer),
-    Status(mend_app::status::Report),
+    Status(Box<mend_app::status::Report>),
 }
 
 /// [`ReadAnswer`] as the serve encodes it, borrowing the entries it holds.

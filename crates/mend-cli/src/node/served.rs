@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Result};
+use mend_app::device::Journaled;
 use mend_journal::{Device, JournalError, SyncState};
 use mend_net::{peer_id_from_public_key, PeerId};
-use mend_store::{Doc, Entries, Fingerprint, LockMode, Store};
+use mend_store::{Doc, Fingerprint, LockMode, Store};
 use mend_sync::SyncError;
 
 use crate::local::wire::{ReadAnswerRef, ReadQuery};
@@ -53,12 +54,11 @@ pub struct ServedJournal {
     readable: Option<Readable>,
 }
 
-/// Both documents' entries as the journal files with `print` hold them, and the entries this
-/// device may read (reveal-together answers opened where it can).
+/// Both documents' entries as the journal files with `print` hold them, and the answers
+/// this device can open among them.
 struct Readable {
     print: Option<Fingerprint>,
-    docs: Entries,
-    all: Vec<mend_journal::Entry>,
+    journal: Journaled,
 }
 
 /// Sync-core errors inside a store action become journal errors.
@@ -215,9 +215,9 @@ impl ServedJournal {
         if !self.readable.as_ref().is_some_and(current) {
             let journal_id = self.unlocked.key_file.journal_id;
             let (docs, print) = self.store()?.entries_current()?;
-            let all = mend_app::device::readable_entries(docs.clone(), journal_id);
+            let journal = Journaled::new(docs, journal_id);
             self.release_unless_answering();
-            self.readable = Some(Readable { print, docs, all });
+            self.readable = Some(Readable { print, journal });
         }
         Ok(self.readable.as_ref().expect("just read"))
     }
@@ -228,8 +228,10 @@ impl ServedJournal {
         let encode = |a: &ReadAnswerRef| Ok(postcard::to_allocvec(a)?);
         match query {
             ReadQuery::Read(q) => {
-                let all = &self.readable()?.all;
-                encode(&ReadAnswerRef::Read(mend_app::queries::answer_refs(all, q)))
+                let all = self.readable()?.journal.readable();
+                encode(&ReadAnswerRef::Read(mend_app::queries::answer_refs(
+                    &all, q,
+                )))
             }
             ReadQuery::Status => {
                 self.readable()?;
@@ -239,7 +241,7 @@ impl ServedJournal {
                 let report = mend_app::status::report(
                     store,
                     &self.unlocked,
-                    cached.as_ref().map(|c| &c.docs),
+                    cached.as_ref().map(|c| &c.journal.docs),
                 );
                 self.readable = cached;
                 self.release_unless_answering();
