@@ -324,7 +324,8 @@ fn remove_abandoned_temp_files(root: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
+    use mend_journal::Extra;
 
     #[test]
     fn every_field_of_an_entry_survives_the_index() {
