@@ -324,3 +324,73 @@ fn a_reveal_together_round_opens_on_both_serving_laptops_with_no_one_running_sta
         "Alex cannot read Sam's answer"
     );
 }
+
+/// A serve that took the socket and then stopped answering (stopped, hung) costs a command
+/// five seconds at most: it says so and runs directly, for each way a command uses serve
+/// (run as its child, a question, a write). The hung serve here is a socket that accepts
+/// connections and never answers.
+#[test]
+fn a_serve_that_does_not_answer_is_gone_around() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Device::new("Alex");
+    d.write(&["written before serve hung"]);
+    let run = d.home().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(run.join("serve.sock")).unwrap();
+    // Accept and hold every connection, reading nothing and answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            match conn {
+                Ok(c) => held.push(c),
+                Err(_) => break,
+            }
+        }
+    });
+    for args in [
+        vec!["show", "--json", "--", "nothing-here"],
+        vec!["list"],
+        vec!["write", "written while serve hung"],
+    ] {
+        let started = Instant::now();
+        let mut child = d
+            .command(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bounded: a command stuck on the hung serve is killed and the test fails.
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("mend {args:?} waited for the hung serve");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(took >= Duration::from_secs(4), "{args:?} took {took:?}");
+        assert!(
+            stderr.contains("mend serve is not answering; running this command here"),
+            "{args:?}: {stderr}"
+        );
+        if args[0] == "show" {
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+        } else {
+            assert!(out.status.success(), "{args:?}: {stderr}");
+        }
+    }
+    std::fs::remove_file(run.join("serve.sock")).unwrap();
+    let texts: Vec<String> = d
+        .list_json(&[])
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        texts.contains(&"written while serve hung".to_owned()),
+        "{texts:?}"
+    );
+    assert!(d.ok(&["list"]).contains("written before serve hung"));
+}

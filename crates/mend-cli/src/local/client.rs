@@ -38,6 +38,15 @@ fn runs_as_child(cmd: &Command) -> bool {
 /// How long a serve may take to say it started a command (or whether it holds the key).
 const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+const NOT_ANSWERING: &str = "note: mend serve is not answering; running this command here";
+
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 /// The home's socket, connected, if a serve listens on it.
 pub fn connect(global: &Global) -> Option<UnixStream> {
     let home = crate::unlock::home(global).ok()?;
@@ -49,6 +58,12 @@ pub fn connect(global: &Global) -> Option<UnixStream> {
 /// command a serve started).
 pub fn forward(cli: &Cli) -> Option<ExitCode> {
     if std::env::var_os(SERVED_FD_ENV).is_some() || !runs_as_child(&cli.command) {
+        return None;
+    }
+    // The terminal goes to serve only once it has answered: descriptors sent to a serve that
+    // hangs would stay open in its socket, and whatever reads this command's output (a pager,
+    // a pipe) would never see the end of it.
+    if !ready(&cli.global) {
         return None;
     }
     let sock = connect(&cli.global)?;
@@ -80,13 +95,8 @@ pub fn forward(cli: &Cli) -> Option<ExitCode> {
             eprintln!("note: mend serve did not run this command ({why}); running it here");
             return None;
         }
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            eprintln!("note: mend serve is not answering; running this command here");
+        Err(e) if timed_out(&e) => {
+            eprintln!("{NOT_ANSWERING}");
             return None;
         }
         _ => return None,
@@ -145,13 +155,8 @@ pub fn query(global: &Global, query: wire::ReadQuery) -> Option<wire::ReadAnswer
     wire::send(&sock, &request, &[]).ok()?;
     let len = match wire::recv::<Reply>(&sock) {
         Ok(Some((Reply::Answer { len }, _))) => usize::try_from(len).ok()?,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            eprintln!("note: mend serve is not answering; running this command here");
+        Err(e) if timed_out(&e) => {
+            eprintln!("{NOT_ANSWERING}");
             return None;
         }
         _ => return None,
@@ -162,6 +167,26 @@ pub fn query(global: &Global, query: wire::ReadQuery) -> Option<wire::ReadAnswer
     let mut bytes = vec![0u8; len];
     std::io::Read::read_exact(&mut &sock, &mut bytes).ok()?;
     postcard::from_bytes(&bytes).ok()
+}
+
+/// Whether the home's serve answers at once, holding the key (`Hello`).
+fn ready(global: &Global) -> bool {
+    let Some(sock) = connect(global) else {
+        return false;
+    };
+    if sock.set_read_timeout(Some(ANSWER_WITHIN)).is_err()
+        || wire::send(&sock, &Request::Hello { version: VERSION }, &[]).is_err()
+    {
+        return false;
+    }
+    match wire::recv::<Reply>(&sock) {
+        Ok(Some((Reply::Ready { unlocked }, _))) => unlocked,
+        Err(e) if timed_out(&e) => {
+            eprintln!("{NOT_ANSWERING}");
+            false
+        }
+        _ => false,
+    }
 }
 
 /// Send `Lock` or `Unlock` (with the secrets on a pipe) to the home's serve.
@@ -195,13 +220,10 @@ impl Writer {
         if std::env::var_os(SERVED_FD_ENV).is_some() {
             return None;
         }
-        let sock = connect(global)?;
-        sock.set_read_timeout(Some(ANSWER_WITHIN)).ok()?;
-        wire::send(&sock, &Request::Hello { version: VERSION }, &[]).ok()?;
-        match wire::recv::<Reply>(&sock) {
-            Ok(Some((Reply::Ready { unlocked: true }, _))) => Some(Self(connect(global)?)),
-            _ => None,
+        if !ready(global) {
+            return None;
         }
+        Some(Self(connect(global)?))
     }
 
     /// Write the entry. `Ok(None)`: the serve could not (it was locked meanwhile, or went
