@@ -2,7 +2,7 @@
 //! private one to the shared journal, retract or delete one. Each is one change per document,
 //! made in this device's person's name; the journal's rules check it before it is made.
 //! Answers to other entries (replies, receipts, promise events, reassurance) are in
-//! [`crate::practices`].
+//! [`crate::answering`].
 
 use chrono::{DateTime, Utc};
 use mend_crypto::random_id_hex;

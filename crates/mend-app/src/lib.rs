@@ -3,7 +3,7 @@
 //! So far: actions ([`actions`]: write, share, retract or delete), where things stand
 //! ([`status`]), the unlocked device handle ([`device`]: open the journal, read entries through the
 //! read index, find an entry by its id's start), who a joining device becomes ([`pairing`]), who may answer what in the practices
-//! and writing such answers ([`practices`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
+//! and writing such answers ([`answering`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
 //! published once both have answered, answers opened with the keys this device may use), and
 //! the policies that decide when a device syncs with whom ([`ServePlanner`] for `mend serve`,
 //! [`SyncPlanner`] for `mend sync`), as a planner: events in (a device found, connected, a session ended, a
@@ -15,11 +15,11 @@
 //! mend-store.
 
 pub mod actions;
+pub mod answering;
 pub mod device;
 mod error;
 mod lock_plan;
 pub mod pairing;
-pub mod practices;
 pub mod queries;
 mod serve_plan;
 pub mod status;

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use chrono::{Local, Utc};
-use mend_app::practices::{self, PracticeError};
+use mend_app::answering::{self, PracticeError};
 use mend_journal::{normalize_tag, promise_records, Extra, Kind, NewEntry};
 use mend_store::{Doc, LockMode};
 use serde_json::json;
@@ -18,7 +18,7 @@ use crate::render;
 use crate::unlock::{self, Unlocked};
 
 /// Add one entry to the shared journal as this person, answering the entry `target` names (an id
-/// prefix) if given; who may answer what is `mend_app::practices`'s to say.
+/// prefix) if given; who may answer what is `mend_app::answering`'s to say.
 fn insert(unlocked: &Unlocked, target: Option<&str>, entry: NewEntry) -> Result<String> {
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
@@ -36,7 +36,7 @@ fn insert(unlocked: &Unlocked, target: Option<&str>, entry: NewEntry) -> Result<
         }
         None => None,
     };
-    let id = practices::add_shared(&mut store, &me, target.as_deref(), entry, Utc::now())
+    let id = answering::add_shared(&mut store, &me, target.as_deref(), entry, Utc::now())
         .map_err(practice_fail)?;
     Ok(id[..8].to_owned())
 }

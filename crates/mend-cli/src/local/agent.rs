@@ -41,7 +41,7 @@ pub enum AgentEvent {
     Unlocked(Zeroizing<Vec<u8>>),
 }
 
-struct Shared {
+struct AgentState {
     /// `journal id (16) | secrets`, while unlocked.
     handover: Mutex<Option<Zeroizing<Vec<u8>>>>,
     journal_id: [u8; 16],
@@ -54,7 +54,7 @@ struct Shared {
 /// The listening socket of a serving home; removed when dropped.
 pub struct Agent {
     path: PathBuf,
-    shared: Arc<Shared>,
+    shared: Arc<AgentState>,
 }
 
 /// A home's secrets as handed over: the journal id, then the secrets' bytes.
@@ -121,7 +121,7 @@ impl Agent {
         let listener = UnixListener::bind(&path)
             .with_context(|| format!("cannot listen on {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(AgentState {
             handover: Mutex::new(Some(handover)),
             journal_id,
             uid: nix::unistd::getuid().as_raw(),
@@ -182,7 +182,7 @@ fn peer_uid(conn: &UnixStream) -> Result<u32> {
     }
 }
 
-fn serve_one(s: &Shared, conn: UnixStream) -> Result<()> {
+fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
     if peer_uid(&conn)? != s.uid {
         wire::send(
             &conn,

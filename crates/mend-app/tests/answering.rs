@@ -1,7 +1,7 @@
 //! Who may answer what in the practices.
 
 use chrono::Utc;
-use mend_app::practices::{may_answer, PracticeError};
+use mend_app::answering::{may_answer, PracticeError};
 use mend_journal::{Entry, Kind};
 
 fn entry(kind: Kind, author: &str) -> Entry {
