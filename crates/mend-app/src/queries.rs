@@ -78,6 +78,24 @@ impl AnswerRef<'_> {
     }
 }
 
+impl Answer {
+    /// The same answer, by reference.
+    pub fn as_refs(&self) -> AnswerRef<'_> {
+        match self {
+            Answer::Entries(v) => AnswerRef::Entries(v.iter().collect()),
+            Answer::Timeline(v) => AnswerRef::Timeline(
+                v.iter()
+                    .map(|t| ThreadedRef {
+                        entry: &t.entry,
+                        totals: t.totals,
+                        responses: t.responses.iter().collect(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Answer `query` over `all`, the entries this device may read (see
 /// [`crate::device::all_entries`]).
 pub fn answer(all: &[Entry], query: &Query) -> Answer {

@@ -163,32 +163,35 @@ pub fn print_json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn header(e: &Entry) -> String {
-    let mut h = format!(
+/// An entry's header line (no newline), written into `h`: a list writes thousands of them
+/// into one buffer.
+fn header_into(h: &mut String, e: &Entry) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        h,
         "{}  {}  {}",
         e.short_id().yellow(),
         local(e.created_at).dimmed(),
         e.author.bold()
     );
     if let Some(label) = kind_label(e) {
-        h.push_str(&format!("  {}", label.cyan()));
+        let _ = write!(h, "  {}", label.cyan());
     }
     if let Some(m) = e.mood {
-        h.push_str(&format!("  mood {m}/5"));
+        let _ = write!(h, "  mood {m}/5");
     }
     if !e.extra.feelings.is_empty() {
-        h.push_str(&format!("  ({})", e.extra.feelings.join(", ")));
+        let _ = write!(h, "  ({})", e.extra.feelings.join(", "));
     }
     if let Some(t) = e.extra.shared_at {
-        h.push_str(&format!("  {}", format!("shared {}", local(t)).dimmed()));
+        let _ = write!(h, "  {}", format!("shared {}", local(t)).dimmed());
     }
     if e.private {
-        h.push_str(&format!("  {}", "[private]".magenta()));
+        let _ = write!(h, "  {}", "[private]".magenta());
     }
     if e.has_conflict() {
-        h.push_str(&format!("  {}", "[edited on two devices at once]".red()));
+        let _ = write!(h, "  {}", "[edited on two devices at once]".red());
     }
-    h
 }
 
 fn tags(e: &Entry) -> String {
@@ -278,7 +281,15 @@ fn highlight(text: &str, words: &[String]) -> String {
 
 /// One entry in a list: a header line, then the text (first lines only unless `full`).
 pub fn entry_block(e: &Entry, words: &[String], full: bool) -> String {
-    let mut s = header(e);
+    let mut s = String::new();
+    entry_block_into(&mut s, e, words, full);
+    s
+}
+
+/// [`entry_block`], written at the end of `s`.
+pub fn entry_block_into(s: &mut String, e: &Entry, words: &[String], full: bool) {
+    use std::fmt::Write as _;
+    header_into(s, e);
     s.push('\n');
     if let Some(p) = e
         .extra
@@ -286,40 +297,41 @@ pub fn entry_block(e: &Entry, words: &[String], full: bool) -> String {
         .as_deref()
         .and_then(|id| mend_journal::prompt(id).ok())
     {
-        s.push_str(&format!(
-            "    {}\n",
-            format!("› {}", p.question).italic().dimmed()
-        ));
+        let _ = writeln!(s, "    {}", format!("› {}", p.question).italic().dimmed());
     }
     if e.extra.retracted_at.is_some() {
-        s.push_str(&format!("    {}\n", retracted(e).dimmed()));
-        return s;
+        let _ = writeln!(s, "    {}", retracted(e).dimmed());
+        return;
     }
     if e.extra.sealed.is_some() {
-        s.push_str(&format!(
-            "    {}\n",
+        let _ = writeln!(
+            s,
+            "    {}",
             "(sealed: it opens once you have both answered and synced)".dimmed()
-        ));
-        return s;
+        );
+        return;
     }
-    let lines: Vec<&str> = e.text.lines().collect();
-    let shown = if full {
-        lines.len()
-    } else {
-        lines.len().min(3)
-    };
-    for line in &lines[..shown] {
+    let mut lines = e.text.lines();
+    let mut shown = 0;
+    for line in lines.by_ref() {
         s.push_str("    ");
-        s.push_str(&highlight(line, words));
+        if words.is_empty() {
+            s.push_str(line);
+        } else {
+            s.push_str(&highlight(line, words));
+        }
         s.push('\n');
+        shown += 1;
+        if !full && shown == 3 {
+            break;
+        }
     }
-    if shown < lines.len() {
-        s.push_str(&format!("    {}\n", "…".dimmed()));
+    if lines.next().is_some() {
+        let _ = writeln!(s, "    {}", "…".dimmed());
     }
     if !e.tags.is_empty() {
-        s.push_str(&format!("    {}\n", tags(e).green()));
+        let _ = writeln!(s, "    {}", tags(e).green());
     }
-    s
 }
 
 /// One entry in full, with every version when edits conflicted.

@@ -1,10 +1,10 @@
 use anyhow::Result;
 use chrono::Local;
-use mend_journal::{normalize_tag, responses_to, Filter};
+use mend_journal::{normalize_tag, responses_to, Entry, Filter};
 use mend_store::LockMode;
 use serde_json::json;
 
-use mend_app::queries::{Answer, Query, Threaded};
+use mend_app::queries::{AnswerRef, Query, ThreadedRef};
 
 use crate::cli::{Global, ListArgs, SearchArgs, ShowArgs, StatusArgs};
 use crate::dates::parse_when;
@@ -46,28 +46,28 @@ pub fn filter_from(a: &ListArgs) -> Result<Filter> {
     })
 }
 
-fn print_entries(entries: &[mend_journal::Entry], words: &[String], json: bool) -> Result<()> {
+fn print_entries(entries: &[&Entry], words: &[String], json: bool) -> Result<()> {
     if json {
         return render::print_json(&json!(entries
             .iter()
-            .map(render::entry_json)
+            .map(|e| render::entry_json(e))
             .collect::<Vec<_>>()));
     }
     if entries.is_empty() {
         eprintln!("no entries");
     }
-    // One write, not one per line: a search can print thousands of entries.
+    // One buffer and one write, not one per line: a search can print thousands of entries.
     let mut out = String::new();
     for e in entries {
-        out.push_str(&render::entry_block(e, words, !words.is_empty()));
+        render::entry_block_into(&mut out, e, words, !words.is_empty());
         out.push('\n');
     }
     Ok(render::print_all(&out)?)
 }
 
 /// An entry with what answers it underneath: replies, receipts, promise events, reassurance.
-fn threaded_block(t: &Threaded) -> String {
-    let mut s = render::entry_block(&t.entry, &[], false);
+fn threaded_block_into(s: &mut String, t: &ThreadedRef) {
+    render::entry_block_into(s, t.entry, &[], false);
     if let Some(r) = t.totals {
         s.push_str(&format!(
             "    kept {} · missed {} · confirmed {}\n",
@@ -77,31 +77,29 @@ fn threaded_block(t: &Threaded) -> String {
     for r in &t.responses {
         s.push_str(&render::response_line(r));
     }
-    s
 }
 
-/// The answer to a reading command's question: from the home's serve if one runs and holds
-/// the key, else from the journal here.
-fn answer(g: &Global, query: Query) -> Result<Answer> {
-    match client::query(g, ReadQuery::Read(query.clone())) {
-        Some(ReadAnswer::Read(answer)) => Ok(answer),
-        _ => {
-            let all = Unlocked::new(g)?.read_entries()?;
-            Ok(mend_app::queries::answer(&all, &query))
-        }
+/// Answer a reading command's question and print the answer: from the home's serve if one
+/// runs and holds the key, else from the journal here.
+fn answer_and_print(g: &Global, query: Query, words: &[String], json: bool) -> Result<()> {
+    if let Some(ReadAnswer::Read(answer)) = client::query(g, ReadQuery::Read(query.clone())) {
+        return print_answer(answer.as_refs(), words, json);
     }
+    let all = Unlocked::new(g)?.read_entries()?;
+    let refs: Vec<&Entry> = all.iter().collect();
+    print_answer(mend_app::queries::answer_refs(&refs, &query), words, json)
 }
 
-fn print_answer(answer: Answer, words: &[String], json: bool) -> Result<()> {
+fn print_answer(answer: AnswerRef, words: &[String], json: bool) -> Result<()> {
     match answer {
-        Answer::Entries(entries) => print_entries(&entries, words, json),
-        Answer::Timeline(top) => {
+        AnswerRef::Entries(entries) => print_entries(&entries, words, json),
+        AnswerRef::Timeline(top) => {
             if top.is_empty() {
                 eprintln!("no entries");
             }
             let mut out = String::new();
             for t in &top {
-                out.push_str(&threaded_block(t));
+                threaded_block_into(&mut out, t);
                 out.push('\n');
             }
             Ok(render::print_all(&out)?)
@@ -117,7 +115,7 @@ pub fn list(g: &Global, a: ListArgs) -> Result<()> {
         // The timeline: entries in their own right, newest first, each with its thread.
         Query::Timeline(filter)
     };
-    print_answer(answer(g, query)?, &[], a.json)
+    answer_and_print(g, query, &[], a.json)
 }
 
 pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
@@ -126,7 +124,7 @@ pub fn search(g: &Global, a: SearchArgs) -> Result<()> {
         limit: a.limit,
         ..Default::default()
     };
-    print_answer(answer(g, Query::Entries(filter))?, &a.words, a.json)
+    answer_and_print(g, Query::Entries(filter), &a.words, a.json)
 }
 
 pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
