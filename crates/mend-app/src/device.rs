@@ -5,7 +5,10 @@
 
 use std::path::PathBuf;
 
-use mend_crypto::{DeviceSecrets, JournalId, KeyFile, Passphrase};
+use mend_crypto::{
+    random_bytes, random_id_hex, DeviceSecrets, JournalId, JournalKey, KdfParams, KeyFile,
+    Passphrase,
+};
 use mend_journal::{Entry, Kind, Person};
 use mend_store::{Doc, Entries, Home, HomeLock, LockMode, Store, StoreError};
 
@@ -19,6 +22,44 @@ pub struct Device {
 }
 
 impl Device {
+    /// Found a new journal on `home`, as the person `name` on the device `device` (both
+    /// checked: 1 to 64 characters, no control characters), its key file sealed under `pass`
+    /// with `params`. A home that already holds a journal is refused and left as it is.
+    pub fn create(
+        home: Home,
+        name: &str,
+        device: &str,
+        pass: &Passphrase,
+        params: KdfParams,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, AppError> {
+        if home.is_initialised() {
+            return Err(StoreError::AlreadyInitialised {
+                home: home.root().to_owned(),
+            }
+            .into());
+        }
+        let secrets = DeviceSecrets {
+            journal_key: JournalKey::generate()?,
+            identity_seed: random_bytes()?,
+            person_id: random_id_hex()?,
+            person_name: name.trim().to_owned(),
+            device_name: device.trim().to_owned(),
+        };
+        if !mend_journal::valid_name(&secrets.person_name)
+            || !mend_journal::valid_name(&secrets.device_name)
+        {
+            return Err(AppError::BadName);
+        }
+        let journal_id = JournalId::generate()?;
+        home.init(&secrets, journal_id, pass, params, now)?;
+        Ok(Self::from_parts(
+            home.clone(),
+            home.read_key_file()?,
+            secrets,
+        ))
+    }
+
     /// Open the key file of `home` with `pass`. A home with no journal is said so before any
     /// key derivation runs. No lock is held meanwhile: the key file is only ever replaced
     /// atomically.

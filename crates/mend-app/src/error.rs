@@ -16,4 +16,7 @@ pub enum AppError {
     /// Secrets handed over by a running serve belong to another journal than the home's.
     #[error("the key mend serve handed over belongs to another journal than this home's")]
     HandoverMismatch,
+    /// A person's or a device's name that is empty, too long or holds control characters.
+    #[error("a name must be 1 to 64 characters with no control characters")]
+    BadName,
 }

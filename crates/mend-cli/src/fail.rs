@@ -111,6 +111,10 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
                 c.to_string(),
                 "nothing was changed; this looks like damaged input".into(),
             ),
+            mend_app::AppError::BadName => (
+                a.to_string(),
+                "nothing was created; choose another name".into(),
+            ),
             mend_app::AppError::HandoverMismatch => (
                 a.to_string(),
                 "check --home / MEND_HOME, or stop that mend serve and run the command again"

@@ -1,6 +1,5 @@
 use anyhow::Result;
 use chrono::Utc;
-use mend_crypto::{random_bytes, random_id_hex, DeviceSecrets, JournalId, JournalKey};
 
 use crate::cli::{Global, InitArgs};
 use crate::fail::fail;
@@ -34,6 +33,7 @@ pub fn run(g: &Global, a: InitArgs) -> Result<()> {
         "the device name",
         &a.device.unwrap_or_else(default_device_name),
     )?;
+    // Said before a passphrase is asked for; creating checks it again.
     if home.is_initialised() {
         return Err(mend_store::StoreError::AlreadyInitialised {
             home: home.root().to_owned(),
@@ -42,22 +42,14 @@ pub fn run(g: &Global, a: InitArgs) -> Result<()> {
     }
     let pass = passphrase::choose(g.passphrase_file.as_deref(), passphrase::ENV_PASSPHRASE)?;
     let params = passphrase::kdf_params()?;
-    let secrets = DeviceSecrets {
-        journal_key: JournalKey::generate()?,
-        identity_seed: random_bytes()?,
-        person_id: random_id_hex()?,
-        person_name: name,
-        device_name: device,
-    };
-    let journal_id = JournalId::generate()?;
-    home.init(&secrets, journal_id, &pass, params, Utc::now())?;
+    let created = mend_app::Device::create(home, &name, &device, &pass, params, Utc::now())?;
     println!(
         "Created a journal for {} on {}.\n  home:    {}\n  journal: {}\n\
          Write your first entry with `mend write`.",
-        secrets.person_name,
-        secrets.device_name,
-        home.root().display(),
-        journal_id
+        created.secrets.person_name,
+        created.secrets.device_name,
+        created.home_path().display(),
+        created.key_file.journal_id
     );
     Ok(())
 }
