@@ -103,24 +103,26 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
     if let Some(f) = err.downcast_ref::<Fail>() {
         return (f.what.clone(), f.hint.clone());
     }
-    if let Some(a) = err.downcast_ref::<mend_app::AppError>() {
-        return match a {
-            mend_app::AppError::Journal(j) => (j.to_string(), journal_hint(j).into()),
-            mend_app::AppError::Store(s) => (s.to_string(), store_hint(s)),
-            mend_app::AppError::Crypto(c) => (
+    if let Some(n) = err.downcast_ref::<mend_node::NodeError>() {
+        use mend_node::NodeError;
+        return match n {
+            NodeError::App(a) => explain_app(a),
+            NodeError::Store(s) => (s.to_string(), store_hint(s)),
+            NodeError::Journal(j) => (j.to_string(), journal_hint(j).into()),
+            NodeError::Crypto(c) => (
                 c.to_string(),
                 "nothing was changed; this looks like damaged input".into(),
             ),
-            mend_app::AppError::BadName => (
-                a.to_string(),
-                "nothing was created; choose another name".into(),
-            ),
-            mend_app::AppError::HandoverMismatch => (
-                a.to_string(),
-                "check --home / MEND_HOME, or stop that mend serve and run the command again"
+            other => (
+                other.to_string(),
+                "nothing more was written; if this keeps happening, run with RUST_LOG=debug and \
+                 report it"
                     .into(),
             ),
         };
+    }
+    if let Some(a) = err.downcast_ref::<mend_app::AppError>() {
+        return explain_app(a);
     }
     if let Some(s) = err.downcast_ref::<StoreError>() {
         return (s.to_string(), store_hint(s));
@@ -139,4 +141,23 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
         "nothing more was written; if this keeps happening, run with RUST_LOG=debug and report it"
             .into(),
     )
+}
+
+fn explain_app(a: &mend_app::AppError) -> (String, String) {
+    match a {
+        mend_app::AppError::Journal(j) => (j.to_string(), journal_hint(j).into()),
+        mend_app::AppError::Store(s) => (s.to_string(), store_hint(s)),
+        mend_app::AppError::Crypto(c) => (
+            c.to_string(),
+            "nothing was changed; this looks like damaged input".into(),
+        ),
+        mend_app::AppError::BadName => (
+            a.to_string(),
+            "nothing was created; choose another name".into(),
+        ),
+        mend_app::AppError::HandoverMismatch => (
+            a.to_string(),
+            "check --home / MEND_HOME, or stop that mend serve and run the command again".into(),
+        ),
+    }
 }

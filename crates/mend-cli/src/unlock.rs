@@ -104,6 +104,11 @@ impl Unlocked {
         )?))
     }
 
+    /// The device, for a long-running holder of the journal (serve's node).
+    pub fn into_device(self) -> mend_app::Device {
+        self.0
+    }
+
     /// A device unlocked some other way (just created by `mend join`).
     pub fn from_parts(home: Home, key_file: KeyFile, secrets: DeviceSecrets) -> Self {
         Self(mend_app::Device::from_parts(home, key_file, secrets))
@@ -131,7 +136,8 @@ impl Unlocked {
     }
 }
 
-fn warn(warnings: &[String]) {
+/// Show what opening the journal found that the person should know.
+pub fn warn(warnings: &[String]) {
     for w in warnings {
         eprintln!("warning: {w}");
     }

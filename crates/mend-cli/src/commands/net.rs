@@ -74,7 +74,7 @@ fn spawn_sync(
     tokio::spawn(async move {
         let result = async {
             net.dial_peer(peer).await?;
-            sync_with(&shared, &net, peer, device).await
+            Ok::<_, anyhow::Error>(sync_with(&shared, &net, peer, device).await?)
         }
         .await;
         let _ = done.send((peer, result)).await;
@@ -100,9 +100,15 @@ fn spawn_answer(
         };
         match outcome {
             Ok(Answer::Reply {
-                response, ended, ..
+                response,
+                ended,
+                said,
+                ..
             }) => {
                 let _ = reply.send(response);
+                for line in said {
+                    eprintln!("{line}");
+                }
                 // Serve says each session it answered and acts on what arrived.
                 if let (Some(line), Some(answered)) = (ended, &answered) {
                     println!("{} {line}", chrono::Local::now().format("%H:%M:%S"));
@@ -123,7 +129,7 @@ fn spawn_answer(
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
-    let shared = ServedJournal::new(unlocked);
+    let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
     let paired = shared.lock().expect("fresh").paired()?;
     if paired.is_empty() {
         return Err(fail(
@@ -301,7 +307,7 @@ fn publish_keys(shared: &SharedJournal) -> Result<usize> {
     let mut a = shared
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
-    let me = a.unlocked.secrets.person_id.clone();
+    let me = a.device.secrets.person_id.clone();
     let published = mend_app::together::publish_ready(a.store()?, &me)?;
     a.release_unless_answering();
     Ok(published)
@@ -395,7 +401,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
 
 /// Whether another process changed the journal since serve last looked.
 async fn changed_here(shared: &SharedJournal) -> Result<bool> {
-    ServedJournal::with(shared, |a| {
+    ServedJournal::with_err::<_, anyhow::Error>(shared, |a| {
         let changed = a.changed_elsewhere();
         a.close_if_idle();
         Ok(changed)
@@ -419,7 +425,7 @@ async fn serve_node(
         "{} on {}",
         unlocked.secrets.person_name, unlocked.secrets.device_name
     );
-    let shared = ServedJournal::new(unlocked);
+    let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
     if let Some(agent) = agent {
         agent.set_journal(Some(shared.clone()));
     }
@@ -568,7 +574,7 @@ async fn serve_node(
             _ = tokio::time::sleep_until(wake) => queue.push_back(Event::Tick(clock.elapsed())),
         }
     }
-    ServedJournal::with(&shared, |a| {
+    ServedJournal::with_err::<_, anyhow::Error>(&shared, |a| {
         a.close();
         Ok(())
     })

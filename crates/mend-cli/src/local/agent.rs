@@ -284,7 +284,7 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
             let answer = journal
                 .lock()
                 .map_err(|_| anyhow::anyhow!("the journal worker stopped"))
-                .and_then(|mut j| j.answer(&query));
+                .and_then(|mut j| Ok(j.answer(&query)?));
             let _ = s.events.send(AgentEvent::Used);
             match answer {
                 Ok(bytes) => {
@@ -328,7 +328,7 @@ fn write_entry(journal: &crate::node::SharedJournal, e: wire::NewEntryRequest) -
     let mut a = journal
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
-    let me = a.unlocked.secrets.person_id.clone();
+    let me = a.device.secrets.person_id.clone();
     let id = mend_app::actions::write(a.store()?, &me, entry, e.private, chrono::Utc::now());
     a.release_unless_answering();
     Ok(id?)

@@ -3,4 +3,5 @@
 
 pub mod agent;
 pub mod client;
-pub mod wire;
+/// The protocol itself is mend-node's (serve's journal answers `Query` there).
+pub use mend_node::local_socket as wire;

@@ -2,16 +2,15 @@
 //! bytes between it and the sync core, and does all journal work off the async runtime.
 
 pub mod pair;
-mod peer_sync;
-mod served;
 
 use std::time::Duration;
 
 use anyhow::Result;
 use mend_net::{Multiaddr, NetConfig};
 
-pub use peer_sync::{answer, sync_with, Answer, Summary};
-pub use served::{ServedJournal, SharedJournal};
+pub use mend_node::{
+    answer, human_duration, sync_with, Answer, ServedJournal, SharedJournal, Summary,
+};
 
 use crate::cli::NetArgs;
 use crate::fail::fail;
@@ -60,12 +59,4 @@ pub fn net_config(identity_seed: [u8; 32], args: &NetArgs) -> Result<NetConfig> 
         ping_interval: PING_INTERVAL,
         ping_timeout: PING_TIMEOUT,
     })
-}
-
-pub fn human_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
 }

@@ -96,13 +96,13 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
     let journal_key = *unlocked.secrets.journal_key.expose();
     let my_key = unlocked.secrets.public_key_hex();
     let my_device = unlocked.secrets.device_name.clone();
-    let shared = ServedJournal::new(unlocked);
+    let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
     let timeout = Duration::from_secs(args.timeout);
     let config = net_config(seed, &args.net)?;
     let asked = args.for_whom;
     let args_yes = args.yes;
     super::runtime()?.block_on(async move {
-        let (people, legacy_heads) = ServedJournal::with(&shared, |a| {
+        let (people, legacy_heads) = ServedJournal::with_err::<_, anyhow::Error>(&shared, |a| {
             let journal = a.store()?.journal(Doc::Shared);
             let heads: Vec<[u8; 32]> = journal.legacy_heads().iter().map(|h| h.0).collect();
             Ok((journal.people()?.len(), heads))
@@ -248,7 +248,7 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                             )
                             .into());
                         }
-                        let admitted = ServedJournal::with(&shared, move |a| Ok(admit(a, &join, &by, for_whom)?.map(|p| (p, join)))).await?;
+                        let admitted = ServedJournal::with_err::<_, anyhow::Error>(&shared, move |a| Ok(admit(a, &join, &by, for_whom)?.map(|p| (p, join)))).await?;
                         let (person, join) = match admitted {
                             Ok(x) => x,
                             Err(AdmitError::ThirdPerson) => {
@@ -294,10 +294,13 @@ pub fn invite(unlocked: Unlocked, args: InviteArgs) -> Result<()> {
                 },
                 NetEvent::Request { peer, protocol: Protocol::Sync, request, reply } => {
                     match answer(&shared, peer, request).await? {
-                        Answer::Reply { response, finished, .. } => {
+                        Answer::Reply { response, finished, said, .. } => {
                             let _ = reply.send(response);
+                            for line in said {
+                                eprintln!("{line}");
+                            }
                             if finished && joined == Some(peer) {
-                                let n = ServedJournal::with(&shared, |a| Ok(a.store()?.journal(Doc::Shared).len())).await?;
+                                let n = ServedJournal::with_err::<_, anyhow::Error>(&shared, |a| Ok(a.store()?.journal(Doc::Shared).len())).await?;
                                 linger(&mut events, peer).await;
                                 println!("The new device has the journal ({n} entries). Done.");
                                 return Ok(());
@@ -470,7 +473,7 @@ pub fn join(
         }
         let key_file = home.read_key_file()?;
         let unlocked = Unlocked::from_parts(home, key_file, secrets);
-        let shared: SharedJournal = ServedJournal::new(unlocked);
+        let shared: SharedJournal = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
         let summary = sync_with(&shared, &net, inviter_peer, inviter_device).await.map_err(|e| {
             fail(
                 format!("paired, but the first sync failed: {e}"),

@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{anyhow, Result};
 use mend_app::device::Journaled;
 use mend_journal::{Device, JournalError, SyncState};
 use mend_net::{peer_id_from_public_key, PeerId};
 use mend_store::{Doc, Fingerprint, LockMode, Store};
 use mend_sync::SyncError;
 
-use crate::local::wire::{ReadAnswerRef, ReadQuery};
-use crate::unlock::Unlocked;
+use crate::local_socket::{ReadAnswerRef, ReadQuery};
+use crate::NodeError;
+
+type Result<T, E = NodeError> = std::result::Result<T, E>;
 
 /// Close the store (and release the home's lock) after this long without use: long enough to
 /// keep it across the rounds of one session, short enough that other commands barely wait.
@@ -38,7 +39,9 @@ struct Answering {
 type FileStamps = Vec<(u64, Option<SystemTime>)>;
 
 pub struct ServedJournal {
-    pub unlocked: Unlocked,
+    pub device: mend_app::Device,
+    /// Shows what opening the journal found that the person should know.
+    warn: fn(&[String]),
     store: Option<Store>,
     /// Sync states of the peers this device is answering, by device key, with when each was
     /// last used (a peer that vanished mid-session is forgotten after a while).
@@ -70,9 +73,12 @@ pub fn core(e: SyncError) -> JournalError {
 }
 
 impl ServedJournal {
-    pub fn new(unlocked: Unlocked) -> SharedJournal {
+    /// The journal of `device`, not opened yet; `warn` shows what opening it finds that the
+    /// person should know (a damaged tail dropped, say).
+    pub fn new(device: mend_app::Device, warn: fn(&[String])) -> SharedJournal {
         let mut a = ServedJournal {
-            unlocked,
+            device,
+            warn,
             store: None,
             answering: HashMap::new(),
             last_used: Instant::now(),
@@ -89,11 +95,21 @@ impl ServedJournal {
         shared: &SharedJournal,
         f: impl FnOnce(&mut ServedJournal) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        Self::with_err(shared, f).await
+    }
+
+    /// [`ServedJournal::with`], for work whose errors are of another type (a front end's).
+    pub async fn with_err<T, E>(
+        shared: &SharedJournal,
+        f: impl FnOnce(&mut ServedJournal) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
         let shared = shared.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = shared
-                .lock()
-                .map_err(|_| anyhow!("the journal worker stopped"))?;
+            let mut guard = shared.lock().map_err(|_| NodeError::WorkerStopped)?;
             // A panic in journal work (Automerge on a peer's message, say) must not leave a
             // half-changed document in memory: drop it, and the next use reloads from disk,
             // where only completed commits are.
@@ -101,10 +117,8 @@ impl ServedJournal {
                 .unwrap_or_else(|_| {
                     guard.store = None;
                     guard.answering.clear();
-                    Err(anyhow!(
-                        "journal work failed unexpectedly; nothing from it was kept and the \
-                         journal is read again from disk"
-                    ))
+                    guard.readable = None;
+                    Err(NodeError::Panicked.into())
                 });
             // What this process wrote is not news. Only while it holds the lock: once the lock
             // is given back another process may already be writing (see `release`).
@@ -113,7 +127,8 @@ impl ServedJournal {
             }
             out
         })
-        .await?
+        .await
+        .map_err(|_| NodeError::WorkerStopped)?
     }
 
     /// The open store, opening it (and taking the lock) if needed.
@@ -123,13 +138,14 @@ impl ServedJournal {
         self.last_used = Instant::now();
         let held = self.store.as_ref().is_some_and(Store::is_locked);
         if let Some(store) = self.store.as_mut().filter(|s| !s.is_locked()) {
-            let lock = self.unlocked.home.lock(LockMode::Write)?;
+            let lock = self.device.home.lock(LockMode::Write)?;
             if store.relock(lock).is_err() {
                 self.store = None; // another process compacted: load afresh
             }
         }
         if self.store.is_none() {
-            let mut store = self.unlocked.open(LockMode::Write)?;
+            let mut store = self.device.open(LockMode::Write, || {})?;
+            (self.warn)(store.warnings());
             // Sync answers first; the log is folded into a snapshot when the process is idle.
             store.defer_compaction();
             self.store = Some(store);
@@ -186,7 +202,7 @@ impl ServedJournal {
     }
 
     fn fingerprint(&self) -> FileStamps {
-        let root: PathBuf = self.unlocked.home_path();
+        let root: PathBuf = self.device.home_path();
         ["shared/snapshot", "shared/log"]
             .iter()
             .map(|f| {
@@ -210,10 +226,10 @@ impl ServedJournal {
     /// when last read (no lock taken), otherwise read again (through the read index) under the
     /// home's lock.
     fn readable(&mut self) -> Result<&Readable> {
-        let now = Store::journal_print(&self.unlocked.home);
+        let now = Store::journal_print(&self.device.home);
         let current = |r: &Readable| now.is_some() && r.print == now;
         if !self.readable.as_ref().is_some_and(current) {
-            let journal_id = self.unlocked.key_file.journal_id;
+            let journal_id = self.device.key_file.journal_id;
             let (docs, print) = self.store()?.entries_current()?;
             let journal = Journaled::new(docs, journal_id);
             self.release_unless_answering();
@@ -240,7 +256,7 @@ impl ServedJournal {
                 let store = self.store.as_mut().expect("just opened");
                 let report = mend_app::status::report(
                     store,
-                    &self.unlocked,
+                    &self.device,
                     cached.as_ref().map(|c| &c.journal.docs),
                 );
                 self.readable = cached;
@@ -251,7 +267,7 @@ impl ServedJournal {
     }
 
     pub fn my_key(&self) -> String {
-        self.unlocked.secrets.public_key_hex()
+        self.device.secrets.public_key_hex()
     }
 
     /// The other devices paired with this journal and not removed from it, by peer id. An
@@ -357,13 +373,16 @@ mod tests {
         )
         .unwrap();
         let (key_file, secrets) = home.unlock(&pass).unwrap();
-        let shared = ServedJournal::new(Unlocked::from_parts(home, key_file, secrets));
+        let shared = ServedJournal::new(
+            mend_app::Device::from_parts(home, key_file, secrets),
+            |_| {},
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         let heads = |shared: &SharedJournal| {
             rt.block_on(ServedJournal::with(shared, |a| {
-                Ok(a.store()?.journal_mut(Doc::Shared).heads())
+                Ok::<_, NodeError>(a.store()?.journal_mut(Doc::Shared).heads())
             }))
         };
         let before = heads(&shared).unwrap();

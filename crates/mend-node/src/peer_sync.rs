@@ -2,14 +2,23 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
 use mend_journal::{Device, Refused};
 use mend_net::{NetHandle, PeerId, Protocol};
 use mend_store::{Doc, RefusalNote, RollbackNote, Store};
 use mend_sync::{ends_session, respond, Refusal, Request, Response, Step, SyncSession};
 use serde::Serialize;
 
-use super::served::{core, initiate_key, ServedJournal, SharedJournal};
+use crate::served::{core, initiate_key, ServedJournal, SharedJournal};
+use crate::NodeError;
+
+type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+/// End the session with what the peer's answer means.
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(NodeError::Peer(format!($($t)*)))
+    };
+}
 
 /// What one session did, for the summary line.
 #[derive(Debug, Clone, Serialize)]
@@ -130,7 +139,7 @@ impl Summary {
             self.entries_sent,
             self.bytes_sent + self.bytes_received,
             self.rounds,
-            super::human_duration(self.elapsed)
+            crate::human_duration(self.elapsed)
         )
     }
 }
@@ -276,11 +285,13 @@ pub async fn sync_with(
 /// What answering a request led to.
 pub enum Answer {
     /// Send this reply. `finished` is true when the peer's session ended with it; `ended` then
-    /// says, for a session that finished well, who synced and what arrived (one line).
+    /// says, for a session that finished well, who synced and what arrived (one line). `said`:
+    /// lines a person watching should see now ("note: ...", "warning: ...").
     Reply {
         response: Response,
         finished: bool,
         ended: Option<String>,
+        said: Vec<String>,
     },
     /// Say nothing and close the connection: not a paired device, or not this journal.
     Refuse(&'static str),
@@ -302,16 +313,16 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
             if let Some(d) = a.removed_device(&peer)? {
                 // Not a stranger: a device this journal removed. It is told, and gets nothing.
                 tracing::warn!(%peer, "refused {}'s {}: it was removed", d.person, d.name);
-                eprintln!(
-                    "note: refused {}'s {}: it was removed from the journal",
-                    d.person, d.name
-                );
                 return Ok(Answer::Reply {
                     response: Response::Refused {
                         reason: Refusal::NotPaired,
                     },
                     finished: true,
                     ended: None,
+                    said: vec![format!(
+                        "note: refused {}'s {}: it was removed from the journal",
+                        d.person, d.name
+                    )],
                 });
             }
             return Ok(Answer::Refuse("not a paired device"));
@@ -335,21 +346,23 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                     },
                     finished: true,
                     ended: None,
+                    said: Vec::new(),
                 });
             }
         };
+        let mut said = Vec::new();
         if reply.admission.own_returned > 0 {
             note_rollback(store, reply.admission.own_returned, &device);
-            eprintln!(
+            said.push(format!(
                 "warning: {}",
                 rollback_line(reply.admission.own_returned, &device.person, &device.name)
-            );
+            ));
         }
         if !reply.admission.refused.is_empty() {
             // What passed is kept; the session ends, and its state is not saved: the peer
             // would only send the refused changes again.
             note_refusal(store, &device, &reply.admission.refused);
-            eprintln!(
+            said.push(format!(
                 "warning: {}",
                 refusal_line(
                     reply.admission.refused.len(),
@@ -357,7 +370,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                     &device.name,
                     &reasons(&reply.admission.refused)
                 )
-            );
+            ));
             return Ok(Answer::Reply {
                 response: Response::Refused {
                     reason: Refusal::BrokeRules {
@@ -366,6 +379,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                 },
                 finished: true,
                 ended: None,
+                said,
             });
         }
         let gained = store.journal(Doc::Shared).len().saturating_sub(before) as u32;
@@ -390,6 +404,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
             },
             finished,
             ended,
+            said,
         })
     })
     .await
