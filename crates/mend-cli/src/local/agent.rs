@@ -182,6 +182,15 @@ fn peer_uid(conn: &UnixStream) -> Result<u32> {
     }
 }
 
+impl AgentState {
+    /// The journal the serving node holds, while serve holds the key.
+    fn journal_if_unlocked(&self) -> Option<crate::node::SharedJournal> {
+        let unlocked = self.handover.lock().is_ok_and(|h| h.is_some());
+        let journal = self.journal.lock().ok().and_then(|j| j.clone());
+        journal.filter(|_| unlocked)
+    }
+}
+
 fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
     if peer_uid(&conn)? != s.uid {
         wire::send(
@@ -256,9 +265,7 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
             wire::send(&conn, &Reply::Ready { unlocked }, &[])?;
         }
         Request::Write { entry, .. } => {
-            let journal = s.journal.lock().ok().and_then(|j| j.clone());
-            let unlocked = s.handover.lock().is_ok_and(|h| h.is_some());
-            let Some(journal) = journal.filter(|_| unlocked) else {
+            let Some(journal) = s.journal_if_unlocked() else {
                 wire::send(&conn, &Reply::Locked, &[])?;
                 return Ok(());
             };
@@ -275,9 +282,7 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
             wire::send(&conn, &reply, &[])?;
         }
         Request::Query { query, .. } => {
-            let journal = s.journal.lock().ok().and_then(|j| j.clone());
-            let unlocked = s.handover.lock().is_ok_and(|h| h.is_some());
-            let Some(journal) = journal.filter(|_| unlocked) else {
+            let Some(journal) = s.journal_if_unlocked() else {
                 wire::send(&conn, &Reply::Locked, &[])?;
                 return Ok(());
             };
