@@ -225,40 +225,52 @@ impl ServedJournal {
     /// The entries as the files hold them now: from memory while the files are as they were
     /// when last read (no lock taken), otherwise read again (through the read index) under the
     /// home's lock.
-    fn readable(&mut self) -> Result<&Readable> {
+    /// Leaves the home's lock as it found it, or taken if it had to read.
+    fn refresh_readable(&mut self) -> Result<()> {
         let now = Store::journal_print(&self.device.home);
         let current = |r: &Readable| now.is_some() && r.print == now;
         if !self.readable.as_ref().is_some_and(current) {
             let journal_id = self.device.key_file.journal_id;
             let (docs, print) = self.store()?.entries_current()?;
             let journal = Journaled::new(docs, journal_id);
-            self.release_unless_answering();
             self.readable = Some(Readable { print, journal });
         }
-        Ok(self.readable.as_ref().expect("just read"))
+        Ok(())
     }
 
     /// Answer a reading command that runs through this serve: the answer, encoded (a
-    /// [`crate::local::wire::ReadAnswer`]).
+    /// [`crate::local_socket::ReadAnswer`]).
     pub fn answer(&mut self, query: &ReadQuery) -> Result<Vec<u8>> {
         let encode = |a: &ReadAnswerRef| Ok(postcard::to_allocvec(a)?);
         match query {
             ReadQuery::Read(q) => {
-                let all = self.readable()?.journal.readable();
+                let refreshed = self.refresh_readable();
+                self.release_unless_answering();
+                refreshed?;
+                let all = self
+                    .readable
+                    .as_ref()
+                    .expect("refreshed")
+                    .journal
+                    .readable();
                 encode(&ReadAnswerRef::Read(mend_app::queries::answer_refs(
                     &all, q,
                 )))
             }
             ReadQuery::Status => {
-                self.readable()?;
-                let cached = self.readable.take();
+                // Under the lock from the start: the entries status reads (and may publish
+                // keys after) are the files' as they stay until it is done.
                 self.store()?;
-                let store = self.store.as_mut().expect("just opened");
-                let report = mend_app::status::report(
-                    store,
-                    &self.device,
-                    cached.as_ref().map(|c| &c.journal.docs),
-                );
+                let refreshed = self.refresh_readable();
+                let cached = self.readable.take();
+                let report = refreshed.and_then(|()| {
+                    let store = self.store.as_mut().expect("just opened");
+                    Ok(mend_app::status::report(
+                        store,
+                        &self.device,
+                        cached.as_ref().map(|c| &c.journal.docs),
+                    )?)
+                });
                 self.readable = cached;
                 self.release_unless_answering();
                 encode(&ReadAnswerRef::Status(&report?))
