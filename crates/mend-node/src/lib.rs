@@ -10,12 +10,17 @@
 
 mod error;
 pub mod local_socket;
+mod loops;
 mod peer_sync;
 mod served;
 
 use std::time::Duration;
 
 pub use error::NodeError;
+pub use loops::{
+    publish_keys, serve_node, sync_once, Local, LocalEvent, NodeEnd, SharedWatcher, SyncOutcome,
+    Watcher,
+};
 pub use peer_sync::{
     answer, note_refusal, note_rollback, reasons, refusal_line, rollback_line, sync_with, Answer,
     Summary,

@@ -1,10 +1,9 @@
 //! `mend invite`, `join`, `sync`, `serve` and `devices`.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use mend_net::{start, NetEvent, PeerId, Protocol};
 use mend_store::{Doc, LockMode};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -14,9 +13,7 @@ use crate::cli::{
 };
 use crate::commands::init::{check_name, default_device_name};
 use crate::fail::fail;
-use crate::node::{
-    self, answer, net_config, parse_addrs, sync_with, Answer, ServedJournal, SharedJournal, Summary,
-};
+use crate::node::{self, net_config, parse_addrs, ServedJournal, SharedJournal};
 use crate::unlock::{self, Unlocked};
 use crate::{passphrase, render};
 
@@ -62,70 +59,6 @@ pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
     node::pair::join(home, a, pass, params, name, device)
 }
 
-/// Start a session with `peer` in the background; its outcome arrives on `done`.
-fn spawn_sync(
-    shared: &SharedJournal,
-    net: &mend_net::NetHandle,
-    peer: PeerId,
-    device: mend_journal::Device,
-    done: &mpsc::Sender<(PeerId, Result<Summary>)>,
-) {
-    let (shared, net, done) = (shared.clone(), net.clone(), done.clone());
-    tokio::spawn(async move {
-        let result = async {
-            net.dial_peer(peer).await?;
-            Ok::<_, anyhow::Error>(sync_with(&shared, &net, peer, device).await?)
-        }
-        .await;
-        let _ = done.send((peer, result)).await;
-    });
-}
-
-/// Answer a request from a peer: sync for paired devices; silence and a closed connection for
-/// anyone else (no hint that a journal exists).
-fn spawn_answer(
-    shared: &SharedJournal,
-    net: &mend_net::NetHandle,
-    peer: PeerId,
-    protocol: Protocol,
-    request: mend_sync::Request,
-    reply: tokio::sync::oneshot::Sender<mend_sync::Response>,
-    answered: Option<mpsc::UnboundedSender<PeerId>>,
-) {
-    let (shared, net) = (shared.clone(), net.clone());
-    tokio::spawn(async move {
-        let outcome = match protocol {
-            Protocol::Sync => answer(&shared, peer, request).await,
-            Protocol::Pair => Ok(Answer::Refuse("no invite is waiting")),
-        };
-        match outcome {
-            Ok(Answer::Reply {
-                response,
-                ended,
-                said,
-                ..
-            }) => {
-                let _ = reply.send(response);
-                for line in said {
-                    eprintln!("{line}");
-                }
-                // Serve says each session it answered and acts on what arrived.
-                if let (Some(line), Some(answered)) = (ended, &answered) {
-                    println!("{} {line}", chrono::Local::now().format("%H:%M:%S"));
-                    let _ = answered.send(peer);
-                }
-            }
-            Ok(Answer::Refuse(why)) => {
-                tracing::warn!(%peer, "closed a connection: {why}");
-                eprintln!("note: refused a connection from an unknown device ({peer}): {why}");
-                drop(reply);
-                let _ = net.disconnect(peer).await;
-            }
-            Err(e) => tracing::warn!(%peer, "answering failed: {e:#}"),
-        }
-    });
-}
-
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
@@ -144,108 +77,18 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("looking for paired devices…");
-    let results = node::runtime()?.block_on(async {
-        use mend_app::{Finished, SyncEffect, SyncEvent, SyncPlanner};
-        let (net, mut events) = start(config).await?;
-        let (done_tx, mut done_rx) = mpsc::channel(8);
-        let mut results: Vec<Summary> = Vec::new();
-        let mut failures: Vec<String> = Vec::new();
-        // Sessions that broke off, by device; a later success clears its entry.
-        let mut broken: HashMap<PeerId, String> = HashMap::new();
-        let mut interrupted = false;
-        // Ctrl-C is ours from the start, dials included.
-        let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        // Dial every --peer address at once; the answers arrive in the loop below.
-        let (dialed_tx, mut dialed_rx) = mpsc::channel(peers.len().max(1));
-        let mut dials_pending = peers.len();
-        // When to start, retry and stop is the planner's (mend-app); this loop carries it out.
-        let clock = tokio::time::Instant::now();
-        let mut plan = SyncPlanner::new(paired.keys().copied(), peers.len(), timeout);
-        for addr in peers {
-            let (net, dialed_tx) = (net.clone(), dialed_tx.clone());
-            tokio::spawn(async move {
-                let result = net.dial(addr.clone()).await;
-                let _ = dialed_tx.send((addr, result)).await;
-            });
-        }
-        let mut queue = std::collections::VecDeque::new();
-        let (why, unfinished) = 'run: loop {
-            while let Some(event) = queue.pop_front() {
-                for effect in plan.handle(event) {
-                    match effect {
-                        SyncEffect::StartSession(p) => {
-                            if let Some(d) = paired.get(&p) {
-                                spinner.set_message(format!("syncing with {}'s {}…", d.person, d.name));
-                                spawn_sync(&shared, &net, p, d.clone(), &done_tx);
-                            }
-                        }
-                        SyncEffect::Finish { why, unfinished } => break 'run (why, unfinished),
-                    }
-                }
-            }
-            let wake = clock + plan.next_wake();
-            tokio::select! {
-                Some((addr, dialed)) = dialed_rx.recv(), if dials_pending > 0 => {
-                    dials_pending -= 1;
-                    match dialed {
-                        Ok(peer) => {
-                            if !paired.contains_key(&peer) {
-                                failures.push(format!("{addr} is not a device paired with this journal"));
-                            }
-                            queue.push_back(SyncEvent::Dialled(Some(peer)));
-                        }
-                        Err(e) => {
-                            failures.push(e.to_string());
-                            queue.push_back(SyncEvent::Dialled(None));
-                        }
-                    }
-                }
-                ev = events.recv() => match ev {
-                    Some(NetEvent::Discovered(p)) | Some(NetEvent::Connected(p)) => {
-                        queue.push_back(SyncEvent::Found(p));
-                    }
-                    Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                        spawn_answer(&shared, &net, peer, protocol, request, reply, None);
-                    }
-                    Some(_) => {}
-                    // The network shell stopped: end here with what was received (saved).
-                    None => break 'run (Finished::AddressesDone, Vec::new()),
-                },
-                Some((peer, r)) = done_rx.recv() => {
-                    let ok = match r {
-                        Ok(s) => {
-                            spinner.println(s.line());
-                            results.push(s);
-                            broken.remove(&peer);
-                            true
-                        }
-                        Err(e) => {
-                            let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                            broken.insert(peer, format!("the session with {who} broke off: {e:#}"));
-                            false
-                        }
-                    };
-                    queue.push_back(SyncEvent::SessionEnded { peer, ok, at: clock.elapsed() });
-                }
-                _ = tokio::time::sleep_until(wake) => queue.push_back(SyncEvent::Tick(clock.elapsed())),
-                _ = ctrl_c.recv() => queue.push_back(SyncEvent::Interrupted),
-            }
-        };
-        match why {
-            Finished::Interrupted => interrupted = true,
-            Finished::TimedOut => {
-                for p in unfinished {
-                    let who = paired.get(&p).map_or_else(|| p.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                    broken.insert(p, format!("the session with {who} broke off: no answer within {} s", a.timeout));
-                }
-            }
-            Finished::AllSynced | Finished::AddressesDone => {}
-        }
-        failures.extend(broken.into_values());
-        anyhow::Ok((results, failures, interrupted))
+    let watcher = Arc::new(Printer {
+        spinner: Some(spinner.clone()),
     });
+    let outcome = node::runtime()?.block_on(mend_node::sync_once(
+        &shared, &paired, config, peers, timeout, watcher,
+    ));
     spinner.finish_and_clear();
-    let (results, failures, interrupted) = results?;
+    let mend_node::SyncOutcome {
+        results,
+        failures,
+        interrupted,
+    } = outcome?;
     if interrupted {
         return Err(fail(
             "the sync was interrupted",
@@ -253,7 +96,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         )
         .into());
     }
-    publish_keys(&shared)?;
+    mend_node::publish_keys(&shared)?;
     shared
         .lock()
         .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?
@@ -301,26 +144,6 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     Ok(())
 }
 
-/// After a sync, publish this device's keys for reveal-together rounds that are now complete;
-/// how many were published.
-fn publish_keys(shared: &SharedJournal) -> Result<usize> {
-    let mut a = shared
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the journal worker stopped"))?;
-    let me = a.device.secrets.person_id.clone();
-    let published = mend_app::together::publish_ready(a.store()?, &me)?;
-    a.release_unless_answering();
-    Ok(published)
-}
-
-/// Why a serving node stopped.
-enum NodeEnd {
-    /// Ctrl-C, a termination signal, or the network shell ended: serve stops.
-    Stopped,
-    /// `mend lock` or `--lock-after`: the key is to be forgotten; serve waits for `mend unlock`.
-    Locked,
-}
-
 pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
     use crate::local::agent::{handover_bytes, Agent, AgentEvent};
     use mend_app::{LockEvent, LockPlanner};
@@ -340,19 +163,30 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         lock_plan.handle(LockEvent::Unlocked {
             at: clock.elapsed(),
         });
-        let end = rt.block_on(serve_node(
-            unlocked,
-            &a,
-            agent.as_ref(),
-            &mut agent_rx,
+        let seed = unlocked.secrets.identity_seed;
+        let peers = parse_addrs(&a.net.peer)?;
+        let config = net_config(seed, &a.net)?;
+        let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
+        let hold = |journal: Option<SharedJournal>| {
+            if let Some(agent) = &agent {
+                agent.set_journal(journal);
+            }
+        };
+        let end = rt.block_on(mend_node::serve_node(
+            shared,
+            config,
+            peers,
+            mend_node::Local {
+                hold: &hold,
+                events: &mut agent_rx,
+            },
             &mut lock_plan,
             clock,
+            Arc::new(Printer { spinner: None }),
         ));
-        if let Some(agent) = &agent {
-            agent.set_journal(None);
-        }
+        hold(None);
         let end = end?;
-        if matches!(end, NodeEnd::Stopped) {
+        if matches!(end, mend_node::NodeEnd::Stopped) {
             break;
         }
         let Some(agent) = &agent else {
@@ -399,187 +233,29 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether another process changed the journal since serve last looked.
-async fn changed_here(shared: &SharedJournal) -> Result<bool> {
-    ServedJournal::with_err::<_, anyhow::Error>(shared, |a| {
-        let changed = a.changed_elsewhere();
-        a.close_if_idle();
-        Ok(changed)
-    })
-    .await
+/// What the node's loops say, printed: lines on stdout (above `mend sync`'s spinner, if one
+/// turns), notes and warnings on stderr.
+struct Printer {
+    spinner: Option<indicatif::ProgressBar>,
 }
 
-/// Serve the journal on the network with `unlocked` until stopped or locked.
-async fn serve_node(
-    unlocked: Unlocked,
-    a: &ServeArgs,
-    agent: Option<&crate::local::agent::Agent>,
-    agent_rx: &mut mpsc::UnboundedReceiver<crate::local::agent::AgentEvent>,
-    lock_plan: &mut mend_app::LockPlanner,
-    since: std::time::Instant,
-) -> Result<NodeEnd> {
-    use crate::local::agent::AgentEvent;
-    use mend_app::{LockEffect, LockEvent};
-    let seed = unlocked.secrets.identity_seed;
-    let who = format!(
-        "{} on {}",
-        unlocked.secrets.person_name, unlocked.secrets.device_name
-    );
-    let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
-    if let Some(agent) = agent {
-        agent.set_journal(Some(shared.clone()));
-    }
-    let peers = parse_addrs(&a.net.peer)?;
-    let config = net_config(seed, &a.net)?;
-    let mut end = NodeEnd::Stopped;
-    use mend_app::{Effect, Event, ServePlanner};
-    let (net, mut events) = start(config).await?;
-    let (done_tx, mut done_rx) = mpsc::channel(8);
-    let (answered_tx, mut answered_rx) = mpsc::unbounded_channel();
-    let mut paired: HashMap<PeerId, mend_journal::Device> = ServedJournal::with(&shared, |a| {
-        let p = a.paired();
-        a.release_unless_answering();
-        p
-    })
-    .await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    println!("Serving the journal as {who}. Listening on:");
-    for addr in net.listen_addrs().await? {
-        println!("  {addr}/p2p/{}", net.local_peer_id);
-    }
-    println!("Ctrl-C stops.");
-    // When to sync with whom is the planner's (mend-app); this loop only carries it out.
-    let clock = tokio::time::Instant::now();
-    let mut plan = ServePlanner::new(net.local_peer_id);
-    let mut queue = std::collections::VecDeque::from([Event::Started {
-        paired: paired.keys().copied().collect(),
-        at: clock.elapsed(),
-    }]);
-    for addr in peers {
-        if let Ok(p) = net.dial(addr).await {
-            queue.push_back(Event::Dialled(p));
+impl mend_node::Watcher for Printer {
+    fn say(&self, line: &str) {
+        match &self.spinner {
+            Some(s) => s.println(line),
+            None => println!("{line}"),
         }
     }
-    loop {
-        while let Some(event) = queue.pop_front() {
-            tracing::debug!(?event, "serve planner event");
-            let effects = plan.handle(event);
-            tracing::debug!(?effects, "serve planner effects");
-            for effect in effects {
-                match effect {
-                    Effect::Dial(p) => match net.dial_peer(p).await {
-                        Ok(_) => queue.push_back(Event::Dialled(p)),
-                        Err(_) => queue.push_back(Event::Disconnected(p)),
-                    },
-                    Effect::StartSession(p) => match paired.get(&p) {
-                        Some(d) => spawn_sync(&shared, &net, p, d.clone(), &done_tx),
-                        None => queue.push_back(Event::SessionEnded { peer: p, ok: false }),
-                    },
-                    Effect::PollLocal => {
-                        if changed_here(&shared).await? {
-                            queue.push_back(Event::LocalChange);
-                        }
-                    }
-                    // What arrived or was written may have removed or added a device.
-                    Effect::ReadPaired => {
-                        paired = ServedJournal::with(&shared, |a| {
-                            let p = a.paired();
-                            a.release_unless_answering();
-                            p
-                        })
-                        .await?;
-                        queue.push_back(Event::Paired(paired.keys().copied().collect()));
-                    }
-                    Effect::PublishKeys => {
-                        let shared = shared.clone();
-                        match tokio::task::spawn_blocking(move || publish_keys(&shared)).await? {
-                            // A key published here is a change of this device's own: push it.
-                            Ok(n) if n > 0 => queue.push_back(Event::LocalChange),
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!("publishing reveal-together keys failed: {e:#}")
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let wake = clock + plan.next_wake();
-        let lock_at = lock_plan
-            .next_wake()
-            .map(|w| tokio::time::Instant::from_std(since + w));
-        tokio::select! {
-            _ = ctrl_c.recv() => break,
-            _ = term.recv() => break,
-            ev = agent_rx.recv() => match ev {
-                // A command ran through serve: push what it wrote at once.
-                Some(AgentEvent::Used) => {
-                    lock_plan.handle(LockEvent::Used { at: since.elapsed() });
-                    if changed_here(&shared).await? {
-                        queue.push_back(Event::LocalChange);
-                    }
-                }
-                // Serve wrote an entry for a command: its own change, pushed at once.
-                Some(AgentEvent::Wrote) => {
-                    lock_plan.handle(LockEvent::Used { at: since.elapsed() });
-                    queue.push_back(Event::LocalChange);
-                }
-                Some(AgentEvent::Locked) => {
-                    end = NodeEnd::Locked;
-                    break;
-                }
-                Some(AgentEvent::Unlocked(_)) | None => {}
-            },
-            _ = async { tokio::time::sleep_until(lock_at.expect("checked")).await }, if lock_at.is_some() => {
-                if lock_plan.handle(LockEvent::Tick(since.elapsed())) == Some(LockEffect::Lock) {
-                    end = NodeEnd::Locked;
-                    break;
-                }
-            }
-            ev = events.recv() => match ev {
-                Some(NetEvent::Discovered(p)) => queue.push_back(Event::Discovered(p)),
-                Some(NetEvent::Connected(p)) => queue.push_back(Event::Connected(p)),
-                Some(NetEvent::Disconnected(p)) => queue.push_back(Event::Disconnected(p)),
-                Some(NetEvent::Request { peer, protocol, request, reply }) => {
-                    spawn_answer(&shared, &net, peer, protocol, request, reply, Some(answered_tx.clone()));
-                }
-                Some(NetEvent::BadInput { peer, why }) => {
-                    eprintln!("note: closed a connection that sent something unreadable ({peer}): {why}");
-                }
-                Some(_) => {}
-                None => break,
-            },
-            Some(peer) = answered_rx.recv() => queue.push_back(Event::Answered(peer)),
-            Some((peer, r)) = done_rx.recv() => {
-                match &r {
-                    Ok(s) => {
-                        println!("{} {}", chrono::Local::now().format("%H:%M:%S"), s.line());
-                        for w in s.rollback().into_iter().chain(s.refusal()) {
-                            eprintln!("warning: {w}");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::info!(%peer, "sync did not complete: {e:#}");
-                        let who = paired.get(&peer).map_or_else(|| peer.to_string(), |d| format!("{}'s {}", d.person, d.name));
-                        println!(
-                            "{} The sync with {who} did not finish ({e:#}); what arrived is saved, and it is tried again when the device is back.",
-                            chrono::Local::now().format("%H:%M:%S")
-                        );
-                    }
-                }
-                queue.push_back(Event::SessionEnded { peer, ok: r.is_ok() });
-            }
-            _ = tokio::time::sleep_until(wake) => queue.push_back(Event::Tick(clock.elapsed())),
+
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn doing(&self, what: &str) {
+        if let Some(s) = &self.spinner {
+            s.set_message(what.to_owned());
         }
     }
-    ServedJournal::with_err::<_, anyhow::Error>(&shared, |a| {
-        a.close();
-        Ok(())
-    })
-    .await?;
-    Ok(end)
 }
 
 pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {

@@ -28,18 +28,8 @@ const SERVED_FD: i32 = 3;
 /// The most bytes of secrets a pipe may carry (a journal id and a key file's payload).
 pub const HANDOVER_MAX: usize = 4096;
 
-/// What the socket tells the serve loop.
-#[derive(Debug)]
-pub enum AgentEvent {
-    /// A command ran (to its end) through the serve.
-    Used,
-    /// The serve wrote an entry into its own journal for a command: push it.
-    Wrote,
-    /// `mend lock`: the key is forgotten already; stop using it.
-    Locked,
-    /// `mend unlock`: the secrets to use now (journal id and secrets, as handed over).
-    Unlocked(Zeroizing<Vec<u8>>),
-}
+/// What the socket tells the serve loop (mend-node's, which acts on it).
+pub use mend_node::LocalEvent as AgentEvent;
 
 struct AgentState {
     /// `journal id (16) | secrets`, while unlocked.

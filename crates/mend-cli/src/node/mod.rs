@@ -8,9 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use mend_net::{Multiaddr, NetConfig};
 
-pub use mend_node::{
-    answer, human_duration, sync_with, Answer, ServedJournal, SharedJournal, Summary,
-};
+pub use mend_node::{answer, human_duration, sync_with, Answer, ServedJournal, SharedJournal};
 
 use crate::cli::NetArgs;
 use crate::fail::fail;
