@@ -130,7 +130,7 @@ impl<'a> From<&'a Entry> for RowRef<'a> {
 
 impl From<&Entry> for EntryRow {
     fn from(e: &Entry) -> Self {
-        let Entry {
+        let RowRef {
             id,
             author,
             author_id,
@@ -143,42 +143,39 @@ impl From<&Entry> for EntryRow {
             kind,
             private,
             conflicting_texts,
-            extra:
-                Extra {
-                    refers_to,
-                    every,
-                    until,
-                    feelings,
-                    shared_at,
-                    retracted_at,
-                    retracted_by,
-                    prompt,
-                    sealed,
-                },
-        } = e.clone();
-        let opt = |t: Option<DateTime<Utc>>| t.as_ref().map(moment);
-        EntryRow {
-            id,
-            author,
-            author_id,
-            created_at: moment(&created_at),
-            written_at: moment(&written_at),
-            edited_at: opt(edited_at),
-            text,
-            tags,
-            mood,
-            kind: kind.as_str().to_owned(),
-            private,
-            conflicting_texts,
             refers_to,
             every,
-            until: opt(until),
+            until,
             feelings,
-            shared_at: opt(shared_at),
-            retracted_at: opt(retracted_at),
+            shared_at,
+            retracted_at,
             retracted_by,
             prompt,
             sealed,
+        } = RowRef::from(e);
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        EntryRow {
+            id: id.to_owned(),
+            author: author.to_owned(),
+            author_id: author_id.to_owned(),
+            created_at,
+            written_at,
+            edited_at,
+            text: text.to_owned(),
+            tags: tags.to_vec(),
+            mood,
+            kind: kind.to_owned(),
+            private,
+            conflicting_texts: conflicting_texts.to_vec(),
+            refers_to: owned(refers_to),
+            every: owned(every),
+            until,
+            feelings: feelings.to_vec(),
+            shared_at,
+            retracted_at,
+            retracted_by: owned(retracted_by),
+            prompt: owned(prompt),
+            sealed: owned(sealed),
         }
     }
 }
