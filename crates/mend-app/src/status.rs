@@ -99,7 +99,7 @@ pub struct Status {
     pub standings: Vec<Standing>,
 }
 
-/// How many notes of each kind [`status`] reports.
+/// How many notes of each kind [`status_of`] reports.
 const NOTES_SHOWN: usize = 3;
 
 /// This device and its home, for `mend status`.
@@ -171,13 +171,8 @@ pub fn report(
     })
 }
 
-/// Where things stand for person `me` on the device with key `my_key`.
-pub fn status(store: &mut Store, me: &str, my_key: &str) -> Result<Status, AppError> {
-    let entries = store.entries()?;
-    status_of(store, me, my_key, &entries)
-}
-
-/// [`status`] over both documents' `entries` as the store holds them.
+/// Where things stand for person `me` on the device with key `my_key`, over both documents'
+/// `entries` as the store holds them.
 pub fn status_of(
     store: &mut Store,
     me: &str,

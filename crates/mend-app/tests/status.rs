@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use mend_app::actions::write;
-use mend_app::status::status;
+use mend_app::status::status_of;
 use mend_journal::{Kind, NewEntry};
 
 mod common;
@@ -44,7 +44,8 @@ fn status_counts_entries_by_author_and_lists_open_requests() {
     let my_key = store.journal(mend_store::Doc::Shared).devices().unwrap()[0]
         .key
         .clone();
-    let st = status(&mut store, &alex.id, &my_key).unwrap();
+    let entries = store.entries().unwrap();
+    let st = status_of(&mut store, &alex.id, &my_key, &entries).unwrap();
     assert_eq!(st.people, vec!["Alex".to_owned()]);
     assert_eq!((st.shared_entries, st.private_entries), (2, 1));
     assert_eq!(st.by_author.get("Alex"), Some(&2));
