@@ -13,6 +13,7 @@ use automerge::sync::SyncDoc;
 use automerge::{Change, ChangeHash, ReadDoc};
 
 use crate::rules::{causal_order, Checker, Refused};
+use crate::shape::Actors;
 use crate::signed::{decode_pairs, encode_pairs, verify, verify_all, Sig};
 use crate::{FastSet, Journal, JournalError, SyncState};
 
@@ -243,7 +244,23 @@ impl Journal {
         Ok(admission)
     }
 
-    fn holds(&self, hash: &ChangeHash) -> bool {
+    /// The actors of the document as it is now (`crate::shape`), from the cached ones.
+    pub(crate) fn held_actors(&mut self) -> Actors {
+        let heads = self.doc.get_heads();
+        match self.actors.take() {
+            Some((at, actors)) if at == heads => {
+                self.actors = Some((at, actors.clone()));
+                actors
+            }
+            cached => {
+                let actors = Actors::of(&mut self.doc, cached);
+                self.actors = Some((heads, actors.clone()));
+                actors
+            }
+        }
+    }
+
+    pub(crate) fn holds(&self, hash: &ChangeHash) -> bool {
         !ReadDoc::get_missing_deps(&self.doc, &[*hash]).contains(hash)
     }
 
@@ -278,21 +295,47 @@ impl Journal {
         let (old, rest): (Vec<Change>, Vec<Change>) = ordered
             .into_iter()
             .partition(|c| trusted.contains(&c.hash()));
-        let mut admission = Admission {
-            applied: old.len(),
-            ..Admission::default()
-        };
+        let mut admission = Admission::default();
+        let mut actors = self.held_actors();
         if !old.is_empty() {
-            self.doc.apply_changes(old)?;
+            // Trusted history is not checked against the rules, but Automerge's own
+            // assumptions hold of it too (`crate::shape`).
+            let mut bad: HashSet<ChangeHash> = HashSet::new();
+            let mut sound = Vec::with_capacity(old.len());
+            for change in old {
+                let hash = change.hash();
+                let why = if change.deps().iter().any(|d| bad.contains(d)) {
+                    Err("it depends on a change that was refused".to_owned())
+                } else {
+                    actors.check(&change)
+                };
+                match why {
+                    Ok(()) => {
+                        actors.add(&change);
+                        sound.push(change);
+                    }
+                    Err(why) => {
+                        bad.insert(hash);
+                        admission.refused.push(Refused {
+                            hash,
+                            device: None,
+                            why,
+                        });
+                    }
+                }
+            }
+            admission.applied = sound.len();
+            self.doc.apply_changes(sound)?;
+            self.actors = Some((self.doc.get_heads(), actors.clone()));
         }
-        let verdict = self.check_batch(&rest, &sigs);
+        let verdict = self.check_batch(&rest, &sigs, &actors);
         let Verdict {
             accepted: accepted_at,
             refused,
             waiting: waiting_at,
             ..
         } = verdict;
-        admission.refused = refused;
+        admission.refused.extend(refused);
         let mut accepted = Vec::with_capacity(accepted_at.len());
         let mut waiting: HashMap<ChangeHash, (Change, Option<Sig>)> = HashMap::new();
         for (i, change) in rest.into_iter().enumerate() {
@@ -317,8 +360,13 @@ impl Journal {
 
     /// Check `rest` (in causal order) against the rules: which are accepted, refused, or wait
     /// for dependencies that have not arrived (by position).
-    fn check_batch(&self, rest: &[Change], sigs: &HashMap<ChangeHash, Sig>) -> Verdict {
-        let (verdict, removed) = self.check_pass(rest, sigs, HashMap::new());
+    fn check_batch(
+        &self,
+        rest: &[Change],
+        sigs: &HashMap<ChangeHash, Sig>,
+        actors: &Actors,
+    ) -> Verdict {
+        let (verdict, removed) = self.check_pass(rest, sigs, actors, HashMap::new());
         if removed.is_empty() {
             return verdict;
         }
@@ -352,7 +400,7 @@ impl Journal {
         if !late {
             return verdict;
         }
-        self.check_pass(rest, sigs, before).0
+        self.check_pass(rest, sigs, actors, before).0
     }
 
     /// One pass of the rules over a batch; also which devices its accepted changes removed.
@@ -366,10 +414,11 @@ impl Journal {
         &self,
         rest: &[Change],
         sigs: &HashMap<ChangeHash, Sig>,
+        actors: &Actors,
         removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
     ) -> (Verdict, Vec<([u8; 16], ChangeHash)>) {
         let jid = self.journal_id;
-        let mut checker = Checker::new(&self.doc, jid);
+        let mut checker = Checker::new(&self.doc, jid).with_actors(actors.clone());
         checker.refuse_after_removal(removed_after.clone());
         let items = checker.signatures_ahead(rest, sigs);
         let (pass, deferred, verdicts) = std::thread::scope(|scope| {
@@ -391,7 +440,7 @@ impl Journal {
         {
             return pass;
         }
-        let mut checker = Checker::new(&self.doc, jid);
+        let mut checker = Checker::new(&self.doc, jid).with_actors(actors.clone());
         checker.refuse_after_removal(removed_after);
         checker.take_verdicts(&items, &verdicts);
         self.rules_pass(&mut checker, rest, sigs)

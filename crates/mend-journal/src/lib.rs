@@ -18,6 +18,7 @@ mod reading;
 mod registry;
 mod row;
 mod rules;
+mod shape;
 mod signed;
 mod tags;
 mod writing;

@@ -59,6 +59,9 @@ pub struct Journal {
     /// Changes that arrived before their dependencies, held outside the document until those
     /// come and they can be checked (`crate::inbound`), with their signatures.
     pub(crate) waiting: HashMap<ChangeHash, (automerge::Change, Option<Sig>)>,
+    /// The actors of the document as of some heads (`crate::shape`), brought up to date when
+    /// changes arrive.
+    pub(crate) actors: Option<(Vec<ChangeHash>, crate::shape::Actors)>,
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> ScalarValue {
@@ -90,6 +93,7 @@ impl Journal {
             sigs: HashMap::new(),
             legacy_heads: Vec::new(),
             waiting: HashMap::new(),
+            actors: None,
         }
     }
 
@@ -171,6 +175,16 @@ impl Journal {
     /// record, or the private journal's log, which only this device ever writes). Nothing is
     /// checked: see [`Journal::apply_signed`] for everything else.
     pub fn apply_own_unsigned(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        // Not checked against the rules, but against what Automerge assumes (`crate::shape`):
+        // damaged or planted bytes are an error, never a panic.
+        let changes = crate::rules::causal_order(crate::split_changes(bytes)?);
+        let mut actors = self.held_actors();
+        for change in changes.iter().filter(|c| !self.holds(&c.hash())) {
+            actors.check(change).map_err(|why| {
+                JournalError::MalformedSync(format!("a change of this device's own log: {why}"))
+            })?;
+            actors.add(change);
+        }
         self.doc.load_incremental(bytes)?;
         self.check_schema()
     }

@@ -152,6 +152,8 @@ pub struct Checker<'a> {
     /// Devices removed in this batch, and the only changes of theirs the batch may still hold:
     /// those the removal came after (set by [`Checker::refuse_after_removal`] for a second pass).
     removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
+    /// The actors whose changes are held, and those accepted so far in this batch.
+    actors: crate::shape::Actors,
 }
 
 fn text(v: &ScalarValue) -> Option<&str> {
@@ -242,6 +244,7 @@ impl<'a> Checker<'a> {
             deferred: Vec::new(),
             removed_here: Vec::new(),
             removed_after: HashMap::new(),
+            actors: crate::shape::Actors::default(),
         };
         for (name, kind) in [
             ("people", RootMap::People),
@@ -364,6 +367,13 @@ impl<'a> Checker<'a> {
         self.removed_after = removed;
     }
 
+    /// The actors whose changes the document holds ([`crate::shape`]): a change is checked
+    /// against them before any rule, as Automerge needs.
+    pub(crate) fn with_actors(mut self, actors: crate::shape::Actors) -> Self {
+        self.actors = actors;
+        self
+    }
+
     /// Whether `hash` is one this checker has refused (or a change that depends on one).
     pub fn is_refused(&self, hash: &ChangeHash) -> bool {
         self.refused.contains(hash)
@@ -386,6 +396,7 @@ impl<'a> Checker<'a> {
                     self.removed_here.push((actor_of(&key), hash));
                 }
                 self.adopt(plan);
+                self.actors.add(change);
                 self.batch_deps.insert(hash, change.deps().to_vec());
                 self.accepted.insert(hash);
                 Ok(())
@@ -412,6 +423,7 @@ impl<'a> Checker<'a> {
                 return Err("it depends on a change this device does not hold".into());
             }
         }
+        self.actors.check(change)?;
         let plan = self.read_plan(change)?;
         let genesis = !plan.root_maps.is_empty() || !plan.root.is_empty();
         let actor = <[u8; 16]>::try_from(change.actor_id().to_bytes())

@@ -191,3 +191,66 @@ fn an_edit_read_back_with_the_change_before_it_is_not_refused() {
         "Sam's words, edited"
     );
 }
+
+/// Sam's next honest change (a new tag on Sam's entry), expanded so that it can be edited.
+fn next_change(sam: &mut Journal, key: &Signer) -> automerge::ExpandedChange {
+    let id = "e".repeat(32);
+    let doc = sam.doc_mut();
+    doc.set_actor(ActorId::from(key.actor().to_vec()));
+    let heads = doc.get_heads();
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    let (_, e) = doc.get(&entries, id.as_str()).unwrap().unwrap();
+    doc.put(&e, "tags", "two").unwrap();
+    doc.commit_with(CommitOptions::default().with_message("edit"));
+    let mut expanded = doc.get_changes(&heads).remove(0).decode();
+    expanded.hash = None;
+    expanded
+}
+
+/// What Automerge assumes of a change and does not check: that it continues its actor's
+/// history and names only actors it knows. A change that breaks it crashes a plain document
+/// (the panic a modified program could cause on its partner's laptop at every sync) or holds
+/// two operations under one id; every such change is refused before Automerge sees it.
+#[test]
+fn changes_that_do_not_follow_their_actors_history_are_refused_not_a_crash() {
+    let stranger = ActorId::from(vec![0xee; 16]);
+    type Forge = Box<dyn Fn(&mut automerge::ExpandedChange)>;
+    let forgeries: Vec<(&str, Forge)> = vec![
+        (
+            "refers to an actor",
+            Box::new(|c| {
+                let op = c.operations.iter_mut().next().unwrap();
+                op.pred = automerge::legacy::SortedVec::from(vec![automerge::legacy::OpId(
+                    1,
+                    stranger.clone(),
+                )]);
+            }),
+        ),
+        ("last change held is 1", Box::new(|c| c.seq = 3)),
+        (
+            "reuses operation ids",
+            Box::new(|c| c.start_op = std::num::NonZeroU64::new(1).unwrap()),
+        ),
+    ];
+    for (why, forge) in forgeries {
+        let (mut alex, mut sam, key, _) = setup();
+        let mut expanded = next_change(&mut sam, &key);
+        forge(&mut expanded);
+        let forged = Change::from(expanded);
+        if why == "refers to an actor" {
+            let mut plain = alex.doc_mut().fork();
+            let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = plain.apply_changes([forged.clone()]);
+            }));
+            assert!(crashed.is_err(), "the forgery crashes a plain document");
+        }
+        let before = alex.heads();
+        let refused = offer(&mut alex, &forged, &key);
+        assert!(
+            refused.iter().any(|w| w.contains(why)),
+            "{why}: {refused:?}"
+        );
+        assert_eq!(alex.heads(), before, "{why}: nothing was applied");
+        assert_eq!(alex.entry(&"e".repeat(32)).unwrap().tags, vec!["one"]);
+    }
+}
