@@ -214,7 +214,7 @@ fn next_change(sam: &mut Journal, key: &Signer) -> automerge::ExpandedChange {
 #[test]
 fn changes_that_do_not_follow_their_actors_history_are_refused_not_a_crash() {
     let stranger = ActorId::from(vec![0xee; 16]);
-    type Forge = Box<dyn Fn(&mut automerge::ExpandedChange)>;
+    type Forge<'a> = Box<dyn Fn(&mut automerge::ExpandedChange) + 'a>;
     let forgeries: Vec<(&str, Forge)> = vec![
         (
             "refers to an actor",
