@@ -307,7 +307,9 @@ impl Journal {
                 let why = if change.deps().iter().any(|d| bad.contains(d)) {
                     Err("it depends on a change that was refused".to_owned())
                 } else {
-                    actors.check(&change)
+                    actors
+                        .check(&change)
+                        .and_then(|()| crate::shape::actors_in_bounds(&change))
                 };
                 match why {
                     Ok(()) => {

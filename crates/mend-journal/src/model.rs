@@ -180,9 +180,12 @@ impl Journal {
         let changes = crate::rules::causal_order(crate::split_changes(bytes)?);
         let mut actors = self.held_actors();
         for change in changes.iter().filter(|c| !self.holds(&c.hash())) {
-            actors.check(change).map_err(|why| {
-                JournalError::MalformedSync(format!("a change of this device's own log: {why}"))
-            })?;
+            actors
+                .check(change)
+                .and_then(|()| crate::shape::actors_in_bounds(change))
+                .map_err(|why| {
+                    JournalError::MalformedSync(format!("a change of this device's own log: {why}"))
+                })?;
             actors.add(change);
         }
         self.doc.load_incremental(bytes)?;

@@ -424,6 +424,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.actors.check(change)?;
+        crate::shape::actors_in_bounds(change)?;
         let plan = self.read_plan(change)?;
         let genesis = !plan.root_maps.is_empty() || !plan.root.is_empty();
         let actor = <[u8; 16]>::try_from(change.actor_id().to_bytes())

@@ -75,6 +75,90 @@ impl Actors {
     }
 }
 
+/// Whether every operation of `change` names an actor the change lists. Automerge parses a
+/// change without checking this and panics when it reads one that does not (`Change::decode`,
+/// which the rules use), so the operation columns' actor indices are read here first: the
+/// columns of type actor (object, key and predecessor actors), each run-length encoded
+/// unsigned LEB128 (`docs/format.md` points at Automerge's storage format).
+pub(crate) fn actors_in_bounds(change: &Change) -> Result<(), String> {
+    let listed = 1 + change.other_actor_ids().len() as u64;
+    let malformed = || "its operations cannot be read".to_owned();
+    let columns = op_columns(change.raw_bytes()).ok_or_else(malformed)?;
+    for column in columns {
+        let mut input = column;
+        while !input.is_empty() {
+            let count = leb128::read::signed(&mut input).map_err(|_| malformed())?;
+            let values = match count {
+                n if n > 0 => 1,
+                n if n < 0 => n.unsigned_abs(),
+                _ => {
+                    leb128::read::unsigned(&mut input).map_err(|_| malformed())?;
+                    0
+                }
+            };
+            for _ in 0..values {
+                let actor = leb128::read::unsigned(&mut input).map_err(|_| malformed())?;
+                if actor >= listed {
+                    return Err("an operation of it names an actor the change does not list".into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The data of the actor columns of a change chunk (`raw_bytes`: uncompressed, header
+/// included), or `None` if the chunk does not read as one.
+fn op_columns(mut chunk: &[u8]) -> Option<Vec<&[u8]>> {
+    fn uleb(input: &mut &[u8]) -> Option<u64> {
+        leb128::read::unsigned(input).ok()
+    }
+    fn skip<'a>(input: &mut &'a [u8], n: u64) -> Option<&'a [u8]> {
+        let n = usize::try_from(n).ok()?;
+        let (head, rest) = (input.get(..n)?, input.get(n..)?);
+        *input = rest;
+        Some(head)
+    }
+    const ACTOR_TYPE: u64 = 1;
+    // Magic bytes, checksum, chunk type (1: change), length.
+    skip(&mut chunk, 8)?;
+    if skip(&mut chunk, 1)? != [1] {
+        return None;
+    }
+    let len = uleb(&mut chunk)?;
+    let mut body = skip(&mut chunk, len)?;
+    let deps = uleb(&mut body)?;
+    skip(&mut body, deps.checked_mul(32)?)?;
+    let actor = uleb(&mut body)?;
+    skip(&mut body, actor)?;
+    uleb(&mut body)?; // seq
+    uleb(&mut body)?; // start op
+    leb128::read::signed(&mut body).ok()?; // time
+    let message = uleb(&mut body)?;
+    skip(&mut body, message)?;
+    let others = uleb(&mut body)?;
+    for _ in 0..others {
+        let n = uleb(&mut body)?;
+        skip(&mut body, n)?;
+    }
+    let count = uleb(&mut body)?;
+    let mut specs = Vec::new();
+    for _ in 0..count.min(1024) {
+        specs.push((uleb(&mut body)?, uleb(&mut body)?));
+    }
+    if count > 1024 {
+        return None;
+    }
+    let mut columns = Vec::new();
+    for (spec, len) in specs {
+        let data = skip(&mut body, len)?;
+        if spec & 0b111 == ACTOR_TYPE {
+            columns.push(data);
+        }
+    }
+    Some(columns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +209,50 @@ mod tests {
         let caught_up = Actors::of(&mut fresh, Some((heads, cached)));
         assert!(caught_up.check(&all[2]).is_err());
         caught_up.check(&from_b).unwrap();
+    }
+
+    #[test]
+    fn an_operation_naming_an_actor_the_change_does_not_list_is_found() {
+        let mut a = AutoCommit::new();
+        a.put(ROOT, "x", 1).unwrap();
+        a.commit();
+        let mut b = a.fork();
+        b.put(ROOT, "x", 2).unwrap();
+        b.commit();
+        let honest = b.get_last_local_change().unwrap();
+        actors_in_bounds(&honest).unwrap();
+        assert!(op_columns(honest.raw_bytes()).is_some_and(|c| !c.is_empty()));
+        // The pred actor column says 1 (the other actor): make it 5, a literal run of one,
+        // and fix the chunk's checksum so that Automerge reads it.
+        let mut expanded = honest.decode();
+        expanded.hash = None;
+        let rebuilt = Change::from(expanded);
+        let raw = rebuilt.raw_bytes().to_vec();
+        let mut forged = None;
+        for i in 0..raw.len() - 1 {
+            // A literal run of one (-1 = 0x7f) of actor 1 as the last column's run.
+            if raw[i] == 0x7f && raw[i + 1] == 0x01 {
+                let mut bytes = raw.clone();
+                bytes[i + 1] = 0x05;
+                if let Some(c) = rechecksum(bytes).and_then(|b| Change::from_bytes(b).ok()) {
+                    if actors_in_bounds(&c).is_err() {
+                        forged = Some(c);
+                        break;
+                    }
+                }
+            }
+        }
+        let forged = forged.expect("a forged actor index");
+        let crashed = std::panic::catch_unwind(|| forged.decode());
+        assert!(crashed.is_err(), "Automerge panics reading it");
+    }
+
+    /// The chunk with its checksum set to its contents' (the first four bytes of SHA-256 over
+    /// the chunk type, length and body).
+    fn rechecksum(mut bytes: Vec<u8>) -> Option<Vec<u8>> {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(&bytes[8..]);
+        bytes[4..8].copy_from_slice(&hash[..4]);
+        Some(bytes)
     }
 }
