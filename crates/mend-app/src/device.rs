@@ -33,12 +33,7 @@ impl Device {
         params: KdfParams,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Self, AppError> {
-        if home.is_initialised() {
-            return Err(StoreError::AlreadyInitialised {
-                home: home.root().to_owned(),
-            }
-            .into());
-        }
+        check_uninitialised(&home)?;
         let secrets = DeviceSecrets {
             journal_key: JournalKey::generate()?,
             identity_seed: random_bytes()?,
@@ -158,6 +153,17 @@ impl Device {
 
 /// Every entry of both documents (shared, then private), with the reveal-together answers this
 /// device may read opened.
+/// A home about to hold a new journal (created or joined) must hold none yet.
+pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
+    if home.is_initialised() {
+        return Err(StoreError::AlreadyInitialised {
+            home: home.root().to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 pub fn all_entries(store: &Store) -> Result<Vec<Entry>, AppError> {
     Ok(readable_entries(store.entries()?, store.journal_id()))
 }

@@ -31,3 +31,26 @@ pub use error::AppError;
 pub use lock_plan::{LockEffect, LockEvent, LockPlanner};
 pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};
 pub use sync_plan::{Finished, SyncEffect, SyncEvent, SyncPlanner, RETRY_AFTER};
+
+/// The journal's model as front ends name it: entries and their kinds, the practices' pure
+/// rules and texts, the import formats. (`Device` here is a registry record; the unlocked
+/// device is [`crate::Device`].)
+pub mod model {
+    pub use mend_journal::{
+        acknowledgment_template, all_prompts, empty_sections, inline_tags, merge_tags,
+        normalize_tag, parse_import, promise_records, prompt, prompt_for_day, responses_to,
+        search_matches, trends, valid_name, Device, Entry, EntryEdit, Extra, Filter, ImportFile,
+        JournalError, Kind, MendExport, NewEntry, Person, PromiseRecord, Removal, Trends, Version,
+        WeekTrend, TEXT_MAX_BYTES,
+    };
+}
+
+/// The home on disk as front ends name it: which document, which lock, its errors.
+pub mod store {
+    pub use mend_store::{Doc, Entries, Home, LockMode, Store, StoreError};
+}
+
+/// The passphrase, its key derivation and the device's secrets, as front ends handle them.
+pub mod secrets {
+    pub use mend_crypto::{CryptoError, DeviceSecrets, ExposeSecret, KdfParams, Passphrase};
+}

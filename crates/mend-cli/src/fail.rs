@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use mend_crypto::CryptoError;
-use mend_journal::JournalError;
-use mend_store::StoreError;
+use mend_app::model::JournalError;
+use mend_app::secrets::CryptoError;
+use mend_app::store::StoreError;
 
 /// An error the user caused, with the next step to take.
 #[derive(Debug)]
@@ -113,6 +113,11 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
                 c.to_string(),
                 "nothing was changed; this looks like damaged input".into(),
             ),
+            NodeError::Pairing(p) => (p.to_string(), pairing_hint(p).into()),
+            NodeError::BadAddress(_) => (
+                n.to_string(),
+                "use the form /ip4/192.168.1.20/tcp/4001 (as `mend invite` prints)".into(),
+            ),
             other => (
                 other.to_string(),
                 "nothing more was written; if this keeps happening, run with RUST_LOG=debug and \
@@ -141,6 +146,47 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
         "nothing more was written; if this keeps happening, run with RUST_LOG=debug and report it"
             .into(),
     )
+}
+
+/// What to do after pairing failed.
+fn pairing_hint(p: &mend_node::pairing::PairingFailed) -> &'static str {
+    use mend_node::pairing::PairingFailed as P;
+    match p {
+        P::NoJournalYet => "run `mend sync` with a paired device first",
+        P::PartnerAlreadyJoined => {
+            "to add another device of yours, run `mend invite --for me`; your partner adds \
+             theirs from one of their own devices"
+        }
+        P::NoneJoined(_) => "run `mend invite` again when the other laptop is ready",
+        P::Cancelled => "run `mend invite` again when ready",
+        P::CodeMismatchThere => "run `mend invite` again and type the new code carefully",
+        P::Protocol(_) | P::Refused(_) => "run `mend invite` again and retry",
+        P::KeyMismatch | P::BadNames(_) | P::NetworkStopped => "run `mend invite` again",
+        P::NotConfirmed => {
+            "run `mend invite` again; answer y only when both screens show the same six digits"
+        }
+        P::CannotConfirm => "run `mend invite` in a terminal, or with --yes in a script you trust",
+        P::Gone => "run `mend invite` again, and `mend join` with its new code",
+        P::ThirdPerson => {
+            "a device can join as one of them: use the same --name as on their other device"
+        }
+        P::NotAdded(_) => "nothing was added to the journal; run `mend invite` again",
+        P::BadCode(_) => "type the code exactly as `mend invite` printed it",
+        P::NoInviter(_) => {
+            "run `mend invite` on the other laptop first, on the same network, or pass --peer \
+             with the address it prints"
+        }
+        P::NoInviteThere => "run `mend invite` there again",
+        P::CodeMismatchHere => "run `mend invite` again on the other laptop and type its new code",
+        P::RefusedThirdPerson => {
+            "to add a device for one of them, join with the same --name they use"
+        }
+        P::NotConfirmedThere => {
+            "compare the six digits on both screens; run `mend invite` there again and `mend \
+             join` here with its new code"
+        }
+        P::FirstSync(_) => "run `mend sync` with the other laptop nearby to fetch the journal",
+    }
 }
 
 fn explain_app(a: &mend_app::AppError) -> (String, String) {

@@ -10,7 +10,6 @@ mod dates;
 mod editor;
 mod fail;
 mod local;
-mod node;
 mod passphrase;
 mod render;
 mod unlock;

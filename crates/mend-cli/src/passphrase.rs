@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Result;
-use mend_crypto::{ExposeSecret, KdfParams, Passphrase};
+use mend_app::secrets::{ExposeSecret, KdfParams, Passphrase};
 use zeroize::Zeroizing;
 
 use crate::fail::fail;

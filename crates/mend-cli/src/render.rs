@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use chrono::{DateTime, Local, Utc};
-use mend_journal::{search_matches, Entry, Kind, PromiseRecord, Version};
+use mend_app::model::{search_matches, Entry, Kind, PromiseRecord, Version};
 use owo_colors::OwoColorize;
 use serde_json::{json, Value};
 
@@ -65,7 +65,7 @@ fn kind_label(e: &Entry) -> Option<String> {
         Kind::ReassuranceAsk => "asks for reassurance".into(),
         Kind::ReassuranceGive => "reassures".into(),
         Kind::Checkin => "check-in".into(),
-        mend_journal::Kind::TogetherAnswer => "answers together".into(),
+        mend_app::model::Kind::TogetherAnswer => "answers together".into(),
         Kind::Reply => "reply".into(),
         Kind::Receipt => "heard".into(),
         Kind::PromiseKept => "kept it".into(),
@@ -295,7 +295,7 @@ pub fn entry_block_into(s: &mut String, e: &Entry, words: &[String], full: bool)
         .extra
         .prompt
         .as_deref()
-        .and_then(|id| mend_journal::prompt(id).ok())
+        .and_then(|id| mend_app::model::prompt(id).ok())
     {
         let _ = writeln!(s, "    {}", format!("› {}", p.question).italic().dimmed());
     }

@@ -1,9 +1,8 @@
 //! Finding the home, unlocking it, and opening the store: what almost every command does first.
 
 use anyhow::Result;
-use mend_crypto::{DeviceSecrets, KeyFile};
-use mend_journal::Entry;
-use mend_store::{Doc, Entries, Home, LockMode, Store};
+use mend_app::model::Entry;
+use mend_app::store::{Doc, Entries, Home, LockMode, Store};
 
 use crate::cli::Global;
 use crate::fail::fail;
@@ -78,7 +77,7 @@ impl Unlocked {
         let home = home(global)?;
         if !home.is_initialised() {
             // Say so before asking for a passphrase that could not help.
-            return Err(mend_store::StoreError::NotInitialised {
+            return Err(mend_app::store::StoreError::NotInitialised {
                 home: home.root().to_owned(),
             }
             .into());
@@ -107,11 +106,6 @@ impl Unlocked {
     /// The device, for a long-running holder of the journal (serve's node).
     pub fn into_device(self) -> mend_app::Device {
         self.0
-    }
-
-    /// A device unlocked some other way (just created by `mend join`).
-    pub fn from_parts(home: Home, key_file: KeyFile, secrets: DeviceSecrets) -> Self {
-        Self(mend_app::Device::from_parts(home, key_file, secrets))
     }
 
     /// Lock the home and load the journal.

@@ -39,6 +39,12 @@ pub enum NodeError {
     /// What a paired device answered ended the session (it refused, or answered out of turn).
     #[error("{0}")]
     Peer(String),
+    /// Pairing ended without a paired device.
+    #[error(transparent)]
+    Pairing(Box<crate::pairing::PairingFailed>),
+    /// A network address given that is none.
+    #[error("{0:?} is not a network address")]
+    BadAddress(String),
 }
 
 macro_rules! boxed_from {

@@ -11,6 +11,8 @@
 mod error;
 pub mod local_socket;
 mod loops;
+pub mod net;
+pub mod pairing;
 mod peer_sync;
 mod served;
 
@@ -21,6 +23,7 @@ pub use loops::{
     publish_keys, serve_node, sync_once, Local, LocalEvent, NodeEnd, SharedWatcher, SyncOutcome,
     Watcher,
 };
+pub use net::{net_config, parse_addrs, peer_id_of, runtime, NetOptions};
 pub use peer_sync::{
     answer, note_refusal, note_rollback, reasons, refusal_line, rollback_line, sync_with, Answer,
     Summary,

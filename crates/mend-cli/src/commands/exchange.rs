@@ -2,10 +2,10 @@ use std::io::Write;
 
 use anyhow::Result;
 use chrono::{Local, TimeZone, Utc};
-use mend_journal::{
+use mend_app::model::{
     inline_tags, parse_import, Entry, ImportFile, Kind, MendExport, NewEntry, Person,
 };
-use mend_store::{Doc, LockMode};
+use mend_app::store::{Doc, LockMode};
 
 use crate::cli::{ExportArgs, ExportFormat, Global, ImportArgs, ListArgs};
 use crate::fail::fail;
@@ -199,9 +199,9 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
         }
         let result = store.commit(doc, |j| j.add_entries(list, now));
         added += match result {
-            Err(mend_store::StoreError::Journal(mend_journal::JournalError::ImportRefused(
-                refused,
-            ))) => {
+            Err(mend_app::store::StoreError::Journal(
+                mend_app::model::JournalError::ImportRefused(refused),
+            )) => {
                 let named: Vec<String> = refused
                     .iter()
                     .map(|(i, why)| {

@@ -8,7 +8,7 @@ use crate::{passphrase, unlock};
 /// A name as people will see it: 1-64 characters, no control characters.
 pub fn check_name(what: &str, name: &str) -> Result<String> {
     let name = name.trim();
-    if !mend_journal::valid_name(name) {
+    if !mend_app::model::valid_name(name) {
         return Err(fail(
             format!("{what} must be 1 to 64 characters with no control characters"),
             "nothing was created; choose another name",
@@ -35,7 +35,7 @@ pub fn run(g: &Global, a: InitArgs) -> Result<()> {
     )?;
     // Said before a passphrase is asked for; creating checks it again.
     if home.is_initialised() {
-        return Err(mend_store::StoreError::AlreadyInitialised {
+        return Err(mend_app::store::StoreError::AlreadyInitialised {
             home: home.root().to_owned(),
         }
         .into());

@@ -6,6 +6,7 @@ mod exchange;
 pub mod init;
 mod lock;
 mod net;
+mod pair;
 mod passphrase;
 mod practice_commands;
 pub mod read;
@@ -44,8 +45,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Share(a) => practice_commands::share(g, a),
         Command::History(a) => practice_commands::history(g, a),
         Command::Trends(a) => trends::run(g, a),
-        Command::Invite(a) => net::invite(g, a),
-        Command::Join(a) => net::join(g, a),
+        Command::Invite(a) => pair::invite(g, a),
+        Command::Join(a) => pair::join(g, a),
         Command::Sync(a) => net::sync(g, a),
         Command::Serve(a) => net::serve(g, a),
         Command::Lock => lock::lock(g),

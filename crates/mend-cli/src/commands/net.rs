@@ -4,60 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use mend_store::{Doc, LockMode};
+use mend_app::store::{Doc, LockMode};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::cli::{
-    DevicesAction, DevicesArgs, Global, InviteArgs, JoinArgs, RemoveDeviceArgs, ServeArgs, SyncArgs,
-};
-use crate::commands::init::{check_name, default_device_name};
+use mend_node::{net_config, parse_addrs, ServedJournal, SharedJournal};
+
+use crate::cli::{DevicesAction, DevicesArgs, Global, RemoveDeviceArgs, ServeArgs, SyncArgs};
+use crate::commands::pair::net_options;
 use crate::fail::fail;
-use crate::node::{self, net_config, parse_addrs, ServedJournal, SharedJournal};
-use crate::unlock::{self, Unlocked};
-use crate::{passphrase, render};
-
-pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
-    let unlocked = Unlocked::new(g)?;
-    // Only a device that holds the journal can hand it on.
-    unlocked
-        .open(LockMode::Read)?
-        .journal(Doc::Shared)
-        .people()?
-        .first()
-        .ok_or_else(|| {
-            fail(
-                "this device has not received the journal yet",
-                "run `mend sync` with a paired device first",
-            )
-        })?;
-    node::pair::invite(unlocked, a)
-}
-
-pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
-    let home = unlock::home(g)?;
-    if home.is_initialised() {
-        return Err(mend_store::StoreError::AlreadyInitialised {
-            home: home.root().to_owned(),
-        }
-        .into());
-    }
-    mend_sync::InviteCode::parse(&a.code).map_err(|e| {
-        fail(
-            e.to_string(),
-            "type the code exactly as `mend invite` printed it",
-        )
-    })?;
-    let name = check_name("your name", &a.name)?;
-    let device = check_name(
-        "the device name",
-        &a.device.clone().unwrap_or_else(default_device_name),
-    )?;
-    parse_addrs(&a.net.peer)?;
-    let pass = passphrase::choose(g.passphrase_file.as_deref(), passphrase::ENV_PASSPHRASE)?;
-    let params = passphrase::kdf_params()?;
-    node::pair::join(home, a, pass, params, name, device)
-}
+use crate::render;
+use crate::unlock::Unlocked;
 
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
@@ -72,7 +29,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         .into());
     }
     let peers = parse_addrs(&a.net.peer)?;
-    let config = net_config(seed, &a.net)?;
+    let config = net_config(seed, &net_options(&a.net))?;
     let timeout = Duration::from_secs(a.timeout);
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
@@ -80,7 +37,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     let watcher = Arc::new(Printer {
         spinner: Some(spinner.clone()),
     });
-    let outcome = node::runtime()?.block_on(mend_node::sync_once(
+    let outcome = mend_node::runtime()?.block_on(mend_node::sync_once(
         &shared, &paired, config, peers, timeout, watcher,
     ));
     spinner.finish_and_clear();
@@ -156,7 +113,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         handover_bytes(&journal_id, &unlocked.secrets)?,
         agent_tx,
     )?;
-    let rt = node::runtime()?;
+    let rt = mend_node::runtime()?;
     let clock = std::time::Instant::now();
     let mut lock_plan = LockPlanner::new(a.lock_after);
     loop {
@@ -165,7 +122,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         });
         let seed = unlocked.secrets.identity_seed;
         let peers = parse_addrs(&a.net.peer)?;
-        let config = net_config(seed, &a.net)?;
+        let config = net_config(seed, &net_options(&a.net))?;
         let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
         let hold = |journal: Option<SharedJournal>| {
             if let Some(agent) = &agent {
@@ -273,7 +230,7 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
                 "name": d.name,
                 "person": d.person,
                 "key": d.key,
-                "peer_id": mend_net::peer_id_from_public_key(&d.key).map(|p| p.to_string()),
+                "peer_id": mend_node::peer_id_of(&d.key),
                 "added_at": d.added_at.to_rfc3339(),
                 "added_by": d.added_by,
                 "this_device": d.key == me,
@@ -311,7 +268,7 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
 }
 
 /// Who removed a device: the person, and which of their devices.
-pub fn removed_by(devices: &[mend_journal::Device], r: &mend_journal::Removal) -> String {
+pub fn removed_by(devices: &[mend_app::model::Device], r: &mend_app::model::Removal) -> String {
     match devices.iter().find(|d| d.key == r.by_device) {
         Some(d) => format!("{} (from {})", r.by, d.name),
         None => r.by.clone(),
@@ -320,9 +277,9 @@ pub fn removed_by(devices: &[mend_journal::Device], r: &mend_journal::Removal) -
 
 /// The one device `wanted` names: its name, or the start of its key or peer id.
 fn find_device<'a>(
-    devices: &'a [mend_journal::Device],
+    devices: &'a [mend_app::model::Device],
     wanted: &str,
-) -> Result<&'a mend_journal::Device> {
+) -> Result<&'a mend_app::model::Device> {
     let by_name: Vec<_> = devices
         .iter()
         .filter(|d| d.name.eq_ignore_ascii_case(wanted))
@@ -332,8 +289,7 @@ fn find_device<'a>(
             .iter()
             .filter(|d| {
                 d.key.starts_with(&wanted.to_ascii_lowercase())
-                    || mend_net::peer_id_from_public_key(&d.key)
-                        .is_some_and(|p| p.to_string().starts_with(wanted))
+                    || mend_node::peer_id_of(&d.key).is_some_and(|p| p.starts_with(wanted))
             })
             .collect()
     } else {

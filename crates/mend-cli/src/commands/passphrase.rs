@@ -7,7 +7,7 @@ use crate::unlock;
 pub fn run(g: &Global, a: PassphraseArgs) -> Result<()> {
     let home = unlock::home(g)?;
     if !home.is_initialised() {
-        return Err(mend_store::StoreError::NotInitialised {
+        return Err(mend_app::store::StoreError::NotInitialised {
             home: home.root().to_owned(),
         }
         .into());

@@ -3,8 +3,8 @@
 use anyhow::Result;
 use chrono::{Local, Utc};
 use mend_app::answering::{self, PracticeError};
-use mend_journal::{normalize_tag, promise_records, Extra, Kind, NewEntry};
-use mend_store::{Doc, LockMode};
+use mend_app::model::{normalize_tag, promise_records, Extra, Kind, NewEntry};
+use mend_app::store::{Doc, LockMode};
 use serde_json::json;
 
 use crate::cli::{
@@ -91,7 +91,7 @@ pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
     let text = source.text()?;
     let entry = NewEntry {
         kind: Kind::Reply,
-        tags: mend_journal::inline_tags(&text),
+        tags: mend_app::model::inline_tags(&text),
         text,
         ..Default::default()
     };
@@ -146,7 +146,7 @@ fn promise_add(g: &Global, a: PromiseAddArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let entry = NewEntry {
         kind: Kind::Promise,
-        tags: mend_journal::inline_tags(&text),
+        tags: mend_app::model::inline_tags(&text),
         text,
         extra: Extra {
             every: a.every.map(|e| match e {
@@ -290,7 +290,7 @@ pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
 
 pub fn prompt(a: PromptArgs) -> Result<()> {
     if a.all {
-        let all = mend_journal::all_prompts();
+        let all = mend_app::model::all_prompts();
         if a.json {
             return render::print_json(&serde_json::to_value(&all)?);
         }
@@ -304,7 +304,7 @@ pub fn prompt(a: PromptArgs) -> Result<()> {
         .date_naive()
         .signed_duration_since(epoch)
         .num_days();
-    let p = mend_journal::prompt_for_day(day, a.practice.as_deref()).map_err(|e| {
+    let p = mend_app::model::prompt_for_day(day, a.practice.as_deref()).map_err(|e| {
         fail(
             e.to_string(),
             "choose one of: acknowledge, communicate, act, intimacy, reassurance, accountability",
@@ -320,7 +320,7 @@ pub fn prompt(a: PromptArgs) -> Result<()> {
 }
 
 pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
-    let prompt = mend_journal::prompt(&a.prompt)?;
+    let prompt = mend_app::model::prompt(&a.prompt)?;
     let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
     eprintln!("{}\n", prompt.question);

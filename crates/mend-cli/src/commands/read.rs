@@ -1,7 +1,7 @@
 use anyhow::Result;
 use chrono::Local;
-use mend_journal::{normalize_tag, responses_to, Entry, Filter};
-use mend_store::LockMode;
+use mend_app::model::{normalize_tag, responses_to, Entry, Filter};
+use mend_app::store::LockMode;
 use serde_json::json;
 
 use mend_app::queries::{AnswerRef, Query, ThreadedRef};
@@ -29,12 +29,12 @@ pub fn filter_from(a: &ListArgs) -> Result<Filter> {
             .kind
             .as_deref()
             .map(|k| {
-                mend_journal::Kind::parse(k).ok_or_else(|| {
+                mend_app::model::Kind::parse(k).ok_or_else(|| {
                     fail(
                         format!("there is no kind of entry called {k:?}"),
                         format!(
                             "the kinds are: {}",
-                            mend_journal::Kind::ALL.map(|k| k.as_str()).join(", ")
+                            mend_app::model::Kind::ALL.map(|k| k.as_str()).join(", ")
                         ),
                     )
                 })
@@ -136,7 +136,7 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         .iter()
         .find(|e| e.id == id)
         .cloned()
-        .ok_or_else(|| mend_journal::JournalError::NotFound(id.clone()))?;
+        .ok_or_else(|| mend_app::model::JournalError::NotFound(id.clone()))?;
     if a.json {
         return render::print_json(&render::entry_json(&e));
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use mend_journal::{trends, Trends};
+use mend_app::model::{trends, Trends};
 use textplots::{Chart, Plot, Shape};
 
 use crate::cli::{Global, TrendsArgs};
@@ -21,7 +21,7 @@ fn terminal_chart(title: &str, points: &[(f32, f32)], weeks: usize, ymax: f32) -
     format!("{title}\n{c}")
 }
 
-fn series(t: &Trends, f: impl Fn(&mend_journal::WeekTrend) -> Option<f64>) -> Vec<(f32, f32)> {
+fn series(t: &Trends, f: impl Fn(&mend_app::model::WeekTrend) -> Option<f64>) -> Vec<(f32, f32)> {
     t.weeks
         .iter()
         .enumerate()

@@ -2,10 +2,10 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Result;
 use chrono::{Local, Utc};
-use mend_journal::{
+use mend_app::model::{
     inline_tags, merge_tags, normalize_tag, EntryEdit, Kind, NewEntry, TEXT_MAX_BYTES,
 };
-use mend_store::{Doc, LockMode};
+use mend_app::store::{Doc, LockMode};
 use zeroize::Zeroizing;
 
 use crate::cli::{DeleteArgs, EditArgs, EntryFields, Global, WriteArgs, WriteKind};
@@ -89,9 +89,9 @@ pub(crate) fn non_empty(text: &str) -> Result<String> {
 /// Write an acknowledgment from the guided template; sections left empty are pointed out
 /// before anything is saved.
 fn acknowledgment_in_editor() -> Result<String> {
-    let mut text = editor::edit(&mend_journal::acknowledgment_template())?;
+    let mut text = editor::edit(&mend_app::model::acknowledgment_template())?;
     loop {
-        let empty = mend_journal::empty_sections(&text);
+        let empty = mend_app::model::empty_sections(&text);
         if empty.is_empty() {
             return non_empty(&text);
         }
@@ -123,7 +123,11 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         None => Utc::now(),
     };
     let tags = explicit_tags(&a.fields.tags)?;
-    let prompt = a.prompt.as_deref().map(mend_journal::prompt).transpose()?;
+    let prompt = a
+        .prompt
+        .as_deref()
+        .map(mend_app::model::prompt)
+        .transpose()?;
     let acknowledgment = a.kind == WriteKind::Acknowledgment;
     let source = TextSource::from_args(&a.text)?;
     // With a serve that holds the key, it writes the entry: no passphrase. Otherwise the
@@ -151,7 +155,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         } else {
             Kind::Entry
         },
-        extra: mend_journal::Extra {
+        extra: mend_app::model::Extra {
             prompt: prompt.map(|p| p.id),
             ..Default::default()
         },

@@ -38,7 +38,7 @@ struct AgentState {
     uid: u32,
     events: UnboundedSender<AgentEvent>,
     /// The journal the serving node holds open, while it runs (for `Write`).
-    journal: Mutex<Option<crate::node::SharedJournal>>,
+    journal: Mutex<Option<mend_node::SharedJournal>>,
 }
 
 /// The listening socket of a serving home; removed when dropped.
@@ -50,7 +50,7 @@ pub struct Agent {
 /// A home's secrets as handed over: the journal id, then the secrets' bytes.
 pub fn handover_bytes(
     journal_id: &[u8; 16],
-    secrets: &mend_crypto::DeviceSecrets,
+    secrets: &mend_app::secrets::DeviceSecrets,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let body = secrets.to_handover()?;
     let mut out = Zeroizing::new(Vec::with_capacity(16 + body.len()));
@@ -137,7 +137,7 @@ impl Agent {
     }
 
     /// The journal the serving node holds open (`None` while it is stopped or locked).
-    pub fn set_journal(&self, journal: Option<crate::node::SharedJournal>) {
+    pub fn set_journal(&self, journal: Option<mend_node::SharedJournal>) {
         if let Ok(mut j) = self.shared.journal.lock() {
             *j = journal;
         }
@@ -174,7 +174,7 @@ fn peer_uid(conn: &UnixStream) -> Result<u32> {
 
 impl AgentState {
     /// The journal the serving node holds, while serve holds the key.
-    fn journal_if_unlocked(&self) -> Option<crate::node::SharedJournal> {
+    fn journal_if_unlocked(&self) -> Option<mend_node::SharedJournal> {
         let unlocked = self.handover.lock().is_ok_and(|h| h.is_some());
         let journal = self.journal.lock().ok().and_then(|j| j.clone());
         journal.filter(|_| unlocked)
@@ -236,7 +236,7 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
             if bytes.len() < 16 || bytes[..16] != s.journal_id {
                 return refuse(&conn, "those are the secrets of another journal");
             }
-            mend_crypto::DeviceSecrets::from_handover(&bytes[16..])?;
+            mend_app::secrets::DeviceSecrets::from_handover(&bytes[16..])?;
             let mut h = s
                 .handover
                 .lock()
@@ -301,20 +301,20 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
 
 /// Add an entry `mend write` prepared to the journal the serve holds open, as this device's
 /// person, through the same action as a direct `mend write`; its id.
-fn write_entry(journal: &crate::node::SharedJournal, e: wire::NewEntryRequest) -> Result<String> {
+fn write_entry(journal: &mend_node::SharedJournal, e: wire::NewEntryRequest) -> Result<String> {
     let created_at = chrono::DateTime::from_timestamp_millis(e.created_at_ms)
         .ok_or_else(|| anyhow::anyhow!("the entry's date is out of range"))?;
-    let entry = mend_journal::NewEntry {
+    let entry = mend_app::model::NewEntry {
         created_at,
         tags: e.tags,
         text: e.text,
         mood: e.mood,
         kind: if e.acknowledgment {
-            mend_journal::Kind::Acknowledgment
+            mend_app::model::Kind::Acknowledgment
         } else {
-            mend_journal::Kind::Entry
+            mend_app::model::Kind::Entry
         },
-        extra: mend_journal::Extra {
+        extra: mend_app::model::Extra {
             prompt: e.prompt,
             ..Default::default()
         },
