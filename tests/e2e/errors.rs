@@ -133,3 +133,42 @@ fn a_record_moved_to_another_file_is_refused_and_changes_nothing() {
     d.fails(&["write", "more"]);
     assert_eq!(d.snapshot_files(), before);
 }
+
+/// `mend status | head -1` and the like: once the reader of the output is gone, the command
+/// ends quietly (exit 0, or 141 as if killed by SIGPIPE), with nothing on stderr. Before, it
+/// printed "internal error … Broken pipe" (exit 101) or "error: Broken pipe".
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let d = Device::new("Alex");
+    for i in 0..30 {
+        d.write(&[&format!("entry number {i} with some words #tag{i}")]);
+    }
+    for args in [
+        &["status"][..],
+        &["trends"],
+        &["completions", "bash"],
+        &["export", "--format", "markdown"],
+        &["export", "--format", "json"],
+        &["list"],
+        &["list", "--json"],
+        &["search", "entry"],
+        &["devices"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // The reader is gone before the command writes anything.
+        drop(reader);
+        let out = d
+            .command(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(141)),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}

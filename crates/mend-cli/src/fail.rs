@@ -98,6 +98,21 @@ fn store_hint(e: &StoreError) -> String {
     }
 }
 
+/// How a command ends when the reader of its output went away (128 + SIGPIPE, as the shell
+/// reports a program killed by that signal).
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Whether `err` is output that could not be written because its reader is gone.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().map(|io| io.kind()) == broken
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                == broken
+    })
+}
+
 /// What to print for an error: the line saying what happened, and the next step.
 pub fn explain(err: &anyhow::Error) -> (String, String) {
     if let Some(f) = err.downcast_ref::<Fail>() {

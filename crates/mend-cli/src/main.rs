@@ -26,6 +26,11 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        // `println!` to a pipe whose reader is gone (`mend status | head -1`): end quietly,
+        // as a program killed by SIGPIPE would.
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            std::process::exit(fail::BROKEN_PIPE_EXIT);
+        }
         eprintln!("error: internal error in mend: {msg}");
         eprintln!("hint: nothing more was written; please report this with the command you ran");
     }));
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
     }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if fail::is_broken_pipe(&err) => ExitCode::from(fail::BROKEN_PIPE_EXIT as u8),
         Err(err) => {
             let (what, hint) = fail::explain(&err);
             anstream::eprintln!("{} {what}", owo_colors::OwoColorize::red(&"error:"));

@@ -54,7 +54,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Devices(a) => net::devices(g, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "mend", &mut std::io::stdout());
+            // Into a buffer first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "mend", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(())
         }
         Command::Man => {
