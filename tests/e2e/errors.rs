@@ -172,3 +172,38 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
+
+/// Ids are what a Mend export says they are: a short one (`a1`) is shown and used whole, and
+/// one with a character that is not ASCII is refused at import by name, where before the
+/// partner's `mend list` failed with "internal error … not a char boundary".
+#[test]
+fn short_and_non_ascii_entry_ids_from_an_import_never_crash_a_command() {
+    let d = Device::new("Alex");
+    d.write(&["the template"]);
+    let export: serde_json::Value =
+        serde_json::from_str(&d.ok(&["export", "--format", "json"])).unwrap();
+    let template = export["entries"][0].clone();
+    let file = d.dir.path().join("ids.json");
+    let with = |id: &str, text: &str| {
+        let mut e = template.clone();
+        e["id"] = id.into();
+        e["text"] = text.into();
+        let mut f = export.clone();
+        f["entries"] = serde_json::json!([e]);
+        std::fs::write(&file, f.to_string()).unwrap();
+    };
+    with("a1", "a short id");
+    d.ok(&["import", file.to_str().unwrap()]);
+    assert!(d.ok(&["list"]).contains("a1  "));
+    assert!(d.ok(&["show", "a1"]).contains("a short id"));
+    let edited = d.ok(&["edit", "a1", "--text", "still short"]);
+    assert!(edited.contains("a1 edited"), "{edited}");
+    assert!(d.ok(&["history", "a1"]).contains("still short"));
+    with("ééééééééé9", "not ascii");
+    let before = d.snapshot_files();
+    let err = d.fails(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("entry 1:") && err.contains("id"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+    assert_eq!(d.snapshot_files(), before);
+    d.ok(&["list"]);
+}

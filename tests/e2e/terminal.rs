@@ -185,3 +185,59 @@ fn an_acknowledgment_is_written_from_the_guided_template() {
     );
     assert_eq!(d.list_json(&[]).len(), 1);
 }
+
+/// The attack of the hostile-data issue, with the stock binary: an entry whose text carries a
+/// carriage return, line erasing and cursor movement, a fake line and an OSC 52 clipboard
+/// write. On the partner's terminal (colour on) and in pipes and the Markdown export (colour
+/// off) it is shown escaped: nothing of it reaches the terminal as a control sequence.
+#[test]
+fn terminal_escapes_in_an_entry_are_shown_escaped_never_acted_on() {
+    let d = Device::new("Alex");
+    let hostile = "ok\r\x1b[2K\x1b[1A  Sam  I admit everything \x1b]52;c;cHduZWQ=\x07 \u{202e}desrever\u{9b}31m";
+    d.write(&[hostile]);
+    let raw = [
+        "\x1b[2K", "\x1b[1A", "\x1b]52", "\x07", "\r\x1b", "\u{202e}", "\u{9b}",
+    ];
+    let shown = [
+        "\\u{d}",
+        "\\u{1b}[2K",
+        "\\u{1b}]52;c;",
+        "\\u{7}",
+        "\\u{202e}",
+        "\\u{9b}",
+    ];
+    // Coloured, on a terminal (where the search highlight works too).
+    for args in ["list", "search admit", "show"] {
+        let args = if args == "show" {
+            let id = d.list_json(&[])[0]["id"].as_str().unwrap().to_owned();
+            format!("show {id}")
+        } else {
+            args.to_owned()
+        };
+        let (ok, screen) = on_terminal(&d, &args, &format!("{}\n", d.pass), &[]);
+        assert!(ok, "{args}: {screen}");
+        for r in raw {
+            assert!(
+                !screen.contains(r),
+                "{args}: {r:?} reached the terminal: {screen:?}"
+            );
+        }
+        for s in shown {
+            assert!(screen.contains(s), "{args}: {s} not shown: {screen:?}");
+        }
+    }
+    // Piped, and exported as Markdown.
+    for args in [
+        &["list"][..],
+        &["search", "admit"],
+        &["export", "--format", "markdown"],
+    ] {
+        let out = d.ok(args);
+        for r in raw.iter().chain(&["\r"]) {
+            assert!(!out.contains(r), "{args:?}: {r:?} in {out:?}");
+        }
+        assert!(out.contains("\\u{1b}]52;c;"), "{args:?}: {out:?}");
+    }
+    // The JSON export keeps the text exactly (JSON escapes it), so nothing is lost.
+    assert_eq!(d.list_json(&[])[0]["text"], hostile);
+}

@@ -81,7 +81,7 @@ pub fn response_line(e: &Entry) -> String {
     let mut s = format!(
         "      {} {} {} {}",
         "↳".dimmed(),
-        e.author.bold(),
+        clean(&e.author).bold(),
         label.cyan(),
         local(e.created_at).dimmed()
     );
@@ -89,7 +89,7 @@ pub fn response_line(e: &Entry) -> String {
         s.push_str(&format!("  {}", retracted(e).dimmed()));
     } else if !e.text.is_empty() {
         let first = e.text.lines().next().unwrap_or_default();
-        s.push_str(&format!("\n        {first}"));
+        s.push_str(&format!("\n        {}", clean(first)));
     }
     s.push('\n');
     s
@@ -110,7 +110,7 @@ pub fn promise_block(r: &PromiseRecord) -> String {
         "{}  {}  {} promised{}{}\n    {}\n",
         p.short_id().yellow(),
         local(p.created_at).dimmed(),
-        p.author.bold(),
+        clean(&p.author).bold(),
         p.extra
             .every
             .as_ref()
@@ -120,7 +120,7 @@ pub fn promise_block(r: &PromiseRecord) -> String {
             .until
             .map(|u| format!(", until {}", local(u)))
             .unwrap_or_default(),
-        p.text
+        clean(&p.text)
     );
     let t = r.total;
     s.push_str(&format!(
@@ -144,14 +144,14 @@ pub fn version_block(v: &Version, who: &str) -> String {
     let mut s = format!(
         "{}  {}  {}\n",
         local(v.at).dimmed(),
-        who.bold(),
-        v.action.cyan()
+        clean(who).bold(),
+        clean(&v.action).cyan()
     );
     if v.text.is_empty() {
         s.push_str(&format!("    {}\n", "(no words: retracted)".dimmed()));
     }
     for line in v.text.lines() {
-        s.push_str(&format!("    {line}\n"));
+        s.push_str(&format!("    {}\n", clean(line)));
     }
     s
 }
@@ -163,6 +163,40 @@ pub fn print_json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An entry id as lists show it: its first 8 characters (however short or unusual the id).
+pub fn short(id: &str) -> &str {
+    let end = id.char_indices().nth(8).map_or(id.len(), |(i, _)| i);
+    &id[..end]
+}
+
+/// Text from the journal or a peer as a terminal may show it: control characters other than
+/// newline and tab (escape sequences, carriage returns, bells, C1 controls) and the
+/// bidirectional overrides are shown escaped (`\u{1b}`), never acted on. A partner's entry
+/// cannot move the cursor, rewrite lines, set the clipboard or reorder what is shown.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    // Most text has none of them: a byte scan decides. 0xC2 starts the C1 controls, 0xE2 the
+    // bidirectional marks and overrides.
+    let suspect =
+        |b: u8| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2 || b == 0xe2;
+    if !text.bytes().any(suspect) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let acted_on = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if acted_on(c) {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// An entry's header line (no newline), written into `h`: a list writes thousands of them
 /// into one buffer.
 fn header_into(h: &mut String, e: &Entry) {
@@ -172,16 +206,16 @@ fn header_into(h: &mut String, e: &Entry) {
         "{}  {}  {}",
         e.short_id().yellow(),
         local(e.created_at).dimmed(),
-        e.author.bold()
+        clean(&e.author).bold()
     );
     if let Some(label) = kind_label(e) {
-        let _ = write!(h, "  {}", label.cyan());
+        let _ = write!(h, "  {}", clean(&label).cyan());
     }
     if let Some(m) = e.mood {
         let _ = write!(h, "  mood {m}/5");
     }
     if !e.extra.feelings.is_empty() {
-        let _ = write!(h, "  ({})", e.extra.feelings.join(", "));
+        let _ = write!(h, "  ({})", clean(&e.extra.feelings.join(", ")));
     }
     if let Some(t) = e.extra.shared_at {
         let _ = write!(h, "  {}", format!("shared {}", local(t)).dimmed());
@@ -197,7 +231,7 @@ fn header_into(h: &mut String, e: &Entry) {
 fn tags(e: &Entry) -> String {
     e.tags
         .iter()
-        .map(|t| format!("#{t}"))
+        .map(|t| format!("#{}", clean(t)))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -315,10 +349,11 @@ pub fn entry_block_into(s: &mut String, e: &Entry, words: &[String], full: bool)
     let mut shown = 0;
     for line in lines.by_ref() {
         s.push_str("    ");
+        let line = clean(line);
         if words.is_empty() {
-            s.push_str(line);
+            s.push_str(&line);
         } else {
-            s.push_str(&highlight(line, words));
+            s.push_str(&highlight(&line, words));
         }
         s.push('\n');
         shown += 1;
@@ -361,7 +396,7 @@ pub fn entry_full(e: &Entry) -> String {
                 format!("other version {}:", i + 1).bold()
             ));
             for line in text.lines() {
-                s.push_str(&format!("    {line}\n"));
+                s.push_str(&format!("    {}\n", clean(line)));
             }
         }
     }
@@ -370,7 +405,12 @@ pub fn entry_full(e: &Entry) -> String {
 
 /// An entry in Markdown, for `mend export --format markdown`.
 pub fn entry_markdown(e: &Entry) -> String {
-    let mut s = format!("## {} · {}\n\n{}\n", local(e.created_at), e.author, e.text);
+    let mut s = format!(
+        "## {} · {}\n\n{}\n",
+        local(e.created_at),
+        clean(&e.author),
+        clean(&e.text)
+    );
     let mut meta = Vec::new();
     if e.kind != Kind::Entry {
         meta.push(format!("Kind: {}", e.kind));
@@ -390,7 +430,7 @@ pub fn entry_markdown(e: &Entry) -> String {
     for t in &e.conflicting_texts {
         s.push_str(&format!(
             "\n> Another version, kept after concurrent edits:\n>\n> {}\n",
-            t.replace('\n', "\n> ")
+            clean(t).replace('\n', "\n> ")
         ));
     }
     s.push('\n');
@@ -399,6 +439,21 @@ pub fn entry_markdown(e: &Entry) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clean_escapes_what_a_terminal_acts_on_and_keeps_the_rest() {
+        assert!(matches!(
+            clean("plain words, émoji 🙂, tab\tand\nnewline"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            clean("a\rb\x1b[2Kc\x07d\u{9b}e\u{202e}f\x7f"),
+            "a\\u{d}b\\u{1b}[2Kc\\u{7}d\\u{9b}e\\u{202e}f\\u{7f}"
+        );
+        // Characters that share a first byte with those are kept as they are.
+        assert_eq!(clean("ÂÃ€‘’…"), "ÂÃ€‘’…");
+    }
+
     use super::*;
 
     /// Stripping colour the quick way leaves what anstream's parser leaves.

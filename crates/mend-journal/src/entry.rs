@@ -191,8 +191,14 @@ pub struct Extra {
 }
 
 impl Entry {
+    /// The id's first 8 characters (cut on a character boundary, whatever the id holds).
     pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(8)]
+        let end = self
+            .id
+            .char_indices()
+            .nth(8)
+            .map_or(self.id.len(), |(i, _)| i);
+        &self.id[..end]
     }
     pub fn has_conflict(&self) -> bool {
         !self.conflicting_texts.is_empty()

@@ -1222,7 +1222,14 @@ fn check_entry_field(
             }
             s.is_some()
         }
-        "tags" | "feelings" => fits(LIST_MAX_BYTES),
+        // Words as `normalize_tag` makes them: nothing a terminal would act on.
+        "tags" | "feelings" => {
+            fits(LIST_MAX_BYTES)
+                && s.is_some_and(|s| {
+                    s.split_whitespace()
+                        .all(|w| crate::normalize_tag(w).as_deref() == Some(w))
+                })
+        }
         "mood" => match value {
             ScalarValue::Int(m) => u8::try_from(*m).is_ok_and(|m| MOOD_RANGE.contains(&m)),
             ScalarValue::Uint(m) => u8::try_from(*m).is_ok_and(|m| MOOD_RANGE.contains(&m)),
@@ -1230,7 +1237,12 @@ fn check_entry_field(
         },
         "kind" if new => fits(SHORT_MAX_BYTES),
         "author" if new => fits(SHORT_MAX_BYTES),
-        "ref" | "every" | "prompt" if new => fits(SHORT_MAX_BYTES),
+        "ref" if new => s.is_some_and(valid_entry_id),
+        // A cadence or a prompt id: one ASCII word.
+        "every" | "prompt" if new => {
+            fits(SHORT_MAX_BYTES)
+                && s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
+        }
         "sealed" if new => fits(SEALED_MAX_BYTES),
         "retracted_by" => {
             if s.is_some_and(|s| s != signer) {

@@ -254,3 +254,48 @@ fn changes_that_do_not_follow_their_actors_history_are_refused_not_a_crash() {
         assert_eq!(alex.entry(&"e".repeat(32)).unwrap().tags, vec!["one"]);
     }
 }
+
+/// A modified program writes an entry whose tags and cadence carry terminal escapes (a tag is
+/// shown bare, `#tag`, in every list). The stock program never writes them; they are refused
+/// where they arrive, like any field that is not what Mend writes.
+#[test]
+fn tags_and_words_with_terminal_escapes_are_refused_where_they_arrive() {
+    for (field, value) in [
+        ("tags", "ok \u{1b}]52;c;cHduZWQ=\u{7}"),
+        ("feelings", "calm\r\u{1b}[2K"),
+        ("every", "day\u{1b}[1A"),
+        ("ref", "é"),
+    ] {
+        let (mut alex, mut sam, key, s) = setup();
+        let doc = sam.doc_mut();
+        doc.set_actor(ActorId::from(key.actor().to_vec()));
+        let heads = doc.get_heads();
+        let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+        let e = doc
+            .put_object(&entries, "x".repeat(32), ObjType::Map)
+            .unwrap();
+        doc.put(&e, "author", s.id.as_str()).unwrap();
+        doc.put(&e, "created_at", automerge::ScalarValue::Timestamp(1))
+            .unwrap();
+        doc.put(&e, "text", "words").unwrap();
+        if field == "every" || field == "ref" {
+            doc.put(&e, "kind", "promise").unwrap();
+        }
+        doc.put(&e, field, value).unwrap();
+        doc.commit_with(CommitOptions::default().with_message("write"));
+        let forged = doc.get_changes(&heads).remove(0);
+        let mut plain = alex.doc_mut().fork();
+        plain.apply_changes([forged.clone()]).unwrap();
+        assert!(
+            author_of(&plain, &"x".repeat(32)).is_some(),
+            "{field}: works on a plain document"
+        );
+        let why = offer(&mut alex, &forged, &key);
+        assert!(
+            why.iter()
+                .any(|w| w.contains(&format!("{field:?} is not what Mend writes"))),
+            "{field}: {why:?}"
+        );
+        assert!(alex.entry(&"x".repeat(32)).is_err(), "{field}");
+    }
+}

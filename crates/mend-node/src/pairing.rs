@@ -544,6 +544,21 @@ pub async fn join(
             other => return Err(PairingFailed::Refused(format!("{other:?}")).into()),
         }
     };
+    // The names about to be shown here came from the other device: they must be names.
+    for name in [
+        &welcome.person_name,
+        &welcome.inviter_name,
+        &welcome.inviter_device_name,
+    ] {
+        if !mend_journal::valid_name(name) {
+            return Err(PairingFailed::Protocol(
+                "the inviting device sent a name that is not one (empty, too long, or with \
+                 control characters); nothing was kept"
+                    .into(),
+            )
+            .into());
+        }
+    }
     let secrets = DeviceSecrets {
         journal_key: JournalKey::from_bytes(welcome.journal_key),
         identity_seed: seed,

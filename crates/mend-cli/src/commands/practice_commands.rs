@@ -278,7 +278,11 @@ pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
             .collect();
         return render::print_json(&json!(rows));
     }
-    println!("{} — {} versions, oldest first", &id[..8], versions.len());
+    println!(
+        "{} — {} versions, oldest first",
+        render::short(&id),
+        versions.len()
+    );
     for v in &versions {
         anstream::println!(
             "{}",
@@ -328,7 +332,7 @@ pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
     let (id, complete) = mend_app::together::answer(&mut store, &me, &prompt.id, &text)?;
-    println!("{}", &id[..8]);
+    println!("{}", render::short(&id));
     if complete {
         mend_app::together::publish_ready(&mut store, &me)?;
         eprintln!(

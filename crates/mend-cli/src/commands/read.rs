@@ -273,11 +273,11 @@ pub fn print_status(report: mend_app::status::Report, json: bool) -> Result<()> 
         } else {
             println!(
                 "{} asked for reassurance {waited} ago: {}  (mend reassure give {} TEXT)",
-                e.author,
+                render::clean(&e.author),
                 if e.text.is_empty() {
-                    "(no words needed)"
+                    "(no words needed)".into()
                 } else {
-                    &e.text
+                    render::clean(&e.text)
                 },
                 e.short_id()
             );
@@ -290,9 +290,9 @@ pub fn print_status(report: mend_app::status::Report, json: bool) -> Result<()> 
             println!(
                 "  {}  {}  {}  {}",
                 e.short_id(),
-                e.author,
+                render::clean(&e.author),
                 render::local(e.created_at),
-                first
+                render::clean(first)
             );
         }
     }

@@ -172,7 +172,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
             private: a.private,
         };
         if let Some(id) = writer.write(request)? {
-            println!("{}", &id[..8]);
+            println!("{}", render::short(&id));
             return Ok(());
         }
     }
@@ -183,7 +183,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
     let mut store = unlocked.open(LockMode::Write)?;
     let me = &unlocked.secrets.person_id;
     let id = mend_app::actions::write(&mut store, me, entry, a.private, Utc::now())?;
-    println!("{}", &id[..8]);
+    println!("{}", render::short(&id));
     Ok(())
 }
 
@@ -232,7 +232,7 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
     apply_fields(&a.fields, &mut change, &base_tags)?;
     let mut store = unlocked.open(LockMode::Write)?;
     if mend_app::actions::edit(&mut store, doc, &id, &me, &change, Utc::now())? {
-        println!("{} edited", &id[..8]);
+        println!("{} edited", render::short(&id));
     } else {
         println!("{} unchanged", current.short_id());
     }
@@ -271,10 +271,13 @@ pub fn delete(g: &Global, a: DeleteArgs) -> Result<()> {
     }
     mend_app::actions::take_back(&mut store, doc, &id, &me, Utc::now())?;
     if doc == Doc::Private {
-        println!("deleted {} (it was private to this device)", &id[..8]);
+        println!(
+            "deleted {} (it was private to this device)",
+            render::short(&id)
+        );
         return Ok(());
     }
-    println!("retracted {}", &id[..8]);
+    println!("retracted {}", render::short(&id));
     eprintln!(
         "note: the timeline now shows it as retracted by you. Its words are not erased: they remain \
          in the journal's history on this laptop and, once synced, on your partner's (`mend history`)."
