@@ -327,3 +327,92 @@ fn log_lines(out: &str) -> Vec<u8> {
 fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Editor drafts hold plaintext: under any umask (here 000, where a plain create made them
+/// world-readable) they are 0600 in a 0700 directory, and when mend is interrupted (Ctrl-C to
+/// the terminal's process group), hung up or terminated while the editor is open, the draft is
+/// wiped and removed and mend ends as that signal ends it (before, the draft stayed behind).
+#[test]
+fn editor_drafts_are_private_and_wiped_when_mend_is_interrupted_hung_up_or_terminated() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let d = Device::new("Alex");
+    d.write(&["an entry to edit"]);
+    let id = d.list_json(&[])[0]["id"].as_str().unwrap().to_owned();
+    let runtime = d.dir.path().join("runtime");
+    std::fs::create_dir(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let seen = d.dir.path().join("seen");
+    let editor = d.dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nprintf '%s %s %s\\n' \"$(stat -c %a \"$1\")\" \"$(stat -c %a \"$(dirname \"$1\")\")\" \"$1\" > {seen}.tmp\n\
+             echo 'secret draft words' >> \"$1\"\nmv {seen}.tmp {seen}\nexec sleep 30\n",
+            seen = seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (sig, code) in [
+        (libc::SIGINT, 1),
+        (libc::SIGHUP, 128 + libc::SIGHUP),
+        (libc::SIGTERM, 128 + libc::SIGTERM),
+    ] {
+        let _ = std::fs::remove_file(&seen);
+        let stderr = d.dir.path().join("stderr");
+        let mut c = d.command(&["edit", &id]);
+        c.env("EDITOR", &editor)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .process_group(0);
+        // SAFETY: only umask, async-signal-safe, between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        let mut child = c.spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !seen.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the editor never opened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let line = std::fs::read_to_string(&seen).unwrap();
+        let mut parts = line.split_whitespace();
+        let (file_mode, dir_mode) = (parts.next().unwrap(), parts.next().unwrap());
+        let draft = std::path::PathBuf::from(parts.next().unwrap());
+        assert_eq!((file_mode, dir_mode), ("600", "700"), "{line}");
+        assert!(draft.starts_with(&runtime) && draft.exists());
+        let pid = child.id() as i32;
+        // Ctrl-C goes to the whole foreground group; the others to mend alone.
+        let target = if sig == libc::SIGINT { -pid } else { pid };
+        assert_eq!(unsafe { libc::kill(target, sig) }, 0);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mend did not end on {sig}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let err = std::fs::read_to_string(&stderr).unwrap();
+        assert_eq!(status.code(), Some(code), "signal {sig}: {status:?} {err}");
+        assert!(!draft.exists(), "signal {sig}: the draft is still there");
+        assert!(
+            std::fs::read_dir(&runtime).unwrap().next().is_none(),
+            "signal {sig}: something is left in the runtime directory"
+        );
+        assert!(!err.contains("internal error"), "{err}");
+        // Nothing of the draft was saved.
+        assert!(!d.ok(&["show", &id]).contains("secret draft words"));
+        let _ = unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+}
