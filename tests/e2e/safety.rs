@@ -416,3 +416,79 @@ fn editor_drafts_are_private_and_wiped_when_mend_is_interrupted_hung_up_or_termi
         let _ = unsafe { libc::kill(-pid, libc::SIGKILL) };
     }
 }
+
+/// A home another local user can write in, or does not belong to this user, is refused before
+/// anything is read or written there (another user could plant files or symlinks in it).
+#[test]
+fn a_home_others_can_write_in_or_that_is_not_ours_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // A new journal in a directory the group and others may write in.
+    let d = Device::uninitialised();
+    std::fs::create_dir(d.home()).unwrap();
+    std::fs::set_permissions(d.home(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = d.fails(&["init", "--name", "Alex"]);
+    assert!(
+        err.contains("is not private") && err.contains("mode 777"),
+        "{err}"
+    );
+    assert!(err.contains("chmod 700"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(d.home()).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+    // An existing journal whose home became writable by the group.
+    let d = Device::new("Alex");
+    d.write(&["kept"]);
+    std::fs::set_permissions(d.home(), std::fs::Permissions::from_mode(0o770)).unwrap();
+    let before = d.snapshot_files();
+    for args in [&["list"][..], &["write", "more"], &["status"]] {
+        let err = d.fails(args);
+        assert!(err.contains("is not private"), "{args:?}: {err}");
+    }
+    assert_eq!(d.snapshot_files(), before);
+    std::fs::set_permissions(d.home(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(d.ok(&["list"]).contains("kept"));
+    // A home that belongs to another user: only root can make one here.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(d.home(), Some(65534), None).unwrap();
+        let err = d.fails(&["list"]);
+        assert!(err.contains("belongs to another user"), "{err}");
+        std::os::unix::fs::chown(d.home(), Some(0), None).unwrap();
+    } else {
+        eprintln!("skipped the other user's home: not running as root, cannot chown");
+    }
+}
+
+/// A symlink planted where Mend writes its temporary key file (`device.key.tmp`, the finding)
+/// is removed, never followed: the file it points at is left as it was.
+#[test]
+fn a_planted_temporary_file_symlink_is_not_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Device::uninitialised();
+    let victim = d.dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::fs::create_dir(d.home()).unwrap();
+    std::fs::set_permissions(d.home(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&victim, d.home().join("device.key.tmp")).unwrap();
+    d.ok(&["init", "--name", "Alex"]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(!std::fs::symlink_metadata(d.home().join("device.key"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    d.write(&["works"]);
+    // The same on a passphrase change, which rewrites the key file.
+    std::os::unix::fs::symlink(&victim, d.home().join("device.key.tmp")).unwrap();
+    let out = d
+        .command(&["passphrase"])
+        .env("MEND_NEW_PASSPHRASE", "a new passphrase for this test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}

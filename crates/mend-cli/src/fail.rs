@@ -78,6 +78,11 @@ fn store_hint(e: &StoreError) -> String {
         StoreError::AlreadyInitialised { .. } => {
             "nothing was changed; use another --home to start a second journal".into()
         }
+        StoreError::NotPrivate { path, .. } => format!(
+            "nothing was read or written there; make it yours alone (`chmod 700 {}`, owned by \
+             you), or choose another --home",
+            path.display()
+        ),
         StoreError::Corrupt { .. } => "nothing was changed. Keep a copy of the home directory, \
             then restore the named file from a backup"
             .into(),

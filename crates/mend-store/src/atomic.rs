@@ -16,6 +16,39 @@ pub(crate) fn private_options() -> OpenOptions {
     o
 }
 
+/// Refuse a home directory that another user could change: not owned by this user, or
+/// writable by its group or by others (they could plant files, or symlinks where Mend writes).
+pub(crate) fn check_private_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io(dir)(e)),
+        };
+        // SAFETY: geteuid cannot fail and touches no memory.
+        let me = unsafe { libc::geteuid() };
+        let why = if meta.uid() != me {
+            Some(format!("it belongs to another user (uid {})", meta.uid()))
+        } else if meta.mode() & 0o022 != 0 {
+            Some(format!(
+                "its group or other users may write in it (mode {:o})",
+                meta.mode() & 0o777
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(StoreError::NotPrivate {
+                path: dir.to_owned(),
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Create a directory (and parents) that only this user may enter.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let mut b = fs::DirBuilder::new();
@@ -37,10 +70,20 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> 
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
-    let mut f = private_options()
+    // A temporary file left by a crash, or planted (a symlink to a file of the user's): it is
+    // removed, never followed, and the new one is created exclusively.
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(StoreError::io(&tmp)(e));
+        }
+        _ => {}
+    }
+    let mut o = private_options();
+    #[cfg(unix)]
+    o.custom_flags(libc::O_NOFOLLOW);
+    let mut f = o
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&tmp)
         .map_err(StoreError::io(&tmp))?;
     f.write_all(bytes).map_err(StoreError::io(&tmp))?;

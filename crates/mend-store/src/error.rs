@@ -21,6 +21,9 @@ pub enum StoreError {
         path: PathBuf,
         source: mend_crypto::CryptoError,
     },
+    /// The home is not this user's alone: refused before anything is read or written there.
+    #[error("{} is not private: {why}", path.display())]
+    NotPrivate { path: PathBuf, why: String },
     #[error("wrong passphrase for this device")]
     WrongPassphrase,
     #[error(transparent)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use mend_crypto::{CryptoError, DeviceSecrets, JournalId, KdfParams, KeyFile, Passphrase};
 use mend_journal::{ChangeHash, Journal, Person, Signer};
 
-use crate::atomic::{create_private_dir, write_atomic};
+use crate::atomic::{check_private_dir, create_private_dir, write_atomic};
 use crate::{HomeLock, LockMode, Store, StoreError};
 
 /// The sealed device key file, relative to the home.
@@ -53,6 +53,7 @@ impl Home {
                 home: self.root.clone(),
             });
         }
+        check_private_dir(&self.root)?;
         HomeLock::acquire_or_wait(&self.root.join(LOCK_FILE), access, waiting)
     }
 
@@ -64,6 +65,7 @@ impl Home {
                 home: self.root.clone(),
             });
         }
+        check_private_dir(&self.root)?;
         let len = fs::metadata(&path).map_err(StoreError::io(&path))?.len();
         if len > mend_crypto::KEYFILE_MAX_LEN as u64 {
             return Err(StoreError::Corrupt {
@@ -98,6 +100,7 @@ impl Home {
             return Err(taken());
         }
         create_private_dir(&self.root)?;
+        check_private_dir(&self.root)?;
         let lock = HomeLock::acquire(&self.root.join(LOCK_FILE), LockMode::Write)?;
         if self.is_initialised() {
             return Err(taken());
