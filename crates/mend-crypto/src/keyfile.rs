@@ -67,10 +67,14 @@ impl DeviceSecrets {
     }
 
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let mut out = Zeroizing::new(Vec::with_capacity(128));
+        let strings = [&self.person_id, &self.person_name, &self.device_name];
+        // Exactly the size needed: a buffer that grew would leave a copy of the keys behind
+        // in memory it gave back, which zeroizing the final buffer cannot reach.
+        let size = 64 + strings.iter().map(|s| 2 + s.len()).sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(size));
         out.extend_from_slice(self.journal_key.expose());
         out.extend_from_slice(&self.identity_seed);
-        for s in [&self.person_id, &self.person_name, &self.device_name] {
+        for s in strings {
             if s.len() > NAME_MAX {
                 return Err(CryptoError::Malformed {
                     what: "key file",
@@ -91,9 +95,9 @@ impl DeviceSecrets {
         if bytes.len() < 64 {
             return Err(BAD);
         }
-        let mut jk = [0u8; 32];
+        let mut jk = Zeroizing::new([0u8; 32]);
         jk.copy_from_slice(&bytes[..32]);
-        let mut seed = [0u8; 32];
+        let mut seed = Zeroizing::new([0u8; 32]);
         seed.copy_from_slice(&bytes[32..64]);
         let mut rest = &bytes[64..];
         let mut strings = Vec::with_capacity(3);
@@ -110,14 +114,12 @@ impl DeviceSecrets {
             rest = &rest[2 + len..];
         }
         let secrets = DeviceSecrets {
-            journal_key: JournalKey::from_bytes(jk),
-            identity_seed: seed,
+            journal_key: JournalKey::from_bytes(*jk),
+            identity_seed: *seed,
             person_id: strings.remove(0),
             person_name: strings.remove(0),
             device_name: strings.remove(0),
         };
-        jk.zeroize();
-        seed.zeroize();
         Ok(secrets)
     }
 }
@@ -248,6 +250,23 @@ impl KeyFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_handover_buffer_is_allocated_once_at_its_exact_size() {
+        let secrets = DeviceSecrets {
+            journal_key: JournalKey::from_bytes([7; 32]),
+            identity_seed: [9; 32],
+            person_id: "p".repeat(32),
+            person_name: "A name much longer than a short one, to pass 128 bytes".into(),
+            device_name: "a device name that is long as well, well past the old guess".into(),
+        };
+        let bytes = secrets.to_handover().unwrap();
+        assert!(bytes.len() > 128);
+        assert_eq!(bytes.capacity(), bytes.len());
+        let back = DeviceSecrets::from_handover(&bytes).unwrap();
+        assert_eq!(back.person_name, secrets.person_name);
+        assert_eq!(back.identity_seed, [9; 32]);
+    }
 
     type Result<T = ()> = std::result::Result<T, CryptoError>;
 

@@ -281,10 +281,14 @@ pub(crate) fn write(
     let bytes = seal_one(&path, key, journal_id, RecordKind::ReadIndex, &plain)?;
     // Readers share the lock, so two may write at once: each through a name of its own.
     let tmp = root.join(format!("{INDEX}.{}.tmp", std::process::id()));
-    let written = crate::atomic::private_options()
+    // Created exclusively, never through a symlink (one left by a process of the same pid
+    // number that was killed is removed first).
+    let _ = fs::remove_file(&tmp);
+    let mut options = crate::atomic::private_options();
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let written = options
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&tmp)
         .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
         .and_then(|()| fs::rename(&tmp, &path));

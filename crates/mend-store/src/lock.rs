@@ -33,7 +33,9 @@ impl HomeLock {
         access: LockMode,
         waiting: impl FnOnce(),
     ) -> Result<Self, StoreError> {
-        let file = private_options()
+        let mut options = private_options();
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let file = options
             .read(true)
             .write(true)
             .create(true)
