@@ -790,18 +790,23 @@ fn a_change_signed_by_a_removed_device_is_refused() {
     let (alex_doc, _, _) = sams_document(&a);
     assert!(!has_entry(&alex_doc, "fromremoved1"));
 
-    // The phone itself, with its own identity, is told no and gets nothing.
-    let mut doc2 = doc.fork();
-    let response = push(&phone, &addr, &mut doc2, Vec::new());
-    assert!(
-        matches!(
-            response,
-            Response::Refused {
-                reason: Refusal::NotPaired
-            }
-        ),
-        "{response:?}"
-    );
+    // The phone itself, with its own identity, is refused at the door: its connection is
+    // closed when the handshake names it (serve keeps connections with paired devices only).
+    let (_, phone_secrets) = mend_store::Home::new(phone.home())
+        .unlock(&mend_crypto::Passphrase::from(phone.pass.clone()))
+        .unwrap();
+    let outcome =
+        crate::sync::try_on_network(phone_secrets.identity_seed, &addr, async |net, peer| {
+            let request = Request::Sync {
+                journal_id,
+                session: 7,
+                message: Vec::new(),
+                signatures: Vec::new(),
+            };
+            net.request(peer, mend_net::Protocol::Sync, request).await
+        });
+    assert!(!matches!(outcome, Some(Ok(_))), "{outcome:?}");
+    serve.wait_for("refused a connection from an unknown device");
     assert_eq!(journal_files(&a), before);
     serve.terminate();
 }

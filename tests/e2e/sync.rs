@@ -225,6 +225,11 @@ fn serve_pushes_what_other_processes_write() {
     b_serve.terminate();
 }
 
+/// A stranger on the network (an unpaired device speaking the real protocol) gets nothing and
+/// costs nothing: its connection is closed when the handshake names it, from the list of
+/// paired devices serve keeps, without the journal or the home's lock being touched (here the
+/// lock is held by someone else the whole time, which before made serve wait on it to decide).
+/// The paired partner is still served.
 #[test]
 fn an_unpaired_device_gets_nothing_and_is_disconnected() {
     let a = Device::new("Alex");
@@ -232,8 +237,14 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
     let b = Device::uninitialised();
     pair(&a, &b, "Sam");
     let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
     let before = a.snapshot_files();
-    let outcome = on_network([0x5a; 32], &serve.address(), async |net, peer| {
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(a.home().join("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let outcome = try_on_network([0x5a; 32], &addr, async |net, peer| {
         // A well-formed first sync message for an empty document, from a stranger.
         let request = mend_sync::Request::Sync {
             journal_id: [0; 16],
@@ -243,12 +254,16 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
         };
         net.request(peer, mend_net::Protocol::Sync, request).await
     });
-    assert!(outcome.is_err(), "a stranger got an answer: {outcome:?}");
+    assert!(
+        !matches!(outcome, Some(Ok(_))),
+        "a stranger got an answer: {outcome:?}"
+    );
     serve.wait_for("refused a connection from an unknown device");
+    lock.unlock().unwrap();
     assert_eq!(a.snapshot_files(), before, "nothing changed");
     // The real partner is still served.
     assert!(b
-        .ok(&["sync", "--peer", &serve.address()])
+        .ok(&["sync", "--peer", &addr])
         .contains("Synced with Alex"));
     serve.terminate();
 }
@@ -269,11 +284,36 @@ pub(crate) fn as_device<T>(
     })
 }
 
+/// [`on_network`], for a device that may not get a connection at all: `None` if the dial
+/// failed.
+pub(crate) fn try_on_network<T>(
+    identity_seed: [u8; 32],
+    addr: &str,
+    body: impl AsyncFnOnce(&mend_net::NetHandle, mend_net::PeerId) -> T,
+) -> Option<T> {
+    network(identity_seed, addr, async |net, dialled| match dialled {
+        Ok(peer) => Some(body(net, peer).await),
+        Err(_) => None,
+    })
+}
+
 /// Run `body` on the network with the identity `identity_seed`, connected to `addr`.
 fn on_network<T>(
     identity_seed: [u8; 32],
     addr: &str,
     body: impl AsyncFnOnce(&mend_net::NetHandle, mend_net::PeerId) -> T,
+) -> T {
+    network(identity_seed, addr, async |net, dialled| {
+        body(net, dialled.expect("the dial succeeds")).await
+    })
+}
+
+/// Start the network with the identity `identity_seed`, dial `addr`, and run `body` with the
+/// outcome of the dial.
+fn network<T>(
+    identity_seed: [u8; 32],
+    addr: &str,
+    body: impl AsyncFnOnce(&mend_net::NetHandle, Result<mend_net::PeerId, mend_net::NetError>) -> T,
 ) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -288,11 +328,14 @@ fn on_network<T>(
             request_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(5),
             ping_timeout: Duration::from_secs(20),
+            allowed: None,
+            // A client that may also ask to pair (as a joining device does).
+            pairing: mend_net::Pairing::Joining,
         })
         .await
         .unwrap();
-        let peer = net.dial(addr.parse().unwrap()).await.unwrap();
-        body(&net, peer).await
+        let dialled = net.dial(addr.parse().unwrap()).await;
+        body(&net, dialled).await
     })
 }
 

@@ -7,14 +7,39 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use mend_sync::{decode, encode, frame_len, Request, Response};
 
-/// The codec for both `/mend/sync/1` and `/mend/pair/1`.
-#[derive(Debug, Clone, Default)]
-pub struct MendCodec;
+/// The codec for both `/mend/sync/1` and `/mend/pair/1`, each with its own cap on a frame.
+#[derive(Debug, Clone)]
+pub struct MendCodec {
+    max: usize,
+}
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+impl MendCodec {
+    /// Sync messages: up to [`mend_sync::MAX_MESSAGE_BYTES`].
+    pub fn sync() -> Self {
+        Self {
+            max: mend_sync::MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// Pairing messages: up to [`mend_sync::PAIR_MAX_MESSAGE_BYTES`] (4 KiB), read from a
+    /// device not known yet.
+    pub fn pairing() -> Self {
+        Self {
+            max: mend_sync::PAIR_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
     let mut prefix = [0u8; 4];
     io.read_exact(&mut prefix).await?;
     let len = frame_len(prefix).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes is larger than the {max} this protocol allows"),
+        ));
+    }
     let mut body = Vec::new();
     io.take(len as u64).read_to_end(&mut body).await?;
     if body.len() != len {
@@ -44,14 +69,14 @@ impl libp2p::request_response::Codec for MendCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        decode(&read_frame(io).await?).map_err(invalid)
+        decode(&read_frame(io, self.max).await?).map_err(invalid)
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
     where
         T: AsyncRead + Unpin + Send,
     {
-        decode(&read_frame(io).await?).map_err(invalid)
+        decode(&read_frame(io, self.max).await?).map_err(invalid)
     }
 
     async fn write_request<T>(
@@ -88,7 +113,7 @@ mod tests {
 
     fn read(bytes: Vec<u8>) -> io::Result<Request> {
         let proto = StreamProtocol::new(mend_sync::SYNC_PROTOCOL);
-        block_on(MendCodec.read_request(&proto, &mut Cursor::new(bytes)))
+        block_on(MendCodec::sync().read_request(&proto, &mut Cursor::new(bytes)))
     }
 
     #[test]
@@ -101,7 +126,7 @@ mod tests {
         };
         let mut buf = Cursor::new(Vec::new());
         let proto = StreamProtocol::new(mend_sync::SYNC_PROTOCOL);
-        block_on(MendCodec.write_request(&proto, &mut buf, req.clone())).unwrap();
+        block_on(MendCodec::sync().write_request(&proto, &mut buf, req.clone())).unwrap();
         assert_eq!(read(buf.into_inner()).unwrap(), req);
     }
 
@@ -118,5 +143,16 @@ mod tests {
         assert!(read(vec![0, 0, 0, 2, 9, 0]).is_err());
         // No frame at all.
         assert!(read(vec![]).is_err());
+    }
+
+    #[test]
+    fn a_pairing_frame_over_4_kib_is_refused_before_it_is_read() {
+        let proto = StreamProtocol::new(mend_sync::PAIR_PROTOCOL);
+        let mut frame = 5000u32.to_be_bytes().to_vec();
+        frame.extend(vec![0u8; 5000]);
+        let err = block_on(MendCodec::pairing().read_request(&proto, &mut Cursor::new(frame)))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("larger than the 4096"), "{err}");
     }
 }

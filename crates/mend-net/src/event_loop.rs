@@ -9,8 +9,11 @@ use futures::{FutureExt, StreamExt};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, mdns, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::swarm::{ConnectionId, ListenError, NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux, Multiaddr,
+    PeerId, StreamProtocol, Swarm,
+};
 use mend_sync::{Request, Response, PAIR_PROTOCOL, SYNC_PROTOCOL};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroize;
@@ -24,6 +27,25 @@ const COMMAND_QUEUE: usize = 32;
 const EVENT_QUEUE: usize = 64;
 /// At most this many concurrent request streams per connection.
 const MAX_STREAMS: usize = 8;
+/// Connections: being set up (before the Noise handshake names the peer), established from
+/// outside, and per peer. Two laptops need a handful; a stranger flooding the port gets no more.
+const MAX_PENDING_INCOMING: u32 = 16;
+const MAX_ESTABLISHED_INCOMING: u32 = 32;
+const MAX_PER_PEER: u32 = 4;
+/// Events held back while the program is busy, before the peer they come from is cut off
+/// (never dropped silently).
+const EVENT_BACKLOG: usize = 1024;
+
+/// Whether this node takes part in pairing, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pairing {
+    /// No pairing protocol at all (`sync`, `serve`).
+    Off,
+    /// An invite is open: pairing requests are answered, in frames of at most 4 KiB.
+    Inviting,
+    /// Joining: pairing requests are sent, never answered.
+    Joining,
+}
 
 /// Which of Mend's protocols a request travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +71,12 @@ pub struct NetConfig {
     /// times out). Mend uses 5 s and 20 s.
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// The only peers connections are kept with (paired devices), decided when the Noise
+    /// handshake names the peer and before any protocol runs; a stranger's connection is closed
+    /// and reported as [`NetEvent::Denied`]. `None`: every peer (pairing, where the other
+    /// device is not known yet). Changed later with [`NetHandle::allow_only`].
+    pub allowed: Option<Vec<PeerId>>,
+    pub pairing: Pairing,
 }
 
 impl Drop for NetConfig {
@@ -91,6 +119,8 @@ pub enum NetEvent {
         peer: PeerId,
         why: String,
     },
+    /// A device that is not allowed tried to connect; it was closed before anything ran.
+    Denied(PeerId),
 }
 
 enum Command {
@@ -113,6 +143,9 @@ enum Command {
     },
     Disconnect {
         peer: PeerId,
+    },
+    AllowOnly {
+        peers: Vec<PeerId>,
     },
 }
 
@@ -166,6 +199,15 @@ impl NetHandle {
         self.ask(|reply| Command::ListenAddrs { reply }).await
     }
 
+    /// Keep connections with these peers only (the paired devices, as the registry says now):
+    /// connections with any other are closed, and new ones refused.
+    pub async fn allow_only(&self, peers: Vec<PeerId>) -> Result<(), NetError> {
+        self.commands
+            .send(Command::AllowOnly { peers })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
     /// Close every connection to a peer.
     pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
         self.commands
@@ -177,8 +219,11 @@ impl NetHandle {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    // First: a connection they deny never reaches the protocols below.
+    allowed: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
+    limits: connection_limits::Behaviour,
     sync: request_response::Behaviour<MendCodec>,
-    pair: request_response::Behaviour<MendCodec>,
+    pair: Toggle<request_response::Behaviour<MendCodec>>,
     mdns: Toggle<mdns::tokio::Behaviour>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -194,6 +239,8 @@ struct Loop {
     replies: FuturesUnordered<Reply>,
     discovered: HashMap<PeerId, Vec<Multiaddr>>,
     listening: Vec<Multiaddr>,
+    /// Events the program has not taken yet while its queue is full.
+    backlog: std::collections::VecDeque<NetEvent>,
 }
 
 /// Start the network on the current tokio runtime.
@@ -208,6 +255,8 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         ..Default::default()
     };
     let want_mdns = config.mdns;
+    let pairing = config.pairing;
+    let allowed = config.allowed.clone();
     let ping_config = ping::Config::new()
         .with_interval(config.ping_interval)
         .with_timeout(config.ping_timeout);
@@ -226,17 +275,40 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
             } else {
                 None
             };
-            Ok(Behaviour {
-                sync: request_response::Behaviour::with_codec(
-                    MendCodec,
-                    [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+            let pair = match pairing {
+                Pairing::Off => None,
+                Pairing::Inviting => Some(ProtocolSupport::Inbound),
+                Pairing::Joining => Some(ProtocolSupport::Outbound),
+            }
+            .map(|support| {
+                request_response::Behaviour::with_codec(
+                    MendCodec::pairing(),
+                    [(StreamProtocol::new(PAIR_PROTOCOL), support)],
                     rr_config.clone(),
+                )
+            });
+            let allowed = allowed.map(|peers| {
+                let mut b =
+                    allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+                for p in peers {
+                    b.allow_peer(p);
+                }
+                b
+            });
+            Ok(Behaviour {
+                allowed: Toggle::from(allowed),
+                limits: connection_limits::Behaviour::new(
+                    connection_limits::ConnectionLimits::default()
+                        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+                        .with_max_established_incoming(Some(MAX_ESTABLISHED_INCOMING))
+                        .with_max_established_per_peer(Some(MAX_PER_PEER)),
                 ),
-                pair: request_response::Behaviour::with_codec(
-                    MendCodec,
-                    [(StreamProtocol::new(PAIR_PROTOCOL), ProtocolSupport::Full)],
+                sync: request_response::Behaviour::with_codec(
+                    MendCodec::sync(),
+                    [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                     rr_config,
                 ),
+                pair: Toggle::from(pair),
                 mdns: Toggle::from(mdns),
                 identify: identify::Behaviour::new(identify::Config::new(
                     "/mend/1".into(),
@@ -266,6 +338,7 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         replies: FuturesUnordered::new(),
         discovered: HashMap::new(),
         listening: Vec::new(),
+        backlog: std::collections::VecDeque::new(),
     };
     tokio::spawn(async move { lp.run(cmd_rx).await });
     Ok((
@@ -280,6 +353,8 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
 impl Loop {
     async fn run(&mut self, mut commands: mpsc::Receiver<Command>) {
         loop {
+            // A handle of its own to wait on, so the branches below may use the loop.
+            let events = self.events.clone();
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(c) => self.command(c),
@@ -287,11 +362,20 @@ impl Loop {
                 },
                 Some((protocol, channel, answer)) = self.replies.next(), if !self.replies.is_empty() => {
                     if let Some(response) = answer {
-                        let rr = match protocol {
-                            Protocol::Sync => &mut self.swarm.behaviour_mut().sync,
-                            Protocol::Pair => &mut self.swarm.behaviour_mut().pair,
+                        let b = self.swarm.behaviour_mut();
+                        let _ = match protocol {
+                            Protocol::Sync => b.sync.send_response(channel, response),
+                            Protocol::Pair => match b.pair.as_mut() {
+                                Some(pair) => pair.send_response(channel, response),
+                                None => Ok(()),
+                            },
                         };
-                        let _ = rr.send_response(channel, response);
+                    }
+                }
+                permit = events.reserve(), if !self.backlog.is_empty() => {
+                    let Ok(permit) = permit else { break };
+                    if let Some(event) = self.backlog.pop_front() {
+                        permit.send(event);
                     }
                 }
                 event = self.swarm.select_next_some() => self.swarm_event(event),
@@ -300,9 +384,25 @@ impl Loop {
         tracing::debug!("network loop stopped");
     }
 
-    fn emit(&self, event: NetEvent) {
-        if let Err(e) = self.events.try_send(event) {
-            tracing::warn!("event queue full, dropped: {e}");
+    /// Tell the program. While its queue is full, events wait in order in a backlog; a
+    /// backlog grown past its bound means the program cannot keep up with some peer, which is
+    /// then cut off (its requests fail on its side and it tries again), never dropped unseen.
+    fn emit(&mut self, event: NetEvent) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(event);
+        } else if let Err(mpsc::error::TrySendError::Full(event)) = self.events.try_send(event) {
+            self.backlog.push_back(event);
+        }
+        if self.backlog.len() > EVENT_BACKLOG {
+            // Hints can go; a request's peer is disconnected and told nothing.
+            self.backlog
+                .retain(|e| !matches!(e, NetEvent::Discovered(_) | NetEvent::Listening(_)));
+            while self.backlog.len() > EVENT_BACKLOG {
+                if let Some(NetEvent::Request { peer, .. }) = self.backlog.pop_back() {
+                    tracing::warn!(%peer, "the program is not keeping up; closing the connection");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+            }
         }
     }
 
@@ -354,7 +454,16 @@ impl Loop {
                 let b = self.swarm.behaviour_mut();
                 let id = match protocol {
                     Protocol::Sync => b.sync.send_request(&peer, request),
-                    Protocol::Pair => b.pair.send_request(&peer, request),
+                    Protocol::Pair => match b.pair.as_mut() {
+                        Some(pair) => pair.send_request(&peer, request),
+                        None => {
+                            let _ = reply.send(Err(NetError::Request {
+                                peer,
+                                why: "this node does not pair".into(),
+                            }));
+                            return;
+                        }
+                    },
                 };
                 self.requests.insert((protocol, id), reply);
             }
@@ -363,6 +472,19 @@ impl Loop {
             }
             Command::Disconnect { peer } => {
                 let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Command::AllowOnly { peers } => {
+                if let Some(allowed) = self.swarm.behaviour_mut().allowed.as_mut() {
+                    let now: std::collections::HashSet<PeerId> =
+                        allowed.allowed_peers().iter().copied().collect();
+                    for gone in now.iter().filter(|p| !peers.contains(p)) {
+                        // Also closes the connections it has.
+                        allowed.disallow_peer(*gone);
+                    }
+                    for p in peers {
+                        allowed.allow_peer(p);
+                    }
+                }
             }
         }
     }
@@ -457,6 +579,14 @@ impl Loop {
                     }
                 }
                 self.emit(NetEvent::Connected(peer_id));
+            }
+            SwarmEvent::IncomingConnectionError {
+                peer_id: Some(peer),
+                error: ListenError::Denied { .. },
+                ..
+            } => {
+                tracing::debug!(%peer, "refused a connection from a device that is not paired");
+                self.emit(NetEvent::Denied(peer));
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,

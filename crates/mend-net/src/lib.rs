@@ -12,6 +12,6 @@ mod event_loop;
 mod identity;
 
 pub use codec::MendCodec;
-pub use event_loop::{start, NetConfig, NetError, NetEvent, NetHandle, Protocol};
+pub use event_loop::{start, NetConfig, NetError, NetEvent, NetHandle, Pairing, Protocol};
 pub use identity::{peer_id_from_public_key, peer_id_from_seed};
 pub use libp2p::{Multiaddr, PeerId};

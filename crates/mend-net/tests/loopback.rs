@@ -15,6 +15,8 @@ fn config(seed: u8) -> NetConfig {
         request_timeout: Duration::from_secs(10),
         ping_interval: Duration::from_secs(5),
         ping_timeout: Duration::from_secs(20),
+        allowed: None,
+        pairing: mend_net::Pairing::Off,
     }
 }
 
@@ -268,4 +270,81 @@ async fn a_silent_link_is_closed_by_the_pings_not_left_to_the_request_timeout() 
     })
     .await
     .expect("the test finishes within 60 s");
+}
+
+/// A serving node allows its paired devices only: a stranger's connection is closed when the
+/// Noise handshake names it, before any protocol runs (its request gets no answer and the
+/// program hears only `Denied`), while the paired device is answered; a device taken off the
+/// list loses its connection and is refused from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowed_peers_get_a_connection_and_taking_one_off_closes_it() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let (a, mut a_events) = start(config(11)).await.unwrap();
+        let (stranger, mut s_events) = start(config(12)).await.unwrap();
+        let mut served = config(13);
+        served.allowed = Some(vec![a.local_peer_id]);
+        let (b, mut b_events) = start(served).await.unwrap();
+        let addr = listening(&mut b_events).await;
+        let _ = listening(&mut a_events).await;
+        let _ = listening(&mut s_events).await;
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let answering = tokio::spawn(async move {
+            while let Some(ev) = b_events.recv().await {
+                match ev {
+                    NetEvent::Request { peer, reply, .. } => {
+                        let _ = seen_tx.send(format!("request from {peer}"));
+                        let _ = reply.send(Response::Sync {
+                            message: vec![1],
+                            signatures: Vec::new(),
+                            gained: 0,
+                        });
+                    }
+                    NetEvent::Denied(peer) => {
+                        let _ = seen_tx.send(format!("denied {peer}"));
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let ask = || Request::Sync {
+            journal_id: [0; 16],
+            session: 1,
+            message: vec![1],
+            signatures: Vec::new(),
+        };
+        // The stranger: whether its dial completes or not, it gets no answer.
+        let got = match stranger.dial(addr.clone()).await {
+            Ok(peer) => stranger.request(peer, Protocol::Sync, ask()).await.ok(),
+            Err(_) => None,
+        };
+        assert_eq!(got, None, "a stranger got an answer");
+        assert_eq!(
+            seen_rx.recv().await.unwrap(),
+            format!("denied {}", stranger.local_peer_id)
+        );
+        // The allowed device is answered.
+        let peer = a.dial(addr.clone()).await.unwrap();
+        assert!(a.request(peer, Protocol::Sync, ask()).await.is_ok());
+        assert_eq!(
+            seen_rx.recv().await.unwrap(),
+            format!("request from {}", a.local_peer_id)
+        );
+        // Taken off the list: its connection closes and it is refused from then on.
+        b.allow_only(Vec::new()).await.unwrap();
+        loop {
+            match a_events.recv().await {
+                Some(NetEvent::Disconnected(p)) if p == b.local_peer_id => break,
+                Some(_) => {}
+                None => panic!("the network stopped"),
+            }
+        }
+        let again = match a.dial(addr).await {
+            Ok(peer) => a.request(peer, Protocol::Sync, ask()).await.ok(),
+            Err(_) => None,
+        };
+        assert_eq!(again, None, "a device taken off the list got an answer");
+        answering.abort();
+    })
+    .await
+    .expect("the test finishes within 30 s");
 }

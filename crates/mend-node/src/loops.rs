@@ -140,11 +140,13 @@ pub struct SyncOutcome {
 pub async fn sync_once(
     shared: &SharedJournal,
     paired: &HashMap<PeerId, Device>,
-    config: NetConfig,
+    mut config: NetConfig,
     peers: Vec<Multiaddr>,
     timeout: Duration,
     watcher: SharedWatcher,
 ) -> Result<SyncOutcome> {
+    // Connections with the paired devices only: a stranger's is closed before it is heard.
+    config.allowed = Some(paired.keys().copied().collect());
     let (net, mut events) = start(config).await?;
     let (done_tx, mut done_rx) = mpsc::channel(8);
     let mut results: Vec<Summary> = Vec::new();
@@ -306,7 +308,7 @@ pub struct Local<'a> {
 /// is written here, sync with devices as they appear (the planner decides when).
 pub async fn serve_node(
     shared: SharedJournal,
-    config: NetConfig,
+    mut config: NetConfig,
     peers: Vec<Multiaddr>,
     local: Local<'_>,
     lock_plan: &mut LockPlanner,
@@ -322,10 +324,16 @@ pub async fn serve_node(
     };
     (local.hold)(Some(shared.clone()));
     let mut end = NodeEnd::Stopped;
+    let mut paired = read_paired(&shared).await?;
+    // Connections with the paired devices only, decided by the network shell from this list
+    // (kept as the registry changes): a stranger's is closed before any protocol runs, without
+    // the journal or its lock being touched.
+    config.allowed = Some(paired.keys().copied().collect());
     let (net, mut events) = start(config).await?;
     let (done_tx, mut done_rx) = mpsc::channel(8);
     let (answered_tx, mut answered_rx) = mpsc::unbounded_channel();
-    let mut paired = read_paired(&shared).await?;
+    // Strangers already reported (one line each, however often they knock; bounded).
+    let mut refused: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -369,6 +377,7 @@ pub async fn serve_node(
                     // What arrived or was written may have removed or added a device.
                     Effect::ReadPaired => {
                         paired = read_paired(&shared).await?;
+                        net.allow_only(paired.keys().copied().collect()).await?;
                         queue.push_back(Event::Paired(paired.keys().copied().collect()));
                     }
                     Effect::PublishKeys => {
@@ -437,6 +446,13 @@ pub async fn serve_node(
                     watcher.note(&format!(
                         "note: closed a connection that sent something unreadable ({peer}): {why}"
                     ));
+                }
+                Some(NetEvent::Denied(peer)) => {
+                    if refused.len() < 256 && refused.insert(peer) {
+                        watcher.note(&format!(
+                            "note: refused a connection from an unknown device ({peer})"
+                        ));
+                    }
                 }
                 Some(_) => {}
                 None => break,

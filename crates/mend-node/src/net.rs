@@ -62,5 +62,8 @@ pub fn net_config(identity_seed: [u8; 32], opts: &NetOptions) -> Result<NetConfi
         request_timeout: REQUEST_TIMEOUT,
         ping_interval: PING_INTERVAL,
         ping_timeout: PING_TIMEOUT,
+        // Set by the loops (the paired devices) or left open by pairing.
+        allowed: None,
+        pairing: mend_net::Pairing::Off,
     })
 }

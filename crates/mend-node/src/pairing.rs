@@ -210,7 +210,8 @@ pub async fn invite(
         key: device.secrets.public_key_hex(),
         device: device.secrets.device_name.clone(),
     };
-    let config = net_config(seed, &opts.net)?;
+    let mut config = net_config(seed, &opts.net)?;
+    config.pairing = mend_net::Pairing::Inviting;
     let shared = ServedJournal::new(device, warn);
     let (people, legacy_heads) = ServedJournal::with(&shared, |a| {
         let journal = a.store()?.journal(Doc::Shared);
@@ -493,7 +494,8 @@ pub async fn join(
     let peers = parse_addrs(&opts.net.peers)?;
     let seed: [u8; 32] = random_bytes()?;
     let my_key = public_key_hex(&seed);
-    let config = net_config(seed, &opts.net)?;
+    let mut config = net_config(seed, &opts.net)?;
+    config.pairing = mend_net::Pairing::Joining;
     let (net, mut events) = start(config).await?;
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let request = JoinRequest {

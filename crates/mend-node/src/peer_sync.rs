@@ -170,6 +170,7 @@ pub async fn sync_with(
     let session_id = u64::from_le_bytes(mend_crypto::random_bytes()?);
     let mut sent = 0u64;
     let mut summary_refused: Vec<Refused> = Vec::new();
+    let mut answered = false;
     loop {
         let (s, step) = ServedJournal::with(shared, {
             let mut s = session.take().expect("session");
@@ -200,7 +201,21 @@ pub async fn sync_with(
                     signatures,
                 },
             )
-            .await?;
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            // Not one answer, and the connection gone: a device that is not (or no longer)
+            // paired there is refused at the handshake, which looks just like this from here.
+            Err(mend_net::NetError::Request { why, .. }) if !answered => bail!(
+                "{}'s {} closed the connection without answering: it may not count this \
+                 laptop as one of the journal's devices any more (was it removed? `mend \
+                 devices` on that laptop shows it), or it stopped ({why})",
+                device.person,
+                device.name
+            ),
+            Err(e) => return Err(e.into()),
+        };
+        answered = true;
         let (reply, reply_sigs, gained) = match response {
             Response::Sync {
                 message,

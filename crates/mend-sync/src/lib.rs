@@ -18,6 +18,6 @@ pub use error::{PairError, SyncError};
 pub use pairing::{Inviter, JoinRequest, Joiner, Welcome};
 pub use session::{ends_session, respond, Reply, Step, SyncSession, MAX_ROUNDS};
 pub use wire::{
-    decode, encode, frame_len, Refusal, Request, Response, MAX_MESSAGE_BYTES, PAIR_PROTOCOL,
-    SYNC_PROTOCOL, WIRE_VERSION,
+    decode, encode, frame_len, Refusal, Request, Response, MAX_MESSAGE_BYTES,
+    PAIR_MAX_MESSAGE_BYTES, PAIR_PROTOCOL, SYNC_PROTOCOL, WIRE_VERSION,
 };

@@ -15,6 +15,9 @@ use crate::SyncError;
 pub const WIRE_VERSION: u8 = 3;
 /// The largest message either side accepts (an initial sync of a large journal is one message).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest pairing message: pairing talks with a device not known yet, and its messages
+/// (a SPAKE2 share, a MAC, names, the sealed welcome) are small.
+pub const PAIR_MAX_MESSAGE_BYTES: usize = 4 * 1024;
 pub const SYNC_PROTOCOL: &str = "/mend/sync/1";
 pub const PAIR_PROTOCOL: &str = "/mend/pair/1";
 
