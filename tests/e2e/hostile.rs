@@ -810,3 +810,71 @@ fn a_change_signed_by_a_removed_device_is_refused() {
     assert_eq!(journal_files(&a), before);
     serve.terminate();
 }
+
+/// The peak memory of a process (VmHWM, in bytes).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A decompression bomb from a modified program on a paired laptop: a sync message whose one
+/// change is a compressed chunk of about a megabyte that inflates to 1 GiB (Automerge inflates
+/// compressed changes with no bound). Alex's serve refuses it before inflating past its budget:
+/// its peak memory stays under 300 MB, nothing is written, the journal opens, and Sam's
+/// honest laptop syncs right after.
+#[test]
+fn a_decompression_bomb_from_a_paired_device_is_refused_without_inflating_it() {
+    let a = Device::new("Alex");
+    a.write(&["before the bomb"]);
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+    let before = journal_files(&a);
+
+    // 1 GiB of zeros, deflated at the highest level (made once with zlib: compressing it
+    // here would take a minute): about a megabyte on the wire.
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/zeros-1gib.deflate"
+    ))
+    .unwrap();
+    assert!(body.len() < 2 << 20, "{}", body.len());
+    let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    leb128::write::unsigned(&mut bomb, body.len() as u64).unwrap();
+    bomb.extend_from_slice(&body);
+
+    let (mut doc, _, _) = sams_document(&b);
+    let outcome = as_device(&b, &addr, async |net, peer, journal_id| {
+        let mut state = automerge::sync::State::new();
+        let mut message = doc.sync().generate_sync_message(&mut state).unwrap();
+        message.changes = automerge::sync::ChunkList::from(vec![bomb]);
+        let request = Request::Sync {
+            journal_id,
+            session: 99,
+            message: message.encode(),
+            signatures: Vec::new(),
+        };
+        net.request(peer, mend_net::Protocol::Sync, request).await
+    });
+    assert!(
+        !matches!(outcome, Ok(Response::Sync { gained, .. }) if gained > 0),
+        "{outcome:?}"
+    );
+    let peak = peak_rss(serve.pid());
+    assert!(peak < 300 << 20, "serve's peak memory: {} MB", peak >> 20);
+    assert_eq!(journal_files(&a), before, "nothing was written");
+    assert!(a.ok(&["list"]).contains("before the bomb"));
+    b.write(&["after the bomb"]);
+    assert!(b
+        .ok(&["sync", "--peer", &addr])
+        .contains("Synced with Alex"));
+    assert!(a.ok(&["list"]).contains("after the bomb"));
+    serve.terminate();
+}

@@ -194,6 +194,11 @@ impl Background {
         }
     }
 
+    /// The process id, to read its memory use from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The first line containing `needle` (waiting at most 30 s).
     pub fn wait_for(&mut self, needle: &str) -> String {
         if let Some(l) = self

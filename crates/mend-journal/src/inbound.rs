@@ -58,8 +58,15 @@ const MAX_WAITING: usize = 100_000;
 
 /// Split Automerge's incremental bytes (a log record, a sync message's changes) into changes.
 /// A whole saved document among them is loaded and its changes taken out.
+///
+/// Compressed chunks are inflated within a budget that grows with `bytes`
+/// ([`crate::inflate`]): a decompression bomb is refused before Automerge inflates anything.
 pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, JournalError> {
     let bad = |why: &str| JournalError::MalformedSync(why.to_owned());
+    let mut budget = crate::inflate::budget_for(bytes.len());
+    let too_big = || {
+        bad("a compressed chunk that inflates to more than its size allows (or does not inflate)")
+    };
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -77,15 +84,22 @@ pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, JournalError> {
             .filter(|&t| t <= rest.len())
             .ok_or_else(|| bad("a chunk longer than the message"))?;
         let chunk = &rest[..total];
+        let unreadable =
+            |e: automerge::LoadChangeError| bad(&format!("a change that cannot be read: {e}"));
         match kind {
             0 => {
+                if !crate::inflate::document_fits(chunk, header, &mut budget) {
+                    return Err(too_big());
+                }
                 let doc = automerge::Automerge::load(chunk)?;
                 out.extend(doc.get_changes(&[]));
             }
-            1 | 2 => out.push(
-                Change::from_bytes(chunk.to_vec())
-                    .map_err(|e| bad(&format!("a change that cannot be read: {e}")))?,
-            ),
+            1 => out.push(Change::from_bytes(chunk.to_vec()).map_err(unreadable)?),
+            2 => {
+                let plain = crate::inflate::compressed_change(chunk, header, &mut budget)
+                    .ok_or_else(too_big)?;
+                out.push(Change::from_bytes(plain).map_err(unreadable)?);
+            }
             _ => return Err(bad("an Automerge chunk of an unknown kind")),
         }
         if out.len() > MAX_CHANGES_PER_BATCH {

@@ -10,6 +10,7 @@ mod entry;
 mod error;
 mod exchange;
 mod inbound;
+mod inflate;
 mod model;
 mod practices;
 mod prompts;
