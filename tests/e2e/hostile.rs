@@ -878,3 +878,100 @@ fn a_decompression_bomb_from_a_paired_device_is_refused_without_inflating_it() {
     assert!(a.ok(&["list"]).contains("after the bomb"));
     serve.terminate();
 }
+
+/// A modified program on Sam's laptop pushes without end: in one session it sends the same
+/// 30 MiB of Sam's own (well-formed, signed) entries again and again. Alex's serve takes what a
+/// device may send in one sync (128 MiB), then refuses the rest (`TooMuch`) and says so; what
+/// arrived before is kept, the journal opens, and Sam's honest laptop syncs right after in a
+/// new session.
+#[test]
+fn a_paired_device_that_pushes_without_end_is_refused_past_its_budget() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+
+    let (mut doc, sam, journal_id) = sams_document(&b);
+    doc.set_actor(ActorId::from(sam.actor().to_vec()));
+    let person = b_person(&b);
+    let entries = map(&doc, &automerge::ROOT, "entries").unwrap();
+    let heads = doc.get_heads();
+    for i in 0..30 {
+        // Changes are sent as they are (uncompressed): a plain text weighs its length.
+        let text = format!("{i} {}", "x".repeat((1 << 20) - 64));
+        let e = doc
+            .put_object(&entries, format!("push{i:028}"), ObjType::Map)
+            .unwrap();
+        doc.put(&e, "author", person.as_str()).unwrap();
+        doc.put(&e, "created_at", ts()).unwrap();
+        doc.put(&e, "text", text).unwrap();
+        doc.commit_with(CommitOptions::default().with_message("write"));
+    }
+    let changes = doc.get_changes(&heads);
+    let sigs: Vec<(ChangeHash, Sig)> = changes
+        .iter()
+        .map(|c| (c.hash(), sam.sign(&journal_id, &c.hash())))
+        .collect();
+    let chunks: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+    assert!(chunks.iter().map(Vec::len).sum::<usize>() > 29 << 20);
+    let responses = as_device(&b, &addr, async |net, peer, journal_id| {
+        let mut state = automerge::sync::State::new();
+        let mut message = doc.sync().generate_sync_message(&mut state).unwrap();
+        message.changes = automerge::sync::ChunkList::from(chunks);
+        let message = message.encode();
+        let signatures = encode_pairs(sigs.iter().map(|(h, s)| (h, s)));
+        let mut responses = Vec::new();
+        for _ in 0..6 {
+            let request = Request::Sync {
+                journal_id,
+                session: 4242,
+                message: message.clone(),
+                signatures: signatures.clone(),
+            };
+            let r = net
+                .request(peer, mend_net::Protocol::Sync, request)
+                .await
+                .unwrap();
+            let done = matches!(r, Response::Refused { .. });
+            responses.push(r);
+            if done {
+                break;
+            }
+        }
+        responses
+    });
+    // Four messages (120 MiB) are taken; the fifth would pass 128 MiB.
+    assert_eq!(responses.len(), 5, "{:?}", responses.len());
+    assert!(matches!(
+        responses.last(),
+        Some(Response::Refused {
+            reason: Refusal::TooMuch
+        })
+    ));
+    let warning = serve.wait_for("warning: refused what Sam's");
+    assert!(
+        warning.contains("more than 128 MiB in one sync"),
+        "{warning}"
+    );
+    // What arrived first is kept, and the journal opens.
+    assert_eq!(
+        a.list_json(&["-n", "100"])
+            .iter()
+            .filter(|e| e["id"].as_str().unwrap().starts_with("push"))
+            .count(),
+        30
+    );
+    // Sam's honest laptop, in new sessions, is served: it first receives what its modified
+    // program sent under its name (its next change must follow those), then sends its own.
+    assert!(b
+        .ok(&["sync", "--peer", &addr])
+        .contains("Synced with Alex"));
+    b.write(&["honest words"]);
+    assert!(b
+        .ok(&["sync", "--peer", &addr])
+        .contains("Synced with Alex"));
+    assert!(a.ok(&["list"]).contains("honest words"));
+    serve.terminate();
+}

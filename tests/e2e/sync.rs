@@ -325,7 +325,7 @@ fn network<T>(
             listen: vec![LOOPBACK.parse().unwrap()],
             mdns: false,
             mdns_interval: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
             ping_interval: Duration::from_secs(5),
             ping_timeout: Duration::from_secs(20),
             allowed: None,

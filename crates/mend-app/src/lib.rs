@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod answering;
+pub mod budget;
 pub mod device;
 mod error;
 mod lock_plan;

@@ -78,6 +78,9 @@ fn store_hint(e: &StoreError) -> String {
         StoreError::AlreadyInitialised { .. } => {
             "nothing was changed; use another --home to start a second journal".into()
         }
+        StoreError::TooLarge { .. } => "nothing of it was written and the journal is as it was; \
+            if it came from a sync, the other device sent more than Mend keeps"
+            .into(),
         StoreError::NotPrivate { path, .. } => format!(
             "nothing was read or written there; make it yours alone (`chmod 700 {}`, owned by \
              you), or choose another --home",

@@ -171,6 +171,7 @@ pub async fn sync_with(
     let mut sent = 0u64;
     let mut summary_refused: Vec<Refused> = Vec::new();
     let mut answered = false;
+    let mut received = 0u64;
     loop {
         let (s, step) = ServedJournal::with(shared, {
             let mut s = session.take().expect("session");
@@ -216,6 +217,23 @@ pub async fn sync_with(
             Err(e) => return Err(e.into()),
         };
         answered = true;
+        if let Response::Sync {
+            message,
+            signatures,
+            ..
+        } = &response
+        {
+            received += (message.len() + signatures.len()) as u64;
+            if received > mend_app::budget::SESSION_BYTES {
+                bail!(
+                    "{}'s {} sent more than {} MiB in one sync, more than Mend takes from one \
+                     device; stopped, and what arrived before is kept",
+                    device.person,
+                    device.name,
+                    mend_app::budget::SESSION_BYTES >> 20
+                );
+            }
+        }
         let (reply, reply_sigs, gained) = match response {
             Response::Sync {
                 message,
@@ -235,6 +253,14 @@ pub async fn sync_with(
             } => bail!(
                 "{}'s {} does not count this laptop as one of the journal's devices (was it \
                  removed? `mend devices` on that laptop shows it)",
+                device.person,
+                device.name
+            ),
+            Response::Refused {
+                reason: Refusal::TooMuch,
+            } => bail!(
+                "{}'s {} refused to take more from this laptop: it has sent more than one \
+                 device may in one sync or one day; what arrived before is kept",
                 device.person,
                 device.name
             ),
@@ -344,6 +370,24 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
         };
         if a.store()?.journal_id().0 != journal_id {
             return Ok(Answer::Refuse("another journal"));
+        }
+        // Counted before anything is read: past its budget a device's message is not applied.
+        let day = chrono::Utc::now().timestamp().div_euclid(86_400);
+        let bytes = (message.len() + signatures.len()) as u64;
+        if let Err(over) = a.budgets.charge(&device.key, session, day, bytes) {
+            tracing::warn!(%peer, "refused a sync message: {over}");
+            return Ok(Answer::Reply {
+                response: Response::Refused {
+                    reason: Refusal::TooMuch,
+                },
+                finished: true,
+                ended: None,
+                said: vec![format!(
+                    "warning: refused what {}'s {} sent: {over}, more than Mend takes from one \
+                     device; what arrived before is kept",
+                    device.person, device.name
+                )],
+            });
         }
         let (mut state, gained_before) = a.answering_state(&device.key, session)?;
         let store = a.store()?;

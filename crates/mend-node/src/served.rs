@@ -55,6 +55,8 @@ pub struct ServedJournal {
     /// The entries as the files last held them, for the reading commands that run through
     /// this serve; good while the files' fingerprint is the same.
     readable: Option<Readable>,
+    /// What each paired device has sent in the sessions this one answers.
+    pub budgets: mend_app::budget::Budgets,
 }
 
 /// Both documents' entries as the journal files with `print` hold them, and the answers
@@ -85,6 +87,7 @@ impl ServedJournal {
             known: Vec::new(),
             written_elsewhere: false,
             readable: None,
+            budgets: Default::default(),
         };
         a.known = a.fingerprint();
         Arc::new(Mutex::new(a))
@@ -136,6 +139,11 @@ impl ServedJournal {
     /// documents in memory and only catches up with what other processes appended since.
     pub fn store(&mut self) -> Result<&mut Store> {
         self.last_used = Instant::now();
+        // A failed commit left it ahead of the disk: read the journal again.
+        if self.store.as_ref().is_some_and(Store::is_stale) {
+            self.store = None;
+            self.readable = None;
+        }
         let held = self.store.as_ref().is_some_and(Store::is_locked);
         if let Some(store) = self.store.as_mut().filter(|s| !s.is_locked()) {
             let lock = self.device.home.lock(LockMode::Write)?;

@@ -21,6 +21,9 @@ pub enum StoreError {
         path: PathBuf,
         source: mend_crypto::CryptoError,
     },
+    /// Writing this would make a file Mend refuses to read back: nothing was written.
+    #[error("{} was not written: {why}", path.display())]
+    TooLarge { path: PathBuf, why: String },
     /// The home is not this user's alone: refused before anything is read or written there.
     #[error("{} is not private: {why}", path.display())]
     NotPrivate { path: PathBuf, why: String },

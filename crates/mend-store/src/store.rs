@@ -95,11 +95,18 @@ pub struct Store {
     lock: Option<HomeLock>,
     /// Leave compaction to [`Store::compact_if_due`] (for long-running processes).
     defer_compaction: bool,
+    /// A commit failed after changing a document in memory (a sync message applied, then
+    /// refused by a check, or too large to write): what is in memory is no longer what is on
+    /// disk, and the store must be opened again before it is used.
+    stale: bool,
 }
+
+/// The largest data file (a log) Mend reads back; nothing is written past it.
+pub(crate) const LOG_MAX_LEN: u64 = RECORD_MAX_LEN as u64 * 4;
 
 pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>, StoreError> {
     let len = fs::metadata(path).map_err(StoreError::io(path))?.len();
-    if len > (RECORD_MAX_LEN as u64) * 4 {
+    if len > LOG_MAX_LEN {
         return Err(StoreError::Corrupt {
             path: path.to_owned(),
             why: format!("{len} bytes is larger than Mend ever writes"),
@@ -156,6 +163,7 @@ impl Store {
             warnings,
             lock: Some(lock),
             defer_compaction: false,
+            stale: false,
         };
         // A journal written before signed changes: everything held now is trusted as this
         // device's history, and the files are rewritten in the signed format (a compaction:
@@ -320,8 +328,6 @@ impl Store {
                 source: std::io::Error::other("the journal was opened read-only"),
             });
         }
-        let journal_id = self.journal_id;
-        let key = self.key.clone();
         let index_before = self.index_before_change();
         let files = self.files_mut(doc);
         let heads = files.journal.heads();
@@ -329,15 +335,64 @@ impl Store {
             Ok(out) => out,
             Err(e) => {
                 files.journal.rollback();
+                // Changes applied before the action failed (a sync message whose changes passed
+                // and then failed a check) are in memory only: never to be written later.
+                if files.journal.heads() != heads {
+                    self.stale = true;
+                }
                 return Err(e.into());
             }
         };
         if files.journal.heads() == heads {
             return Ok(out);
         }
+        match self.append_record(doc, &heads) {
+            Ok(()) => {}
+            Err(e) => {
+                self.stale = true;
+                return Err(e);
+            }
+        }
+        if let Some(before) = index_before {
+            self.follow_in_index(doc, Some(&heads), before);
+        }
+        if !self.defer_compaction && self.compaction_due(doc) {
+            self.compact_or_keep_log(doc)?;
+        }
+        Ok(out)
+    }
+
+    /// Whether a failed commit left the documents in memory ahead of the disk: open the store
+    /// again before using it.
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Compact `doc`, unless its snapshot would be larger than a reader accepts: then the log
+    /// is kept as it is (said in the log, not an error: what was committed is on disk).
+    fn compact_or_keep_log(&mut self, doc: Doc) -> Result<(), StoreError> {
+        match self.compact(doc) {
+            Err(StoreError::TooLarge { why, .. }) => {
+                tracing::warn!(?doc, "not compacted: the snapshot {why}");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Seal what `doc` holds beyond `heads` as one log record and append it durably, if the
+    /// record and the log stay within what a reader accepts.
+    fn append_record(
+        &mut self,
+        doc: Doc,
+        heads: &[mend_journal::ChangeHash],
+    ) -> Result<(), StoreError> {
+        let journal_id = self.journal_id;
+        let key = self.key.clone();
+        let files = self.files_mut(doc);
         let changes = match doc {
-            Doc::Shared => files.journal.signed_changes_since(&heads)?,
-            Doc::Private => files.journal.changes_since(&heads),
+            Doc::Shared => files.journal.signed_changes_since(heads)?,
+            Doc::Private => files.journal.changes_since(heads),
         };
         let sealed = seal_record(&key, &journal_id, doc.kinds().1, &changes).map_err(|source| {
             StoreError::Crypto {
@@ -345,17 +400,31 @@ impl Store {
                 source,
             }
         })?;
+        let log = files.dir.join(LOG);
+        if sealed.len() > RECORD_MAX_LEN {
+            return Err(StoreError::TooLarge {
+                path: log,
+                why: format!(
+                    "one change of {} MiB is more than the {} MiB Mend reads back",
+                    sealed.len() >> 20,
+                    RECORD_MAX_LEN >> 20
+                ),
+            });
+        }
         let framed = frame(&sealed);
-        append_durable(&files.dir.join(LOG), files.log_len, &framed)?;
+        if files.log_len + framed.len() as u64 > LOG_MAX_LEN {
+            return Err(StoreError::TooLarge {
+                path: log,
+                why: format!(
+                    "the log would grow past the {} MiB Mend reads back",
+                    LOG_MAX_LEN >> 20
+                ),
+            });
+        }
+        append_durable(&log, files.log_len, &framed)?;
         files.log_len += framed.len() as u64;
         files.log_records += 1;
-        if let Some(before) = index_before {
-            self.follow_in_index(doc, Some(&heads), before);
-        }
-        if !self.defer_compaction && self.compaction_due(doc) {
-            self.compact(doc)?;
-        }
-        Ok(out)
+        Ok(())
     }
 
     fn compaction_due(&self, doc: Doc) -> bool {
@@ -373,7 +442,7 @@ impl Store {
     pub fn compact_if_due(&mut self) -> Result<(), StoreError> {
         for doc in [Doc::Shared, Doc::Private] {
             if self.lock.is_some() && self.compaction_due(doc) {
-                self.compact(doc)?;
+                self.compact_or_keep_log(doc)?;
             }
         }
         Ok(())
@@ -600,6 +669,17 @@ pub(crate) fn seal_one(
             path: path.to_owned(),
             source,
         })?;
+    // What a reader would refuse is never written.
+    if sealed.len() > RECORD_MAX_LEN {
+        return Err(StoreError::TooLarge {
+            path: path.to_owned(),
+            why: format!(
+                "it would hold {} MiB, more than the {} MiB Mend reads back",
+                sealed.len() >> 20,
+                RECORD_MAX_LEN >> 20
+            ),
+        });
+    }
     let mut bytes = encode_header(&DataHeader { kind, journal_id }).to_vec();
     bytes.extend(frame(&sealed));
     Ok(bytes)

@@ -461,3 +461,43 @@ fn changes_keep_the_read_index_current_without_a_rebuild() {
     assert!(folded < long, "{folded} < {long}");
     assert_eq!(read_entries(&home, &s, jid).0, texts);
 }
+
+/// A commit whose action changed the document and then failed (as a sync message whose
+/// changes were applied and then refused by a check) writes nothing, and the store says it is
+/// stale: what it holds in memory never reaches the disk, by a later commit or compaction.
+#[test]
+fn a_failed_commit_that_changed_the_document_leaves_the_store_stale_and_writes_nothing() {
+    let (dir, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "kept1", "kept");
+    let files = |d: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<_> = ["shared/log", "shared/snapshot"]
+            .iter()
+            .map(|f| (f.to_string(), fs::read(d.join("home").join(f)).unwrap()))
+            .collect();
+        out.sort();
+        out
+    };
+    let before = files(dir.path());
+    let e = NewEntry {
+        id: "refused1".into(),
+        author_id: "a".repeat(32),
+        created_at: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
+        written_at: Utc::now(),
+        text: "applied, then refused".into(),
+        kind: Kind::Entry,
+        ..Default::default()
+    };
+    let failed = store.commit(Doc::Shared, |j| {
+        j.add_entry(&e, Utc::now())?;
+        Err::<(), _>(mend_journal::JournalError::MalformedSync("refused after".into()))
+    });
+    assert!(failed.is_err());
+    assert!(store.is_stale());
+    assert_eq!(files(dir.path()), before, "nothing was written");
+    drop(store);
+    let store = open(&home, &s, jid, LockMode::Write).unwrap();
+    assert!(!store.is_stale());
+    assert!(store.journal(Doc::Shared).entry("refused1").is_err());
+    assert!(store.journal(Doc::Shared).entry("kept1").is_ok());
+}

@@ -32,32 +32,47 @@ pub enum Request {
         /// session cut off mid-way (link lost, process killed) can never confuse the next one.
         session: u64,
         /// An Automerge sync message; empty when this side has nothing to say.
+        #[serde(with = "serde_bytes")]
         message: Vec<u8>,
         /// The signature of every change the message carries: `(hash 32, signature 64)` pairs.
+        #[serde(with = "serde_bytes")]
         signatures: Vec<u8>,
     },
     /// Pairing, step 1: the joiner's SPAKE2 message.
-    PairHello { spake: Vec<u8> },
+    PairHello {
+        #[serde(with = "serde_bytes")]
+        spake: Vec<u8>,
+    },
     /// Pairing, step 2: the joiner's key confirmation and its sealed join request.
     /// Both empty: the joiner found the code wrong and gives up.
-    PairConfirm { mac: Vec<u8>, sealed_join: Vec<u8> },
+    PairConfirm {
+        #[serde(with = "serde_bytes")]
+        mac: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        sealed_join: Vec<u8>,
+    },
 }
 
 /// What the answering side replies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Sync {
+        #[serde(with = "serde_bytes")]
         message: Vec<u8>,
         /// The signature of every change the message carries: `(hash 32, signature 64)` pairs.
+        #[serde(with = "serde_bytes")]
         signatures: Vec<u8>,
         /// Entries the answering side gained from this round.
         gained: u32,
     },
     PairHello {
+        #[serde(with = "serde_bytes")]
         spake: Vec<u8>,
+        #[serde(with = "serde_bytes")]
         mac: Vec<u8>,
     },
     PairWelcome {
+        #[serde(with = "serde_bytes")]
         sealed: Vec<u8>,
     },
     Refused {
@@ -84,6 +99,9 @@ pub enum Refusal {
     /// The inviting device's person did not confirm that both screens show the same verifier:
     /// nothing was sent, and the invite is used up.
     NotConfirmed,
+    /// The device sent more than this one takes from it in one session or one day (see
+    /// `mend_app::budget`): nothing of this message was applied, and the session ends.
+    TooMuch,
 }
 
 /// Encode a message body: version byte, then postcard.
@@ -127,6 +145,39 @@ pub fn frame_len(prefix: [u8; 4]) -> Result<usize, SyncError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte fields are read and written as bytes (one copy, not one call per byte), which
+    /// in postcard is the same encoding as a sequence of `u8`: messages of earlier builds read
+    /// the same.
+    #[test]
+    fn byte_fields_encode_as_a_sequence_of_bytes_did() {
+        #[derive(Serialize)]
+        enum Old {
+            Sync {
+                journal_id: [u8; 16],
+                session: u64,
+                message: Vec<u8>,
+                signatures: Vec<u8>,
+            },
+        }
+        let old = postcard::to_stdvec(&Old::Sync {
+            journal_id: [3; 16],
+            session: 9,
+            message: (0..=255).collect(),
+            signatures: vec![7; 96],
+        })
+        .unwrap();
+        let new = postcard::to_stdvec(&Request::Sync {
+            journal_id: [3; 16],
+            session: 9,
+            message: (0..=255).collect(),
+            signatures: vec![7; 96],
+        })
+        .unwrap();
+        assert_eq!(old, new);
+        let back: Request = postcard::from_bytes(&old).unwrap();
+        assert!(matches!(back, Request::Sync { session: 9, .. }));
+    }
 
     #[test]
     fn round_trips_and_refuses_garbage() {
