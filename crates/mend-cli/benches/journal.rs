@@ -8,6 +8,8 @@
 //! the unlock at the default (calibrated) key derivation separately. It also opens the journal in
 //! process to show where the time of a command goes.
 
+#[path = "journal/hostile.rs"]
+mod hostile;
 #[path = "journal/served.rs"]
 mod served;
 #[path = "journal/signed.rs"]
@@ -76,6 +78,8 @@ struct Args {
     per_change_only: bool,
     /// Only the commands with and without serve, printed.
     served_only: bool,
+    /// Only the serving laptop under the weight of strangers (docs/reliability.md).
+    hostile_only: bool,
     /// With `--served-only`: keep the journal in this directory and reuse it next time.
     home: Option<PathBuf>,
 }
@@ -87,6 +91,7 @@ fn args() -> Args {
         out: None,
         per_change_only: false,
         served_only: false,
+        hostile_only: false,
         home: None,
     };
     let mut it = std::env::args().skip(1);
@@ -104,6 +109,7 @@ fn args() -> Args {
             }
             "--per-change-only" => a.per_change_only = true,
             "--served-only" => a.served_only = true,
+            "--hostile-only" => a.hostile_only = true,
             "--home" => a.home = it.next().map(PathBuf::from),
             _ => {} // cargo passes --bench
         }
@@ -511,6 +517,13 @@ fn main() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    if a.hostile_only {
+        print!(
+            "{}",
+            hostile::section(&hostile::measure(tmp.path(), a.runs.min(9)))
+        );
+        return;
+    }
     if a.served_only {
         let home = a.home.clone().unwrap_or_else(|| tmp.path().join("home2"));
         if !home.join("device.key").exists() {

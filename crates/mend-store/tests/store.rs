@@ -490,7 +490,9 @@ fn a_failed_commit_that_changed_the_document_leaves_the_store_stale_and_writes_n
     };
     let failed = store.commit(Doc::Shared, |j| {
         j.add_entry(&e, Utc::now())?;
-        Err::<(), _>(mend_journal::JournalError::MalformedSync("refused after".into()))
+        Err::<(), _>(mend_journal::JournalError::MalformedSync(
+            "refused after".into(),
+        ))
     });
     assert!(failed.is_err());
     assert!(store.is_stale());
