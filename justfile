@@ -29,6 +29,12 @@ partition entries="5000" rounds="3":
     cargo build --bin mend
     bash tests/netns/partition.sh target/debug/mend {{entries}} {{rounds}}
 
+# A soak: two serving laptops in network namespaces writing every few seconds for MINUTES with
+# the link cut every minute; nothing may be lost and neither serve may grow (needs root).
+soak minutes="30":
+    cargo build --release --bin mend
+    bash tests/netns/soak.sh target/release/mend {{minutes}}
+
 # Run every fuzz target (cargo-fuzz with the stable toolchain's nightly features unlocked).
 fuzz seconds="60":
     cargo install cargo-fuzz --locked
