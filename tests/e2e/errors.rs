@@ -207,3 +207,37 @@ fn short_and_non_ascii_entry_ids_from_an_import_never_crash_a_command() {
     assert_eq!(d.snapshot_files(), before);
     d.ok(&["list"]);
 }
+
+/// A damaged shared journal no longer locks the private entries out: reading commands show the
+/// private entries with a warning naming the damaged file, writing to the shared journal is
+/// refused with an error naming it, and nothing is changed.
+#[test]
+fn a_damaged_shared_journal_leaves_the_private_entries_readable() {
+    let d = Device::new("Alex");
+    d.write(&["shared words"]);
+    d.write(&["--private", "private words"]);
+    d.ok(&["list"]);
+    // Damage the shared snapshot where its record starts (the nonce): it fails authentication
+    // and its fingerprint changes, so the read index is not believed either.
+    let snapshot = d.home().join("shared").join("snapshot");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    for b in bytes.iter_mut().skip(40).take(8) {
+        *b ^= 0xff;
+    }
+    std::fs::write(&snapshot, &bytes).unwrap();
+    let before = d.snapshot_files();
+    let out = d.run(&["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("private words"), "{stdout}");
+    assert!(!stdout.contains("shared words"), "{stdout}");
+    assert!(
+        stderr.contains("warning: the shared journal cannot be read")
+            && stderr.contains("shared/snapshot"),
+        "{stderr}"
+    );
+    let err = d.fails(&["write", "more shared words"]);
+    assert!(err.contains("shared/snapshot"), "{err}");
+    assert_eq!(d.snapshot_files(), before, "nothing was changed");
+}

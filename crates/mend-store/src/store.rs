@@ -101,6 +101,18 @@ pub struct Store {
     stale: bool,
 }
 
+/// Whether `e` is the shared journal's files failing to read (damaged, altered, foreign).
+fn damaged_shared(e: &StoreError, root: &Path) -> bool {
+    let shared = root.join(Doc::Shared.dir());
+    match e {
+        StoreError::Corrupt { path, .. } | StoreError::Crypto { path, .. } => {
+            path.starts_with(&shared)
+        }
+        StoreError::Journal(_) => true,
+        _ => false,
+    }
+}
+
 /// The largest data file (a log) Mend reads back; nothing is written past it.
 pub(crate) const LOG_MAX_LEN: u64 = RECORD_MAX_LEN as u64 * 4;
 
@@ -205,7 +217,35 @@ impl Store {
                 return Ok((found.entries, Vec::new()));
             }
         }
-        let store = Store::open(home, secrets, journal_id, lock)?;
+        let store = match Store::open(home, secrets, journal_id, lock) {
+            Ok(store) => store,
+            // A damaged shared journal does not lock the private entries out: they are read
+            // on their own (nothing is written), and what is damaged is said.
+            Err(e) if damaged_shared(&e, root) => {
+                let _lock = home.lock(LockMode::Read)?;
+                let mut warnings = Vec::new();
+                let signer = Signer::from_seed(&secrets.identity_seed);
+                let private = load_doc(
+                    &root.join(Doc::Private.dir()),
+                    key,
+                    journal_id,
+                    Doc::Private,
+                    &signer,
+                    &mut warnings,
+                )?;
+                warnings.push(format!(
+                    "the shared journal cannot be read ({e}); only this device's private \
+                     entries are shown. Nothing was changed: restore the named file from a \
+                     backup"
+                ));
+                let entries = Entries {
+                    shared: Vec::new(),
+                    private: private.journal.entries()?,
+                };
+                return Ok((entries, warnings));
+            }
+            Err(e) => return Err(e),
+        };
         let entries = store.entries()?;
         // Only what was read from exactly these files (no torn tail dropped) is indexed.
         if let Some(print) = print.filter(|p| store.loaded_from(p)) {
