@@ -25,13 +25,16 @@ use crate::MendCodec;
 const COMMAND_QUEUE: usize = 32;
 /// Events queued for the program at most; past that, hints are dropped and requests refused.
 const EVENT_QUEUE: usize = 64;
-/// At most this many concurrent request streams per connection.
-const MAX_STREAMS: usize = 8;
+/// At most this many concurrent request streams per connection: a session asks one round at
+/// a time, and both sides may run one at once. With frames of up to 64 MiB, what one peer can
+/// make this device buffer before its byte budget is charged is bounded by this, times
+/// [`MAX_PER_PEER`].
+const MAX_STREAMS: usize = 2;
 /// Connections: being set up (before the Noise handshake names the peer), established from
 /// outside, and per peer. Two laptops need a handful; a stranger flooding the port gets no more.
 const MAX_PENDING_INCOMING: u32 = 16;
 const MAX_ESTABLISHED_INCOMING: u32 = 32;
-const MAX_PER_PEER: u32 = 4;
+const MAX_PER_PEER: u32 = 2;
 /// Events held back while the program is busy, before the peer they come from is cut off
 /// (never dropped silently).
 const EVENT_BACKLOG: usize = 1024;
