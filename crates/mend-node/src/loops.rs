@@ -118,8 +118,7 @@ fn spawn_answer(
 /// how many were published.
 pub fn publish_keys(shared: &SharedJournal) -> Result<usize> {
     let mut a = shared.lock().map_err(|_| NodeError::WorkerStopped)?;
-    let me = a.device.secrets.person_id.clone();
-    let published = mend_app::together::publish_ready(a.store()?, &me)?;
+    let published = a.publish_keys()?;
     a.release_unless_answering();
     Ok(published)
 }

@@ -246,6 +246,26 @@ impl ServedJournal {
         Ok(())
     }
 
+    /// Publish this device's reveal-together keys for every round both have answered, reading
+    /// the entries from memory while the files are unchanged (serve does this after every
+    /// session). Returns how many were published.
+    pub fn publish_keys(&mut self) -> Result<usize> {
+        let me = self.device.secrets.person_id.clone();
+        self.store()?;
+        let refreshed = self.refresh_readable();
+        let cached = self.readable.take();
+        let published = refreshed.and_then(|()| {
+            let store = self.store.as_mut().expect("just opened");
+            let docs = &cached.as_ref().expect("just refreshed").journal.docs;
+            Ok(mend_app::together::publish_ready_from(store, &me, docs)?)
+        });
+        // Keys published change the files: the entries are read again next time.
+        if published.as_ref().is_ok_and(|n| *n == 0) {
+            self.readable = cached;
+        }
+        published
+    }
+
     /// Answer a reading command that runs through this serve: the answer, encoded (a
     /// [`crate::local_socket::ReadAnswer`]).
     pub fn answer(&mut self, query: &ReadQuery) -> Result<Vec<u8>> {
