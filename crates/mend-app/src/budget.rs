@@ -10,11 +10,18 @@ pub const SESSION_BYTES: u64 = 128 << 20;
 /// Bytes one device may send in one day (UTC), over all its sessions.
 pub const DAY_BYTES: u64 = 512 << 20;
 
+/// Requests one device may make in a burst, and how many more each second allows: a session
+/// takes a few rounds (at most 64), so an honest device never comes near.
+pub const REQUEST_BURST: f64 = 128.0;
+pub const REQUESTS_PER_SECOND: f64 = 16.0;
+
 /// Which budget a device went past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Over {
     Session,
     Day,
+    /// Too many requests too fast.
+    Rate,
 }
 
 impl std::fmt::Display for Over {
@@ -22,6 +29,11 @@ impl std::fmt::Display for Over {
         match self {
             Over::Session => write!(f, "more than {} MiB in one sync", SESSION_BYTES >> 20),
             Over::Day => write!(f, "more than {} MiB in one day", DAY_BYTES >> 20),
+            Over::Rate => write!(
+                f,
+                "more than {REQUESTS_PER_SECOND} requests a second (after a burst of \
+                 {REQUEST_BURST})"
+            ),
         }
     }
 }
@@ -32,6 +44,9 @@ struct Spent {
     in_session: u64,
     day: i64,
     in_day: u64,
+    /// Requests left in the bucket, and when it was last filled (seconds, the caller's clock).
+    tokens: Option<f64>,
+    filled_at: f64,
 }
 
 /// The bytes each device has sent, by device key.
@@ -41,6 +56,23 @@ pub struct Budgets {
 }
 
 impl Budgets {
+    /// Count one request from `device` at `now` (seconds on any steady clock). Past the rate,
+    /// the request is refused (and not counted).
+    pub fn request(&mut self, device: &str, now: f64) -> Result<(), Over> {
+        let s = self.spent.entry(device.to_owned()).or_default();
+        let tokens = match s.tokens {
+            None => REQUEST_BURST,
+            Some(t) => (t + (now - s.filled_at).max(0.0) * REQUESTS_PER_SECOND).min(REQUEST_BURST),
+        };
+        s.filled_at = now;
+        if tokens < 1.0 {
+            s.tokens = Some(tokens);
+            return Err(Over::Rate);
+        }
+        s.tokens = Some(tokens - 1.0);
+        Ok(())
+    }
+
     /// Count `bytes` that `device` sent in `session` on `day` (days since the epoch, UTC).
     /// Past either budget, the bytes are refused (and not counted).
     pub fn charge(&mut self, device: &str, session: u64, day: i64, bytes: u64) -> Result<(), Over> {
@@ -93,5 +125,25 @@ mod tests {
         let mut c = Budgets::default();
         assert_eq!(c.charge("sam", 1, 1, SESSION_BYTES + 1), Err(Over::Session));
         c.charge("sam", 1, 1, SESSION_BYTES).unwrap();
+    }
+
+    #[test]
+    fn requests_are_limited_to_a_burst_and_a_steady_rate() {
+        let mut b = Budgets::default();
+        for _ in 0..128 {
+            b.request("sam", 0.0).unwrap();
+        }
+        assert_eq!(b.request("sam", 0.0), Err(Over::Rate));
+        // Half a second later, eight more.
+        for _ in 0..8 {
+            b.request("sam", 0.5).unwrap();
+        }
+        assert_eq!(b.request("sam", 0.5), Err(Over::Rate));
+        // Another device is not held back; a long pause refills the burst, no more.
+        b.request("alex-phone", 0.5).unwrap();
+        for _ in 0..128 {
+            b.request("sam", 1000.0).unwrap();
+        }
+        assert_eq!(b.request("sam", 1000.0), Err(Over::Rate));
     }
 }

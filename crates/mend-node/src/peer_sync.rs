@@ -260,7 +260,8 @@ pub async fn sync_with(
                 reason: Refusal::TooMuch,
             } => bail!(
                 "{}'s {} refused to take more from this laptop: it has sent more than one \
-                 device may in one sync or one day; what arrived before is kept",
+                 device may (in one sync, in one day, or this fast); what arrived before is \
+                 kept",
                 device.person,
                 device.name
             ),
@@ -374,7 +375,12 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
         // Counted before anything is read: past its budget a device's message is not applied.
         let day = chrono::Utc::now().timestamp().div_euclid(86_400);
         let bytes = (message.len() + signatures.len()) as u64;
-        if let Err(over) = a.budgets.charge(&device.key, session, day, bytes) {
+        let now = a.started.elapsed().as_secs_f64();
+        let within = a
+            .budgets
+            .request(&device.key, now)
+            .and_then(|()| a.budgets.charge(&device.key, session, day, bytes));
+        if let Err(over) = within {
             tracing::warn!(%peer, "refused a sync message: {over}");
             return Ok(Answer::Reply {
                 response: Response::Refused {

@@ -57,6 +57,8 @@ pub struct ServedJournal {
     readable: Option<Readable>,
     /// What each paired device has sent in the sessions this one answers.
     pub budgets: mend_app::budget::Budgets,
+    /// A steady clock for the request rate.
+    pub started: Instant,
 }
 
 /// Both documents' entries as the journal files with `print` hold them, and the answers
@@ -88,6 +90,7 @@ impl ServedJournal {
             written_elsewhere: false,
             readable: None,
             budgets: Default::default(),
+            started: Instant::now(),
         };
         a.known = a.fingerprint();
         Arc::new(Mutex::new(a))
