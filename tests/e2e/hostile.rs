@@ -829,12 +829,8 @@ fn peak_rss(pid: u32) -> u64 {
 /// honest laptop syncs right after.
 #[test]
 fn a_decompression_bomb_from_a_paired_device_is_refused_without_inflating_it() {
-    let a = Device::new("Alex");
+    let (a, b, serve, addr) = crate::util::alex_serving_paired_with_sam();
     a.write(&["before the bomb"]);
-    let b = Device::uninitialised();
-    pair(&a, &b, "Sam");
-    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr = serve.address();
     b.ok(&["sync", "--peer", &addr]);
     let before = journal_files(&a);
 
@@ -886,11 +882,7 @@ fn a_decompression_bomb_from_a_paired_device_is_refused_without_inflating_it() {
 /// new session.
 #[test]
 fn a_paired_device_that_pushes_without_end_is_refused_past_its_budget() {
-    let a = Device::new("Alex");
-    let b = Device::uninitialised();
-    pair(&a, &b, "Sam");
-    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr = serve.address();
+    let (a, b, mut serve, addr) = crate::util::alex_serving_paired_with_sam();
     b.ok(&["sync", "--peer", &addr]);
 
     let (mut doc, sam, journal_id) = sams_document(&b);

@@ -61,16 +61,7 @@ fn changing_the_passphrase_keeps_entries_and_retires_the_old_one() {
     let mut d = Device::new("Alex");
     d.write(&["before the change"]);
     let snapshot_before = std::fs::read(d.home().join("shared/snapshot")).unwrap();
-    let out = d
-        .command(&["passphrase"])
-        .env("MEND_NEW_PASSPHRASE", "a brand new passphrase")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.change_passphrase("a brand new passphrase");
     assert!(d.fails(&["list"]).contains("wrong passphrase"));
     d.pass = "a brand new passphrase".into();
     assert_eq!(texts(&d.list_json(&[])), vec!["before the change"]);
@@ -480,15 +471,6 @@ fn a_planted_temporary_file_symlink_is_not_followed() {
     d.write(&["works"]);
     // The same on a passphrase change, which rewrites the key file.
     std::os::unix::fs::symlink(&victim, d.home().join("device.key.tmp")).unwrap();
-    let out = d
-        .command(&["passphrase"])
-        .env("MEND_NEW_PASSPHRASE", "a new passphrase for this test")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.change_passphrase("a new passphrase for this test");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }

@@ -116,6 +116,20 @@ impl Device {
         self.ok(&full).trim().to_owned()
     }
 
+    /// `mend passphrase` to `new` (given as `MEND_NEW_PASSPHRASE`); fails the test if it fails.
+    pub fn change_passphrase(&self, new: &str) {
+        let out = self
+            .command(&["passphrase"])
+            .env("MEND_NEW_PASSPHRASE", new)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn list_json(&self, args: &[&str]) -> Vec<serde_json::Value> {
         let mut full = vec!["list", "--json"];
         full.extend_from_slice(args);
@@ -334,6 +348,17 @@ pub fn start_invite_unconfirmed(a: &Device, extra: &[&str]) -> (Background, Stri
 
 pub fn pair(a: &Device, b: &Device, name: &str) -> (String, String) {
     pair_with(a, b, name, &format!("{name}-laptop"), &[])
+}
+
+/// Alex's laptop serving on loopback and Sam's paired with it: (Alex, Sam, Alex's serve, its
+/// address).
+pub fn alex_serving_paired_with_sam() -> (Device, Device, Background, String) {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let mut serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    (a, b, serve, addr)
 }
 
 /// Add `b` (not initialised yet) as another device of `a`'s person, named `name`.
