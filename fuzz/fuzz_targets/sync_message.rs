@@ -6,21 +6,30 @@
 use libfuzzer_sys::fuzz_target;
 use mend_journal::{Journal, Person, Signer, SyncState};
 
+/// Alex's new journal, made once; each input starts from a copy.
+fn journal() -> Journal {
+    static MADE: std::sync::OnceLock<Journal> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let person = Person {
+            id: "a".repeat(32),
+            name: "Alex".into(),
+        };
+        let signer = Signer::from_seed(&[1; 32]);
+        Journal::create(
+            [1; 16],
+            &person,
+            Some("laptop"),
+            &signer,
+            false,
+            chrono::DateTime::default(),
+        )
+        .unwrap()
+    })
+    .clone()
+}
+
 fuzz_target!(|data: &[u8]| {
-    let person = Person {
-        id: "a".repeat(32),
-        name: "Alex".into(),
-    };
-    let signer = Signer::from_seed(&[1; 32]);
-    let mut j = Journal::create(
-        [1; 16],
-        &person,
-        Some("laptop"),
-        &signer,
-        false,
-        chrono::DateTime::default(),
-    )
-    .unwrap();
+    let mut j = journal();
     let heads = j.heads();
     // The whole input as the message, with no signatures (earlier crash inputs still apply);
     // then its first byte says how many of its last bytes are signatures instead.

@@ -45,7 +45,9 @@ pub use crate::rules::TEXT_MAX_BYTES;
 /// The shared journal signs every change this device makes and keeps the signatures of every
 /// change it holds beside the document (`crate::signed`); what arrives is checked by the rules
 /// before it is applied (`crate::inbound`). The private journal is never synced and is neither
-/// signed nor checked.
+/// signed nor checked. A clone is a whole independent copy (as the fuzz targets start each
+/// input from).
+#[derive(Clone)]
 pub struct Journal {
     pub(crate) doc: AutoCommit,
     pub(crate) private: bool,
