@@ -168,17 +168,11 @@ fn editor_writes_entries_and_leaves_no_temp_file() {
     // with no text and no pipe, `mend write` opens $EDITOR. stdin is /dev/null here, which is not
     // a terminal, so use `edit` (which always opens the editor without --text) instead.
     let id = d.write(&["first version"]);
-    let out = d
-        .command(&["edit", &id])
-        .env("EDITOR", &script)
-        .env_remove("VISUAL")
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::util::succeeds(
+        d.command(&["edit", &id])
+            .env("EDITOR", &script)
+            .env_remove("VISUAL")
+            .env("XDG_RUNTIME_DIR", runtime.path()),
     );
     let e: serde_json::Value = serde_json::from_str(&d.ok(&["show", "--json", &id])).unwrap();
     assert_eq!(e["text"], "first versionWritten in the editor @editor");

@@ -94,20 +94,13 @@ fn no_plaintext_reaches_the_disk() {
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let with_env = |args: &[&str]| {
-        let out = d
-            .command(args)
-            .env("EDITOR", &script)
-            .env("XDG_RUNTIME_DIR", runtime.path())
-            .env("TMPDIR", tmp.path())
-            .env("RUST_LOG", "trace")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        crate::util::succeeds(
+            d.command(args)
+                .env("EDITOR", &script)
+                .env("XDG_RUNTIME_DIR", runtime.path())
+                .env("TMPDIR", tmp.path())
+                .env("RUST_LOG", "trace"),
+        )
     };
     let id = d.write(&[
         "--tag",

@@ -118,15 +118,9 @@ impl Device {
 
     /// `mend passphrase` to `new` (given as `MEND_NEW_PASSPHRASE`); fails the test if it fails.
     pub fn change_passphrase(&self, new: &str) {
-        let out = self
-            .command(&["passphrase"])
-            .env("MEND_NEW_PASSPHRASE", new)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeds(
+            self.command(&["passphrase"])
+                .env("MEND_NEW_PASSPHRASE", new),
         );
     }
 
@@ -140,6 +134,18 @@ impl Device {
     pub fn snapshot_files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         files_under(&self.home())
     }
+}
+
+/// Run `c` (a `mend` command set up by the caller); fails the test, showing stderr, unless it
+/// succeeds.
+pub fn succeeds(c: &mut Command) -> Output {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
