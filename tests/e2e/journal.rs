@@ -403,3 +403,81 @@ fn an_edit_that_changes_nothing_writes_nothing() {
     let shown = d.list_json(&[]);
     assert!(shown[0]["edited_at"].is_null(), "{shown:?}");
 }
+
+/// Stdout of `mend status --json` on `d`, with how it was told (its log at debug level), and
+/// the part that depends on the files' sizes left out.
+fn status_json(d: &Device) -> (serde_json::Value, bool) {
+    let out = crate::util::succeeds(
+        d.command(&["status", "--json"])
+            .env("RUST_LOG", "mend_app=debug"),
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status is JSON");
+    let told_from_tips = contains(&out.stderr, b"status told without loading the journal");
+    v.as_object_mut()
+        .and_then(|o| o.remove("disk_bytes"))
+        .expect("status shows the home's size");
+    (v, told_from_tips)
+}
+
+#[test]
+fn write_and_status_without_loading_the_journal_say_what_loading_it_says() {
+    let (a, b, serve, addr) = crate::util::alex_serving_paired_with_sam();
+    a.write(&["Alex's first, before Sam's laptop syncs"]);
+    b.ok(&["sync", "--peer", &addr]);
+    drop(serve);
+    // Sam writes on his own laptop: the first write loads the journal (nothing is kept
+    // beside it yet), the next ones need not.
+    let mut added_without_loading = 0;
+    for (i, text) in ["one @us", "two", "three, private"].iter().enumerate() {
+        let mut args = vec!["write", "--mood", "3"];
+        if i == 2 {
+            args.push("--private");
+        }
+        args.push(text);
+        let out = crate::util::succeeds(b.command(&args).env("RUST_LOG", "mend_app=debug"));
+        if contains(&out.stderr, b"entry added without loading the journal") {
+            added_without_loading += 1;
+        }
+    }
+    assert_eq!(added_without_loading, 2, "the writes after the first");
+    let (cached, told_from_tips) = status_json(&b);
+    assert!(told_from_tips);
+    // The same status with the journal loaded (what is kept beside it removed first).
+    std::fs::remove_file(b.home().join("tips")).unwrap();
+    let (loaded, told_from_tips) = status_json(&b);
+    assert!(!told_from_tips);
+    assert_eq!(cached, loaded);
+    // Alex's laptop has not got Sam's two shared entries: status says so both ways.
+    let alex_laptop = loaded["sync"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["person"] == "Alex")
+        .cloned()
+        .expect("Alex's laptop is listed");
+    assert_eq!(alex_laptop["entries_not_sent"], 2, "{loaded:#}");
+    // And every entry written without the journal loaded is in it, whole, after a reload.
+    std::fs::remove_file(b.home().join("index")).unwrap();
+    let all = b.list_json(&[]);
+    for text in ["one @us", "two", "three, private"] {
+        let e = all
+            .iter()
+            .find(|e| e["text"] == text)
+            .unwrap_or_else(|| panic!("{text:?} is in the journal"));
+        assert_eq!(e["author"], "Sam");
+        assert_eq!(e["mood"], 3);
+    }
+    let one = all.iter().find(|e| e["text"] == "one @us").unwrap();
+    assert_eq!(one["tags"], serde_json::json!(["us"]));
+    // Alex's laptop takes them as Sam's, signature checked.
+    let mut serve = crate::util::Background::start(
+        &a,
+        &["serve", "--listen", crate::util::LOOPBACK, "--no-mdns"],
+    );
+    let addr = serve.address();
+    b.ok(&["sync", "--peer", &addr]);
+    drop(serve);
+    let at_alex = a.list_json(&[]);
+    let texts = texts(&at_alex);
+    assert!(texts.iter().any(|t| t == "one @us") && texts.iter().any(|t| t == "two"));
+}

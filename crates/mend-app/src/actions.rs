@@ -43,6 +43,42 @@ pub fn write(
     Ok(entry.id)
 }
 
+/// [`write`] run directly (no serve) on `device`: through what is kept beside the journal
+/// while its files are unchanged (the documents are not loaded), else with the journal
+/// loaded, after which what is kept is written afresh for the next command. `waiting` runs
+/// once if another process holds the home's lock. Returns the new entry's id, and what
+/// opening the journal found that the person should know.
+pub fn write_direct(
+    device: &crate::Device,
+    mut entry: NewEntry,
+    private: bool,
+    now: DateTime<Utc>,
+    waiting: impl FnOnce(),
+) -> Result<(String, Vec<String>), AppError> {
+    let s = &device.secrets;
+    let journal_id = device.key_file.journal_id;
+    let lock = device.lock(mend_store::LockMode::Write, waiting)?;
+    let doc = if private { Doc::Private } else { Doc::Shared };
+    entry.id = random_id_hex()?;
+    entry.author_id = s.person_id.clone();
+    entry.written_at = now;
+    let lock = match mend_store::Cached::open(&device.home, s, journal_id, lock) {
+        Ok(mut cached) => {
+            if cached.add_entry(doc, &entry, now)?.is_some() {
+                tracing::debug!("entry added without loading the journal");
+                return Ok((entry.id, cached.warnings().to_vec()));
+            }
+            cached.into_lock()
+        }
+        Err(lock) => lock,
+    };
+    let mut store = Store::open(&device.home, s, journal_id, lock)?;
+    store.commit(doc, |j| j.add_entry(&entry, now))?;
+    let watched = crate::status::synced_heads(&store, &s.public_key_hex())?;
+    store.save_tips(&watched);
+    Ok((entry.id, store.warnings().to_vec()))
+}
+
 /// Move the private entry `id` to the shared journal, as it is, marked shared `now`. Shared
 /// first, then removed from the private journal: a crash in between leaves a copy in both
 /// places, never in neither. Returns the entry as it was.
@@ -139,4 +175,54 @@ pub fn edit(
     }
     store.commit(doc, |j| j.edit_entry(id, me, change, now))?;
     Ok(true)
+}
+
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Entries the journal's rules refuse: each with its place among the shared entries
+    /// given (0-based) and why. Nothing was written.
+    #[error("{} of the entries cannot be imported", .0.len())]
+    Refused(Vec<(usize, String)>),
+    #[error(transparent)]
+    App(Box<AppError>),
+}
+
+impl<E: Into<AppError>> From<E> for ImportError {
+    fn from(e: E) -> Self {
+        ImportError::App(Box::new(e.into()))
+    }
+}
+
+/// Import `shared` and `private` entries (already written in this device's person's name):
+/// one change per document, entries whose id is held already skipped, each document's log
+/// then folded into its snapshot so that opening stays fast. Returns how many were added.
+/// A shared entry the rules refuse refuses the whole import, before anything is written.
+pub fn import(
+    store: &mut Store,
+    shared: &[NewEntry],
+    private: &[NewEntry],
+    now: DateTime<Utc>,
+) -> Result<usize, ImportError> {
+    let mut added = 0;
+    for (doc, list) in [(Doc::Shared, shared), (Doc::Private, private)] {
+        if list.is_empty() {
+            continue;
+        }
+        added += match store.commit(doc, |j| j.add_entries(list, now)) {
+            Err(mend_store::StoreError::Journal(JournalError::ImportRefused(refused))) => {
+                return Err(ImportError::Refused(refused));
+            }
+            other => other?,
+        };
+        store.compact(doc)?;
+    }
+    Ok(added)
+}
+
+/// Remove the device with key `key` from the journal, in this device's person's name (the
+/// rules say who may: [`mend_journal::may_remove`]). One signed change.
+pub fn remove_device(store: &mut Store, key: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    store.commit(Doc::Shared, |j| j.remove_device(key, now))?;
+    Ok(())
 }

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use mend_journal::{as_rows, open_asks, together_rounds, unacknowledged, Device, Entry, SyncState};
-use mend_store::{Doc, Entries, RefusalNote, RollbackNote, Store};
+use mend_journal::{
+    as_rows, open_asks, together_rounds, unacknowledged, ChangeHash, Device, Entry, SyncState,
+};
+use mend_store::{Cached, Doc, Entries, LockMode, RefusalNote, RollbackNote, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
@@ -32,36 +34,151 @@ pub struct Standing {
     pub not_sent: Option<usize>,
 }
 
+/// Where `mend status` reads what it shows: the journal loaded ([`Store`]), or what is kept
+/// beside it while its files are unchanged ([`Cached`]).
+trait Source {
+    fn devices(&self) -> Result<Vec<Device>, AppError>;
+    fn people(&self) -> Result<Vec<String>, AppError>;
+    fn refusals(&self) -> Vec<RefusalNote>;
+    fn rollbacks(&self) -> Vec<RollbackNote>;
+    fn saved_at(&self, key: &str) -> Result<Option<std::time::SystemTime>, AppError>;
+    fn peer_state(&self, key: &str) -> Result<Option<Vec<u8>>, AppError>;
+    /// What this source may not know (then the journal must be loaded).
+    type Gap;
+    /// How many entries changed since `heads` (`None` if that cannot be told at all).
+    fn changed_since(&mut self, heads: &[ChangeHash]) -> Result<Option<usize>, Self::Gap>;
+}
+
+/// What a [`Cached`] journal cannot answer without loading the documents.
+struct Unknown;
+
+impl Source for Store {
+    fn devices(&self) -> Result<Vec<Device>, AppError> {
+        Ok(self.journal(Doc::Shared).devices()?)
+    }
+    fn people(&self) -> Result<Vec<String>, AppError> {
+        Ok(self
+            .journal(Doc::Shared)
+            .people()?
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
+    }
+    fn refusals(&self) -> Vec<RefusalNote> {
+        Store::refusals(self)
+    }
+    fn rollbacks(&self) -> Vec<RollbackNote> {
+        Store::rollbacks(self)
+    }
+    fn saved_at(&self, key: &str) -> Result<Option<std::time::SystemTime>, AppError> {
+        Ok(self.peer_state_saved_at(key)?)
+    }
+    fn peer_state(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self.load_peer_state(key)?)
+    }
+    type Gap = std::convert::Infallible;
+    fn changed_since(&mut self, heads: &[ChangeHash]) -> Result<Option<usize>, Self::Gap> {
+        Ok(self
+            .journal_mut(Doc::Shared)
+            .entries_changed_since(heads)
+            .map(|ids| ids.len()))
+    }
+}
+
+impl Source for Cached {
+    fn devices(&self) -> Result<Vec<Device>, AppError> {
+        Ok(Cached::devices(self).to_vec())
+    }
+    fn people(&self) -> Result<Vec<String>, AppError> {
+        Ok(Cached::people(self)
+            .iter()
+            .map(|p| p.name.clone())
+            .collect())
+    }
+    fn refusals(&self) -> Vec<RefusalNote> {
+        Cached::refusals(self)
+    }
+    fn rollbacks(&self) -> Vec<RollbackNote> {
+        Cached::rollbacks(self)
+    }
+    fn saved_at(&self, key: &str) -> Result<Option<std::time::SystemTime>, AppError> {
+        Ok(self.peer_state_saved_at(key)?)
+    }
+    fn peer_state(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self.load_peer_state(key)?)
+    }
+    type Gap = Unknown;
+    fn changed_since(&mut self, heads: &[ChangeHash]) -> Result<Option<usize>, Self::Gap> {
+        self.entries_changed_since(heads).map(Some).ok_or(Unknown)
+    }
+}
+
+/// The paired devices other than `me` that are not removed.
+fn others(devices: Vec<Device>, me: &str) -> impl Iterator<Item = Device> + '_ {
+    devices
+        .into_iter()
+        .filter(move |d| d.key != me && d.removed.is_none())
+}
+
+/// The newest saved sync state of `device` (either side's sessions), with when it was saved.
+fn newest_state(
+    src: &impl Source,
+    device: &Device,
+) -> Result<Option<(std::time::SystemTime, Option<SyncState>)>, AppError> {
+    let mut newest: Option<(std::time::SystemTime, String)> = None;
+    for key in [initiate_key(&device.key), answer_key(&device.key)] {
+        if let Some(at) = src.saved_at(&key)? {
+            if newest.as_ref().is_none_or(|(t, _)| at > *t) {
+                newest = Some((at, key));
+            }
+        }
+    }
+    let Some((at, key)) = newest else {
+        return Ok(None);
+    };
+    let state = src
+        .peer_state(&key)?
+        .and_then(|b| SyncState::decode(&b).ok());
+    Ok(Some((at, state)))
+}
+
+/// The shared heads at which each paired device other than `me` last synced, as far as the
+/// saved sync states tell: what [`Store::save_tips`] should follow.
+pub fn synced_heads(store: &Store, me: &str) -> Result<Vec<Vec<ChangeHash>>, AppError> {
+    let mut out = Vec::new();
+    for device in others(Source::devices(store)?, me) {
+        if let Some((_, Some(state))) = newest_state(store, &device)? {
+            out.push(state.shared_heads);
+        }
+    }
+    Ok(out)
+}
+
 /// What this device knows of every other paired device (not removed): when they last
 /// finished a sync, and how many entries have changed since. Read from the sync states saved
 /// at the end of sessions started by either side.
 pub fn standings(store: &mut Store, me: &str) -> Result<Vec<Standing>, AppError> {
-    let devices = store.journal(Doc::Shared).devices()?;
+    let Ok(out) = standings_from(store, me)?;
+    Ok(out)
+}
+
+/// [`standings`] from `src`, or what it does not know.
+fn standings_from<S: Source>(
+    src: &mut S,
+    me: &str,
+) -> Result<Result<Vec<Standing>, S::Gap>, AppError> {
     let mut out = Vec::new();
-    for device in devices
-        .into_iter()
-        .filter(|d| d.key != me && d.removed.is_none())
-    {
-        let mut newest: Option<(std::time::SystemTime, String)> = None;
-        for key in [initiate_key(&device.key), answer_key(&device.key)] {
-            if let Some(at) = store.peer_state_saved_at(&key)? {
-                if newest.as_ref().is_none_or(|(t, _)| at > *t) {
-                    newest = Some((at, key));
-                }
-            }
-        }
-        let (last_synced, not_sent) = match newest {
+    for device in others(src.devices()?, me) {
+        let (last_synced, not_sent) = match newest_state(src, &device)? {
             None => (None, None),
-            Some((at, key)) => {
-                let state = store
-                    .load_peer_state(&key)?
-                    .and_then(|b| SyncState::decode(&b).ok());
-                let not_sent = state.and_then(|s| {
-                    store
-                        .journal_mut(Doc::Shared)
-                        .entries_changed_since(&s.shared_heads)
-                        .map(|ids| ids.len())
-                });
+            Some((at, state)) => {
+                let not_sent = match state {
+                    Some(s) => match src.changed_since(&s.shared_heads) {
+                        Ok(n) => n,
+                        Err(gap) => return Ok(Err(gap)),
+                    },
+                    None => None,
+                };
                 (Some(at.into()), not_sent)
             }
         };
@@ -71,7 +188,7 @@ pub fn standings(store: &mut Store, me: &str) -> Result<Vec<Standing>, AppError>
             not_sent,
         });
     }
-    Ok(out)
+    Ok(Ok(out))
 }
 
 /// Everything `mend status` shows about the journal, read from an open store.
@@ -151,24 +268,72 @@ pub fn report(
     }
     let my_key = s.public_key_hex();
     let status = status_of(store, &s.person_id, &my_key, &entries)?;
-    let params = device.key_file.params;
     Ok(Report {
-        about: About {
-            person: s.person_name.clone(),
-            person_id: s.person_id.clone(),
-            device: s.device_name.clone(),
-            device_key: my_key,
-            journal_id: store.journal_id().to_hex(),
-            home: device.home_path(),
-            disk_bytes: device.home.disk_usage(),
-            log_records: store.stats(Doc::Shared).log_records,
-            kdf_memory_kib: params.memory_kib,
-            kdf_time_cost: params.time_cost,
-            kdf_parallelism: params.parallelism,
-            kdf_weak: params.is_weak(),
-        },
+        about: about(
+            device,
+            store.journal_id(),
+            store.stats(Doc::Shared).log_records,
+        ),
         status,
     })
+}
+
+/// The whole report for `device`, run directly (no serve): from what is kept beside the
+/// journal when its files are unchanged since (no document loaded), else as [`report`] with
+/// the journal loaded, after which what is kept is written afresh. `waiting` runs once if
+/// another process holds the home's lock. Also returns what opening the journal found that
+/// the person should know.
+pub fn report_direct(
+    device: &crate::Device,
+    waiting: impl FnOnce(),
+) -> Result<(Report, Vec<String>), AppError> {
+    let lock = device.lock(LockMode::Write, waiting)?;
+    let s = &device.secrets;
+    let my_key = s.public_key_hex();
+    let journal_id = device.key_file.journal_id;
+    let lock = match Cached::open(&device.home, s, journal_id, lock) {
+        Ok(mut cached) => {
+            let ready = cached.entries().filter(|entries| {
+                cached.removed() || crate::together::keys_due(&s.person_id, entries).is_empty()
+            });
+            if let Some(entries) = ready {
+                if let Ok(status) = status_from(&mut cached, &s.person_id, &my_key, &entries)? {
+                    tracing::debug!("status told without loading the journal");
+                    let report = Report {
+                        about: about(device, journal_id, cached.log_records(Doc::Shared)),
+                        status,
+                    };
+                    return Ok((report, cached.warnings().to_vec()));
+                }
+            }
+            cached.into_lock()
+        }
+        Err(lock) => lock,
+    };
+    let mut store = Store::open(&device.home, s, journal_id, lock)?;
+    let report = report(&mut store, device, None)?;
+    let watched = synced_heads(&store, &my_key)?;
+    store.save_tips(&watched);
+    Ok((report, store.warnings().to_vec()))
+}
+
+fn about(device: &crate::Device, journal_id: mend_crypto::JournalId, log_records: usize) -> About {
+    let s = &device.secrets;
+    let params = device.key_file.params;
+    About {
+        person: s.person_name.clone(),
+        person_id: s.person_id.clone(),
+        device: s.device_name.clone(),
+        device_key: s.public_key_hex(),
+        journal_id: journal_id.to_hex(),
+        home: device.home_path(),
+        disk_bytes: device.home.disk_usage(),
+        log_records,
+        kdf_memory_kib: params.memory_kib,
+        kdf_time_cost: params.time_cost,
+        kdf_parallelism: params.parallelism,
+        kdf_weak: params.is_weak(),
+    }
 }
 
 /// Where things stand for person `me` on the device with key `my_key`, over both documents'
@@ -179,36 +344,49 @@ pub fn status_of(
     my_key: &str,
     entries: &Entries,
 ) -> Result<Status, AppError> {
-    let standings = standings(store, my_key)?;
-    let shared = store.journal(Doc::Shared);
+    let Ok(status) = status_from(store, me, my_key, entries)?;
+    Ok(status)
+}
+
+/// [`status_of`] from `src`, or what it does not know.
+fn status_from<S: Source>(
+    src: &mut S,
+    me: &str,
+    my_key: &str,
+    entries: &Entries,
+) -> Result<Result<Status, S::Gap>, AppError> {
+    let standings = match standings_from(src, my_key)? {
+        Ok(s) => s,
+        Err(gap) => return Ok(Err(gap)),
+    };
     let all_shared = &entries.shared;
     let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
     for e in all_shared {
         *by_author.entry(e.author.clone()).or_default() += 1;
     }
-    let devices = shared.devices()?;
+    let devices = src.devices()?;
     let who = |key: &str| {
         devices.iter().find(|d| d.key == key).map_or_else(
             || format!("the device {}", &key[..key.len().min(16)]),
             |d| format!("{}'s {}", d.person, d.name),
         )
     };
-    let refusals = store
+    let refusals = src
         .refusals()
         .into_iter()
         .rev()
         .take(NOTES_SHOWN)
         .map(|n| (who(&n.device), n))
         .collect();
-    let rollbacks = store
+    let rollbacks = src
         .rollbacks()
         .into_iter()
         .rev()
         .take(NOTES_SHOWN)
         .map(|n| (who(&n.device), n))
         .collect();
-    Ok(Status {
-        people: shared.people()?.into_iter().map(|p| p.name).collect(),
+    Ok(Ok(Status {
+        people: src.people()?,
         shared_entries: all_shared.len(),
         private_entries: entries.private.len(),
         by_author,
@@ -226,7 +404,7 @@ pub fn status_of(
         refusals,
         rollbacks,
         standings,
-    })
+    }))
 }
 
 /// How it is known who made a version of an entry.

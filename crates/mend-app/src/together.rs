@@ -141,19 +141,9 @@ pub fn publish_ready(store: &mut Store, me: &str) -> Result<usize> {
     publish_ready_from(store, me, &entries)
 }
 
-/// [`publish_ready`] given both documents' entries as the store holds them.
-pub fn publish_ready_from(
-    store: &mut Store,
-    me: &str,
-    entries: &mend_store::Entries,
-) -> Result<usize> {
-    if store
-        .journal(Doc::Shared)
-        .removal_of_this_device()?
-        .is_some()
-    {
-        return Ok(0); // a removed device writes nothing shared
-    }
+/// The answer keys of person `me` due to be published (both have answered, and the key is
+/// not out yet), as (answer id, key hex), from both documents' entries.
+pub fn keys_due(me: &str, entries: &mend_store::Entries) -> Vec<(String, String)> {
     let (shared, private) = (&entries.shared, &entries.private);
     let published: Vec<&str> = shared
         .iter()
@@ -178,6 +168,23 @@ pub fn publish_ready_from(
             }
         }
     }
+    to_publish
+}
+
+/// [`publish_ready`] given both documents' entries as the store holds them.
+pub fn publish_ready_from(
+    store: &mut Store,
+    me: &str,
+    entries: &mend_store::Entries,
+) -> Result<usize> {
+    if store
+        .journal(Doc::Shared)
+        .removal_of_this_device()?
+        .is_some()
+    {
+        return Ok(0); // a removed device writes nothing shared
+    }
+    let to_publish = keys_due(me, entries);
     let now = Utc::now();
     for (answer_id, key_hex) in &to_publish {
         let reveal = NewEntry {

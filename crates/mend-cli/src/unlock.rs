@@ -115,6 +115,23 @@ impl Unlocked {
         Ok(store)
     }
 
+    /// Write an entry directly (no serve), as [`mend_app::actions::write_direct`].
+    pub fn write_direct(
+        &self,
+        entry: mend_app::model::NewEntry,
+        private: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(String, Vec<String>)> {
+        Ok(mend_app::actions::write_direct(
+            &self.0, entry, private, now, waiting,
+        )?)
+    }
+
+    /// `mend status` directly (no serve), as [`mend_app::status::report_direct`].
+    pub fn status_direct(&self) -> Result<(mend_app::status::Report, Vec<String>)> {
+        Ok(mend_app::status::report_direct(&self.0, waiting)?)
+    }
+
     /// Every entry of both documents, as [`all_entries`] gives them, through the read index.
     pub fn read_entries(&self) -> Result<Vec<Entry>> {
         let (entries, warnings) = self.0.read_entries(waiting)?;

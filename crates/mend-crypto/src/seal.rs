@@ -42,6 +42,9 @@ pub enum RecordKind {
     /// Its own changes this device got back from its peers after its journal was put back to
     /// an older copy, for `mend status`.
     Rollbacks = 10,
+    /// What adding an entry or `mend status` needs to know of the journal, cached beside it
+    /// for as long as its files are unchanged.
+    Tips = 11,
 }
 
 impl RecordKind {
@@ -57,6 +60,7 @@ impl RecordKind {
             8 => Self::SignedSharedLog,
             9 => Self::Refusals,
             10 => Self::Rollbacks,
+            11 => Self::Tips,
             _ => return None,
         })
     }

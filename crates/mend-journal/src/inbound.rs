@@ -127,7 +127,7 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], JournalError> {
     Ok(head)
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(bytes);
 }

@@ -22,6 +22,7 @@ mod rules;
 mod shape;
 mod signed;
 mod tags;
+mod tip;
 mod writing;
 
 pub use automerge::ChangeHash;
@@ -49,6 +50,7 @@ pub use signed::{
     SIGNED_PAIR_LEN,
 };
 pub use tags::{inline_tags, merge_tags, normalize_tag};
+pub use tip::{Tip, TipWrite};
 
 /// Maps and sets filled per change of a batch: foldhash (seeded at random per process, so a
 /// peer cannot aim collisions) instead of SipHash, which cost a sixth of the checking time.

@@ -86,7 +86,7 @@ fn options(action: &str, now: DateTime<Utc>) -> CommitOptions {
 }
 
 impl Journal {
-    fn blank(journal_id: [u8; 16], signer: &Signer, private: bool) -> Self {
+    pub(crate) fn blank(journal_id: [u8; 16], signer: &Signer, private: bool) -> Self {
         Self {
             doc: AutoCommit::new().with_actor(ActorId::from(signer.actor())),
             private,

@@ -69,6 +69,16 @@ impl Actors {
         Ok(())
     }
 
+    /// The last `seq` of `actor` held (0: none).
+    pub(crate) fn seq_of(&self, actor: &ActorId) -> u64 {
+        self.held.get(actor).map_or(0, |(seq, _)| *seq)
+    }
+
+    /// The highest operation counter held, of any actor.
+    pub(crate) fn max_op(&self) -> u64 {
+        self.held.values().map(|(_, m)| *m).max().unwrap_or(0)
+    }
+
     /// Count `change` as held.
     pub(crate) fn add(&mut self, change: &Change) {
         self.note(change.actor_id(), change.seq(), change.max_op());

@@ -16,6 +16,7 @@ mod lock;
 mod records;
 mod refusals;
 mod store;
+mod tips;
 
 pub use error::StoreError;
 pub use home::{Home, KEY_FILE};
@@ -27,3 +28,4 @@ pub use records::{
 };
 pub use refusals::{RefusalNote, RollbackNote};
 pub use store::{Doc, Store, StoreStats};
+pub use tips::Cached;

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{open_one, seal_one};
 use crate::{atomic::write_atomic, Store, StoreError};
-use mend_crypto::RecordKind;
+use mend_crypto::{JournalId, JournalKey, RecordKind};
 
-const REFUSALS: &str = "refusals";
-const ROLLBACKS: &str = "rollbacks";
+pub(crate) const REFUSALS: &str = "refusals";
+pub(crate) const ROLLBACKS: &str = "rollbacks";
 /// Only the most recent notes are kept.
 const KEEP: usize = 20;
 
@@ -38,6 +38,21 @@ pub struct RollbackNote {
     pub count: u32,
 }
 
+/// The notes in `file` under `root`, oldest first. A damaged file reads as none.
+pub(crate) fn read_notes<T: serde::de::DeserializeOwned>(
+    root: &std::path::Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    file: &str,
+    kind: RecordKind,
+) -> Vec<T> {
+    open_one(&root.join(file), key, journal_id, kind)
+        .ok()
+        .flatten()
+        .and_then(|plain| postcard::from_bytes(&plain).ok())
+        .unwrap_or_default()
+}
+
 impl Store {
     /// The refusals noted so far, oldest first. A damaged file reads as none.
     pub fn refusals(&self) -> Vec<RefusalNote> {
@@ -60,12 +75,7 @@ impl Store {
     }
 
     fn read_notes<T: serde::de::DeserializeOwned>(&self, file: &str, kind: RecordKind) -> Vec<T> {
-        let path = self.root().join(file);
-        open_one(&path, self.key(), self.journal_id(), kind)
-            .ok()
-            .flatten()
-            .and_then(|plain| postcard::from_bytes(&plain).ok())
-            .unwrap_or_default()
+        read_notes(self.root(), self.key(), self.journal_id(), file, kind)
     }
 
     fn add_note<T: Serialize + serde::de::DeserializeOwned>(

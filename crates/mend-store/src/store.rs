@@ -27,7 +27,7 @@ impl Doc {
         }
     }
     /// The record kinds this build writes: snapshot, log.
-    fn kinds(self) -> (RecordKind, RecordKind) {
+    pub(crate) fn kinds(self) -> (RecordKind, RecordKind) {
         match self {
             Doc::Shared => (
                 RecordKind::SignedSharedSnapshot,
@@ -293,7 +293,7 @@ impl Store {
     }
 
     /// Whether the documents were loaded from files with this fingerprint.
-    fn loaded_from(&self, print: &Fingerprint) -> bool {
+    pub(crate) fn loaded_from(&self, print: &Fingerprint) -> bool {
         let [shared, private] = &print.0;
         [(&self.shared, shared), (&self.private, private)]
             .iter()
@@ -469,7 +469,12 @@ impl Store {
 
     fn compaction_due(&self, doc: Doc) -> bool {
         let f = self.files(doc);
-        f.log_len > f.snapshot_len.max(COMPACT_MIN_BYTES) || f.log_records >= COMPACT_RECORDS
+        compaction_due(f.log_len, f.snapshot_len, f.log_records)
+    }
+
+    /// Whether the store holds the home's lock for writing.
+    pub(crate) fn may_write(&self) -> bool {
+        self.lock.as_ref().map(|l| l.access) == Some(LockMode::Write)
     }
 
     /// Do not compact inside [`Store::commit`]; the caller calls [`Store::compact_if_due`] when
@@ -557,24 +562,12 @@ impl Store {
     }
 
     fn peer_path(&self, device_key: &str) -> Result<PathBuf, StoreError> {
-        let valid = !device_key.is_empty()
-            && device_key.len() <= 128
-            && device_key
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-');
-        if !valid {
-            return Err(StoreError::Corrupt {
-                path: self.root.join(PEERS),
-                why: format!("{device_key:?} is not a device key"),
-            });
-        }
-        Ok(self.root.join(PEERS).join(device_key))
+        peer_path(&self.root, device_key)
     }
 
     /// The saved sync state for a paired device, if any. A damaged one is an error.
     pub fn load_peer_state(&self, device_key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.peer_path(device_key)?;
-        open_one(&path, &self.key, self.journal_id, RecordKind::SyncState)
+        load_peer_state(&self.root, &self.key, self.journal_id, device_key)
     }
 
     /// When the sync state for a paired device was last saved (the end of the last finished
@@ -583,12 +576,7 @@ impl Store {
         &self,
         device_key: &str,
     ) -> Result<Option<std::time::SystemTime>, StoreError> {
-        let path = self.peer_path(device_key)?;
-        match std::fs::metadata(&path) {
-            Ok(m) => Ok(m.modified().ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io(&path)(e)),
-        }
+        peer_state_saved_at(&self.root, device_key)
     }
 
     /// Save the sync state for a paired device (sealed, replaced atomically).
@@ -697,6 +685,51 @@ fn write_snapshot(
 }
 
 /// A data file holding one record: `plain` sealed as `kind` (for `path`, named in errors).
+/// Whether a document's log has grown enough to be folded into a new snapshot.
+pub(crate) fn compaction_due(log_len: u64, snapshot_len: u64, log_records: usize) -> bool {
+    log_len > snapshot_len.max(COMPACT_MIN_BYTES) || log_records >= COMPACT_RECORDS
+}
+
+/// Where the sync state for the paired device `device_key` is kept under `root`.
+pub(crate) fn peer_path(root: &Path, device_key: &str) -> Result<PathBuf, StoreError> {
+    let valid = !device_key.is_empty()
+        && device_key.len() <= 128
+        && device_key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-');
+    if !valid {
+        return Err(StoreError::Corrupt {
+            path: root.join(PEERS),
+            why: format!("{device_key:?} is not a device key"),
+        });
+    }
+    Ok(root.join(PEERS).join(device_key))
+}
+
+/// The saved sync state for a paired device, if any. A damaged one is an error.
+pub(crate) fn load_peer_state(
+    root: &Path,
+    key: &JournalKey,
+    journal_id: JournalId,
+    device_key: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let path = peer_path(root, device_key)?;
+    open_one(&path, key, journal_id, RecordKind::SyncState)
+}
+
+/// When the sync state for a paired device was last saved, from the file's modification time.
+pub(crate) fn peer_state_saved_at(
+    root: &Path,
+    device_key: &str,
+) -> Result<Option<std::time::SystemTime>, StoreError> {
+    let path = peer_path(root, device_key)?;
+    match std::fs::metadata(&path) {
+        Ok(m) => Ok(m.modified().ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(&path)(e)),
+    }
+}
+
 pub(crate) fn seal_one(
     path: &Path,
     key: &JournalKey,

@@ -503,3 +503,117 @@ fn a_failed_commit_that_changed_the_document_leaves_the_store_stale_and_writes_n
     assert!(store.journal(Doc::Shared).entry("refused1").is_err());
     assert!(store.journal(Doc::Shared).entry("kept1").is_ok());
 }
+
+fn new_entry(id: &str, text: &str) -> NewEntry {
+    NewEntry {
+        id: id.into(),
+        author_id: "a".repeat(32),
+        created_at: Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap(),
+        written_at: Utc::now(),
+        edited_at: None,
+        text: text.into(),
+        tags: vec![],
+        mood: None,
+        kind: Kind::Entry,
+        extra: Default::default(),
+    }
+}
+
+fn cached(home: &Home, s: &DeviceSecrets, jid: JournalId) -> Option<mend_store::Cached> {
+    mend_store::Cached::open(home, s, jid, home.lock(LockMode::Write).unwrap()).ok()
+}
+
+#[test]
+fn what_is_kept_beside_the_journal_is_used_only_while_its_files_are_unchanged() {
+    let (_d, home, s, jid, _) = new_home();
+    assert!(cached(&home, &s, jid).is_none(), "nothing kept yet");
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "loaded");
+    store.save_tips(&[]);
+    drop(store);
+
+    // Added without loading: in both documents, and in the read index at once.
+    let mut c = cached(&home, &s, jid).expect("the files are as the tips describe");
+    for (doc, id) in [
+        (Doc::Shared, "e2"),
+        (Doc::Private, "p1"),
+        (Doc::Shared, "e3"),
+    ] {
+        let added = c.add_entry(doc, &new_entry(id, id), Utc::now()).unwrap();
+        assert_eq!(added.map(|e| e.id), Some(id.to_owned()));
+    }
+    drop(c);
+    let (texts, _) = read_entries(&home, &s, jid);
+    assert_eq!(texts, ["loaded", "e2", "e3", "p1"]);
+    // The journal, loaded, holds them: the same entries as the index.
+    let store = open(&home, &s, jid, LockMode::Write).unwrap();
+    assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+    let loaded = store.entries().unwrap();
+    drop(store);
+    let (indexed, _) =
+        Store::read_entries(&home, &s, jid, home.lock(LockMode::Read).unwrap()).unwrap();
+    assert_eq!(loaded, indexed);
+
+    // Any change made with the journal loaded makes them stale: not used, nothing written.
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Private, "p2", "elsewhere");
+    drop(store);
+    assert!(cached(&home, &s, jid).is_none());
+    // Read-only opening never writes them.
+    let mut store = open(&home, &s, jid, LockMode::Read).unwrap();
+    store.save_tips(&[]);
+    drop(store);
+    assert!(cached(&home, &s, jid).is_none());
+    // Damaged: ignored, not believed.
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    store.save_tips(&[]);
+    drop(store);
+    assert!(cached(&home, &s, jid).is_some());
+    let path = home.root().join("tips");
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&path, bytes).unwrap();
+    assert!(cached(&home, &s, jid).is_none());
+}
+
+#[test]
+fn a_reply_needs_the_journal_loaded_and_nothing_is_written_without_it() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "first");
+    store.save_tips(&[]);
+    drop(store);
+    let mut c = cached(&home, &s, jid).unwrap();
+    let mut reply = new_entry("r1", "a reply");
+    reply.kind = Kind::Reply;
+    reply.extra.refers_to = Some("e1".into());
+    let before = fs::read(home.root().join("shared/log")).unwrap();
+    assert!(c
+        .add_entry(Doc::Shared, &reply, Utc::now())
+        .unwrap()
+        .is_none());
+    assert_eq!(fs::read(home.root().join("shared/log")).unwrap(), before);
+}
+
+#[test]
+fn a_record_damaged_in_the_middle_of_a_log_is_not_hidden_by_what_is_kept() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    write(&mut store, Doc::Shared, "e2", "two");
+    store.save_tips(&[]);
+    drop(store);
+    assert!(cached(&home, &s, jid).is_some());
+    // One byte of the first log record flipped: the files' fingerprint (lengths, first and
+    // last bytes) is unchanged, yet the kept facts are not used.
+    let log = home.root().join("shared/log");
+    let mut bytes = fs::read(&log).unwrap();
+    bytes[26 + 4 + 40] ^= 0xff;
+    fs::write(&log, &bytes).unwrap();
+    assert!(cached(&home, &s, jid).is_none());
+    assert!(matches!(
+        open(&home, &s, jid, LockMode::Write),
+        Err(StoreError::Corrupt { .. })
+    ));
+}

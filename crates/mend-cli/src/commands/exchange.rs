@@ -192,30 +192,20 @@ pub fn import(g: &Global, a: ImportArgs) -> Result<()> {
     }
     let total = shared.len() + private.len();
     let mut store = unlocked.open(LockMode::Write)?;
-    let mut added = 0;
-    for (doc, list) in [(Doc::Shared, &shared), (Doc::Private, &private)] {
-        if list.is_empty() {
-            continue;
+    let added = match mend_app::actions::import(&mut store, &shared, &private, now) {
+        Err(mend_app::actions::ImportError::Refused(refused)) => {
+            let named: Vec<String> = refused
+                .iter()
+                .map(|(i, why)| {
+                    let at = shared_at.get(*i).copied().unwrap_or(*i);
+                    format!("entry {}: {why}", at + 1)
+                })
+                .collect();
+            return Err(import_refused(&named).into());
         }
-        let result = store.commit(doc, |j| j.add_entries(list, now));
-        added += match result {
-            Err(mend_app::store::StoreError::Journal(
-                mend_app::model::JournalError::ImportRefused(refused),
-            )) => {
-                let named: Vec<String> = refused
-                    .iter()
-                    .map(|(i, why)| {
-                        let at = shared_at.get(*i).copied().unwrap_or(*i);
-                        format!("entry {}: {why}", at + 1)
-                    })
-                    .collect();
-                return Err(import_refused(&named).into());
-            }
-            other => other?,
-        };
-        // One import is one log record; fold it into the snapshot so that opening stays fast.
-        store.compact(doc)?;
-    }
+        Err(mend_app::actions::ImportError::App(e)) => return Err((*e).into()),
+        Ok(added) => added,
+    };
     println!(
         "imported {added} entries ({} already present)",
         total - added

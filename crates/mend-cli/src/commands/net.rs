@@ -359,9 +359,7 @@ fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {
             return Ok(());
         }
     }
-    store.commit(Doc::Shared, |j| {
-        j.remove_device(&target.key, chrono::Utc::now())
-    })?;
+    mend_app::actions::remove_device(&mut store, &target.key, chrono::Utc::now())?;
     println!("Removed {}'s {}.", target.person, target.name);
     println!(
         "Every device of this journal refuses what it makes from now on, and its connections.\n\

@@ -152,8 +152,9 @@ pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
         Some(ReadAnswer::Status(report)) => *report,
         _ => {
             let unlocked = Unlocked::new(g)?;
-            let mut store = unlocked.open(LockMode::Write)?;
-            mend_app::status::report(&mut store, &unlocked, None)?
+            let (report, warnings) = unlocked.status_direct()?;
+            crate::unlock::warn(&warnings);
+            report
         }
     };
     print_status(report, a.json)

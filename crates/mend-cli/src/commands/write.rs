@@ -180,9 +180,8 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         Some(u) => u,
         None => Unlocked::new(g)?,
     };
-    let mut store = unlocked.open(LockMode::Write)?;
-    let me = &unlocked.secrets.person_id;
-    let id = mend_app::actions::write(&mut store, me, entry, a.private, Utc::now())?;
+    let (id, warnings) = unlocked.write_direct(entry, a.private, Utc::now())?;
+    crate::unlock::warn(&warnings);
     println!("{}", render::short(&id));
     Ok(())
 }
