@@ -856,7 +856,8 @@ fn where_list_time_goes(o: &Offline, n: usize) -> String {
         "\nWith the index stale, loading the journal takes {:.0}% of the list's wall time, nearly\n\
          all of it Automerge loading the document ({} operations for {n} entries, about 6 per\n\
          entry); reading the entries out takes most of the rest. `mend write` pays the same load\n\
-         (it needs the document to make its change), which is why it is the slower command.\n",
+         only the first time after the journal changed some other way: while the files are\n\
+         unchanged it builds its change from the `tips` file beside them (docs/format.md).\n",
         open.as_secs_f64() / rebuild_wall.as_secs_f64() * 100.0,
         ops
     ));
