@@ -38,7 +38,7 @@ soak minutes="30":
 # Run every fuzz target (cargo-fuzz with the stable toolchain's nightly features unlocked).
 fuzz seconds="60":
     cargo install cargo-fuzz --locked
-    for t in keyfile records wire sync_message pairing import signed_changes; do RUSTC_BOOTSTRAP=1 cargo fuzz run -O $t -- -max_total_time={{seconds}}; done
+    for t in keyfile records wire sync_message pairing import signed_changes saved_formats; do RUSTC_BOOTSTRAP=1 cargo fuzz run -O $t -- -max_total_time={{seconds}}; done
 
 # Everything CI runs.
 ci:

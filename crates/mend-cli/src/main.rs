@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error in mend: {msg}");
         eprintln!("hint: nothing more was written; please report this with the command you ran");
     }));
+    bound_allocator_growth();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -54,5 +55,18 @@ fn main() -> ExitCode {
             anstream::eprintln!("{} {hint}", owo_colors::OwoColorize::dimmed(&"hint:"));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Large buffers (a peer's sync message can be tens of MiB) go straight to the system and back
+/// when freed. glibc otherwise raises its mmap threshold after the first large free and then
+/// serves such buffers from per-thread heaps that keep the memory: a serving laptop receiving
+/// a few large messages grew by hundreds of MB that way.
+fn bound_allocator_growth() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

@@ -117,7 +117,14 @@ impl Tip {
                 .map_err(JournalError::Rule)?;
         }
         let me = ActorId::from(signer.actor());
-        let start = self.max_op + 1;
+        // Counters near the top of the range would wrap: never from a real document.
+        let overflow =
+            || JournalError::Invalid("the journal's operation counters are exhausted".into());
+        let start = self.max_op.checked_add(1).ok_or_else(overflow)?;
+        let seq = self.seq.checked_add(1).ok_or_else(overflow)?;
+        let max_op = start
+            .checked_add(fields.len() as u64)
+            .ok_or_else(overflow)?;
         let made = OpId(start, me.clone());
         let mut operations = Vec::with_capacity(fields.len() + 1);
         operations.push(Op {
@@ -139,13 +146,12 @@ impl Tip {
                 insert: false,
             });
         }
-        let ops = operations.len() as u64;
         let mut change = Change::from(automerge::ExpandedChange {
             operations,
             actor_id: me,
             hash: None,
-            seq: self.seq + 1,
-            start_op: NonZeroU64::new(start).ok_or(JournalError::MissingRoot("entries"))?,
+            seq,
+            start_op: NonZeroU64::new(start).ok_or_else(overflow)?,
             time: now.timestamp(),
             message: Some("write".into()),
             deps: self.heads.iter().map(|h| ChangeHash(*h)).collect(),
@@ -167,8 +173,8 @@ impl Tip {
             entry: self.read_back(signer, journal_id, private, e, &fields)?,
             tip: Tip {
                 heads: vec![hash.0],
-                seq: self.seq + 1,
-                max_op: start + ops - 1,
+                seq,
+                max_op,
                 ..self.clone()
             },
         }))

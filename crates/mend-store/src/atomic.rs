@@ -94,7 +94,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> 
 }
 
 /// Append `bytes` to `path` after cutting it to `valid_len` (dropping a torn tail), then fsync.
-pub(crate) fn append_durable(path: &Path, valid_len: u64, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn append_durable(
+    path: &Path,
+    valid_len: u64,
+    parts: &[&[u8]],
+) -> Result<(), StoreError> {
     let mut f = private_options()
         .write(true)
         .open(path)
@@ -106,6 +110,8 @@ pub(crate) fn append_durable(path: &Path, valid_len: u64, bytes: &[u8]) -> Resul
     use std::io::Seek;
     f.seek(std::io::SeekFrom::Start(valid_len))
         .map_err(StoreError::io(path))?;
-    f.write_all(bytes).map_err(StoreError::io(path))?;
+    for bytes in parts {
+        f.write_all(bytes).map_err(StoreError::io(path))?;
+    }
     f.sync_data().map_err(StoreError::io(path))
 }

@@ -71,6 +71,8 @@ const INDEX_MAX_DELTAS: usize = 32;
 /// A change that touched more entries than this leaves the read index stale (to be rebuilt by
 /// the next reader) rather than appending them all.
 const INDEX_MAX_TOUCHED: usize = 1000;
+/// At most this much entry text in one delta of the read index.
+const INDEX_MAX_DELTA_BYTES: usize = 4 << 20;
 
 /// The bytes of a snapshot that identify it.
 pub(crate) const SNAPSHOT_HEAD: usize = DATA_HEADER_LEN + 4 + mend_crypto::NONCE_LEN;
@@ -440,6 +442,8 @@ impl Store {
                 source,
             }
         })?;
+        // A sync round can carry tens of MiB: no copy is kept longer than needed.
+        drop(changes);
         let log = files.dir.join(LOG);
         if sealed.len() > RECORD_MAX_LEN {
             return Err(StoreError::TooLarge {
@@ -451,8 +455,8 @@ impl Store {
                 ),
             });
         }
-        let framed = frame(&sealed);
-        if files.log_len + framed.len() as u64 > LOG_MAX_LEN {
+        let framed_len = 4 + sealed.len() as u64;
+        if files.log_len + framed_len > LOG_MAX_LEN {
             return Err(StoreError::TooLarge {
                 path: log,
                 why: format!(
@@ -461,8 +465,9 @@ impl Store {
                 ),
             });
         }
-        append_durable(&log, files.log_len, &framed)?;
-        files.log_len += framed.len() as u64;
+        let len = (sealed.len() as u32).to_le_bytes();
+        append_durable(&log, files.log_len, &[&len, &sealed])?;
+        files.log_len += framed_len;
         files.log_records += 1;
         Ok(())
     }
@@ -649,6 +654,15 @@ impl Store {
             .entries_with_ids(&touched)
             .map_err(StoreError::from)
             .and_then(|(upserts, removed)| {
+                // A delta as large as the entries it carries would be a copy of them in memory
+                // and on disk: past a few MiB the next reader rebuilds the index instead.
+                let bytes: usize = upserts.iter().map(|e| e.text.len()).sum();
+                if bytes > INDEX_MAX_DELTA_BYTES {
+                    return Err(StoreError::TooLarge {
+                        path: self.root.join(index::INDEX),
+                        why: format!("a delta of {} MiB", bytes >> 20),
+                    });
+                }
                 let after = index::fingerprint(&self.root).map_err(StoreError::io(&self.root))?;
                 let prints = (before, after);
                 index::append(

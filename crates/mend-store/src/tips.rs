@@ -246,7 +246,7 @@ impl Cached {
         if sealed.len() > RECORD_MAX_LEN || print.log_len + framed.len() as u64 > LOG_MAX_LEN {
             return Ok(None);
         }
-        append_durable(&log, print.log_len, &framed)?;
+        append_durable(&log, print.log_len, &[&framed])?;
         // What follows only keeps the caches in step; were it lost, the next command would
         // load the journal and write them afresh.
         let before = self.file.fingerprint.clone();
