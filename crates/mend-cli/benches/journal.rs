@@ -520,7 +520,10 @@ fn main() {
     if a.hostile_only {
         print!(
             "{}",
-            hostile::section(&hostile::measure(tmp.path(), a.runs.min(9)))
+            hostile::section(&[
+                hostile::measure(tmp.path(), a.runs.min(9), false),
+                hostile::measure(tmp.path(), a.runs.min(9), true),
+            ])
         );
         return;
     }

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use super::{mend, pair, Background, LOOPBACK};
 
 pub struct Hostile {
+    /// Whether the strangers ran on a core of their own (serve and the commands on the other),
+    /// as they would from another machine; otherwise all share both cores.
+    pub apart: bool,
     pub idle_write: Duration,
     pub hammered_write: Duration,
     pub partner_synced: bool,
@@ -20,6 +23,42 @@ pub struct Hostile {
     pub attempts: u64,
     pub answers: u64,
     pub runs: usize,
+}
+
+/// Keep the calling thread (and the threads and processes it starts from now on) on `cpus`.
+fn pin_self(cpus: &[usize]) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the calls only read it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Keep every thread of process `pid` on `cpus`.
+fn pin_process(pid: u32, cpus: &[usize]) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: as in `pin_self`, for another thread id.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &c in cpus {
+                libc::CPU_SET(c, &mut set);
+            }
+            libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -99,9 +138,19 @@ async fn trickler(port: u16, stop: Arc<AtomicBool>) {
     }
 }
 
-pub fn measure(tmp: &Path, runs: usize) -> Hostile {
-    let a = tmp.join("hostile-a");
-    let b = tmp.join("hostile-b");
+/// `apart`: the strangers on core 1, serve and the commands on core 0 (a machine with at least
+/// two cores); otherwise everything shares every core.
+pub fn measure(tmp: &Path, runs: usize, apart: bool) -> Hostile {
+    let a = tmp.join(if apart {
+        "hostile-apart-a"
+    } else {
+        "hostile-a"
+    });
+    let b = tmp.join(if apart {
+        "hostile-apart-b"
+    } else {
+        "hostile-b"
+    });
     mend(&a, &["init", "--name", "Alex"], true);
     pair(&a, &b);
     for i in 0..200 {
@@ -117,6 +166,10 @@ pub fn measure(tmp: &Path, runs: usize) -> Hostile {
     let serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
     let addr = serve.address();
     serve.wait_for("Ctrl-C stops.");
+    if apart {
+        pin_process(serve.child.id(), &[0]);
+        pin_self(&[0]);
+    }
     let write = |text: &str| mend(&a, &["write", text], false).wall;
     write("warming up");
     let idle_write = median((0..runs).map(|i| write(&format!("idle {i}"))).collect());
@@ -130,11 +183,18 @@ pub fn measure(tmp: &Path, runs: usize) -> Hostile {
         .expect("a TCP port");
     let stop = Arc::new(AtomicBool::new(false));
     let (tries, got) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    if apart {
+        pin_self(&[1]); // the runtime's threads start here, on the strangers' core
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    if apart {
+        pin_self(&[0]); // the commands run from here start on serve's core
+        pin_process(serve.child.id(), &[0]); // threads serve started meanwhile
+    }
     for _ in 0..20 {
         rt.spawn(stranger(
             target.clone(),
@@ -168,7 +228,11 @@ pub fn measure(tmp: &Path, runs: usize) -> Hostile {
     stop.store(true, Ordering::Relaxed);
     let serve_rss_kib = peak_kib(serve.child.id());
     rt.shutdown_timeout(Duration::from_secs(2));
+    let all: Vec<usize> =
+        (0..std::thread::available_parallelism().map_or(2, |n| n.get())).collect();
+    pin_self(&all);
     Hostile {
+        apart,
         idle_write,
         hammered_write,
         partner_synced,
@@ -184,28 +248,38 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// The section of docs/reliability.md.
-pub fn section(h: &Hostile) -> String {
-    let ratio = h.hammered_write.as_secs_f64() / h.idle_write.as_secs_f64();
+/// The section of docs/reliability.md: the strangers sharing the cores, then on their own.
+pub fn section(runs: &[Hostile]) -> String {
     let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
-    format!(
-        "| figure | measured | target |\n|---|---|---|\n\
-         | `mend write` through serve, idle (median of {runs}) | {idle} | |\n\
-         | `mend write` through serve, 20 strangers dialling + 10 trickling connections (median of {runs}) | {hammered} ({ratio:.2}×) | ≤ 2× idle, {v1} |\n\
-         | the partner's `mend sync` meanwhile | {synced} in {sync} | succeeds, {v2} |\n\
-         | serve's peak RSS | {rss} MB | ≤ 200 MB, {v3} |\n\
-         | strangers' connection attempts / answers they got | {attempts} / {answers} | 0 answers, {v4} |\n",
-        runs = h.runs,
-        idle = ms(h.idle_write),
-        hammered = ms(h.hammered_write),
-        v1 = verdict(ratio <= 2.0),
-        synced = if h.partner_synced { "succeeded" } else { "failed" },
-        sync = ms(h.partner_sync),
-        v2 = verdict(h.partner_synced),
-        rss = h.serve_rss_kib / 1024,
-        v3 = verdict(h.serve_rss_kib / 1024 <= 200),
-        attempts = h.attempts,
-        answers = h.answers,
-        v4 = verdict(h.answers == 0),
-    )
+    let mut md = String::from(
+        "| figure | where the strangers ran | measured | target |\n|---|---|---|---|\n",
+    );
+    for h in runs {
+        let ratio = h.hammered_write.as_secs_f64() / h.idle_write.as_secs_f64();
+        let place = if h.apart {
+            "their own core (serve and the commands on the other)"
+        } else {
+            "the same two cores as serve"
+        };
+        md.push_str(&format!(
+            "| `mend write` through serve, idle (median of {runs}) | {place} | {idle} | |\n\
+             | `mend write` through serve, 20 strangers dialling + 10 trickling connections (median of {runs}) | {place} | {hammered} ({ratio:.2}×) | ≤ 2× idle, {v1} |\n\
+             | the partner's `mend sync` meanwhile | {place} | {synced} in {sync} | succeeds, {v2} |\n\
+             | serve's peak RSS | {place} | {rss} MB | ≤ 200 MB, {v3} |\n\
+             | strangers' connection attempts / answers they got | {place} | {attempts} / {answers} | 0 answers, {v4} |\n",
+            runs = h.runs,
+            idle = ms(h.idle_write),
+            hammered = ms(h.hammered_write),
+            v1 = verdict(ratio <= 2.0),
+            synced = if h.partner_synced { "succeeded" } else { "failed" },
+            sync = ms(h.partner_sync),
+            v2 = verdict(h.partner_synced),
+            rss = h.serve_rss_kib / 1024,
+            v3 = verdict(h.serve_rss_kib <= 200 * 1024),
+            attempts = h.attempts,
+            answers = h.answers,
+            v4 = verdict(h.answers == 0),
+        ));
+    }
+    md
 }
