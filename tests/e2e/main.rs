@@ -3,6 +3,7 @@
 mod util;
 
 mod attacks;
+mod dates;
 mod errors;
 mod hostile;
 mod journal;

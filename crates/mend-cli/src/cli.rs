@@ -109,9 +109,13 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct EntryFields {
-    /// When the entry is about: "yesterday 21:00", "2026-11-20 08:00", "last friday"
+    /// When the entry is about: "yesterday 21:00", "yesterday at 9pm", "2026-11-20 08:00",
+    /// "last friday"
     #[arg(long, value_name = "WHEN")]
     pub at: Option<String>,
+    /// Allow `--at` to be in the future
+    #[arg(long)]
+    pub future: bool,
     /// Add a tag (repeatable); `@tags` in the text are picked up too
     #[arg(long = "tag", short = 't', value_name = "TAG")]
     pub tags: Vec<String>,
@@ -148,12 +152,15 @@ pub struct ListArgs {
     /// Show at most N entries
     #[arg(short = 'n', long = "number", value_name = "N")]
     pub limit: Option<usize>,
-    /// Only entries about this moment or later ("last week", "2026-01-01")
+    /// Only entries about this moment or later; a day ("today", "2026-01-01") from its start
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Only entries about this moment or earlier
+    /// Only entries about this moment or earlier; a day ("yesterday") through its end
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
+    /// Only entries about this day ("today", "2026-11-28", "last friday")
+    #[arg(long, value_name = "DAY", conflicts_with_all = ["since", "until"])]
+    pub on: Option<String>,
     /// Only entries by this person
     #[arg(long, value_name = "NAME")]
     pub author: Option<String>,
@@ -223,12 +230,15 @@ pub enum ExportFormat {
 pub struct ExportArgs {
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
-    /// Only entries about this moment or later
+    /// Only entries about this moment or later; a day from its start
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Only entries about this moment or earlier
+    /// Only entries about this moment or earlier; a day through its end
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
+    /// Only entries about this day
+    #[arg(long, value_name = "DAY", conflicts_with_all = ["since", "until"])]
+    pub on: Option<String>,
     /// Leave out private entries
     #[arg(long)]
     pub shared_only: bool,

@@ -217,6 +217,9 @@ fn header_into(h: &mut String, e: &Entry) {
     if !e.extra.feelings.is_empty() {
         let _ = write!(h, "  ({})", clean(&e.extra.feelings.join(", ")));
     }
+    if let Some(later) = written_later(e) {
+        let _ = write!(h, "  {}", later.dimmed());
+    }
     if let Some(t) = e.extra.shared_at {
         let _ = write!(h, "  {}", format!("shared {}", local(t)).dimmed());
     }
@@ -226,6 +229,17 @@ fn header_into(h: &mut String, e: &Entry) {
     if e.has_conflict() {
         let _ = write!(h, "  {}", "[edited on two devices at once]".red());
     }
+}
+
+/// "(written 3 days later)" for an entry written a day or more after the moment it is dated.
+pub fn written_later(e: &Entry) -> Option<String> {
+    let days = (e.written_at - e.created_at).num_days();
+    (days >= 1).then(|| {
+        format!(
+            "(written {days} day{} later)",
+            if days == 1 { "" } else { "s" }
+        )
+    })
 }
 
 fn tags(e: &Entry) -> String {

@@ -19,6 +19,7 @@ pub fn export(g: &Global, a: ExportArgs) -> Result<()> {
     let filter = crate::commands::read::filter_from(&ListArgs {
         since: a.since.clone(),
         until: a.until.clone(),
+        on: a.on.clone(),
         ..Default::default()
     })?;
     let unlocked = Unlocked::new(g)?;

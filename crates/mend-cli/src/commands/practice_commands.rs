@@ -78,11 +78,15 @@ fn words(text: &[String]) -> String {
     text.join(" ").trim().to_owned()
 }
 
+/// When an event happened (`--at`), never in the future: a record is of what happened.
 fn when(at: &Option<String>) -> Result<chrono::DateTime<Utc>> {
-    at.as_deref()
+    let t = at
+        .as_deref()
         .map(|w| parse_when(w, Local::now()))
-        .transpose()
-        .map(|t| t.unwrap_or_default())
+        .transpose()?
+        .unwrap_or_default();
+    crate::dates::check_not_future(t, Utc::now(), false)?;
+    Ok(t)
 }
 
 pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {

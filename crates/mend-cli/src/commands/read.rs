@@ -7,7 +7,7 @@ use serde_json::json;
 use mend_app::queries::{AnswerRef, Query, ThreadedRef};
 
 use crate::cli::{Global, ListArgs, SearchArgs, ShowArgs, StatusArgs};
-use crate::dates::parse_when;
+use crate::dates::parse_local;
 use crate::fail::fail;
 use crate::local::client;
 use crate::local::wire::{ReadAnswer, ReadQuery};
@@ -17,9 +17,24 @@ use crate::unlock::{self, Unlocked};
 /// Build a filter from list-like arguments, before any passphrase is asked for.
 pub fn filter_from(a: &ListArgs) -> Result<Filter> {
     let now = Local::now();
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| parse_local(s, now))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| parse_local(s, now))
+        .transpose()?;
+    let on =
+        a.on.as_deref()
+            .map(|s| parse_local(s, now))
+            .transpose()?
+            .map(|w| w.whole_day());
     Ok(Filter {
-        since: a.since.as_deref().map(|s| parse_when(s, now)).transpose()?,
-        until: a.until.as_deref().map(|s| parse_when(s, now)).transpose()?,
+        since: on.map(|(start, _)| start).or(since.map(|w| w.start())),
+        until: on.map(|(_, end)| end).or(until.map(|w| w.end())),
         author: a.author.clone(),
         tag: a
             .tag

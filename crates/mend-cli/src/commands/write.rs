@@ -122,6 +122,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         Some(w) => parse_when(w, Local::now())?,
         None => Utc::now(),
     };
+    crate::dates::check_not_future(created_at, Utc::now(), a.fields.future)?;
     let tags = explicit_tags(&a.fields.tags)?;
     let prompt = a
         .prompt
@@ -188,7 +189,9 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
 
 fn apply_fields(f: &EntryFields, edit: &mut EntryEdit, old_tags: &[String]) -> Result<()> {
     if let Some(w) = &f.at {
-        edit.created_at = Some(parse_when(w, Local::now())?);
+        let at = parse_when(w, Local::now())?;
+        crate::dates::check_not_future(at, Utc::now(), f.future)?;
+        edit.created_at = Some(at);
     }
     if let Some(m) = f.mood {
         edit.mood = Some(Some(m));
