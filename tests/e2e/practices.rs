@@ -36,15 +36,14 @@ fn promises_reassurance_sharing_threads_receipts_and_retraction_across_two_lapto
     assert!(alex
         .fails(&["promise", "confirm", &p])
         .contains("your own promise"));
-    alex.ok(&[
-        "promise",
-        "missed",
-        &p,
-        "--at",
-        "yesterday 12:00",
-        "--note",
-        "forgot, and said so",
-    ]);
+    // A daily promise is kept or missed once a day, and not before it was made.
+    let err = alex.fails(&["promise", "missed", &p, "--note", "forgot, and said so"]);
+    assert!(err.contains("already recorded for"), "{err}");
+    let err = alex.fails(&["promise", "missed", &p, "--at", "yesterday 12:00"]);
+    assert!(err.contains("before the promise was made"), "{err}");
+    // Confirmed once for the one time it was kept: a second confirmation is not a record.
+    let err = sam.fails(&["promise", "confirm", &p]);
+    assert!(err.contains("confirmed already"), "{err}");
     sync();
     for d in [&alex, &sam] {
         let records = json(d, &["promise", "list", "--json"]);
@@ -55,12 +54,12 @@ fn promises_reassurance_sharing_threads_receipts_and_retraction_across_two_lapto
                 total["missed"].as_u64(),
                 total["confirmed"].as_u64()
             ),
-            (Some(1), Some(1), Some(1)),
+            (Some(1), Some(0), Some(1)),
             "{records}"
         );
         assert!(d
             .ok(&["promise", "list"])
-            .contains("1 kept · 1 missed · 1 confirmed"));
+            .contains("1 kept · 0 missed · 1 confirmed"));
     }
 
     // Reassurance asked on one laptop and answered on the other, visible on both.
@@ -380,4 +379,59 @@ fn answers_one_may_not_give_are_refused_in_words_and_write_nothing() {
         assert!(err.contains(said) && err.contains(hint), "{args:?}: {err}");
     }
     assert_eq!(alex.snapshot_files(), before);
+}
+
+#[test]
+fn records_cannot_inflate_receipts_answers_and_retracted_promises() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    let mut serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    let sync = || sam.ok(&["sync", "--peer", &addr]);
+
+    let words = alex.write(&["Something hard to say"]);
+    let ask = alex
+        .ok(&["reassure", "ask", "Are we okay?"])
+        .trim()
+        .to_owned();
+    sync();
+    // One receipt and one answer per person: the second of each is refused and writes nothing.
+    sam.ok(&["ack", &words]);
+    sam.ok(&["reassure", "give", &ask, "We are."]);
+    let before = sam.snapshot_files();
+    let err = sam.fails(&["ack", &words]);
+    assert!(err.contains("already answered"), "{err}");
+    let err = sam.fails(&["reassure", "give", &ask, "Still are."]);
+    assert!(err.contains("already answered"), "{err}");
+    assert_eq!(sam.snapshot_files(), before);
+    // Alex's request no longer waits on Sam's laptop, and Sam's answer reads in seconds.
+    let status = json(&sam, &["status", "--json"]);
+    assert_eq!(
+        status["open_reassurance"],
+        serde_json::json!([]),
+        "{status}"
+    );
+    sync();
+    // Relative times are exact below a minute ("3 seconds ago", not "a minute ago").
+    let text = alex.ok(&["status"]);
+    assert!(
+        text.contains(" seconds ago") || text.contains(" second ago"),
+        "{text}"
+    );
+    assert!(!text.contains("a minute ago"), "{text}");
+
+    // A retracted promise takes no events and leaves the promise list.
+    let p = alex
+        .ok(&["promise", "add", "Walk on Sundays"])
+        .trim()
+        .to_owned();
+    alex.ok(&["delete", &p, "--yes"]);
+    let err = alex.fails(&["promise", "kept", &p]);
+    assert!(err.contains("retracted"), "{err}");
+    assert_eq!(
+        json(&alex, &["promise", "list", "--json"]),
+        serde_json::json!([])
+    );
+    serve.terminate();
 }

@@ -29,6 +29,9 @@ pub enum PracticeError {
     /// Reassurance given for one's own request.
     #[error("this is your own request")]
     OwnRequest,
+    /// What the record rules refuse ([`mend_journal::record_counts`]).
+    #[error("{0}")]
+    Record(mend_journal::RecordRefusal),
     #[error(transparent)]
     App(Box<AppError>),
 }
@@ -83,17 +86,26 @@ pub fn add_shared(
     mut entry: NewEntry,
     now: DateTime<Utc>,
 ) -> Result<String, PracticeError> {
+    if entry.created_at == DateTime::<Utc>::default() {
+        entry.created_at = now;
+    }
     if let Some(id) = target {
         let t = store.journal(Doc::Shared).entry(id)?;
         may_answer(entry.kind, &t, me)?;
+        // A record that would not count is not written: one kept or missed per period, no
+        // second confirmation of one kept, no second receipt or answer.
+        let shared = store.entries_current()?.0.shared;
+        let held: Vec<&Entry> = mend_journal::responses_to(&shared, &t.id)
+            .into_iter()
+            .filter(|e| e.extra.retracted_at.is_none())
+            .collect();
+        mend_journal::record_counts(entry.kind, entry.created_at, now, me, &t, &held)
+            .map_err(PracticeError::Record)?;
         entry.extra.refers_to = Some(t.id);
     }
     entry.id = random_id_hex()?;
     entry.author_id = me.to_owned();
     entry.written_at = now;
-    if entry.created_at == DateTime::<Utc>::default() {
-        entry.created_at = now;
-    }
     store.commit(Doc::Shared, |j| j.add_entry(&entry, now))?;
     Ok(entry.id)
 }

@@ -41,8 +41,8 @@ pub mod model {
         acknowledgment_template, all_prompts, empty_sections, inline_tags, merge_tags,
         normalize_tag, parse_import, promise_records, prompt, prompt_for_day, responses_to,
         search_matches, trends, valid_name, Device, Entry, EntryEdit, Extra, Filter, ImportFile,
-        JournalError, Kind, MendExport, NewEntry, Person, PromiseRecord, Removal, Trends, Version,
-        WeekTrend, TEXT_MAX_BYTES,
+        JournalError, Kind, MendExport, NewEntry, Person, PromiseRecord, RecordRefusal, Removal,
+        Trends, Version, WeekTrend, TEXT_MAX_BYTES,
     };
 }
 

@@ -103,7 +103,8 @@ fn the_timeline_threads_replies_and_counts_promises() {
         },
         ..entry("", Kind::PromiseKept, t0 + Duration::hours(2))
     };
-    write(&mut store, &alex.id, kept, false, t0).unwrap();
+    // Written now, dated an hour ago (an event is never dated after it was written).
+    write(&mut store, &alex.id, kept, false, Utc::now()).unwrap();
     let reply = NewEntry {
         extra: Extra {
             refers_to: Some(first.clone()),

@@ -231,6 +231,19 @@ fn header_into(h: &mut String, e: &Entry) {
     }
 }
 
+/// A span of time in words, as exact as it is short: "5 seconds", "1 minute", "3 hours",
+/// "2 days".
+pub fn duration_words(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as i64;
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..172_800 => (s / 3600, "hour"),
+        _ => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// "(written 3 days later)" for an entry written a day or more after the moment it is dated.
 pub fn written_later(e: &Entry) -> Option<String> {
     let days = (e.written_at - e.created_at).num_days();

@@ -44,7 +44,110 @@ pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
     format!("{}-W{:02}", w.year(), w.week())
 }
 
-/// Every promise with its record, newest promise first.
+/// The period of promise `promise` that an event dated `at` belongs to: its day (UTC) for a
+/// daily promise, its ISO week for a weekly one, and the whole promise for one made once. At
+/// most one kept or missed counts per period.
+pub fn promise_period(promise: &Entry, at: chrono::DateTime<chrono::Utc>) -> String {
+    match promise.extra.every.as_deref() {
+        Some("day") => at.format("%Y-%m-%d").to_string(),
+        Some("week") => iso_week(at),
+        _ => "once".to_owned(),
+    }
+}
+
+/// How far after its writing an event may be dated (clocks differ a little).
+const EVENT_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Why an event or an answer does not count, or may not be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordRefusal {
+    #[error("that promise was retracted")]
+    Retracted,
+    #[error("it is dated before the promise was made")]
+    BeforePromise,
+    #[error("it is dated after it was written")]
+    Ahead,
+    /// Kept or missed already recorded for this period (`period`: a day, a week, or "once").
+    #[error("already recorded for {period}")]
+    AlreadyRecorded { period: String },
+    /// A confirmation with no kept event left to confirm.
+    #[error("every time it was kept is confirmed already")]
+    NothingToConfirm,
+    /// A second receipt, or a second answer, by the same person to the same entry.
+    #[error("already answered")]
+    AlreadyAnswered,
+}
+
+/// Whether an entry of `kind` dated `at`, written `written` by person `by` in answer to
+/// `target`, counts (and so may be written) given the answers to `target` already held. The
+/// rule of every record: promise events only on a live promise, not before it was made nor
+/// dated ahead of their writing, one kept or missed per period, no more confirmations than
+/// times kept; one receipt and one reassurance per person per entry.
+pub fn record_counts(
+    kind: Kind,
+    at: chrono::DateTime<chrono::Utc>,
+    written: chrono::DateTime<chrono::Utc>,
+    by: &str,
+    target: &Entry,
+    held: &[&Entry],
+) -> Result<(), RecordRefusal> {
+    let is_event = matches!(
+        kind,
+        Kind::PromiseKept | Kind::PromiseMissed | Kind::PromiseConfirmed
+    );
+    if is_event {
+        if target.extra.retracted_at.is_some() {
+            return Err(RecordRefusal::Retracted);
+        }
+        if at < target.created_at {
+            return Err(RecordRefusal::BeforePromise);
+        }
+        if at > written + EVENT_AHEAD {
+            return Err(RecordRefusal::Ahead);
+        }
+    }
+    let mine = |k: &'static [Kind]| {
+        held.iter()
+            .filter(move |e| e.author_id == by && k.contains(&e.kind))
+    };
+    match kind {
+        Kind::PromiseKept | Kind::PromiseMissed => {
+            let period = promise_period(target, at);
+            if mine(&[Kind::PromiseKept, Kind::PromiseMissed])
+                .any(|e| promise_period(target, e.created_at) == period)
+            {
+                return Err(RecordRefusal::AlreadyRecorded { period });
+            }
+        }
+        Kind::PromiseConfirmed => {
+            let kept = held
+                .iter()
+                .filter(|e| e.kind == Kind::PromiseKept && e.author_id == target.author_id)
+                .count();
+            if mine(&[Kind::PromiseConfirmed]).count() >= kept {
+                return Err(RecordRefusal::NothingToConfirm);
+            }
+        }
+        Kind::Receipt | Kind::ReassuranceGive => {
+            let same = if kind == Kind::Receipt {
+                &[Kind::Receipt]
+            } else {
+                &[Kind::ReassuranceGive]
+            };
+            if mine(same).next().is_some() {
+                return Err(RecordRefusal::AlreadyAnswered);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Every promise not retracted with its record, newest promise first. Only what
+/// [`record_counts`] allows is counted (and listed), taking events in the order they are
+/// dated: a second kept for the same day, a confirmation with nothing left to confirm, an
+/// event before the promise or dated ahead of its writing, from whatever path it came, is left
+/// out.
 pub fn promise_records<'a, I>(entries: I) -> Vec<PromiseRecord>
 where
     I: IntoIterator<Item = &'a Entry>,
@@ -53,7 +156,7 @@ where
     let entries = entries.into_iter();
     let mut records: Vec<PromiseRecord> = entries
         .clone()
-        .filter(|e| e.kind == Kind::Promise)
+        .filter(|e| e.kind == Kind::Promise && e.extra.retracted_at.is_none())
         .map(|p| PromiseRecord {
             promise: p.clone(),
             events: Vec::new(),
@@ -70,7 +173,8 @@ where
         })
         .filter(|e| e.extra.retracted_at.is_none())
         .collect();
-    events.sort_by_key(|e| (e.created_at, e.written_at));
+    // Kept and missed first within a moment, so that a confirmation dated with its kept counts.
+    events.sort_by_key(|e| (e.created_at, e.kind == Kind::PromiseConfirmed, e.written_at));
     for ev in events {
         let Some(r) = records
             .iter_mut()
@@ -78,6 +182,19 @@ where
         else {
             continue;
         };
+        let held: Vec<&Entry> = r.events.iter().collect();
+        if record_counts(
+            ev.kind,
+            ev.created_at,
+            ev.written_at,
+            &ev.author_id,
+            &r.promise,
+            &held,
+        )
+        .is_err()
+        {
+            continue;
+        }
         r.total.add(ev.kind);
         r.weeks
             .entry(iso_week(ev.created_at))
@@ -91,9 +208,17 @@ where
 
 /// Entries by others that `me` has not acknowledged with a receipt yet, oldest first.
 pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
+    // A receipt, reassurance given or a confirmation: each says it was heard (a reply does
+    // not: the receipt is the practice of saying so).
     let heard: Vec<&str> = entries
         .iter()
-        .filter(|e| e.kind == Kind::Receipt && e.author_id == me)
+        .filter(|e| e.author_id == me && e.extra.retracted_at.is_none())
+        .filter(|e| {
+            matches!(
+                e.kind,
+                Kind::Receipt | Kind::ReassuranceGive | Kind::PromiseConfirmed
+            )
+        })
         .filter_map(|e| e.extra.refers_to.as_deref())
         .collect();
     let mut out: Vec<&Entry> = entries
@@ -279,6 +404,30 @@ pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usiz
     };
     let mut moods: BTreeMap<(usize, String), (f64, usize)> = BTreeMap::new();
     let mut people: Vec<String> = Vec::new();
+    // Promise events as the records count them; one answer per request (the first).
+    let counted: std::collections::HashSet<String> = promise_records(entries.iter())
+        .into_iter()
+        .flat_map(|r| r.events.into_iter().map(|e| e.id))
+        .collect();
+    let mut first_answers: BTreeMap<&str, &Entry> = BTreeMap::new();
+    for give in entries
+        .iter()
+        .filter(|e| e.kind == Kind::ReassuranceGive && e.extra.retracted_at.is_none())
+    {
+        if let Some(ask) = give.extra.refers_to.as_deref() {
+            let first = first_answers.entry(ask).or_insert(give);
+            if give.created_at < first.created_at {
+                *first = give;
+            }
+        }
+    }
+    let is_first_answer = |e: &Entry| {
+        e.extra
+            .refers_to
+            .as_deref()
+            .and_then(|a| first_answers.get(a))
+            .is_some_and(|f| f.id == e.id)
+    };
     for e in entries.iter().filter(|e| e.extra.retracted_at.is_none()) {
         let Some(i) = slot(e.created_at) else {
             continue;
@@ -294,11 +443,13 @@ pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usiz
                     }
                 }
             }
-            Kind::PromiseKept | Kind::PromiseMissed | Kind::PromiseConfirmed => {
+            Kind::PromiseKept | Kind::PromiseMissed | Kind::PromiseConfirmed
+                if counted.contains(&e.id) =>
+            {
                 out[i].promises.add(e.kind)
             }
             Kind::ReassuranceAsk => out[i].reassurance_asked += 1,
-            Kind::ReassuranceGive => out[i].reassurance_answered += 1,
+            Kind::ReassuranceGive if is_first_answer(e) => out[i].reassurance_answered += 1,
             _ => {}
         }
     }
@@ -306,9 +457,8 @@ pub fn trends(entries: &[Entry], now: chrono::DateTime<chrono::Utc>, weeks: usiz
         out[i].mood.insert(who, sum / n as f64);
     }
     people.sort();
-    let mut waits: Vec<f64> = entries
-        .iter()
-        .filter(|e| e.kind == Kind::ReassuranceGive)
+    let mut waits: Vec<f64> = first_answers
+        .values()
         .filter_map(|give| {
             let ask = entries
                 .iter()

@@ -295,8 +295,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
     println!("alex$ mend serve\n    listening on {addr}");
     sync(&addr, &sam)?;
 
-    say("Alex answers the request, and marks the promise kept while, at the same moment,");
-    println!("   Sam confirms it on the other laptop. Both updates are kept in the merge.");
+    say("Alex answers the request and marks the promise kept while, at the same moment, Sam");
+    println!(
+        "   writes on the other laptop. Both are kept in the merge; then Sam, having seen the"
+    );
+    println!("   promise kept, confirms it.");
     alex.show(&[
         "reassure",
         "give",
@@ -304,6 +307,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "Nothing else. Ask me anything, any time.",
     ])?;
     alex.show(&["promise", "kept", &promise, "--note", "called at 12:01"])?;
+    sam.show(&["write", "The walk helped. I slept better."])?;
+    sync(&addr, &sam)?;
     sam.show(&["promise", "confirm", &promise, "--note", "he called"])?;
     sync(&addr, &sam)?;
     drop(serve);

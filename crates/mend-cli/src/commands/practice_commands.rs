@@ -70,6 +70,18 @@ fn practice_fail(e: PracticeError) -> anyhow::Error {
             e.to_string(),
             "your partner answers it from their laptop",
         ),
+        PracticeError::Record(r) => {
+            use mend_app::model::RecordRefusal as R;
+            let hint = match &r {
+                R::Retracted => "a retracted promise keeps no record; make a new one with `mend promise add`",
+                R::BeforePromise => "give an --at after the promise was made",
+                R::Ahead => "give an --at up to now",
+                R::AlreadyRecorded { .. } => "`mend promise list` shows what is recorded; retract that one first to change it",
+                R::NothingToConfirm => "confirm again after the next time it is kept",
+                R::AlreadyAnswered => "`mend show ID` shows your answer",
+            };
+            (format!("not recorded: {r}"), hint)
+        }
     };
     fail(what, hint).into()
 }

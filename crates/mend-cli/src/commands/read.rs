@@ -379,12 +379,5 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 fn human_wait(d: chrono::Duration) -> String {
-    let m = d.num_minutes().max(0);
-    match m {
-        0..=1 => "a minute".into(),
-        2..=59 => format!("{m} minutes"),
-        60..=119 => "an hour".into(),
-        120..=2879 => format!("{} hours", m / 60),
-        _ => format!("{} days", m / 1440),
-    }
+    crate::render::duration_words(d.num_seconds().max(0) as f64)
 }

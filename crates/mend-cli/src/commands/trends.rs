@@ -90,11 +90,10 @@ fn print_terminal(t: &Trends) {
         terminal_chart("Reassurance given per week", &answered, n, max_r)
     );
     match t.median_minutes_to_reassure {
-        Some(m) if m >= 120.0 => println!(
-            "Median time to answer a request for reassurance: {:.1} hours",
-            m / 60.0
+        Some(m) => println!(
+            "Median time to answer a request for reassurance: {}",
+            crate::render::duration_words(m * 60.0)
         ),
-        Some(m) => println!("Median time to answer a request for reassurance: {m:.0} minutes"),
         None => println!("No request for reassurance was answered in these weeks."),
     }
     println!();
