@@ -481,3 +481,49 @@ fn write_and_status_without_loading_the_journal_say_what_loading_it_says() {
     let texts = texts(&at_alex);
     assert!(texts.iter().any(|t| t == "one @us") && texts.iter().any(|t| t == "two"));
 }
+
+#[test]
+fn a_retracted_entry_refuses_edits_and_exports_as_retracted() {
+    let d = Device::new("Alex");
+    let id = d.write(&["words to take back"]);
+    d.ok(&["delete", &id, "--yes"]);
+    let before = d.snapshot_files();
+    let err = d.fails(&["edit", &id, "--text", "changed after"]);
+    assert!(err.contains("was retracted"), "{err}");
+    // Refused before an editor would open: nothing typed is lost.
+    let err = d.fails(&["edit", &id]);
+    assert!(err.contains("was retracted"), "{err}");
+    assert_eq!(d.snapshot_files(), before, "nothing written");
+    let md = d.ok(&["export", "--format", "markdown"]);
+    assert!(md.contains("*retracted by Alex on "), "{md}");
+    assert!(
+        !md.contains("changed after") && !md.contains("words to take back"),
+        "{md}"
+    );
+}
+
+#[test]
+fn sync_summaries_count_new_edited_and_retracted_entries_apart() {
+    let (a, b, mut serve, addr) = crate::util::alex_serving_paired_with_sam();
+    let edited = a.write(&["first words"]);
+    let retracted = a.write(&["words to take back"]);
+    let out = b.ok(&["sync", "--peer", &addr]);
+    assert!(out.contains("received 2 new entries"), "{out}");
+    drop(serve);
+    a.ok(&["edit", &edited, "--text", "better words"]);
+    a.ok(&["delete", &retracted, "--yes"]);
+    a.write(&["something new"]);
+    serve = crate::util::Background::start(
+        &a,
+        &["serve", "--listen", crate::util::LOOPBACK, "--no-mdns"],
+    );
+    let addr = serve.address();
+    let out = b.ok(&["sync", "--peer", &addr]);
+    assert!(
+        out.contains("received 1 new entry, 1 edited, 1 retracted"),
+        "{out}"
+    );
+    b.write(&["from Sam"]);
+    b.ok(&["sync", "--peer", &addr]);
+    serve.wait_for("synced with this laptop: received 1 new entry");
+}

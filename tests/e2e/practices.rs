@@ -309,7 +309,7 @@ fn trends_chart_a_generated_year() {
     let addr = serve.address();
     assert!(kai
         .ok(&["sync", "--peer", &addr])
-        .contains("156 entries received"));
+        .contains("received 156 new entries"));
     serve.terminate();
 
     let t = json(&d, &["trends", "--weeks", "52", "--json"]);

@@ -301,7 +301,7 @@ fn a_reveal_together_round_opens_on_both_serving_laptops_with_no_one_running_sta
         false
     };
     // Sam's answer reaches Alex sealed: Alex cannot read it yet.
-    alex_serve.wait_for("Sam's Sam-laptop synced with this laptop: 1 entries received");
+    alex_serve.wait_for("Sam's Sam-laptop synced with this laptop: received 1 new entry");
     let before = without_passphrase(&alex, &["export"]);
     assert!(
         !String::from_utf8_lossy(&before.stdout).contains("MARKER-sams-answer"),

@@ -219,7 +219,7 @@ fn serve_pushes_what_other_processes_write() {
         );
     }
     // The laptop that was pushed to says so too, one line per session.
-    b_serve.wait_for("Alex's laptop synced with this laptop: 1 entries received");
+    b_serve.wait_for("Alex's laptop synced with this laptop: received 1 new entry");
     let (ok, out) = a_serve.terminate();
     assert!(ok && out.contains("Stopped."), "{out}");
     b_serve.terminate();
@@ -396,7 +396,7 @@ fn a_session_cut_off_midway_does_not_confuse_the_next_one() {
     );
     // Sam's real `mend sync`, at once: it must bring all thirty entries.
     let out = b.ok(&["sync", "--peer", &addr, "--timeout", "20"]);
-    assert!(out.contains("30 entries received"), "{out}");
+    assert!(out.contains("received 30 new entries"), "{out}");
     assert_eq!(shared_entries(&a), shared_entries(&b));
     serve.terminate();
 }

@@ -121,6 +121,16 @@ pub fn own_entry(store: &Store, doc: Doc, id: &str, me: &str) -> Result<Entry, A
     Ok(e)
 }
 
+/// The entry `id` of `doc` as person `me` may edit it: their own, and not retracted. Checked
+/// before an editor opens, so that nothing typed is lost to a refusal.
+pub fn editable_entry(store: &Store, doc: Doc, id: &str, me: &str) -> Result<Entry, AppError> {
+    let e = own_entry(store, doc, id, me)?;
+    if e.extra.retracted_at.is_some() {
+        return Err(JournalError::Retracted.into());
+    }
+    Ok(e)
+}
+
 /// Take back an entry of person `me`: a shared one is retracted (the timeline shows it as
 /// retracted; its words stay in the history), a private one deleted. One change.
 pub fn take_back(

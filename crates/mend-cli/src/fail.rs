@@ -61,6 +61,9 @@ fn journal_hint(e: &JournalError) -> &'static str {
              To take part again, start a new home here and join with an invite from a device \
              still in the journal (`mend join`)"
         }
+        JournalError::Retracted => {
+            "nothing was changed; write a new entry, or reply to it (`mend reply ID`)"
+        }
         JournalError::Automerge(_) => {
             "nothing was changed; restore the journal from a backup or from your partner's device"
         }

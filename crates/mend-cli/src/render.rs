@@ -432,11 +432,16 @@ pub fn entry_full(e: &Entry) -> String {
 
 /// An entry in Markdown, for `mend export --format markdown`.
 pub fn entry_markdown(e: &Entry) -> String {
+    let body = if e.extra.retracted_at.is_some() {
+        format!("*{}*", clean(&retracted(e)))
+    } else {
+        clean(&e.text).into_owned()
+    };
     let mut s = format!(
         "## {} · {}\n\n{}\n",
         local(e.created_at),
         clean(&e.author),
-        clean(&e.text)
+        body
     );
     let mut meta = Vec::new();
     if e.kind != Kind::Entry {

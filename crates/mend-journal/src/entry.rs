@@ -272,3 +272,37 @@ pub struct Version {
     #[serde(default)]
     pub signed_by: Option<String>,
 }
+
+/// What a sync brought to entries: how many are new, edited, retracted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrivals {
+    pub new: usize,
+    pub edited: usize,
+    pub retracted: usize,
+}
+
+impl Arrivals {
+    /// "2 new entries, 1 edited, 1 retracted" (the parts that are not zero; "no entries" if
+    /// none is).
+    pub fn words(&self) -> String {
+        let mut parts = Vec::new();
+        if self.new > 0 {
+            parts.push(format!(
+                "{} new {}",
+                self.new,
+                if self.new == 1 { "entry" } else { "entries" }
+            ));
+        }
+        if self.edited > 0 {
+            parts.push(format!("{} edited", self.edited));
+        }
+        if self.retracted > 0 {
+            parts.push(format!("{} retracted", self.retracted));
+        }
+        if parts.is_empty() {
+            "no entries".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}

@@ -34,4 +34,7 @@ pub enum JournalError {
     Removed { by: String, at: String },
     #[error("the file is not a Mend or jrnl JSON export: {0}")]
     UnknownImport(String),
+    /// An edit of an entry its author took back.
+    #[error("that entry was retracted; it can no longer be edited")]
+    Retracted,
 }

@@ -27,7 +27,7 @@ mod writing;
 
 pub use automerge::ChangeHash;
 pub use entry::{
-    Device, Entry, EntryEdit, Extra, Kind, NewEntry, Person, Removal, Version, MOOD_RANGE,
+    Arrivals, Device, Entry, EntryEdit, Extra, Kind, NewEntry, Person, Removal, Version, MOOD_RANGE,
 };
 pub use error::JournalError;
 pub use exchange::{

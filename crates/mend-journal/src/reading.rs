@@ -158,6 +158,57 @@ impl Journal {
         Some(ids)
     }
 
+    /// What the changes since `heads` did to entries, for a sync's summary: entries new here,
+    /// entries edited (not new), entries retracted (not new). `None` when `heads` names a
+    /// change this document does not hold.
+    pub fn arrivals_since(&mut self, heads: &[ChangeHash]) -> Option<crate::Arrivals> {
+        use automerge::legacy::{Key, OpType};
+        if heads
+            .iter()
+            .any(|h| self.doc.get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        let mut out = crate::Arrivals::default();
+        let Ok(entries) = self.root_map("entries") else {
+            return Some(out);
+        };
+        let entries_text = entries.to_string();
+        let (mut new, mut edited, mut retracted) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let mut made = std::collections::HashSet::new();
+        for change in self.doc.get_changes(heads) {
+            let change = change.decode();
+            for (i, op) in change.operations.iter().enumerate() {
+                let obj = op.obj.to_string();
+                if obj == entries_text {
+                    if let (OpType::Make(_), Key::Map(key)) = (&op.action, &op.key) {
+                        made.insert(format!(
+                            "{}@{}",
+                            change.start_op.get() + i as u64,
+                            change.actor_id
+                        ));
+                        new.insert(key.to_string());
+                    }
+                } else if !made.contains(&obj) {
+                    if let Some(id) = self.entry_of(&obj, &entries) {
+                        match &op.key {
+                            Key::Map(k) if k == "retracted_at" => retracted.insert(id),
+                            _ => edited.insert(id),
+                        };
+                    }
+                }
+            }
+        }
+        out.new = new.len();
+        out.retracted = retracted.difference(&new).count();
+        out.edited = edited
+            .iter()
+            .filter(|id| !new.contains(*id) && !retracted.contains(*id))
+            .count();
+        Some(out)
+    }
+
     /// The id of the entry whose object is `obj` (as text), if it is an entry's.
     pub(crate) fn entry_of(&self, obj: &str, entries: &ObjId) -> Option<String> {
         let obj = self.doc.import_obj(obj).ok()?;

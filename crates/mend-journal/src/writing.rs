@@ -213,6 +213,11 @@ impl Journal {
         self.ensure_not_removed()?;
         let obj = self.entry_obj(id)?;
         self.check_author(&obj, me)?;
+        // Only where the edit is made: an edit and a retraction made apart both stand when
+        // they meet (the timeline then shows the entry retracted).
+        if self.doc.get(&obj, "retracted_at")?.is_some() {
+            return Err(JournalError::Retracted);
+        }
         if let Some(text) = &edit.text {
             if text.trim().is_empty() {
                 return Err(JournalError::Invalid("the text is empty".into()));

@@ -26,7 +26,10 @@ pub struct Summary {
     pub device: String,
     pub person: String,
     pub peer_id: String,
+    /// Entries new here, and entries edited or retracted, from this session.
     pub entries_received: usize,
+    pub entries_edited: usize,
+    pub entries_retracted: usize,
     pub entries_sent: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -131,11 +134,16 @@ impl Summary {
     }
 
     pub fn line(&self) -> String {
+        let arrivals = mend_app::model::Arrivals {
+            new: self.entries_received,
+            edited: self.entries_edited,
+            retracted: self.entries_retracted,
+        };
         format!(
-            "Synced with {}'s {}: {} entries received, {} sent, {} bytes in {} rounds, {}",
+            "Synced with {}'s {}: received {}; {} sent, {} bytes in {} rounds, {}",
             self.person,
             self.device,
-            self.entries_received,
+            arrivals.words(),
             self.entries_sent,
             self.bytes_sent + self.bytes_received,
             self.rounds,
@@ -160,7 +168,7 @@ pub async fn sync_with(
             let saved = store.load_peer_state(&initiate_key(&key))?;
             Ok((
                 store.journal_id().0,
-                store.journal(Doc::Shared).len(),
+                store.journal_mut(Doc::Shared).heads(),
                 SyncSession::new(saved.as_deref()),
             ))
         }
@@ -303,7 +311,10 @@ pub async fn sync_with(
             note_refusal(store, &refused_device, &refused);
         }
         Ok((
-            store.journal(Doc::Shared).len(),
+            store
+                .journal_mut(Doc::Shared)
+                .arrivals_since(&before)
+                .unwrap_or_default(),
             (s.bytes_sent, s.bytes_received, s.rounds()),
         ))
     })
@@ -312,7 +323,9 @@ pub async fn sync_with(
         device: device.name.clone(),
         person: device.person.clone(),
         peer_id: peer.to_string(),
-        entries_received: after.saturating_sub(before),
+        entries_received: after.new,
+        entries_edited: after.edited,
+        entries_retracted: after.retracted,
         entries_sent: sent,
         bytes_sent: summary_bytes.0,
         bytes_received: summary_bytes.1,
@@ -396,6 +409,10 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
             });
         }
         let (mut state, gained_before) = a.answering_state(&device.key, session)?;
+        if !a.answering_started(&device.key, session) {
+            let heads = a.store()?.journal_mut(Doc::Shared).heads();
+            a.note_answering_start(&device.key, session, heads);
+        }
         let store = a.store()?;
         let before = store.journal(Doc::Shared).len();
         let result = store.commit(Doc::Shared, |j| {
@@ -450,12 +467,22 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
         let gained = store.journal(Doc::Shared).len().saturating_sub(before) as u32;
         let finished = ends_session(&message, &reply.message);
         let total = gained_before.saturating_add(gained);
-        let ended = finished.then(|| {
-            format!(
-                "{}'s {} synced with this laptop: {total} entries received",
-                device.person, device.name
-            )
-        });
+        let ended = if finished {
+            let start = a.answering_start(&device.key);
+            let arrivals = a
+                .store()?
+                .journal_mut(Doc::Shared)
+                .arrivals_since(&start)
+                .unwrap_or_default();
+            Some(format!(
+                "{}'s {} synced with this laptop: received {}",
+                device.person,
+                device.name,
+                arrivals.words()
+            ))
+        } else {
+            None
+        };
         if finished {
             a.finish_answering(&device.key, &state)?;
         } else {

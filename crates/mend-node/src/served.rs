@@ -46,6 +46,9 @@ pub struct ServedJournal {
     /// Sync states of the peers this device is answering, by device key, with when each was
     /// last used (a peer that vanished mid-session is forgotten after a while).
     answering: HashMap<String, Answering>,
+    /// For each session being answered (by device key): its id and the shared heads when it
+    /// began, to tell at its end what it brought.
+    answer_starts: HashMap<String, (u64, Vec<mend_app::model::ChangeHash>)>,
     last_used: Instant,
     /// The journal's files as this process last left them.
     known: FileStamps,
@@ -85,6 +88,7 @@ impl ServedJournal {
             warn,
             store: None,
             answering: HashMap::new(),
+            answer_starts: HashMap::new(),
             last_used: Instant::now(),
             known: Vec::new(),
             written_elsewhere: false,
@@ -373,11 +377,37 @@ impl ServedJournal {
         );
     }
 
+    /// Whether the session `session` with `key` has its start noted.
+    pub fn answering_started(&self, key: &str, session: u64) -> bool {
+        self.answer_starts
+            .get(key)
+            .is_some_and(|(s, _)| *s == session)
+    }
+
+    /// Note the shared heads at which session `session` with `key` began.
+    pub fn note_answering_start(
+        &mut self,
+        key: &str,
+        session: u64,
+        heads: Vec<mend_app::model::ChangeHash>,
+    ) {
+        self.answer_starts.insert(key.to_owned(), (session, heads));
+    }
+
+    /// The shared heads at which the session with `key` began (none known: empty).
+    pub fn answering_start(&self, key: &str) -> Vec<mend_app::model::ChangeHash> {
+        self.answer_starts
+            .get(key)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_default()
+    }
+
     /// The session with `key` ended: save its state, and give the home's lock back at once
     /// (unless another session is being answered) so that a command waiting to read what it
     /// brought runs now.
     pub fn finish_answering(&mut self, key: &str, state: &SyncState) -> Result<()> {
         self.answering.remove(key);
+        self.answer_starts.remove(key);
         let path_key = answer_key(key);
         self.store()?.save_peer_state(&path_key, &state.encode())?;
         self.release_unless_answering();

@@ -209,7 +209,7 @@ pub fn edit(g: &Global, a: EditArgs) -> Result<()> {
     let (doc, id, current) = {
         let store = unlocked.open(LockMode::Read)?;
         let (doc, id) = unlock::resolve(&store, &a.id)?;
-        let e = mend_app::actions::own_entry(&store, doc, &id, &me)?;
+        let e = mend_app::actions::editable_entry(&store, doc, &id, &me)?;
         (doc, id, e)
     };
     let new_text = match &a.text {
