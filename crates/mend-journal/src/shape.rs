@@ -42,6 +42,11 @@ impl Actors {
 
     /// Whether `change` may follow what is held (and what [`Actors::add`] was told since).
     pub(crate) fn check(&self, change: &Change) -> Result<(), String> {
+        // Mend writes no extra bytes. Automerge 0.12 reads them as an "author" footer and
+        // asserts that a change naming an author is its actor's first: any other panics.
+        if !change.extra_bytes().is_empty() {
+            return Err("it carries extra bytes, which Mend never writes".into());
+        }
         let seq = change.seq();
         match self.held.get(change.actor_id()) {
             None if seq != 1 => {
@@ -219,6 +224,36 @@ mod tests {
         let caught_up = Actors::of(&mut fresh, Some((heads, cached)));
         assert!(caught_up.check(&all[2]).is_err());
         caught_up.check(&from_b).unwrap();
+    }
+
+    /// Found by the `signed_changes` fuzz target (the input is in
+    /// `fuzz/corpus/signed_changes/crash-456451408cd216d133960fc68841e12608f29b7f`): a later
+    /// change of a known actor with an Automerge "author" footer in its extra bytes.
+    #[test]
+    fn a_change_with_extra_bytes_is_refused_not_a_crash() {
+        let mut a = AutoCommit::new();
+        a.put(ROOT, "x", 1).unwrap();
+        a.commit();
+        a.put(ROOT, "x", 2).unwrap();
+        a.commit();
+        let all = changes(&mut a);
+        let mut second = all[1].decode();
+        second.hash = None;
+        second.extra_bytes = vec![1, 3, b'm', b'e', b'!']; // footer 1 (author), 3 bytes
+        let forged = Change::from(second);
+        assert!(forged.author().is_some());
+        // Without the check: Automerge panics applying it after the first.
+        let mut plain = AutoCommit::new();
+        plain.apply_changes(vec![all[0].clone()]).unwrap();
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plain.apply_changes(vec![forged.clone()])
+        }));
+        assert!(crashed.is_err(), "Automerge panics applying it");
+        // With it: refused, in every path that checks what arrives.
+        let mut held = Actors::default();
+        held.add(&all[0]);
+        assert!(held.check(&forged).unwrap_err().contains("extra bytes"));
+        held.check(&all[1]).unwrap();
     }
 
     #[test]
