@@ -527,3 +527,41 @@ fn sync_summaries_count_new_edited_and_retracted_entries_apart() {
     b.ok(&["sync", "--peer", &addr]);
     serve.wait_for("synced with this laptop: received 1 new entry");
 }
+
+#[test]
+fn words_tags_as_typed_feelings_once_kind_labels_and_plurals() {
+    let d = Device::new("Alex");
+    let id = d.write(&["A walk together @trust"]);
+    let list = d.ok(&["list"]);
+    assert!(
+        list.contains("@trust") && !list.contains("#trust"),
+        "{list}"
+    );
+    d.ok(&[
+        "checkin",
+        "--mood",
+        "3",
+        "--feeling",
+        "tired",
+        "tired",
+        "hopeful",
+        "Tired",
+    ]);
+    let checkins = d.list_json(&["--kind", "check-in"]);
+    assert_eq!(
+        checkins.len(),
+        1,
+        "the label list prints is a kind: {checkins:?}"
+    );
+    assert_eq!(
+        checkins[0]["feelings"],
+        serde_json::json!(["tired", "hopeful"])
+    );
+    let history = d.ok(&["history", &id]);
+    assert!(history.contains("— 1 version,"), "{history}");
+    let err = d.fails(&["list", "--kind", "bogus"]);
+    assert!(
+        err.contains("no kind of entry called") && err.contains("checkin"),
+        "{err}"
+    );
+}

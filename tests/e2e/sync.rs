@@ -32,7 +32,7 @@ fn pair_then_write_apart_then_sync_through_serve() {
         "both sides show the same verifier"
     );
     assert!(
-        joined.contains("Received the journal: 1 entries"),
+        joined.contains("Received the journal: 1 entry in"),
         "{joined}"
     );
     assert_eq!(shared_entries(&b), shared_entries(&a));

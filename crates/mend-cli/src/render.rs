@@ -56,22 +56,39 @@ pub fn entry_json(e: &Entry) -> Value {
 
 /// How a kind reads in the timeline.
 fn kind_label(e: &Entry) -> Option<String> {
-    Some(match e.kind {
+    match (e.kind, &e.extra.every) {
+        (Kind::Promise, Some(every)) => Some(format!("promise, every {every}")),
+        (kind, _) => label_of(kind),
+    }
+}
+
+/// The label `list` prints for entries of `kind` (none for plain entries).
+fn label_of(kind: Kind) -> Option<String> {
+    Some(match kind {
         Kind::Entry => return None,
-        Kind::Promise => match &e.extra.every {
-            Some(every) => format!("promise, every {every}"),
-            None => "promise".into(),
-        },
+        Kind::Promise => "promise".into(),
         Kind::ReassuranceAsk => "asks for reassurance".into(),
         Kind::ReassuranceGive => "reassures".into(),
         Kind::Checkin => "check-in".into(),
-        mend_app::model::Kind::TogetherAnswer => "answers together".into(),
+        Kind::TogetherAnswer => "answers together".into(),
         Kind::Reply => "reply".into(),
         Kind::Receipt => "heard".into(),
         Kind::PromiseKept => "kept it".into(),
         Kind::PromiseMissed => "missed it".into(),
         Kind::PromiseConfirmed => "saw it kept".into(),
         other => other.as_str().to_owned(),
+    })
+}
+
+/// The kind `name` names: its stored name (`checkin`) or the label `list` prints for it
+/// (`check-in`, `kept it`), any case, spaces or dashes.
+pub fn kind_named(name: &str) -> Option<Kind> {
+    let norm = |s: &str| s.trim().to_lowercase().replace([' ', '_'], "-");
+    let wanted = norm(name);
+    Kind::parse(&wanted).or_else(|| {
+        Kind::ALL
+            .into_iter()
+            .find(|k| label_of(*k).is_some_and(|l| norm(&l) == wanted))
     })
 }
 
@@ -231,6 +248,11 @@ fn header_into(h: &mut String, e: &Entry) {
     }
 }
 
+/// `n` things, singular or plural: "1 entry", "3 entries".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A span of time in words, as exact as it is short: "5 seconds", "1 minute", "3 hours",
 /// "2 days".
 pub fn duration_words(seconds: f64) -> String {
@@ -258,7 +280,7 @@ pub fn written_later(e: &Entry) -> Option<String> {
 fn tags(e: &Entry) -> String {
     e.tags
         .iter()
-        .map(|t| format!("#{}", clean(t)))
+        .map(|t| format!("@{}", clean(t)))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -45,16 +45,8 @@ fn open(
 
 fn write(store: &mut Store, doc: Doc, id: &str, text: &str) {
     let e = NewEntry {
-        id: id.into(),
-        author_id: "a".repeat(32),
         created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-        written_at: Utc::now(),
-        edited_at: None,
-        text: text.into(),
-        tags: vec![],
-        mood: None,
-        kind: Kind::Entry,
-        extra: Default::default(),
+        ..new_entry(id, text)
     };
     store.commit(doc, |j| j.add_entry(&e, Utc::now())).unwrap();
 }

@@ -146,8 +146,8 @@ pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
         &Printer,
     ))?;
     println!(
-        "Received the journal: {} entries in {}.",
-        outcome.entries_received,
+        "Received the journal: {} in {}.",
+        crate::render::count(outcome.entries_received, "entry", "entries"),
         mend_node::human_duration(outcome.elapsed)
     );
     Ok(())

@@ -236,6 +236,14 @@ pub fn checkin(g: &Global, a: CheckinArgs) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    // Each feeling once, in the order given.
+    let mut feelings_once: Vec<String> = Vec::new();
+    for f in feelings {
+        if !feelings_once.contains(&f) {
+            feelings_once.push(f);
+        }
+    }
+    let feelings = feelings_once;
     let unlocked = Unlocked::new(g)?;
     let entry = NewEntry {
         kind: Kind::Checkin,
@@ -295,9 +303,9 @@ pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
         return render::print_json(&json!(rows));
     }
     println!(
-        "{} — {} versions, oldest first",
+        "{} — {}, oldest first",
         render::short(&id),
-        versions.len()
+        render::count(versions.len(), "version", "versions")
     );
     for v in &versions {
         anstream::println!(

@@ -44,7 +44,7 @@ pub fn filter_from(a: &ListArgs) -> Result<Filter> {
             .kind
             .as_deref()
             .map(|k| {
-                mend_app::model::Kind::parse(k).ok_or_else(|| {
+                render::kind_named(k).ok_or_else(|| {
                     fail(
                         format!("there is no kind of entry called {k:?}"),
                         format!(
