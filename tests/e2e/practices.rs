@@ -383,11 +383,7 @@ fn answers_one_may_not_give_are_refused_in_words_and_write_nothing() {
 
 #[test]
 fn records_cannot_inflate_receipts_answers_and_retracted_promises() {
-    let alex = Device::new("Alex");
-    let sam = Device::uninitialised();
-    pair(&alex, &sam, "Sam");
-    let mut serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
-    let addr = serve.address();
+    let (alex, sam, serve, addr) = crate::util::alex_serving_paired_with_sam();
     let sync = || sam.ok(&["sync", "--peer", &addr]);
 
     let words = alex.write(&["Something hard to say"]);
