@@ -431,3 +431,26 @@ fn records_cannot_inflate_receipts_answers_and_retracted_promises() {
     );
     serve.terminate();
 }
+
+#[test]
+fn answering_a_prompt_again_asks_before_opening_a_new_round() {
+    let d = Device::new("Alex");
+    d.ok(&["together", "act-1", "My first answer"]);
+    let before = d.snapshot_files();
+    // Not on a terminal: refused with what to do, nothing written.
+    let err = d.fails(&["together", "act-1", "Answered again by mistake"]);
+    assert!(
+        err.contains("you answered `act-1` already") && err.contains("--again"),
+        "{err}"
+    );
+    assert_eq!(d.snapshot_files(), before);
+    // Meant: a new round.
+    d.ok(&["together", "act-1", "--again", "A new round, on purpose"]);
+    let answers: Vec<serde_json::Value> = d
+        .list_json(&["--kind", "together-answer"])
+        .into_iter()
+        .collect();
+    assert_eq!(answers.len(), 2);
+    // Another prompt is not affected.
+    d.ok(&["together", "act-2", "Something else"]);
+}

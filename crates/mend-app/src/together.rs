@@ -86,6 +86,25 @@ pub fn open_answers(all: &mut Vec<Entry>, journal: JournalId) {
 /// Answer `prompt`: seal the answer under a fresh key kept in the private journal. Joins the
 /// partner's open round for this prompt, or opens a new one. Returns the answer's id and whether
 /// the round is now complete.
+/// When person `me` last answered `prompt` (a round of theirs, finished or not), from the
+/// shared entries: answering again opens a new round, which a person should mean to do.
+pub fn answered_before(
+    shared: &[mend_journal::Entry],
+    me: &str,
+    prompt: &str,
+) -> Option<chrono::DateTime<Utc>> {
+    shared
+        .iter()
+        .filter(|e| {
+            e.kind == Kind::TogetherAnswer
+                && e.author_id == me
+                && e.extra.prompt.as_deref() == Some(prompt)
+                && e.extra.retracted_at.is_none()
+        })
+        .map(|e| e.written_at)
+        .max()
+}
+
 pub fn answer(store: &mut Store, me: &str, prompt: &str, text: &str) -> Result<(String, bool)> {
     let journal = store.journal_id();
     let shared = store.journal(Doc::Shared).entries()?;

@@ -524,6 +524,9 @@ pub struct TogetherArgs {
     pub prompt: String,
     /// Your answer; without it, stdin when piped, else $EDITOR
     pub text: Vec<String>,
+    /// Answer again in a new round, though you answered this prompt before
+    #[arg(long)]
+    pub again: bool,
 }
 
 #[derive(Debug, Args)]

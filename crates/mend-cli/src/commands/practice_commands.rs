@@ -347,13 +347,44 @@ pub fn prompt(a: PromptArgs) -> Result<()> {
     Ok(())
 }
 
+/// On a terminal (and the answer not read from stdin), ask whether to answer `prompt` again.
+fn confirm_new_round(prompt: &str, at: chrono::DateTime<Utc>, source: &TextSource) -> Result<bool> {
+    use std::io::IsTerminal;
+    if matches!(source, TextSource::Piped(_)) || !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!(
+        "You answered `{prompt}` already, {}. Answer it again in a new round? [y/N] ",
+        render::local(at)
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 pub fn together(g: &Global, a: TogetherArgs) -> Result<()> {
     let prompt = mend_app::model::prompt(&a.prompt)?;
     let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
+    let me = unlocked.secrets.person_id.clone();
+    // Answering a prompt one answered before opens a new round: asked first, not done
+    // silently.
+    let shared = unlocked.read_documents()?.shared;
+    if let Some(at) = mend_app::together::answered_before(&shared, &me, &prompt.id) {
+        if !a.again && !confirm_new_round(&prompt.id, at, &source)? {
+            return Err(fail(
+                format!(
+                    "you answered `{}` already, {}",
+                    prompt.id,
+                    render::local(at)
+                ),
+                "pass --again to answer it again in a new round",
+            )
+            .into());
+        }
+    }
     eprintln!("{}\n", prompt.question);
     let text = source.text()?;
-    let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
     let (id, complete) = mend_app::together::answer(&mut store, &me, &prompt.id, &text)?;
     println!("{}", render::short(&id));
