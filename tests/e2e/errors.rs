@@ -246,3 +246,24 @@ fn a_damaged_shared_journal_leaves_the_private_entries_readable() {
     assert!(err.contains("shared/snapshot"), "{err}");
     assert_eq!(d.snapshot_files(), before, "nothing was changed");
 }
+
+#[test]
+fn init_refuses_a_directory_that_holds_other_things() {
+    let d = Device::uninitialised();
+    std::fs::create_dir_all(d.home()).unwrap();
+    std::fs::write(d.home().join("thesis.tex"), "my own work").unwrap();
+    let err = d.fails(&["init", "--name", "Alex"]);
+    assert!(
+        err.contains("is not empty") && err.contains("--home"),
+        "{err}"
+    );
+    let names: Vec<_> = std::fs::read_dir(d.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["thesis.tex"], "nothing added");
+    // A new or empty directory is fine.
+    let fresh = Device::uninitialised();
+    std::fs::create_dir_all(fresh.home()).unwrap();
+    fresh.ok(&["init", "--name", "Alex"]);
+}

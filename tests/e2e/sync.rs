@@ -682,3 +682,14 @@ fn an_invite_on_a_terminal_sends_the_journal_only_on_yes() {
         }
     }
 }
+
+#[test]
+fn sync_without_mdns_or_a_peer_says_so_at_once() {
+    // Before, it looked for 30 s and then said no paired device had answered.
+    let d = Device::new("Alex");
+    let err = d.fails(&["sync", "--no-mdns"]);
+    assert!(
+        err.contains("no paired device can be reached without mDNS or --peer"),
+        "{err}"
+    );
+}

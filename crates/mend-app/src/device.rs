@@ -161,6 +161,42 @@ pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
         }
         .into());
     }
+    // A home is a directory of Mend's own: one that holds other files is not taken over.
+    // What Mend itself puts there (left by an init that was cut short) does not count.
+    const MENDS: &[&str] = &[
+        "device.key",
+        "lock",
+        "run",
+        "shared",
+        "private",
+        "peers",
+        "index",
+        "tips",
+        "refusals",
+        "rollbacks",
+    ];
+    let occupied = std::fs::read_dir(home.root())
+        .map(|items| {
+            items.flatten().any(|item| {
+                let name = item.file_name();
+                let name = name.to_string_lossy();
+                // `device.key.tmp`, `index.<pid>.tmp`: a name of Mend's being replaced.
+                let trimmed = name.trim_end_matches(".tmp");
+                let base = if trimmed == "device.key" {
+                    trimmed
+                } else {
+                    trimmed.split('.').next().unwrap_or_default()
+                };
+                !MENDS.contains(&base)
+            })
+        })
+        .unwrap_or(false);
+    if occupied {
+        return Err(StoreError::NotEmpty {
+            home: home.root().to_owned(),
+        }
+        .into());
+    }
     Ok(())
 }
 

@@ -81,6 +81,9 @@ fn store_hint(e: &StoreError) -> String {
         StoreError::AlreadyInitialised { .. } => {
             "nothing was changed; use another --home to start a second journal".into()
         }
+        StoreError::NotEmpty { .. } => {
+            "nothing was changed; give --home (or MEND_HOME) a new or empty directory".into()
+        }
         StoreError::TooLarge { .. } => "nothing of it was written and the journal is as it was; \
             if it came from a sync, the other device sent more than Mend keeps"
             .into(),

@@ -14,6 +14,9 @@ pub enum StoreError {
     NotInitialised { home: PathBuf },
     #[error("{} already holds a Mend journal", home.display())]
     AlreadyInitialised { home: PathBuf },
+    /// A directory that holds other things: a journal is kept in one of its own.
+    #[error("{} is not empty, and holds no Mend journal", home.display())]
+    NotEmpty { home: PathBuf },
     #[error("{} is damaged: {why}", path.display())]
     Corrupt { path: PathBuf, why: String },
     #[error("{}: {source}", path.display())]

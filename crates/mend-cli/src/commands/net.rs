@@ -17,6 +17,14 @@ use crate::render;
 use crate::unlock::Unlocked;
 
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
+    // Said at once, not after the timeout, and before the passphrase.
+    if a.net.no_mdns && a.net.peer.is_empty() {
+        return Err(fail(
+            "no paired device can be reached without mDNS or --peer",
+            "drop --no-mdns to look on the local network, or give --peer MULTIADDR",
+        )
+        .into());
+    }
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
     let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
