@@ -241,3 +241,32 @@ fn terminal_escapes_in_an_entry_are_shown_escaped_never_acted_on() {
     // The JSON export keeps the text exactly (JSON escapes it), so nothing is lost.
     assert_eq!(d.list_json(&[])[0]["text"], hostile);
 }
+
+#[test]
+fn a_reply_checks_its_target_before_the_editor_opens() {
+    let d = Device::new("Alex");
+    let id = d.write(&["words later taken back"]);
+    d.ok(&["delete", &id, "--yes"]);
+    // An editor that leaves a mark when it runs.
+    let mark = d.dir.path().join("editor-ran");
+    let script = d.dir.path().join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch {}\nprintf 'a reply typed in vain\\n' > \"$1\"\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let editor = script.to_str().unwrap();
+    let (ok, screen) = on_terminal(
+        &d,
+        &format!("reply {id}"),
+        &format!("{}\n", d.pass),
+        &[("EDITOR", editor), ("VISUAL", editor)],
+    );
+    assert!(!ok, "{screen}");
+    assert!(screen.contains("retracted"), "{screen}");
+    assert!(!mark.exists(), "the editor did not open");
+}

@@ -104,6 +104,21 @@ fn when(at: &Option<String>) -> Result<chrono::DateTime<Utc>> {
 pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
     let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
+    // The target is checked before an editor opens: a reply typed in vain is lost words.
+    {
+        let store = unlocked.open(LockMode::Read)?;
+        let (doc, id) = unlock::resolve(&store, &a.id)?;
+        if doc == Doc::Private {
+            return Err(fail(
+                "that entry is private to this device",
+                "share it first with `mend share ID`",
+            )
+            .into());
+        }
+        let target = store.journal(doc).entry(&id)?;
+        answering::may_answer(Kind::Reply, &target, &unlocked.secrets.person_id)
+            .map_err(practice_fail)?;
+    }
     let text = source.text()?;
     let entry = NewEntry {
         kind: Kind::Reply,
