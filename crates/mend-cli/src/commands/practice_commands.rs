@@ -19,23 +19,25 @@ use crate::unlock::{self, Unlocked};
 
 /// Add one entry to the shared journal as this person, answering the entry `target` names (an id
 /// prefix) if given; who may answer what is `mend_app::answering`'s to say.
+/// The whole id of the shared entry `prefix` names (an answer goes to the shared journal only).
+fn shared_target(store: &mend_app::store::Store, prefix: &str) -> Result<String> {
+    let (doc, id) = unlock::resolve(store, prefix)?;
+    if doc == Doc::Private {
+        return Err(fail(
+            "that entry is private to this device",
+            "share it first with `mend share ID`",
+        )
+        .into());
+    }
+    Ok(id)
+}
+
 fn insert(unlocked: &Unlocked, target: Option<&str>, entry: NewEntry) -> Result<String> {
     let me = unlocked.secrets.person_id.clone();
     let mut store = unlocked.open(LockMode::Write)?;
-    let target = match target {
-        Some(prefix) => {
-            let (doc, id) = unlock::resolve(&store, prefix)?;
-            if doc == Doc::Private {
-                return Err(fail(
-                    "that entry is private to this device",
-                    "share it first with `mend share ID`",
-                )
-                .into());
-            }
-            Some(id)
-        }
-        None => None,
-    };
+    let target = target
+        .map(|prefix| shared_target(&store, prefix))
+        .transpose()?;
     let id = answering::add_shared(&mut store, &me, target.as_deref(), entry, Utc::now())
         .map_err(practice_fail)?;
     Ok(id[..8].to_owned())
@@ -107,15 +109,8 @@ pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
     // The target is checked before an editor opens: a reply typed in vain is lost words.
     {
         let store = unlocked.open(LockMode::Read)?;
-        let (doc, id) = unlock::resolve(&store, &a.id)?;
-        if doc == Doc::Private {
-            return Err(fail(
-                "that entry is private to this device",
-                "share it first with `mend share ID`",
-            )
-            .into());
-        }
-        let target = store.journal(doc).entry(&id)?;
+        let id = shared_target(&store, &a.id)?;
+        let target = store.journal(Doc::Shared).entry(&id)?;
         answering::may_answer(Kind::Reply, &target, &unlocked.secrets.person_id)
             .map_err(practice_fail)?;
     }
