@@ -71,7 +71,7 @@ pub fn contains_word(text: &str, word: &str) -> bool {
     if needle.is_empty() {
         return false;
     }
-    if text.is_ascii() {
+    if text.is_ascii() && needle.is_ascii() {
         let n = needle.as_bytes();
         let hay = text.as_bytes();
         // Jump to each place the word's first letter (either case) occurs, then compare.
@@ -87,7 +87,10 @@ pub fn contains_word(text: &str, word: &str) -> bool {
 
 /// Byte ranges in `text` where `word` occurs, case-insensitively.
 pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
-    let needle = word.to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    // Compared decomposed (NFD) and lowercased, so that "café" typed one way finds it
+    // written the other; offsets still point into the text as it is.
+    let needle: String = word.nfd().flat_map(char::to_lowercase).collect();
     if needle.is_empty() {
         return Vec::new();
     }
@@ -104,7 +107,7 @@ pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
     let mut lowered = String::with_capacity(text.len());
     let mut map = Vec::with_capacity(text.len() + 1);
     for (i, c) in text.char_indices() {
-        for l in c.to_lowercase() {
+        for l in std::iter::once(c).nfd().flat_map(char::to_lowercase) {
             for _ in 0..l.len_utf8() {
                 map.push(i);
             }

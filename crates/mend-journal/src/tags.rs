@@ -3,8 +3,10 @@
 /// Normalise a tag as typed (`@Trust`, `trust`) to its stored form (`trust`).
 /// Returns `None` for something that is not a tag.
 pub fn normalize_tag(raw: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
     let t = raw.trim().trim_start_matches('@');
-    let t: String = t.chars().flat_map(char::to_lowercase).collect();
+    // Composed (NFC), so that a tag typed decomposed is the same tag.
+    let t: String = t.chars().flat_map(char::to_lowercase).nfc().collect();
     let valid = !t.is_empty()
         && t.len() <= 64
         && t.chars()

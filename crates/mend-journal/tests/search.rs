@@ -63,3 +63,22 @@ fn matches_are_found_at_the_right_offsets() {
     );
     assert!(search_matches(ascii, "trusts").is_empty());
 }
+
+#[test]
+fn text_and_tags_match_however_an_accent_was_typed() {
+    use mend_journal::{contains_word, normalize_tag, search_matches};
+    let composed = "Un café, enfin"; // é as one character (NFC)
+    let decomposed = "Un cafe\u{301}, enfin"; // e + combining acute (NFD)
+    for text in [composed, decomposed] {
+        for query in ["café", "cafe\u{301}", "CAFÉ"] {
+            assert!(contains_word(text, query), "{text:?} / {query:?}");
+            // The highlight covers the word as written in the text.
+            let hits = search_matches(text, query);
+            assert_eq!(hits.len(), 1, "{text:?} / {query:?}");
+            assert_eq!(&text[hits[0].clone()], &text[3..text.find(',').unwrap()]);
+        }
+    }
+    assert!(!contains_word(decomposed, "cafes"));
+    assert_eq!(normalize_tag("@café"), normalize_tag("@cafe\u{301}"));
+    assert_eq!(normalize_tag("cafe\u{301}").as_deref(), Some("café"));
+}
