@@ -249,6 +249,20 @@ pub fn readable_entries(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
 }
 
 /// The entry a prefix of its id names, across both documents: its document and whole id.
+/// [`resolve`] over both documents' entries as read through the read index (no journal
+/// loaded): the document and the entry.
+pub fn resolve_in<'a>(entries: &'a Entries, prefix: &str) -> Result<(Doc, &'a Entry), AppError> {
+    let all = entries
+        .shared
+        .iter()
+        .map(|e| (Doc::Shared, e))
+        .chain(entries.private.iter().map(|e| (Doc::Private, e)));
+    let id = mend_journal::resolve_prefix(all.clone().map(|(_, e)| e.id.as_str()), prefix)?;
+    all.into_iter()
+        .find(|(_, e)| e.id == id)
+        .ok_or_else(|| mend_journal::JournalError::NotFound(id).into())
+}
+
 pub fn resolve(store: &Store, prefix: &str) -> Result<(Doc, String), AppError> {
     let shared = store.journal(Doc::Shared).entry_ids()?;
     let private = store.journal(Doc::Private).entry_ids()?;

@@ -23,13 +23,17 @@ use crate::unlock::{self, Unlocked};
 fn shared_target(store: &mend_app::store::Store, prefix: &str) -> Result<String> {
     let (doc, id) = unlock::resolve(store, prefix)?;
     if doc == Doc::Private {
-        return Err(fail(
-            "that entry is private to this device",
-            "share it first with `mend share ID`",
-        )
-        .into());
+        return Err(private_target());
     }
     Ok(id)
+}
+
+fn private_target() -> anyhow::Error {
+    fail(
+        "that entry is private to this device",
+        "share it first with `mend share ID`",
+    )
+    .into()
 }
 
 fn insert(unlocked: &Unlocked, target: Option<&str>, entry: NewEntry) -> Result<String> {
@@ -106,12 +110,15 @@ fn when(at: &Option<String>) -> Result<chrono::DateTime<Utc>> {
 pub fn reply(g: &Global, a: ReplyArgs) -> Result<()> {
     let source = TextSource::from_args(&a.text)?;
     let unlocked = Unlocked::new(g)?;
-    // The target is checked before an editor opens: a reply typed in vain is lost words.
+    // The target is checked before an editor opens (through the read index, without loading
+    // the journal): a reply typed in vain is lost words. `insert` checks again when writing.
     {
-        let store = unlocked.open(LockMode::Read)?;
-        let id = shared_target(&store, &a.id)?;
-        let target = store.journal(Doc::Shared).entry(&id)?;
-        answering::may_answer(Kind::Reply, &target, &unlocked.secrets.person_id)
+        let entries = unlocked.read_documents()?;
+        let (doc, target) = mend_app::device::resolve_in(&entries, &a.id)?;
+        if doc == Doc::Private {
+            return Err(private_target());
+        }
+        answering::may_answer(Kind::Reply, target, &unlocked.secrets.person_id)
             .map_err(practice_fail)?;
     }
     let text = source.text()?;
