@@ -11,5 +11,6 @@ mod practices;
 mod removal;
 mod safety;
 mod serving;
+mod stranger;
 mod sync;
 mod terminal;

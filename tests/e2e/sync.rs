@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::stranger;
 use crate::util::{pair, pair_own, start_invite, Background, Device, LOOPBACK};
 
 fn verifier(text: &str) -> String {
@@ -266,6 +267,73 @@ fn an_unpaired_device_gets_nothing_and_is_disconnected() {
         .ok(&["sync", "--peer", &addr])
         .contains("Synced with Alex"));
     serve.terminate();
+}
+
+/// A stranger that dials over and over from one address, a fresh identity each time (so no
+/// list of known peers can stop it), is refused as its connections are accepted, before any
+/// handshake, once past its burst: the laptop spends no key agreement on it. Meanwhile the
+/// partner, on another address, is served as before.
+#[test]
+fn a_stranger_dialling_over_and_over_is_refused_before_the_handshake() {
+    let a = Device::new("Alex");
+    let b = Device::uninitialised();
+    pair(&a, &b, "Sam");
+    let serve = Background::start(&a, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let mut serve = serve;
+    let addr: mend_net::Multiaddr = serve.address().parse().unwrap();
+    // 200 attempts, 16 at a time, from 127.0.0.2 (loopback too, but another source than the
+    // partner's 127.0.0.1). Serve notes each stranger whose handshake it completed (each has
+    // its own identity, and it notes up to 256), so its notes count the handshakes it did.
+    let attempts = 200;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcomes: Vec<stranger::Outcome> = rt.block_on(async {
+        let mut outcomes = Vec::new();
+        for _ in 0..attempts / 16 + 1 {
+            let batch: Vec<_> = (0..16.min(attempts - outcomes.len()))
+                .map(|_| {
+                    let addr = addr.clone();
+                    tokio::spawn(async move {
+                        stranger::attempt("127.0.0.2".parse().unwrap(), &addr).await
+                    })
+                })
+                .collect();
+            for t in batch {
+                outcomes.push(t.await.unwrap());
+            }
+        }
+        outcomes
+    });
+    assert_eq!(outcomes.len(), attempts);
+    assert!(
+        !outcomes.contains(&stranger::Outcome::Answered),
+        "a stranger got an answer"
+    );
+    // The partner, from 127.0.0.1, is served right after, its own bucket untouched.
+    assert!(b
+        .ok(&["sync", "--peer", &addr.to_string()])
+        .contains("Synced with Alex"));
+    let (_, said) = serve.terminate();
+    let handshakes = said
+        .lines()
+        .filter(|l| l.contains("refused a connection from an unknown device"))
+        .count();
+    let early = outcomes
+        .iter()
+        .filter(|o| **o == stranger::Outcome::NoHandshake)
+        .count();
+    assert!(
+        handshakes > 0,
+        "the stranger's first attempts reach a handshake"
+    );
+    assert!(
+        handshakes < attempts && early > 0,
+        "serve did {handshakes} handshakes for {attempts} attempts from one address \
+         ({early} failed before one): nothing limits a source"
+    );
 }
 
 /// Run `body` on the network as device `d` (its own identity, as a modified program on that

@@ -14,6 +14,8 @@ mod hostile;
 mod served;
 #[path = "journal/signed.rs"]
 mod signed;
+#[path = "../../../tests/e2e/stranger.rs"]
+mod stranger;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -222,7 +222,10 @@ impl NetHandle {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    // First: a connection they deny never reaches the protocols below.
+    // First: a connection they deny never reaches the protocols below. The source limit is
+    // asked as a connection is accepted, before its handshake; the allowlist once the
+    // handshake names the peer.
+    sources: crate::source_limit::SourceLimit,
     allowed: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
     limits: connection_limits::Behaviour,
     sync: request_response::Behaviour<MendCodec>,
@@ -299,6 +302,7 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
                 b
             });
             Ok(Behaviour {
+                sources: crate::source_limit::SourceLimit::new(),
                 allowed: Toggle::from(allowed),
                 limits: connection_limits::Behaviour::new(
                     connection_limits::ConnectionLimits::default()

@@ -10,6 +10,7 @@
 mod codec;
 mod event_loop;
 mod identity;
+mod source_limit;
 
 pub use codec::MendCodec;
 pub use event_loop::{start, NetConfig, NetError, NetEvent, NetHandle, Pairing, Protocol};

@@ -19,6 +19,11 @@ pub struct Hostile {
     pub partner_synced: bool,
     pub partner_sync: Duration,
     pub serve_rss_kib: u64,
+    /// CPU time serve spent while the strangers were at it, the strangers' own CPU time
+    /// meanwhile, and how long that was.
+    pub serve_cpu: Duration,
+    pub strangers_cpu: Duration,
+    pub hammered_for: Duration,
     /// Connection attempts the strangers made meanwhile, and answers they got.
     pub attempts: u64,
     pub answers: u64,
@@ -76,55 +81,62 @@ fn peak_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// One stranger: a fresh identity each round, dial, ask to sync, repeat until `stop`.
+/// User and system CPU time of process `pid` so far.
+fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    // SAFETY: sysconf only reads a constant.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 1000 / tick)
+}
+
+/// CPU time of this process's own threads so far (here: the strangers' runtime).
+fn own_cpu() -> Duration {
+    // SAFETY: a zeroed rusage is valid for getrusage to fill.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(us(u.ru_utime) + us(u.ru_stime))
+}
+
+/// One stranger: from its own source address, a fresh identity each round, dial, ask to sync,
+/// repeat until `stop`.
 async fn stranger(
+    source: std::net::IpAddr,
     addr: mend_net::Multiaddr,
     stop: Arc<AtomicBool>,
     tries: Arc<AtomicU64>,
     got: Arc<AtomicU64>,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        let seed: [u8; 32] = rand::random();
-        let Ok((net, _events)) = mend_net::start(mend_net::NetConfig {
-            identity_seed: seed,
-            listen: Vec::new(),
-            mdns: false,
-            mdns_interval: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(5),
-            ping_interval: Duration::from_secs(5),
-            ping_timeout: Duration::from_secs(20),
-            allowed: None,
-            pairing: mend_net::Pairing::Off,
-        })
-        .await
-        else {
-            continue;
-        };
         tries.fetch_add(1, Ordering::Relaxed);
-        if let Ok(peer) = net.dial(addr.clone()).await {
-            let request = mend_sync::Request::Sync {
-                journal_id: [0; 16],
-                session: 1,
-                message: vec![0; 1024],
-                signatures: Vec::new(),
-            };
-            if net
-                .request(peer, mend_net::Protocol::Sync, request)
-                .await
-                .is_ok()
-            {
-                got.fetch_add(1, Ordering::Relaxed);
-            }
+        if super::stranger::attempt(source, &addr).await == super::stranger::Outcome::Answered {
+            got.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 /// One trickler: a raw TCP connection that sends a byte now and then and never completes the
 /// handshake (a frame that claims to be large and never ends), reopened when closed.
-async fn trickler(port: u16, stop: Arc<AtomicBool>) {
+async fn trickler(source: std::net::IpAddr, port: u16, stop: Arc<AtomicBool>) {
     use tokio::io::AsyncWriteExt;
     while !stop.load(Ordering::Relaxed) {
-        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        let connected = async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((source, 0).into())?;
+            socket.connect(([127, 0, 0, 1], port).into()).await
+        };
+        let Ok(mut s) = connected.await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
@@ -195,18 +207,30 @@ pub fn measure(tmp: &Path, runs: usize, apart: bool) -> Hostile {
         pin_self(&[0]); // the commands run from here start on serve's core
         pin_process(serve.child.id(), &[0]); // threads serve started meanwhile
     }
-    for _ in 0..20 {
+    // Each stranger and each trickler from its own address (127.0.0.2 on), as other machines
+    // on the Wi-Fi would be; the partner's laptop dials from 127.0.0.1.
+    let ip = |n: u8| std::net::IpAddr::from([127, 0, 0, n]);
+    for i in 0..20 {
         rt.spawn(stranger(
+            ip(2 + i),
             target.clone(),
             stop.clone(),
             tries.clone(),
             got.clone(),
         ));
     }
-    for _ in 0..10 {
-        rt.spawn(trickler(port, stop.clone()));
+    for i in 0..10 {
+        rt.spawn(trickler(ip(30 + i), port, stop.clone()));
     }
-    std::thread::sleep(Duration::from_secs(2));
+    // Long enough for every source to use up its burst: what follows is the steady state.
+    // Over the next five seconds, nothing but the strangers: what they cost serve.
+    std::thread::sleep(Duration::from_secs(5));
+    let (serve_cpu0, own_cpu0, hammer_start) =
+        (cpu_of(serve.child.id()), own_cpu(), Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let hammered_for = hammer_start.elapsed();
+    let serve_cpu = cpu_of(serve.child.id()).saturating_sub(serve_cpu0);
+    let strangers_cpu = own_cpu().saturating_sub(own_cpu0);
     let hammered_write = median((0..runs).map(|i| write(&format!("hammered {i}"))).collect());
     mend(
         &b,
@@ -238,6 +262,9 @@ pub fn measure(tmp: &Path, runs: usize, apart: bool) -> Hostile {
         partner_synced,
         partner_sync,
         serve_rss_kib,
+        serve_cpu,
+        strangers_cpu,
+        hammered_for,
         attempts: tries.load(Ordering::Relaxed),
         answers: got.load(Ordering::Relaxed),
         runs,
@@ -266,6 +293,7 @@ pub fn section(runs: &[Hostile]) -> String {
              | `mend write` through serve, 20 strangers dialling + 10 trickling connections (median of {runs}) | {place} | {hammered} ({ratio:.2}×) | ≤ 2× idle, {v1} |\n\
              | the partner's `mend sync` meanwhile | {place} | {synced} in {sync} | succeeds, {v2} |\n\
              | serve's peak RSS | {place} | {rss} MB | ≤ 200 MB, {v3} |\n\
+             | CPU time over {secs:.1} s of strangers alone (after 5 s of them): serve / the strangers' own | {place} | {serve_cpu:.2} s / {strangers_cpu:.2} s | |\n\
              | strangers' connection attempts / answers they got | {place} | {attempts} / {answers} | 0 answers, {v4} |\n",
             runs = h.runs,
             idle = ms(h.idle_write),
@@ -275,6 +303,9 @@ pub fn section(runs: &[Hostile]) -> String {
             sync = ms(h.partner_sync),
             v2 = verdict(h.partner_synced),
             rss = h.serve_rss_kib / 1024,
+            secs = h.hammered_for.as_secs_f64(),
+            serve_cpu = h.serve_cpu.as_secs_f64(),
+            strangers_cpu = h.strangers_cpu.as_secs_f64(),
             v3 = verdict(h.serve_rss_kib <= 200 * 1024),
             attempts = h.attempts,
             answers = h.answers,
