@@ -255,6 +255,38 @@ fn reveal_together_keeps_each_answer_sealed_until_both_have_answered() {
     serve.terminate();
 }
 
+/// Once both have answered, each answer is listed once, with its prompt: the second answer
+/// (which refers to the first) is not shown again under the first, in `list` or `show`.
+#[test]
+fn reveal_together_shows_each_answer_once_with_its_prompt() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    let mut serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let addr = serve.address();
+    let sync = || sam.ok(&["sync", "--peer", &addr]);
+    let sams_id = sam.ok(&["together", "communicate-1", "MARKER-first"]);
+    sync();
+    alex.ok(&["together", "communicate-1", "MARKER-second"]);
+    sync();
+    sync();
+    let question = mend_app::model::prompt("communicate-1").unwrap().question;
+    for d in [&alex, &sam] {
+        let list = d.ok(&["list"]);
+        assert_eq!(list.matches("MARKER-first").count(), 1, "{list}");
+        assert_eq!(list.matches("MARKER-second").count(), 1, "{list}");
+        assert_eq!(
+            list.matches(question.as_str()).count(),
+            2,
+            "each with its prompt: {list}"
+        );
+        let shown = d.ok(&["show", sams_id.trim()]);
+        assert!(shown.contains("MARKER-first"), "{shown}");
+        assert!(!shown.contains("MARKER-second"), "{shown}");
+    }
+    serve.terminate();
+}
+
 #[test]
 fn trends_chart_a_generated_year() {
     // Robin and Kai each import their own year (an import writes only as the one importing),

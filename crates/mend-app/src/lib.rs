@@ -40,9 +40,9 @@ pub mod model {
     pub use mend_journal::{
         acknowledgment_template, all_prompts, empty_sections, inline_tags, merge_tags,
         normalize_tag, parse_import, promise_records, prompt, prompt_for_day, responses_to,
-        search_matches, trends, valid_name, Arrivals, ChangeHash, Device, Entry, EntryEdit, Extra,
-        Filter, ImportFile, JournalError, Kind, MendExport, NewEntry, Person, PromiseRecord,
-        RecordRefusal, Removal, Trends, Version, WeekTrend, TEXT_MAX_BYTES,
+        search_matches, shown_under_its_target, trends, valid_name, Arrivals, ChangeHash, Device,
+        Entry, EntryEdit, Extra, Filter, ImportFile, JournalError, Kind, MendExport, NewEntry,
+        Person, PromiseRecord, RecordRefusal, Removal, Trends, Version, WeekTrend, TEXT_MAX_BYTES,
     };
 }
 

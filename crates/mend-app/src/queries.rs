@@ -2,7 +2,10 @@
 //! whoever computes them: the command itself from the read index, or a running `mend serve`
 //! from the copy it keeps in memory (the command then only renders what it is sent).
 
-use mend_journal::{as_rows, is_threaded, promise_records, responses_to, Entry, Filter, Kind};
+use mend_journal::{
+    as_rows, is_threaded, promise_records, responses_to, shown_under_its_target, Entry, Filter,
+    Kind,
+};
 use serde::{Deserialize, Serialize};
 
 /// A question a reading command asks.
@@ -122,7 +125,7 @@ pub fn answer_refs<'a>(all: &[&'a Entry], query: &Query) -> AnswerRef<'a> {
             let mut threads: std::collections::HashMap<&str, Vec<&Entry>> = Default::default();
             let many = top.len() > 64;
             if many {
-                for e in all.iter().copied() {
+                for e in all.iter().copied().filter(|e| shown_under_its_target(e)) {
                     if let Some(r) = e.extra.refers_to.as_deref() {
                         threads.entry(r).or_default().push(e);
                     }
@@ -136,6 +139,9 @@ pub fn answer_refs<'a>(all: &[&'a Entry], query: &Query) -> AnswerRef<'a> {
                     threads.get(id).cloned().unwrap_or_default()
                 } else {
                     responses_to(all.iter().copied(), id)
+                        .into_iter()
+                        .filter(|e| shown_under_its_target(e))
+                        .collect()
                 }
             };
             AnswerRef::Timeline(

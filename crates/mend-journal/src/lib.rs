@@ -38,8 +38,9 @@ pub use inbound::{split_changes, Admission, SavedShared, MAX_CHANGES_PER_BATCH};
 pub use model::{Journal, SyncState, SCHEMA_VERSION, TEXT_MAX_BYTES};
 pub use practices::{
     acknowledgment_template, empty_sections, is_threaded, iso_week, open_asks, promise_period,
-    promise_records, record_counts, responses_to, together_rounds, trends, unacknowledged,
-    PromiseRecord, RecordRefusal, Round, Tally, Trends, WeekTrend, ACKNOWLEDGMENT_SECTIONS,
+    promise_records, record_counts, responses_to, shown_under_its_target, together_rounds, trends,
+    unacknowledged, PromiseRecord, RecordRefusal, Round, Tally, Trends, WeekTrend,
+    ACKNOWLEDGMENT_SECTIONS,
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{contains_word, resolve_prefix, search_matches, Filter};

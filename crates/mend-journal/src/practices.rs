@@ -268,6 +268,13 @@ pub fn responses_to<'a>(entries: impl IntoIterator<Item = &'a Entry>, id: &str) 
     out
 }
 
+/// True for entries that refer to another and are shown under it in a thread. A second
+/// reveal-together answer refers to the first, but it is an answer in its own right: it is
+/// shown once, with its prompt, and not again under the first.
+pub fn shown_under_its_target(e: &Entry) -> bool {
+    e.extra.refers_to.is_some() && e.kind != Kind::TogetherAnswer
+}
+
 /// True for entries shown under the entry they refer to rather than on their own.
 pub fn is_threaded(e: &Entry) -> bool {
     e.extra.refers_to.is_some()

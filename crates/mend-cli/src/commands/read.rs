@@ -156,7 +156,10 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
         return render::print_json(&render::entry_json(&e));
     }
     anstream::print!("{}", render::entry_full(&e));
-    for r in responses_to(&all, &e.id) {
+    for r in responses_to(&all, &e.id)
+        .into_iter()
+        .filter(|r| mend_app::model::shown_under_its_target(r))
+    {
         anstream::print!("{}", render::response_line(r));
     }
     Ok(())
