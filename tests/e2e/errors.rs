@@ -267,3 +267,64 @@ fn init_refuses_a_directory_that_holds_other_things() {
     std::fs::create_dir_all(fresh.home()).unwrap();
     fresh.ok(&["init", "--name", "Alex"]);
 }
+
+/// Every invite code the documentation shows is a code `mend join` accepts, and a mistyped
+/// word is named rather than the whole code called "not a code".
+#[test]
+fn the_documented_invite_code_shape_is_accepted_and_a_mistyped_word_is_named() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut shown = Vec::new();
+    for doc in ["README.md", "docs/cli.md", "docs/protocol.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            let parts: Vec<&str> = word.split('-').collect();
+            if parts.len() == 4
+                && parts[0].parse::<u32>().is_ok()
+                && parts[1..]
+                    .iter()
+                    .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
+            {
+                shown.push(word.to_owned());
+            }
+        }
+    }
+    assert!(!shown.is_empty(), "the README shows an invite code");
+    for code in &shown {
+        assert!(
+            mend_sync::InviteCode::parse(code).is_ok(),
+            "{code} is shown in the documentation but is not a code"
+        );
+    }
+    let d = Device::uninitialised();
+    let err = d.fails(&["join", "7-orbit-lunar-pencl", "--name", "Sam"]);
+    assert!(err.contains("\"pencl\" is not one of the words"), "{err}");
+    assert!(!d.home().exists(), "nothing written");
+}
+
+/// `mend join --peer` to an address where nothing listens says so, at once: not that no
+/// inviting device answered within the timeout.
+#[test]
+fn join_where_nothing_listens_says_connection_refused() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let d = Device::uninitialised();
+    let addr = format!("/ip4/127.0.0.1/tcp/{port}");
+    let err = d.fails(&[
+        "join",
+        "7-orbit-lunar-pencil",
+        "--name",
+        "Sam",
+        "--peer",
+        &addr,
+    ]);
+    assert!(
+        err.contains(&format!("cannot reach {addr}")) && err.contains("connection refused"),
+        "{err}"
+    );
+    assert!(!err.contains("answered within"), "{err}");
+    assert!(
+        !d.home().join("device.key").exists(),
+        "a failed join leaves no journal behind"
+    );
+}

@@ -321,7 +321,7 @@ pub enum InviteFor {
 
 #[derive(Debug, Args)]
 pub struct JoinArgs {
-    /// The code shown by `mend invite`, such as 7-amber-lantern-orbit
+    /// The code shown by `mend invite`, such as 7-orbit-lunar-pencil
     pub code: String,
     /// Your name, as your partner will see it (when you join as the partner; a device you add
     /// for yourself takes the name you already have)

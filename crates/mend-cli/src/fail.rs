@@ -200,12 +200,15 @@ fn pairing_hint(p: &mend_node::pairing::PairingFailed) -> &'static str {
             "a device can join as one of them: use the same --name as on their other device"
         }
         P::NotAdded(_) => "nothing was added to the journal; run `mend invite` again",
-        P::BadCode(_) => "type the code exactly as `mend invite` printed it",
+        P::BadCode(..) => "type the code exactly as `mend invite` printed it",
         P::NoInviter(_) => {
             "run `mend invite` on the other laptop first, on the same network, or pass --peer \
              with the address it prints"
         }
         P::NoInviteThere => "run `mend invite` there again",
+        P::Unreachable(_) => {
+            "check the address `mend invite` printed on the other laptop and that it still waits"
+        }
         P::CodeMismatchHere => "run `mend invite` again on the other laptop and type its new code",
         P::RefusedThirdPerson => {
             "to add a device for one of them, join with the same --name they use"

@@ -249,6 +249,34 @@ struct Loop {
     backlog: std::collections::VecDeque<NetEvent>,
 }
 
+/// A failed dial in a few words a person can act on. libp2p's own text names every layer it
+/// went through; the whole of it goes to the debug log.
+fn gist(error: &str) -> String {
+    const KNOWN: &[(&str, &str)] = &[
+        (
+            "Connection refused",
+            "connection refused (nothing listens there)",
+        ),
+        ("No route to host", "no route to that host"),
+        ("Network is unreachable", "that network is unreachable"),
+        ("timed out", "no answer (timed out)"),
+        ("Timeout", "no answer (timed out)"),
+        (
+            "Unexpected peer ID",
+            "another device answers at that address",
+        ),
+        (
+            "Handshake failed",
+            "the connection was closed during the handshake",
+        ),
+        ("not supported", "that address is not one Mend can dial"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| error.contains(known))
+        .map_or_else(|| error.to_owned(), |(_, gist)| (*gist).to_owned())
+}
+
 /// Start the network on the current tokio runtime.
 pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
     let keypair = keypair_from_seed(&config.identity_seed);
@@ -601,9 +629,10 @@ impl Loop {
                 peer_id,
             } => {
                 if let Some(reply) = self.dials.remove(&connection_id) {
+                    tracing::debug!(?peer_id, "a dial failed: {error}");
                     let _ = reply.send(Err(NetError::Dial {
                         target: peer_id.map_or_else(|| "the address".into(), |p| p.to_string()),
-                        why: error.to_string(),
+                        why: gist(&error.to_string()),
                     }));
                 }
             }

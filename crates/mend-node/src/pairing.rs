@@ -12,7 +12,9 @@ use mend_app::pairing::{self, AdmitError, InviteFor, Joining};
 use mend_app::Device;
 use mend_crypto::{public_key_hex, random_bytes, DeviceSecrets, JournalId, JournalKey};
 use mend_journal::Person;
-use mend_net::{peer_id_from_public_key, start, Multiaddr, NetEvent, NetHandle, PeerId, Protocol};
+use mend_net::{
+    peer_id_from_public_key, start, Multiaddr, NetError, NetEvent, NetHandle, PeerId, Protocol,
+};
 use mend_store::{Doc, Home};
 use mend_sync::{
     InviteCode, Inviter, JoinRequest, Joiner, PairError, Refusal, Request, Response, Welcome,
@@ -63,6 +65,9 @@ pub enum PairingFailed {
     BadCode(String),
     #[error("no inviting device answered within {0}")]
     NoInviter(String),
+    /// Every address given with `--peer` failed to connect: where, and why.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
     #[error("that device has no invite waiting (or it was used)")]
     NoInviteThere,
     #[error("the code does not match the inviting device's; that invite is now used up")]
@@ -429,26 +434,32 @@ async fn find_inviter(
     peers: &[Multiaddr],
     tried: &[PeerId],
     deadline: tokio::time::Instant,
-) -> Option<PeerId> {
+) -> Result<Option<PeerId>, PairingFailed> {
+    let mut failed = Vec::new();
     for addr in peers {
-        if let Ok(p) = net.dial(addr.clone()).await {
-            if !tried.contains(&p) {
-                return Some(p);
-            }
+        match net.dial(addr.clone()).await {
+            Ok(p) if !tried.contains(&p) => return Ok(Some(p)),
+            Ok(_) => {}
+            Err(NetError::Dial { why, .. }) => failed.push(format!("{addr}: {why}")),
+            Err(e) => failed.push(format!("{addr}: {e}")),
         }
     }
     if !peers.is_empty() {
-        return None;
+        // Said at once, and as it is: not as a wait for an answer that never could come.
+        if failed.len() == peers.len() {
+            return Err(PairingFailed::Unreachable(failed.join("; ")));
+        }
+        return Ok(None);
     }
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(NetEvent::Discovered(p))) if !tried.contains(&p) => {
                 if net.dial_peer(p).await.is_ok() {
-                    return Some(p);
+                    return Ok(Some(p));
                 }
             }
             Ok(Some(_)) => {}
-            _ => return None,
+            _ => return Ok(None),
         }
     }
 }
@@ -505,7 +516,7 @@ pub async fn join(
     };
     let mut tried = Vec::new();
     let (inviter_peer, welcome, verifier) = loop {
-        let Some(peer) = find_inviter(&net, &mut events, &peers, &tried, deadline).await else {
+        let Some(peer) = find_inviter(&net, &mut events, &peers, &tried, deadline).await? else {
             return Err(PairingFailed::NoInviter(human_duration(opts.timeout)).into());
         };
         tried.push(peer);

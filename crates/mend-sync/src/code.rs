@@ -1,4 +1,4 @@
-//! Invite codes: a number and three words, such as `7-amber-lantern-orbit`.
+//! Invite codes: a number and three words, such as `7-orbit-lunar-pencil`.
 //!
 //! The words come from the BIP-39 English list (2,048 words, 11 bits each) and the number runs
 //! from 1 to 99: about 39.6 bits in all, of which an attacker gets exactly one online guess.
@@ -40,22 +40,25 @@ impl InviteCode {
 
     /// Accept what a person types: any case, spaces or dashes between the parts.
     pub fn parse(typed: &str) -> Result<Self, PairError> {
-        let bad = || PairError::BadCode(typed.trim().to_owned());
+        let shape = "a code is a number from 1 to 99 and three words, such as 7-orbit-lunar-pencil";
+        let bad = |why: String| PairError::BadCode(typed.trim().to_owned(), why);
         let lower = typed.trim().to_lowercase();
         let parts: Vec<&str> = lower
             .split(|c: char| c == '-' || c.is_whitespace())
             .filter(|p| !p.is_empty())
             .collect();
         let [number, words @ ..] = parts.as_slice() else {
-            return Err(bad());
+            return Err(bad(shape.into()));
         };
-        let n: u32 = number.parse().map_err(|_| bad())?;
+        let n: u32 = number.parse().map_err(|_| bad(shape.into()))?;
         if !(1..=99).contains(&n) || words.len() != WORDS {
-            return Err(bad());
+            return Err(bad(shape.into()));
         }
         let lang = bip39::Language::English;
-        if words.iter().any(|w| lang.find_word(w).is_none()) {
-            return Err(bad());
+        if let Some(w) = words.iter().find(|w| lang.find_word(w).is_none()) {
+            return Err(bad(format!(
+                "{w:?} is not one of the words invite codes are made of (check its spelling)"
+            )));
         }
         Ok(Self(parts.join("-")))
     }
@@ -94,5 +97,17 @@ mod tests {
             assert!(InviteCode::parse(bad).is_err(), "{bad}");
         }
         assert!(InviteCode::parse(" 7 Abandon ability-able ").is_ok());
+        let e = InviteCode::parse("7-abandon-ability-notaword").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"notaword\" is not one of the words"),
+            "{e}"
+        );
+        let e = InviteCode::parse("7-amber").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("a number from 1 to 99 and three words"),
+            "{e}"
+        );
     }
 }

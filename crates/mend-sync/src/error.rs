@@ -22,8 +22,9 @@ pub enum PairError {
     WrongCode,
     #[error("this invite was already used")]
     InviteSpent,
-    #[error("{0:?} is not a Mend invite code (it looks like 7-amber-lantern-orbit)")]
-    BadCode(String),
+    /// What was typed, and what is wrong with it.
+    #[error("{0:?} is not a Mend invite code: {1}")]
+    BadCode(String, String),
     #[error("unexpected pairing message: {0}")]
     OutOfOrder(&'static str),
     #[error("malformed pairing message")]
