@@ -328,3 +328,71 @@ fn join_where_nothing_listens_says_connection_refused() {
         "a failed join leaves no journal behind"
     );
 }
+
+/// A home that is a file, a home this user cannot read and a place with no journal are three
+/// different problems, each named as itself (before, all three said "no Mend journal … run
+/// mend init"), and none is changed.
+#[test]
+fn an_unreadable_home_a_file_home_and_no_journal_are_each_named() {
+    let d = Device::uninitialised();
+    std::fs::write(d.home(), b"not a directory").unwrap();
+    let err = d.fails(&["list"]);
+    assert!(err.contains("is a file, not a Mend home"), "{err}");
+    let err = d.fails(&["init", "--name", "Alex"]);
+    assert!(err.contains("is a file, not a Mend home"), "{err}");
+    assert_eq!(std::fs::read(d.home()).unwrap(), b"not a directory");
+
+    let nowhere = Device::uninitialised();
+    let err = nowhere.fails(&["list"]);
+    assert!(err.contains("no Mend journal in"), "{err}");
+
+    // A journal whose directory this user may not read: made unreadable (mode 000). Root reads
+    // it anyway, so as root the command runs as `nobody`, whose journal it then is.
+    let a = Device::new("Alex");
+    let home = a.home();
+    let before = a.snapshot_files();
+    // SAFETY: geteuid only reads the process's credentials.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut c = if root {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            a.home().parent().unwrap(),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        for path in crate::util::files_under(&home).keys().chain([&home]) {
+            std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+        }
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::util::mend_bin());
+        c
+    } else {
+        std::process::Command::new(crate::util::mend_bin())
+    };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = c
+        .arg("--home")
+        .arg(&home)
+        .arg("list")
+        .env("MEND_PASSPHRASE", &a.pass)
+        .env("MEND_INSECURE_TEST_KDF", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("MEND_HOME")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot read {}: permission denied",
+            home.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("mend init"), "{err}");
+    assert_eq!(a.snapshot_files(), before, "nothing changed");
+}

@@ -59,12 +59,7 @@ impl Device {
     /// key derivation runs. No lock is held meanwhile: the key file is only ever replaced
     /// atomically.
     pub fn unlock(home: Home, pass: &Passphrase) -> Result<Self, AppError> {
-        if !home.is_initialised() {
-            return Err(StoreError::NotInitialised {
-                home: home.root().to_owned(),
-            }
-            .into());
-        }
+        home.check_initialised()?;
         let (key_file, secrets) = home.unlock(pass)?;
         Ok(Self {
             home,
@@ -160,6 +155,12 @@ pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
             home: home.root().to_owned(),
         }
         .into());
+    }
+    match home.check_initialised() {
+        Err(e @ (StoreError::NotADirectory { .. } | StoreError::Unreadable { .. })) => {
+            return Err(e.into())
+        }
+        _ => {}
     }
     // A home is a directory of Mend's own: one that holds other files is not taken over.
     // What Mend itself puts there (left by an init that was cut short) does not count.

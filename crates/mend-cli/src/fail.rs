@@ -78,6 +78,16 @@ fn store_hint(e: &StoreError) -> String {
         StoreError::NotInitialised { .. } => "run `mend init --name YOUR_NAME` to start a \
             journal here, or point --home (or MEND_HOME) at an existing one"
             .into(),
+        StoreError::NotADirectory { .. } => {
+            "point --home (or MEND_HOME) at the journal's directory, or at a new one for \
+             `mend init`"
+                .into()
+        }
+        StoreError::Unreadable { path } => format!(
+            "nothing was changed; run mend as the user whose journal it is, or check its \
+             permissions (`ls -ld {}`)",
+            path.display()
+        ),
         StoreError::AlreadyInitialised { .. } => {
             "nothing was changed; use another --home to start a second journal".into()
         }

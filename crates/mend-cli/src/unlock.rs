@@ -75,13 +75,8 @@ impl Unlocked {
     /// Ask for the passphrase and open the key file.
     pub fn new(global: &Global) -> Result<Self> {
         let home = home(global)?;
-        if !home.is_initialised() {
-            // Say so before asking for a passphrase that could not help.
-            return Err(mend_app::store::StoreError::NotInitialised {
-                home: home.root().to_owned(),
-            }
-            .into());
-        }
+        // Said before asking for a passphrase that could not help.
+        home.check_initialised()?;
         if let Some(secrets) = served_secrets()? {
             return Ok(Self(mend_app::Device::from_handover(
                 home,

@@ -12,6 +12,12 @@ pub enum StoreError {
     },
     #[error("no Mend journal in {}", home.display())]
     NotInitialised { home: PathBuf },
+    /// The home names a file, not a directory.
+    #[error("{} is a file, not a Mend home (a directory)", home.display())]
+    NotADirectory { home: PathBuf },
+    /// The home or its key file cannot be read by this user.
+    #[error("cannot read {}: permission denied", path.display())]
+    Unreadable { path: PathBuf },
     #[error("{} already holds a Mend journal", home.display())]
     AlreadyInitialised { home: PathBuf },
     /// A directory that holds other things: a journal is kept in one of its own.

@@ -37,6 +37,43 @@ impl Home {
         self.key_path().exists()
     }
 
+    /// Whether a journal is here, and if not, why: no such directory or no journal in it, the
+    /// home is a file, or it cannot be read by this user. Each is said differently, since each
+    /// asks for something different.
+    pub fn check_initialised(&self) -> Result<(), StoreError> {
+        let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
+        match fs::metadata(&self.root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotInitialised {
+                    home: self.root.clone(),
+                })
+            }
+            Err(e) if denied(&e) => {
+                return Err(StoreError::Unreadable {
+                    path: self.root.clone(),
+                })
+            }
+            Err(e) => return Err(StoreError::io(&self.root)(e)),
+            Ok(m) if !m.is_dir() => {
+                return Err(StoreError::NotADirectory {
+                    home: self.root.clone(),
+                })
+            }
+            Ok(_) => {}
+        }
+        let key = self.key_path();
+        match fs::metadata(&key) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotInitialised {
+                home: self.root.clone(),
+            }),
+            Err(e) if denied(&e) => Err(StoreError::Unreadable {
+                path: self.root.clone(),
+            }),
+            Err(e) => Err(StoreError::io(&key)(e)),
+        }
+    }
+
     /// Take the home's lock (blocking). Fails if there is no journal here.
     pub fn lock(&self, access: LockMode) -> Result<HomeLock, StoreError> {
         self.lock_or_wait(access, || {})
@@ -48,11 +85,7 @@ impl Home {
         access: LockMode,
         waiting: impl FnOnce(),
     ) -> Result<HomeLock, StoreError> {
-        if !self.is_initialised() {
-            return Err(StoreError::NotInitialised {
-                home: self.root.clone(),
-            });
-        }
+        self.check_initialised()?;
         check_private_dir(&self.root)?;
         HomeLock::acquire_or_wait(&self.root.join(LOCK_FILE), access, waiting)
     }
@@ -60,11 +93,7 @@ impl Home {
     /// Read and parse (not open) the key file; KDF parameters are checked against the caps.
     pub fn read_key_file(&self) -> Result<KeyFile, StoreError> {
         let path = self.key_path();
-        if !path.exists() {
-            return Err(StoreError::NotInitialised {
-                home: self.root.clone(),
-            });
-        }
+        self.check_initialised()?;
         check_private_dir(&self.root)?;
         let len = fs::metadata(&path).map_err(StoreError::io(&path))?.len();
         if len > mend_crypto::KEYFILE_MAX_LEN as u64 {

@@ -6,12 +6,7 @@ use crate::unlock;
 
 pub fn run(g: &Global, a: PassphraseArgs) -> Result<()> {
     let home = unlock::home(g)?;
-    if !home.is_initialised() {
-        return Err(mend_app::store::StoreError::NotInitialised {
-            home: home.root().to_owned(),
-        }
-        .into());
-    }
+    home.check_initialised()?;
     let old = passphrase::current(g.passphrase_file.as_deref())?;
     // Check the old passphrase before asking for a new one.
     home.unlock(&old)?;
