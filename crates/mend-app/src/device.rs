@@ -156,11 +156,10 @@ pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
         }
         .into());
     }
-    match home.check_initialised() {
-        Err(e @ (StoreError::NotADirectory { .. } | StoreError::Unreadable { .. })) => {
-            return Err(e.into())
-        }
-        _ => {}
+    if let Err(e @ (StoreError::NotADirectory { .. } | StoreError::Unreadable { .. })) =
+        home.check_initialised()
+    {
+        return Err(e.into());
     }
     // A home is a directory of Mend's own: one that holds other files is not taken over.
     // What Mend itself puts there (left by an init that was cut short) does not count.
