@@ -565,3 +565,31 @@ fn words_tags_as_typed_feelings_once_kind_labels_and_plurals() {
         "{err}"
     );
 }
+
+/// Search and tags understand Unicode: a word matches however its accents were typed
+/// (composed or decomposed) and in any case, with full case folding (`strasse` finds
+/// `Straße`); a tag filter does the same; what is shown is the text as written.
+#[test]
+fn search_and_tags_understand_unicode() {
+    let d = Device::new("Alex");
+    d.write(&["Die Straße war leer, wir gingen langsam @Straße"]);
+    d.write(&["Un cafe\u{301} ensemble, enfin"]);
+    d.write(&["Nothing to find here"]);
+    let found = d.ok(&["search", "strasse"]);
+    assert!(found.contains("Die Straße war leer"), "{found}");
+    assert!(!found.contains("cafe"), "{found}");
+    let found = d.ok(&["search", "STRASSE"]);
+    assert!(found.contains("Die Straße war leer"), "{found}");
+    // Typed composed (é as one character), written decomposed (e + combining accent).
+    let found = d.ok(&["search", "caf\u{e9}"]);
+    assert!(found.contains("Un cafe\u{301} ensemble"), "{found}");
+    let found = d.ok(&["search", "CAFE\u{301}"]);
+    assert!(found.contains("Un cafe\u{301} ensemble"), "{found}");
+    let tagged = d.ok(&["list", "--tag", "STRASSE"]);
+    assert!(tagged.contains("Die Straße war leer"), "{tagged}");
+    assert!(!tagged.contains("Nothing to find"), "{tagged}");
+    let tagged = d.ok(&["list", "--tag", "@straße"]);
+    assert!(tagged.contains("Die Straße war leer"), "{tagged}");
+    let none = d.run(&["search", "strase"]);
+    assert!(String::from_utf8_lossy(&none.stdout).trim().is_empty());
+}

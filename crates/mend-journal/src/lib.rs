@@ -43,7 +43,7 @@ pub use practices::{
     ACKNOWLEDGMENT_SECTIONS,
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
-pub use query::{contains_word, resolve_prefix, search_matches, Filter};
+pub use query::{contains_word, fold, resolve_prefix, same_tag, search_matches, Filter};
 pub use row::{as_rows, EntryRow};
 pub use rules::{causal_order, may_remove, valid_entry_id, valid_name, Checker, Refused};
 pub use signed::{

@@ -30,7 +30,10 @@ impl Filter {
                 .author
                 .as_ref()
                 .is_none_or(|a| e.author.eq_ignore_ascii_case(a) || e.author_id == *a)
-            && self.tag.as_ref().is_none_or(|t| e.tags.contains(t))
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| e.tags.iter().any(|have| same_tag(have, t)))
             && self.kind.as_ref().is_none_or(|k| e.kind == *k)
             && (!self.private_only || e.private)
             && self.words.iter().all(|w| contains_word(&e.text, w))
@@ -62,12 +65,31 @@ impl Filter {
     }
 }
 
+/// One character as search compares it: decomposed (NFD) and fully case-folded (Unicode's
+/// default caseless matching), so `café` typed composed finds it written decomposed and
+/// `strasse` finds `Straße`.
+fn folded(c: char) -> impl Iterator<Item = char> {
+    use caseless::Caseless;
+    use unicode_normalization::UnicodeNormalization;
+    std::iter::once(c).nfd().default_case_fold().nfd()
+}
+
+/// A word or tag as search compares it (see [`folded`]).
+pub fn fold(word: &str) -> String {
+    word.chars().flat_map(folded).collect()
+}
+
+/// Whether two tags are the same tag, whatever case or composition they were written in.
+pub fn same_tag(a: &str, b: &str) -> bool {
+    a == b || fold(a) == fold(b)
+}
+
 /// Whether `word` occurs in `text`, case-insensitively: the same answer as
-/// `!search_matches(text, word).is_empty()`, without building the map of offsets. For text
-/// that is all ASCII its Unicode lowercase is its ASCII lowercase, so a window compared with
-/// the lowercased word ignoring ASCII case decides it.
+/// `!search_matches(text, word).is_empty()`, without building the map of offsets. An ASCII
+/// character folds to its ASCII lowercase, so for ASCII text and an ASCII folded word a
+/// window compared ignoring ASCII case decides it.
 pub fn contains_word(text: &str, word: &str) -> bool {
-    let needle = word.to_lowercase();
+    let needle = fold(word);
     if needle.is_empty() {
         return false;
     }
@@ -85,29 +107,30 @@ pub fn contains_word(text: &str, word: &str) -> bool {
     !search_matches(text, word).is_empty()
 }
 
-/// Byte ranges in `text` where `word` occurs, case-insensitively.
+/// Byte ranges in `text` where `word` occurs, compared as [`fold`] makes them; the ranges
+/// point into the text as it is, each covering whole characters.
 pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
-    use unicode_normalization::UnicodeNormalization;
-    // Compared decomposed (NFD) and lowercased, so that "café" typed one way finds it
-    // written the other; offsets still point into the text as it is.
-    let needle: String = word.nfd().flat_map(char::to_lowercase).collect();
+    let needle = fold(word);
     if needle.is_empty() {
         return Vec::new();
     }
-    // All-ASCII text lowercases byte for byte (an ASCII character's Unicode lowercase is its
-    // ASCII lowercase), so offsets are the same in both.
+    // All-ASCII text folds byte for byte to its ASCII lowercase, so offsets are the same in
+    // both.
     if text.is_ascii() {
+        if !needle.is_ascii() {
+            return Vec::new();
+        }
         let lowered = text.to_ascii_lowercase();
         return lowered
             .match_indices(needle.as_str())
             .map(|(i, m)| i..i + m.len())
             .collect();
     }
-    // Lowercase char by char so that byte offsets map back onto the original text.
+    // Folded char by char so that byte offsets map back onto the original text.
     let mut lowered = String::with_capacity(text.len());
     let mut map = Vec::with_capacity(text.len() + 1);
     for (i, c) in text.char_indices() {
-        for l in std::iter::once(c).nfd().flat_map(char::to_lowercase) {
+        for l in folded(c) {
             for _ in 0..l.len_utf8() {
                 map.push(i);
             }
@@ -115,7 +138,7 @@ pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
         }
     }
     map.push(text.len());
-    let mut out = Vec::new();
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     let mut from = 0;
     while let Some(pos) = lowered[from..].find(&needle) {
         let start = from + pos;
@@ -125,7 +148,11 @@ pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
             .chars()
             .next()
             .map_or(text.len(), |c| map[end - 1] + c.len_utf8());
-        out.push(orig_start..orig_end);
+        // Two matches inside one character that folds to several (`s` twice in `ß`) are one
+        // highlight.
+        if out.last().is_none_or(|last| last.end <= orig_start) {
+            out.push(orig_start..orig_end);
+        }
         from = end;
     }
     out
@@ -167,6 +194,20 @@ mod tests {
             assert_eq!(t[r.clone()].to_lowercase(), "talk");
         }
         assert_eq!(search_matches("ÜBER über", "über").len(), 2);
+        // Full case folding: ß is ss, the highlight still covers the text as written.
+        let t = "Die Straße, STRASSE, strasse";
+        let m = search_matches(t, "strasse");
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert_eq!(&t[m[0].clone()], "Straße");
+        let m = search_matches(t, "STRAẞE");
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert!(contains_word("STRASSE", "straße"));
+        assert!(contains_word("Straße", "STRASSE"));
+        assert_eq!(search_matches("Straße", "s"), vec![0..1, 4..6]);
+        // Composed and decomposed are the same word.
+        assert_eq!(search_matches("cafe\u{301}", "caf\u{e9}"), vec![0..6]);
+        assert!(same_tag("straße", "strasse"));
+        assert!(!same_tag("trust", "truth"));
         assert!(search_matches("nothing", "x").is_empty());
     }
 
