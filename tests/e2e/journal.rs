@@ -593,3 +593,67 @@ fn search_and_tags_understand_unicode() {
     let none = d.run(&["search", "strase"]);
     assert!(String::from_utf8_lossy(&none.stdout).trim().is_empty());
 }
+
+/// `mend man COMMAND` prints the page of one command and `mend man --out-dir DIR` writes one
+/// per command; every page has ENVIRONMENT, EXIT STATUS and EXAMPLES, and every page a page
+/// points at (`mend-write(1)`) is among them.
+#[test]
+fn man_pages_for_every_subcommand_with_environment_exit_status_and_examples() {
+    let d = Device::uninitialised();
+    let page = d.ok(&["man", "write"]);
+    assert!(page.contains(".TH mend-write 1"), "{page}");
+    assert!(
+        page.contains("mend write \\(dqWe walked") || page.contains("mend write \"We walked"),
+        "{page}"
+    );
+    let page = d.ok(&["man", "promise", "add"]);
+    assert!(page.contains(".TH mend-promise-add 1"), "{page}");
+    let err = d.fails(&["man", "bogus"]);
+    assert!(err.contains("there is no command `mend bogus`"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    d.ok(&["man", "--out-dir", out.to_str().unwrap()]);
+    let pages: std::collections::BTreeMap<String, String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|f| {
+            let f = f.unwrap();
+            (
+                f.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(f.path()).unwrap(),
+            )
+        })
+        .collect();
+    for name in [
+        "mend.1",
+        "mend-write.1",
+        "mend-sync.1",
+        "mend-devices-remove.1",
+    ] {
+        assert!(pages.contains_key(name), "{name} in {:?}", pages.keys());
+    }
+    for (name, text) in &pages {
+        for section in [
+            ".SH ENVIRONMENT",
+            ".SH \"EXIT STATUS\"",
+            ".SH EXAMPLES",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(text.contains(section), "{name} has no {section}");
+        }
+        assert!(text.contains("MEND_HOME"), "{name}");
+        // Every page named is one that was written.
+        for (i, _) in text.match_indices("(1)") {
+            let start = text[..i]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '\\'))
+                .map_or(0, |s| s + 1);
+            let named = text[start..i].replace("\\-", "-");
+            if named.starts_with("mend") {
+                assert!(
+                    pages.contains_key(&format!("{named}.1")),
+                    "{name} points at {named}(1)"
+                );
+            }
+        }
+    }
+}

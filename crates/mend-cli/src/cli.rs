@@ -91,8 +91,8 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
-    /// Print the manual page (roff)
-    Man,
+    /// Print a manual page (roff): `mend man`, `mend man write`; or write every page
+    Man(ManArgs),
     /// A guided walkthrough on a throwaway journal in a temporary directory
     Demo(DemoArgs),
 }
@@ -270,6 +270,15 @@ pub struct PassphraseArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`write`, `promise add`); none for `mend` itself
+    pub command: Vec<String>,
+    /// Write every page (`mend.1`, `mend-write.1`, …) into DIR instead
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod demo;
 mod exchange;
 pub mod init;
 mod lock;
+mod man;
 mod net;
 mod pair;
 mod passphrase;
@@ -12,8 +13,6 @@ mod practice_commands;
 pub mod read;
 mod trends;
 pub mod write;
-
-use std::io::Write;
 
 use anyhow::Result;
 use clap::CommandFactory;
@@ -60,11 +59,6 @@ pub fn run(cli: Cli) -> Result<()> {
             std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(())
         }
-        Command::Man => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-            out.flush()?;
-            Ok(())
-        }
+        Command::Man(a) => man::run(a),
     }
 }

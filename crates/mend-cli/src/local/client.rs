@@ -24,7 +24,7 @@ fn runs_as_child(cmd: &Command) -> bool {
             | Command::Passphrase(_)
             | Command::Prompt(_)
             | Command::Completions(_)
-            | Command::Man
+            | Command::Man(_)
             | Command::Demo(_)
             | Command::Lock
             | Command::Unlock
