@@ -270,3 +270,63 @@ fn a_reply_checks_its_target_before_the_editor_opens() {
     assert!(screen.contains("retracted"), "{screen}");
     assert!(!mark.exists(), "the editor did not open");
 }
+
+/// Long output on a terminal goes through a pager (`$MEND_PAGER`, else `$PAGER`, else
+/// `less`); output that fits, `--no-pager` and a pipe are printed straight.
+#[test]
+fn a_pager_on_a_terminal_for_long_output() {
+    let d = Device::new("Alex");
+    for i in 0..40 {
+        d.write(&[&format!("entry number {i} for the pager")]);
+    }
+    let seen = tempfile::tempdir().unwrap();
+    let file = seen.path().join("paged");
+    let pager = format!("cat > {}; echo PAGER-RAN", file.display());
+    let input = format!("{}\n", d.pass);
+    let env = [("PAGER", pager.as_str()), ("LINES", "24")];
+    let (ok, screen) = on_terminal(&d, "list", &input, &env);
+    assert!(ok, "{screen}");
+    assert!(screen.contains("PAGER-RAN"), "{screen}");
+    assert!(
+        !screen.contains("entry number 39"),
+        "the list went to the pager, not to the screen: {screen}"
+    );
+    let paged = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        paged.contains("entry number 39 for the pager") && paged.contains("entry number 0 for"),
+        "{paged}"
+    );
+    std::fs::remove_file(&file).unwrap();
+
+    // MEND_PAGER comes first.
+    let mend_pager = format!("cat > {}; echo MEND-PAGER-RAN", file.display());
+    let (_, screen) = on_terminal(
+        &d,
+        "list",
+        &input,
+        &[
+            ("MEND_PAGER", mend_pager.as_str()),
+            ("PAGER", pager.as_str()),
+            ("LINES", "24"),
+        ],
+    );
+    assert!(screen.contains("MEND-PAGER-RAN"), "{screen}");
+    assert!(!screen.lines().any(|l| l.trim() == "PAGER-RAN"), "{screen}");
+    std::fs::remove_file(&file).unwrap();
+
+    for (args, why) in [("--no-pager list", "--no-pager"), ("list -n 2", "it fits")] {
+        let (ok, screen) = on_terminal(&d, args, &input, &env);
+        assert!(ok, "{screen}");
+        assert!(!screen.contains("PAGER-RAN"), "{why}: {screen}");
+        assert!(
+            screen.contains("entry number 39 for the pager"),
+            "{why}: {screen}"
+        );
+        assert!(!file.exists(), "{why}");
+    }
+    // In a pipe, never.
+    let out = d.command(&["list"]).env("PAGER", &pager).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("entry number 0 for the pager"), "{text}");
+    assert!(!file.exists());
+}

@@ -25,6 +25,9 @@ pub struct Global {
     /// Read the passphrase from the first line of FILE (for scripts)
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Print long output straight to the terminal, not through $MEND_PAGER or $PAGER
+    #[arg(long, global = true)]
+    pub no_pager: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = cli::Cli::parse();
+    render::set_pager(!cli.global.no_pager);
     if let Some(code) = local::client::forward(&cli) {
         return code;
     }

@@ -291,15 +291,95 @@ fn stdout_coloured() -> bool {
     *COLOURED.get_or_init(|| anstream::stdout().current_choice() != anstream::ColorChoice::Never)
 }
 
+/// Whether long output on a terminal goes through a pager (`--no-pager` turns it off).
+static PAGER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+pub fn set_pager(on: bool) {
+    PAGER.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The terminal's height in rows: its window size, else `LINES`, else 24.
+fn terminal_rows() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize the call owns; a failed call leaves it zeroed.
+    let rows = unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) == 0 {
+            size.ws_row as usize
+        } else {
+            0
+        }
+    };
+    if rows > 0 {
+        return rows;
+    }
+    std::env::var("LINES")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .filter(|&l: &usize| l > 0)
+        .unwrap_or(24)
+}
+
+/// Show `out` through the pager when stdout is a terminal, the output is taller than it and no
+/// `--no-pager` was given: `$MEND_PAGER`, else `$PAGER`, else `less` (with `LESS=FRX` unless
+/// `LESS` is set: colour kept, and it quits at once when the text fits after all). An empty
+/// pager or `cat` means none. False when nothing was paged (the caller prints).
+fn through_pager(out: &[u8]) -> std::io::Result<bool> {
+    use std::io::IsTerminal;
+    if !PAGER.load(std::sync::atomic::Ordering::Relaxed) || !std::io::stdout().is_terminal() {
+        return Ok(false);
+    }
+    if out.iter().filter(|&&b| b == b'\n').count() < terminal_rows() {
+        return Ok(false);
+    }
+    let pager = std::env::var("MEND_PAGER")
+        .or_else(|_| std::env::var("PAGER"))
+        .unwrap_or_else(|_| "less".into());
+    if pager.trim().is_empty() || pager.trim() == "cat" {
+        return Ok(false);
+    }
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(&pager)
+        .stdin(std::process::Stdio::piped());
+    if std::env::var_os("LESS").is_none() {
+        command.env("LESS", "FRX");
+    }
+    let Ok(mut child) = command.spawn() else {
+        return Ok(false);
+    };
+    // Ctrl-C while paging is the pager's to handle: mend waits for it instead of dying under
+    // it and leaving the terminal in the pager's mode.
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: ignoring SIGINT installs no handler code; the old action is put back below.
+    let old = unsafe { sigaction(Signal::SIGINT, &ignore) }.ok();
+    if let Some(mut stdin) = child.stdin.take() {
+        // The pager may quit before reading everything (`q`): that is not an error.
+        let _ = stdin.write_all(out);
+    }
+    let waited = child.wait();
+    if let Some(old) = old {
+        // SAFETY: puts back the action that was there before.
+        let _ = unsafe { sigaction(Signal::SIGINT, &old) };
+    }
+    waited?;
+    Ok(true)
+}
+
 /// Print `out` to stdout in one write (a list can be thousands of lines), its colours kept
-/// or stripped as for any other output.
+/// or stripped as for any other output; through the pager when it is long and stdout a
+/// terminal.
 pub fn print_all(out: &str) -> std::io::Result<()> {
-    if stdout_coloured() {
-        anstream::print!("{out}");
+    let shown = if stdout_coloured() {
+        std::borrow::Cow::Borrowed(out.as_bytes())
+    } else {
+        std::borrow::Cow::Owned(strip(out.as_bytes()))
+    };
+    if through_pager(&shown)? {
         return Ok(());
     }
-    let plain = strip(out.as_bytes());
-    std::io::Write::write_all(&mut std::io::stdout().lock(), &plain)
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &shown)
 }
 
 /// What anstream leaves of `out` for a stream without colour. Output that is printable ASCII

@@ -319,18 +319,19 @@ pub fn history(g: &Global, a: HistoryArgs) -> Result<()> {
             .collect();
         return render::print_json(&json!(rows));
     }
-    println!(
-        "{} — {}, oldest first",
+    let mut out = format!(
+        "{} — {}, oldest first\n",
         render::short(&id),
         render::count(versions.len(), "version", "versions")
     );
     for v in &versions {
-        anstream::println!(
-            "{}",
-            render::version_block(&v.version, &format!("{} ({})", v.by, proof(v.proof)))
-        );
+        out.push_str(&render::version_block(
+            &v.version,
+            &format!("{} ({})", v.by, proof(v.proof)),
+        ));
+        out.push('\n');
     }
-    Ok(())
+    Ok(render::print_all(&out)?)
 }
 
 pub fn prompt(a: PromptArgs) -> Result<()> {

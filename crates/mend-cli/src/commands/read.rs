@@ -155,14 +155,14 @@ pub fn show(g: &Global, a: ShowArgs) -> Result<()> {
     if a.json {
         return render::print_json(&render::entry_json(&e));
     }
-    anstream::print!("{}", render::entry_full(&e));
+    let mut out = render::entry_full(&e);
     for r in responses_to(&all, &e.id)
         .into_iter()
         .filter(|r| mend_app::model::shown_under_its_target(r))
     {
-        anstream::print!("{}", render::response_line(r));
+        out.push_str(&render::response_line(r));
     }
-    Ok(())
+    Ok(render::print_all(&out)?)
 }
 
 pub fn status(g: &Global, a: StatusArgs) -> Result<()> {
