@@ -330,3 +330,81 @@ fn a_pager_on_a_terminal_for_long_output() {
     assert!(text.contains("entry number 0 for the pager"), "{text}");
     assert!(!file.exists());
 }
+
+/// Words from the editor that cannot be saved (here, longer than an entry may be) are not
+/// lost with the error: they are kept sealed in the home, and `mend write --recover` opens them
+/// in the editor again and saves them; then the draft is gone.
+#[test]
+fn a_draft_that_cannot_be_saved_is_kept_sealed_and_recovered() {
+    let d = Device::new("Alex");
+    let runtime = tempfile::tempdir().unwrap();
+    let rt = runtime.path().to_str().unwrap();
+    let script = |name: &str, body: &str| {
+        let path = d.dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    // Over 1 MiB of words.
+    let long = script(
+        "long.sh",
+        "i=0; while [ $i -lt 30000 ]; do echo 'MARKER-draft words that took an hour to find'; \
+         i=$((i+1)); done > \"$1\"",
+    );
+    let input = format!("{}\n", d.pass);
+    let (ok, screen) = on_terminal(
+        &d,
+        "write",
+        &input,
+        &[
+            ("EDITOR", &long),
+            ("VISUAL", &long),
+            ("XDG_RUNTIME_DIR", rt),
+        ],
+    );
+    assert!(!ok, "{screen}");
+    assert!(screen.contains("longer than 1 MiB"), "{screen}");
+    assert!(screen.contains("mend write --recover"), "{screen}");
+    assert!(d.home().join("draft").exists());
+    for (path, bytes) in crate::util::files_under(&d.home()) {
+        assert!(
+            !crate::util::contains(&bytes, b"MARKER-draft"),
+            "plaintext in {}",
+            path.display()
+        );
+    }
+    assert!(d.list_json(&[]).is_empty(), "nothing saved");
+
+    // The editor opened by --recover gets the words back; it shortens them.
+    let shorten = script(
+        "shorten.sh",
+        "if grep -q 'MARKER-draft words that took an hour' \"$1\"; then \
+         echo 'Recovered: MARKER-draft words, shortened' > \"$1\"; \
+         else echo 'the draft did not come back' > \"$1\"; fi",
+    );
+    let env = [
+        ("EDITOR", shorten.as_str()),
+        ("VISUAL", shorten.as_str()),
+        ("XDG_RUNTIME_DIR", rt),
+    ];
+    let (ok, screen) = on_terminal(&d, "write --recover", &input, &env);
+    assert!(ok, "{screen}");
+    let entries = d.list_json(&[]);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0]["text"],
+        "Recovered: MARKER-draft words, shortened"
+    );
+    assert!(
+        !d.home().join("draft").exists(),
+        "the draft is gone once saved"
+    );
+    let (ok, screen) = on_terminal(&d, "write --recover", &input, &env);
+    assert!(!ok);
+    assert!(
+        screen.contains("no draft is kept on this laptop"),
+        "{screen}"
+    );
+    assert_eq!(std::fs::read_dir(runtime.path()).unwrap().count(), 0);
+}

@@ -174,6 +174,7 @@ pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
         "tips",
         "refusals",
         "rollbacks",
+        "draft",
     ];
     let occupied = std::fs::read_dir(home.root())
         .map(|items| {

@@ -42,7 +42,8 @@ pub mod model {
         normalize_tag, parse_import, promise_records, prompt, prompt_for_day, responses_to,
         search_matches, shown_under_its_target, trends, valid_name, Arrivals, ChangeHash, Device,
         Entry, EntryEdit, Extra, Filter, ImportFile, JournalError, Kind, MendExport, NewEntry,
-        Person, PromiseRecord, RecordRefusal, Removal, Trends, Version, WeekTrend, TEXT_MAX_BYTES,
+        Person, PromiseRecord, Prompt, RecordRefusal, Removal, Trends, Version, WeekTrend,
+        TEXT_MAX_BYTES,
     };
 }
 

@@ -142,6 +142,9 @@ pub struct WriteArgs {
     /// Answer a prompt (`mend prompt` suggests one); its question is shown above your answer
     #[arg(long, value_name = "PROMPT_ID")]
     pub prompt: Option<String>,
+    /// Open the draft kept when words from the editor could not be saved, and save it
+    #[arg(long, conflicts_with = "text")]
+    pub recover: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -45,6 +45,8 @@ pub enum RecordKind {
     /// What adding an entry or `mend status` needs to know of the journal, cached beside it
     /// for as long as its files are unchanged.
     Tips = 11,
+    /// Words from the editor that could not be saved, kept until `mend write --recover`.
+    Draft = 12,
 }
 
 impl RecordKind {
@@ -61,6 +63,7 @@ impl RecordKind {
             9 => Self::Refusals,
             10 => Self::Rollbacks,
             11 => Self::Tips,
+            12 => Self::Draft,
             _ => return None,
         })
     }

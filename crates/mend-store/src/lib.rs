@@ -9,6 +9,7 @@
 //! the network. Layouts are specified in `docs/format.md`.
 
 mod atomic;
+mod draft;
 mod error;
 mod home;
 mod index;

@@ -87,13 +87,13 @@ pub(crate) fn non_empty(text: &str) -> Result<String> {
 }
 
 /// Write an acknowledgment from the guided template; sections left empty are pointed out
-/// before anything is saved.
-fn acknowledgment_in_editor() -> Result<String> {
+/// before anything is saved. The text as written (checked by the caller).
+fn acknowledgment_in_editor() -> Result<Zeroizing<String>> {
     let mut text = editor::edit(&mend_app::model::acknowledgment_template())?;
     loop {
         let empty = mend_app::model::empty_sections(&text);
         if empty.is_empty() {
-            return non_empty(&text);
+            return Ok(text);
         }
         eprintln!("These sections are still empty:");
         for s in &empty {
@@ -103,7 +103,7 @@ fn acknowledgment_in_editor() -> Result<String> {
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         match answer.trim() {
-            "s" | "S" => return non_empty(&text),
+            "s" | "S" => return Ok(text),
             "e" | "E" | "" => text = editor::edit(&text)?,
             _ => {
                 return Err(fail(
@@ -113,6 +113,51 @@ fn acknowledgment_in_editor() -> Result<String> {
                 .into())
             }
         }
+    }
+}
+
+/// Keep words from the editor that could not be saved, sealed, and say so; `mend write
+/// --recover` brings them back.
+fn keep_draft(unlocked: &Unlocked, text: &str) {
+    let kept = unlocked.home.keep_draft(
+        &unlocked.secrets.journal_key,
+        unlocked.key_file.journal_id,
+        text,
+    );
+    match kept {
+        Ok(()) => eprintln!(
+            "note: what you wrote is kept, sealed, on this laptop: `mend write --recover` \
+             opens it in the editor again"
+        ),
+        Err(e) => eprintln!("warning: what you wrote could not be kept either: {e}"),
+    }
+}
+
+/// The entry `mend write` makes of `text` and its options.
+fn new_entry(
+    a: &WriteArgs,
+    created_at: chrono::DateTime<Utc>,
+    tags: &[String],
+    prompt: Option<&mend_app::model::Prompt>,
+    text: String,
+) -> NewEntry {
+    let acknowledgment = a.kind == WriteKind::Acknowledgment;
+    NewEntry {
+        created_at,
+        edited_at: None,
+        tags: merge_tags(inline_tags(&text), tags.to_vec()),
+        text,
+        mood: a.fields.mood,
+        kind: if acknowledgment {
+            Kind::Acknowledgment
+        } else {
+            Kind::Entry
+        },
+        extra: mend_app::model::Extra {
+            prompt: prompt.map(|p| p.id.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 
@@ -130,10 +175,21 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         .map(mend_app::model::prompt)
         .transpose()?;
     let acknowledgment = a.kind == WriteKind::Acknowledgment;
-    let source = TextSource::from_args(&a.text)?;
+    let source = if a.recover {
+        TextSource::Editor
+    } else {
+        TextSource::from_args(&a.text)?
+    };
+    let from_editor = matches!(source, TextSource::Editor);
     // With a serve that holds the key, it writes the entry: no passphrase. Otherwise the
     // passphrase is asked for before the editor opens, so that no text is written in vain.
-    let served = crate::local::client::Writer::connect(g);
+    // Words from the editor are written here, with the key, which can keep them should they
+    // not be saved.
+    let served = if from_editor {
+        None
+    } else {
+        crate::local::client::Writer::connect(g)
+    };
     let unlocked = match served {
         Some(_) => None,
         None => Some(Unlocked::new(g)?),
@@ -141,27 +197,46 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
     if let Some(p) = &prompt {
         eprintln!("{}\n", p.question);
     }
-    let text = match source {
-        TextSource::Editor if acknowledgment => acknowledgment_in_editor()?,
-        other => other.text()?,
-    };
-    let entry = NewEntry {
-        created_at,
-        edited_at: None,
-        tags: merge_tags(inline_tags(&text), tags),
-        text,
-        mood: a.fields.mood,
-        kind: if acknowledgment {
-            Kind::Acknowledgment
+    if let (true, Some(unlocked)) = (from_editor, &unlocked) {
+        let drafted = if a.recover {
+            let kept = unlocked
+                .home
+                .kept_draft(&unlocked.secrets.journal_key, unlocked.key_file.journal_id)?
+                .ok_or_else(|| {
+                    fail(
+                        "no draft is kept on this laptop",
+                        "a draft is kept only when words written in the editor could not be saved",
+                    )
+                })?;
+            editor::edit(&kept)?
+        } else if acknowledgment {
+            acknowledgment_in_editor()?
         } else {
-            Kind::Entry
-        },
-        extra: mend_app::model::Extra {
-            prompt: prompt.map(|p| p.id),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+            editor::edit("")?
+        };
+        let saved = non_empty(&drafted).and_then(|text| {
+            let entry = new_entry(&a, created_at, &tags, prompt.as_ref(), text);
+            Ok(unlocked.write_direct(entry, a.private, Utc::now())?)
+        });
+        return match saved {
+            Ok((id, warnings)) => {
+                crate::unlock::warn(&warnings);
+                if a.recover {
+                    unlocked.home.forget_draft()?;
+                }
+                println!("{}", render::short(&id));
+                Ok(())
+            }
+            Err(e) => {
+                if !drafted.trim().is_empty() {
+                    keep_draft(unlocked, &drafted);
+                }
+                Err(e)
+            }
+        };
+    }
+    let text = source.text()?;
+    let entry = new_entry(&a, created_at, &tags, prompt.as_ref(), text);
     if let Some(writer) = served {
         let request = crate::local::wire::NewEntryRequest {
             created_at_ms: entry.created_at.timestamp_millis(),

@@ -14,8 +14,14 @@ use crate::cli::{Cli, Command, Global};
 use crate::passphrase::{ENV_NEW_PASSPHRASE, ENV_PASSPHRASE};
 
 /// Whether a command runs as a child of a serve holding the key: those that open the journal,
-/// except `mend write`, which asks the serve to write the entry it prepared (`Writer`).
+/// except `mend write` from its arguments or a pipe, which asks the serve to write the entry it
+/// prepared (`Writer`). A write in the editor runs as a child, so that it holds the key to keep
+/// the draft sealed should it not be saved.
 fn runs_as_child(cmd: &Command) -> bool {
+    if let Command::Write(a) = cmd {
+        use std::io::IsTerminal;
+        return a.recover || (a.text.is_empty() && std::io::stdin().is_terminal());
+    }
     !matches!(
         cmd,
         Command::Init(_)
