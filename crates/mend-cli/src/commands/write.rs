@@ -216,7 +216,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         };
         let saved = non_empty(&drafted).and_then(|text| {
             let entry = new_entry(&a, created_at, &tags, prompt.as_ref(), text);
-            Ok(unlocked.write_direct(entry, a.private, Utc::now())?)
+            unlocked.write_direct(entry, a.private, Utc::now())
         });
         return match saved {
             Ok((id, warnings)) => {
