@@ -353,21 +353,151 @@ fn trends_chart_a_generated_year() {
     let kai = weeks[30]["mood"]["Kai"].as_f64().unwrap();
     assert!((kai - 10.0 / 3.0).abs() < 1e-9, "{kai}");
 
-    let screen = d.ok(&["trends", "--weeks", "52"]);
-    assert!(screen.contains("Robin's mood by week") && screen.contains("Promises kept per week"));
+    let screen = String::from_utf8(
+        d.command(&["trends", "--weeks", "52"])
+            .env("LANG", "en_US.UTF-8")
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(screen.contains("Mood by week") && screen.contains("Kai") && screen.contains("Robin"));
+    // Robin's climb shows in the bars: the oldest week is 1.0, this week 4.0.
+    let rows: Vec<&str> = screen.lines().filter(|l| l.starts_with('W')).collect();
+    assert_eq!(rows.len(), 52, "{screen}");
     assert!(
-        screen
-            .chars()
-            .any(|c| ('\u{2800}'..='\u{28ff}').contains(&c)),
-        "a braille chart is drawn"
+        rows[0].contains("1.0") && rows[51].contains("4.0"),
+        "{screen}"
     );
     let svg = d.dir.path().join("trends.svg");
     d.ok(&["trends", "--weeks", "52", "--output", svg.to_str().unwrap()]);
     let image = std::fs::read_to_string(&svg).unwrap();
     assert!(image.starts_with("<svg") && image.contains("Robin") && image.contains("<polyline"));
     assert!(d
-        .fails(&["trends", "--output", "chart.png"])
-        .contains(".svg"));
+        .fails(&["trends", "--output", "chart.jpg"])
+        .contains("neither an .svg nor a .png file"));
+}
+
+/// The charts people read: weeks labelled `W45 ·  2 Nov`, a single week with a check-in drawn
+/// (not lost for want of a line), a week with none shown as a gap, both partners in one
+/// chart, a sentence instead of empty boxes, the terminal's width kept, plain ASCII outside a
+/// UTF-8 locale; images as SVG or PNG (by extension, any case), with whole-number ticks.
+#[test]
+fn trends_charts_people_can_read() {
+    let d = Device::new("Alex");
+    let run = |args: &[&str], env: &[(&str, &str)]| -> String {
+        let mut c = d.command(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let utf8 = [("LANG", "en_US.UTF-8"), ("COLUMNS", "90")];
+    let empty = run(&["trends", "--weeks", "4"], &utf8);
+    assert!(empty.contains("no check-ins in these weeks yet"), "{empty}");
+    assert!(
+        !empty.contains('█') && !empty.contains('\u{2800}'),
+        "{empty}"
+    );
+
+    // One check-in, two weeks ago: a single point, between two empty weeks.
+    d.ok(&["checkin", "--mood", "4", "--at", "14 days ago"]);
+    d.ok(&["promise", "add", "--every", "day", "Say where I am going"]);
+    let promise = d.list_json(&["--kind", "promise"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    d.ok(&["promise", "kept", &promise]);
+    let screen = run(&["trends", "--weeks", "4"], &utf8);
+    let when = chrono::Utc::now() - chrono::Duration::days(14);
+    let week = chrono::Datelike::iso_week(&when).week();
+    let monday = when.date_naive()
+        - chrono::Duration::days(chrono::Datelike::weekday(&when).num_days_from_monday() as i64);
+    let label = format!(
+        "W{week:02} · {:>2} {}",
+        monday.format("%-d"),
+        monday.format("%b")
+    );
+    let row = screen
+        .lines()
+        .find(|l| l.starts_with(&label))
+        .unwrap_or_else(|| panic!("no row {label:?} in\n{screen}"));
+    assert!(row.contains('█') && row.contains("4.0"), "{screen}");
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with("Mood"))
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with('W'))
+        .collect();
+    assert_eq!(rows.len(), 4, "{screen}");
+    let gaps = rows.iter().filter(|r| !r.contains('█')).count();
+    assert_eq!(gaps, 3, "the weeks without a check-in are gaps: {screen}");
+    for r in &rows {
+        assert!(r.chars().count() <= 90, "{r:?}");
+    }
+    // Counts are whole numbers.
+    assert!(screen.contains("Promises by week"), "{screen}");
+    assert!(
+        !screen
+            .lines()
+            .filter(|l| l.starts_with('W'))
+            .skip(4)
+            .any(|l| l.contains(".0")),
+        "{screen}"
+    );
+
+    // Narrow and plain.
+    let ascii = run(
+        &["trends", "--weeks", "4"],
+        &[("LANG", "C"), ("COLUMNS", "40")],
+    );
+    assert!(ascii.is_ascii(), "{ascii}");
+    assert!(ascii.contains('#'), "{ascii}");
+    for l in ascii.lines().filter(|l| l.starts_with('W')) {
+        assert!(l.chars().count() <= 40, "{l:?}");
+    }
+
+    // Images, by extension in any case.
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("trends.PNG");
+    run(
+        &["trends", "--weeks", "4", "--output", png.to_str().unwrap()],
+        &[],
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = dir.path().join("trends.Svg");
+    run(
+        &["trends", "--weeks", "4", "--output", svg.to_str().unwrap()],
+        &[],
+    );
+    let image = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        image.contains(&label.replace("  ", " ")) || image.contains(&label),
+        "week labels"
+    );
+    assert!(
+        image.contains("<circle"),
+        "a single week is drawn as a point"
+    );
+    // Tick labels are whole numbers: no "0.5" on any axis.
+    let decimal_tick = regex_lite_decimal(&image);
+    assert!(!decimal_tick, "a fractional tick in the SVG");
+}
+
+/// Whether an SVG text element holds a number with a fractional part (`>1.5<`).
+fn regex_lite_decimal(svg: &str) -> bool {
+    svg.split('>').filter_map(|s| s.split('<').next()).any(|t| {
+        let t = t.trim();
+        t.contains('.') && t.parse::<f64>().is_ok()
+    })
 }
 
 /// What one may not answer is refused with a line saying why and what to do, and nothing is

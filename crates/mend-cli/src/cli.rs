@@ -549,8 +549,8 @@ pub struct TrendsArgs {
     /// How many weeks, up to this one
     #[arg(long, default_value_t = 12)]
     pub weeks: usize,
-    /// Write the charts to an SVG image instead
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write the charts to an image instead: SVG or PNG, by the file's extension
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub output: Option<PathBuf>,
     /// Print the figures as JSON
     #[arg(long)]

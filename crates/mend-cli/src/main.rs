@@ -4,6 +4,7 @@
 //! mend-journal, mend-crypto) and prints. Errors a user can cause are printed as one line saying
 //! what happened and one saying what to do next, never as a stack trace.
 
+mod charts;
 mod cli;
 mod commands;
 mod dates;
