@@ -467,3 +467,95 @@ fn a_planted_temporary_file_symlink_is_not_followed() {
     d.change_passphrase("a new passphrase for this test");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+/// Every file under `d`'s home that holds records (all but the key file, the lock and the
+/// shared journal): each record must open under the device's own key and not under the
+/// journal key the partner's devices hold. Returns the files checked.
+fn device_only_records(d: &Device) -> Vec<String> {
+    let (key_file, secrets) = mend_store::Home::new(d.home())
+        .unlock(&mend_crypto::Passphrase::from(d.pass.clone()))
+        .unwrap();
+    let jid = key_file.journal_id;
+    let device = secrets.device_key(&jid);
+    let mut checked = Vec::new();
+    for (path, bytes) in files_under(&d.home()) {
+        let name = path
+            .strip_prefix(d.home())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if name == "device.key" || name == "lock" || name.starts_with("shared/") || bytes.is_empty()
+        {
+            continue;
+        }
+        let Ok(decoded) = mend_store::decode_records(&bytes) else {
+            continue; // not a data file (a socket's directory, say)
+        };
+        for sealed in &decoded.records {
+            let kind = decoded.header.kind;
+
+            assert!(
+                mend_crypto::open_record(&secrets.journal_key, &jid, kind, sealed).is_err(),
+                "{name} of {} opens with the journal key the partner holds",
+                d.home().display()
+            );
+            assert!(
+                mend_crypto::open_record(&device, &jid, kind, sealed).is_ok(),
+                "{name} does not open with the device's own key"
+            );
+        }
+        checked.push(name);
+    }
+    checked.sort();
+    checked
+}
+
+/// What never leaves a device (its private journal, the read index, the per-peer sync states,
+/// the tips, the notes) is sealed under a key of its own, derived from its identity seed, which
+/// its passphrase wraps: the journal key the partner's devices hold opens none of it. A journal
+/// of the release before, whose private journal was sealed under the journal key, is upgraded
+/// by its first writing command, every entry kept.
+#[test]
+fn device_only_files_do_not_open_with_the_shared_journal_key() {
+    let (a, b, serve, addr) = crate::util::alex_serving_paired_with_sam();
+    a.write(&["--private", "Alex's private words"]);
+    a.write(&["Words for both"]);
+    b.write(&["--private", "Sam's private words"]);
+    b.ok(&["sync", "--peer", &addr]);
+    b.ok(&["list"]);
+    serve.terminate();
+    a.ok(&["list"]);
+    for d in [&a, &b] {
+        d.ok(&["status"]);
+        d.write(&["One more, through the tips"]);
+        let checked = device_only_records(d);
+        for must in ["private/snapshot", "private/log", "index", "tips"] {
+            assert!(checked.iter().any(|c| c == must), "{must} in {checked:?}");
+        }
+        assert!(
+            checked.iter().any(|c| c.starts_with("peers/")),
+            "{checked:?}"
+        );
+    }
+
+    // The release before sealed Sam's private journal under the journal key.
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/v1-demo");
+    let mut sam = Device::uninitialised();
+    sam.pass = "sam demo passphrase".into();
+    crate::util::copy_dir(&fixtures.join("sam"), &sam.home());
+    let private_before: Vec<serde_json::Value> =
+        sam.list_json(&["--private"]).into_iter().collect();
+    assert_eq!(private_before.len(), 1);
+    sam.write(&["--private", "Written after the upgrade"]);
+    let private_after = sam.list_json(&["--private"]);
+    assert_eq!(private_after.len(), 2);
+    assert!(private_after
+        .iter()
+        .any(|e| e["id"] == private_before[0]["id"] && e["text"] == private_before[0]["text"]));
+    let checked = device_only_records(&sam);
+    assert!(
+        checked.iter().any(|c| c == "private/snapshot"),
+        "{checked:?}"
+    );
+}

@@ -1345,13 +1345,20 @@ fn baselines(
         ("private/snapshot", RecordKind::PrivateSnapshot),
         ("private/log", RecordKind::PrivateLog),
     ];
+    // The private journal is sealed under this device's own key.
+    let device = secrets.device_key(&jid);
     let read_and_decrypt = || -> Vec<Vec<u8>> {
         let mut plain = Vec::new();
         for (f, kind) in files {
             let bytes = std::fs::read(h.root().join(f)).unwrap();
             let decoded = mend_store::decode_records(&bytes).unwrap();
+            let key = if f.starts_with("private") {
+                &device
+            } else {
+                &secrets.journal_key
+            };
             for r in decoded.records {
-                plain.push(open_record(&secrets.journal_key, &jid, kind, r).unwrap());
+                plain.push(open_record(key, &jid, kind, r).unwrap());
             }
         }
         plain

@@ -46,6 +46,20 @@ impl DeviceSecrets {
         public_key_hex(&self.identity_seed)
     }
 
+    /// The key that seals what never leaves this device (its private journal, the read index,
+    /// the per-peer sync states and the other caches) in `journal_id`: derived from the
+    /// identity seed, which is wrapped by this device's passphrase and never sent anywhere, so
+    /// the journal key the partner's devices hold does not open them. HKDF-SHA256, salt
+    /// `mend/device-key/v1`, info the journal id. Different on every device, so a record
+    /// sealed under it is bound to the device that sealed it.
+    pub fn device_key(&self, journal_id: &crate::JournalId) -> JournalKey {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"mend/device-key/v1"), &self.identity_seed);
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hk.expand(&journal_id.0, okm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        JournalKey::from_bytes(*okm)
+    }
+
     /// This device's Automerge actor id: the first 16 bytes of its public key, so that every
     /// change it makes is attributable to it and stable across runs.
     pub fn actor_id(&self) -> [u8; 16] {

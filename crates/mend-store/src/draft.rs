@@ -3,11 +3,11 @@
 //! --recover` brings them back, so that what a person typed is not lost with the error. One
 //! draft at a time: a newer one replaces it.
 
-use mend_crypto::{JournalId, JournalKey, RecordKind};
+use mend_crypto::{DeviceSecrets, JournalId, RecordKind};
 use zeroize::Zeroizing;
 
 use crate::atomic::write_atomic;
-use crate::store::{open_one, seal_one};
+use crate::store::{open_one, seal_one, Keys};
 use crate::{Home, StoreError};
 
 pub(crate) const DRAFT: &str = "draft";
@@ -17,26 +17,28 @@ impl Home {
         self.root().join(DRAFT)
     }
 
-    /// Keep `text`, sealed under the journal key, replacing any draft kept before.
+    /// Keep `text`, sealed under this device's own key, replacing any draft kept before.
     pub fn keep_draft(
         &self,
-        key: &JournalKey,
+        secrets: &DeviceSecrets,
         journal_id: JournalId,
         text: &str,
     ) -> Result<(), StoreError> {
         let path = self.draft_path();
-        let sealed = seal_one(&path, key, journal_id, RecordKind::Draft, text.as_bytes())?;
+        let keys = Keys::of(secrets, journal_id);
+        let sealed = seal_one(&path, &keys, journal_id, RecordKind::Draft, text.as_bytes())?;
         write_atomic(&path, &sealed)
     }
 
     /// The draft kept, if any.
     pub fn kept_draft(
         &self,
-        key: &JournalKey,
+        secrets: &DeviceSecrets,
         journal_id: JournalId,
     ) -> Result<Option<Zeroizing<String>>, StoreError> {
         let path = self.draft_path();
-        let Some(plain) = open_one(&path, key, journal_id, RecordKind::Draft)? else {
+        let keys = Keys::of(secrets, journal_id);
+        let Some(plain) = open_one(&path, &keys, journal_id, RecordKind::Draft)? else {
             return Ok(None);
         };
         let plain = Zeroizing::new(plain);
@@ -61,11 +63,21 @@ impl Home {
 mod tests {
     use super::*;
 
+    fn test_secrets(identity: u8) -> DeviceSecrets {
+        DeviceSecrets {
+            journal_key: mend_crypto::JournalKey::from_bytes([9; 32]),
+            identity_seed: [identity; 32],
+            person_id: "a".repeat(32),
+            person_name: "Alex".into(),
+            device_name: "laptop".into(),
+        }
+    }
+
     #[test]
     fn a_draft_is_kept_sealed_brought_back_and_forgotten() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path());
-        let key = JournalKey::from_bytes([9; 32]);
+        let key = test_secrets(1);
         let jid = JournalId([4; 16]);
         assert!(home.kept_draft(&key, jid).unwrap().is_none());
         let words = "MARKER words that must not be lost ".repeat(40_000); // over 1 MiB
@@ -82,8 +94,8 @@ mod tests {
                 .map(String::as_str),
             Some(words.as_str())
         );
-        // Another key cannot open it.
-        let other = JournalKey::from_bytes([8; 32]);
+        // Another device (another identity, the same journal key) cannot open it.
+        let other = test_secrets(2);
         assert!(home.kept_draft(&other, jid).is_err());
         home.forget_draft().unwrap();
         home.forget_draft().unwrap();

@@ -1,5 +1,5 @@
 //! The read index: both documents' entries as they were last read out of the journal, sealed
-//! under the journal key, so that `mend list`, `search`, `promise list` and `trends` need not
+//! under this device's own key (it holds private entries too), so that `mend list`, `search`, `promise list` and `trends` need not
 //! load the Automerge documents while nothing has changed.
 //!
 //! The index records a fingerprint of the journal files it was read from: for each document
@@ -17,12 +17,12 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use mend_crypto::{open_record, seal_record, JournalId, JournalKey, RecordKind, TAG_LEN};
+use mend_crypto::{open_record, seal_record, JournalId, RecordKind, TAG_LEN};
 use mend_journal::{Entry, EntryRow as Row};
 use serde::{Deserialize, Serialize};
 
 use crate::records::{decode_records, frame};
-use crate::store::{read_capped, seal_one, Doc, SNAPSHOT, SNAPSHOT_HEAD};
+use crate::store::{read_capped, seal_one, Doc, Keys, SNAPSHOT, SNAPSHOT_HEAD};
 use crate::{StoreError, DATA_HEADER_LEN};
 
 pub(crate) const INDEX: &str = "index";
@@ -139,7 +139,7 @@ pub(crate) struct Found {
 /// files with `fingerprint`. Anything else is `None` (logged at debug level).
 pub(crate) fn read(
     root: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     fingerprint: &Fingerprint,
 ) -> Option<Found> {
@@ -156,7 +156,7 @@ pub(crate) fn read(
 
 fn read_chain(
     path: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     fingerprint: &Fingerprint,
 ) -> Option<Found> {
@@ -165,7 +165,15 @@ fn read_chain(
     if decoded.header.kind != RecordKind::ReadIndex || decoded.header.journal_id != journal_id {
         return None;
     }
-    let open = |sealed: &[u8]| open_record(key, &journal_id, RecordKind::ReadIndex, sealed).ok();
+    let open = |sealed: &[u8]| {
+        open_record(
+            key.for_kind(RecordKind::ReadIndex),
+            &journal_id,
+            RecordKind::ReadIndex,
+            sealed,
+        )
+        .ok()
+    };
     let (base, deltas) = decoded.records.split_first()?;
     let base: IndexFile = postcard::from_bytes(&open(base)?).ok()?;
     if base.version != INDEX_VERSION || base.mend != MEND_VERSION {
@@ -224,7 +232,7 @@ fn merged(rows: Vec<Row>, changed: BTreeMap<String, Option<Row>>) -> Option<Vec<
 /// taking the files from `before` to `after`. Only readers that reach `before` use it.
 pub(crate) fn append(
     root: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     (before, after): (Fingerprint, Fingerprint),
     doc: Doc,
@@ -243,13 +251,16 @@ pub(crate) fn append(
         path: path.clone(),
         source: std::io::Error::other(e),
     })?;
-    let sealed =
-        seal_record(key, &journal_id, RecordKind::ReadIndex, &plain).map_err(|source| {
-            StoreError::Crypto {
-                path: path.clone(),
-                source,
-            }
-        })?;
+    let sealed = seal_record(
+        key.for_kind(RecordKind::ReadIndex),
+        &journal_id,
+        RecordKind::ReadIndex,
+        &plain,
+    )
+    .map_err(|source| StoreError::Crypto {
+        path: path.clone(),
+        source,
+    })?;
     fs::OpenOptions::new()
         .append(true)
         .open(&path)
@@ -261,7 +272,7 @@ pub(crate) fn append(
 /// crash can at worst leave an index that fails to open, which is then rebuilt.
 pub(crate) fn write(
     root: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     fingerprint: &Fingerprint,
     entries: &Entries,

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{open_one, seal_one};
+use crate::store::{open_one, seal_one, Keys};
 use crate::{atomic::write_atomic, Store, StoreError};
-use mend_crypto::{JournalId, JournalKey, RecordKind};
+use mend_crypto::{JournalId, RecordKind};
 
 pub(crate) const REFUSALS: &str = "refusals";
 pub(crate) const ROLLBACKS: &str = "rollbacks";
@@ -41,7 +41,7 @@ pub struct RollbackNote {
 /// The notes in `file` under `root`, oldest first. A damaged file reads as none.
 pub(crate) fn read_notes<T: serde::de::DeserializeOwned>(
     root: &std::path::Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     file: &str,
     kind: RecordKind,

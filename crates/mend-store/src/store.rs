@@ -5,6 +5,45 @@ use std::path::{Path, PathBuf};
 
 use automerge::ChangeHash;
 use mend_crypto::{open_record, seal_record, DeviceSecrets, JournalId, JournalKey, RecordKind};
+
+/// The keys a home's records are sealed under: the journal key for the shared journal (which
+/// every paired device holds, so that they can read it), and this device's own key
+/// ([`DeviceSecrets::device_key`]) for everything that never leaves it: the private journal,
+/// the read index, the per-peer sync states, the tips, the notes and a kept draft.
+#[derive(Clone)]
+pub(crate) struct Keys {
+    pub(crate) shared: JournalKey,
+    pub(crate) device: JournalKey,
+}
+
+impl Keys {
+    pub(crate) fn of(secrets: &DeviceSecrets, journal_id: JournalId) -> Self {
+        Self {
+            shared: secrets.journal_key.clone(),
+            device: secrets.device_key(&journal_id),
+        }
+    }
+
+    /// The key records of `kind` are sealed under.
+    pub(crate) fn for_kind(&self, kind: RecordKind) -> &JournalKey {
+        if device_only(kind) {
+            &self.device
+        } else {
+            &self.shared
+        }
+    }
+}
+
+/// Whether records of `kind` never leave this device (and are sealed under its own key).
+pub(crate) fn device_only(kind: RecordKind) -> bool {
+    !matches!(
+        kind,
+        RecordKind::SharedSnapshot
+            | RecordKind::SharedLog
+            | RecordKind::SignedSharedSnapshot
+            | RecordKind::SignedSharedLog
+    )
+}
 use mend_journal::{Journal, JournalError, SavedShared, Signer};
 
 use crate::atomic::{append_durable, create_private_dir, write_atomic};
@@ -64,6 +103,9 @@ struct DocFiles {
     /// Read from files written before signed changes: rewritten (upgraded) by the first
     /// process that may write.
     unsigned: bool,
+    /// The private journal, read from files sealed under the journal key (before device-only
+    /// keys): rewritten under this device's own key by the first process that may write.
+    legacy_seal: bool,
 }
 
 /// A reader folds the read index's deltas into a new base once there are more than this many.
@@ -89,7 +131,7 @@ pub struct StoreStats {
 pub struct Store {
     root: PathBuf,
     journal_id: JournalId,
-    key: JournalKey,
+    key: Keys,
     shared: DocFiles,
     private: DocFiles,
     warnings: Vec<String>,
@@ -138,10 +180,11 @@ impl Store {
         shared: &mut Journal,
         private: &mut Journal,
     ) -> Result<(), StoreError> {
+        let keys = Keys::of(secrets, journal_id);
         for (doc, journal) in [(Doc::Shared, shared), (Doc::Private, private)] {
             let dir = root.join(doc.dir());
             create_private_dir(&dir)?;
-            write_snapshot(&dir, &secrets.journal_key, journal_id, doc, journal)?;
+            write_snapshot(&dir, &keys, journal_id, doc, journal)?;
             write_empty_log(&dir, journal_id, doc)?;
         }
         Ok(())
@@ -156,10 +199,11 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let mut warnings = Vec::new();
         let signer = Signer::from_seed(&secrets.identity_seed);
+        let keys = Keys::of(secrets, journal_id);
         let mut load = |doc: Doc| -> Result<DocFiles, StoreError> {
             load_doc(
                 &home.root().join(doc.dir()),
-                &secrets.journal_key,
+                &keys,
                 journal_id,
                 doc,
                 &signer,
@@ -171,7 +215,7 @@ impl Store {
         let mut store = Self {
             root: home.root().to_owned(),
             journal_id,
-            key: secrets.journal_key.clone(),
+            key: keys.clone(),
             shared,
             private,
             warnings,
@@ -185,6 +229,13 @@ impl Store {
         if store.shared.unsigned && store.lock.as_ref().map(|l| l.access) == Some(LockMode::Write) {
             store.compact(Doc::Shared)?;
             tracing::info!("upgraded the shared journal to signed changes");
+        }
+        if store.private.legacy_seal
+            && store.lock.as_ref().map(|l| l.access) == Some(LockMode::Write)
+        {
+            store.compact(Doc::Private)?;
+            store.reseal_legacy();
+            tracing::info!("sealed the private journal under this device's own key");
         }
         Ok(store)
     }
@@ -207,7 +258,8 @@ impl Store {
     ) -> Result<(Entries, Vec<String>), StoreError> {
         let root = home.root();
         let print = index::fingerprint(root).ok();
-        let key = &secrets.journal_key;
+        let keys = Keys::of(secrets, journal_id);
+        let key = &keys;
         if let Some(print) = &print {
             if let Some(found) = index::read(root, key, journal_id, print) {
                 // Fold a long chain of deltas into a new base.
@@ -338,7 +390,7 @@ impl Store {
         &self.root
     }
 
-    pub(crate) fn key(&self) -> &JournalKey {
+    pub(crate) fn key(&self) -> &Keys {
         &self.key
     }
 
@@ -436,11 +488,15 @@ impl Store {
             Doc::Shared => files.journal.signed_changes_since(heads)?,
             Doc::Private => files.journal.changes_since(heads),
         };
-        let sealed = seal_record(&key, &journal_id, doc.kinds().1, &changes).map_err(|source| {
-            StoreError::Crypto {
-                path: files.dir.join(LOG),
-                source,
-            }
+        let sealed = seal_record(
+            key.for_kind(doc.kinds().1),
+            &journal_id,
+            doc.kinds().1,
+            &changes,
+        )
+        .map_err(|source| StoreError::Crypto {
+            path: files.dir.join(LOG),
+            source,
         })?;
         // A sync round can carry tens of MiB: no copy is kept longer than needed.
         drop(changes);
@@ -540,14 +596,21 @@ impl Store {
                 (true, Some((_, old))) => old,
                 _ => doc.kinds().1,
             };
+            let record_key = if files.legacy_seal {
+                &key.shared
+            } else {
+                key.for_kind(kind)
+            };
             let mut plain = Vec::new();
             for (i, sealed) in decoded.records.iter().enumerate().skip(files.log_records) {
-                plain.push(open_record(&key, &journal_id, kind, sealed).map_err(|_| {
-                    StoreError::Corrupt {
-                        path: log_path.clone(),
-                        why: format!("record {i} failed authentication"),
-                    }
-                })?);
+                plain.push(
+                    open_record(record_key, &journal_id, kind, sealed).map_err(|_| {
+                        StoreError::Corrupt {
+                            path: log_path.clone(),
+                            why: format!("record {i} failed authentication"),
+                        }
+                    })?,
+                );
             }
             let unsigned = files.unsigned;
             apply_log_records(
@@ -584,6 +647,47 @@ impl Store {
         peer_state_saved_at(&self.root, device_key)
     }
 
+    /// The sync states and notes a release before device-only keys sealed under the journal
+    /// key, sealed again under this device's own key (the read index and the tips, being
+    /// caches, are simply written afresh). What cannot be read either way is left as it is.
+    fn reseal_legacy(&self) {
+        let shared_only = Keys {
+            shared: self.key.shared.clone(),
+            device: self.key.shared.clone(),
+        };
+        let mut files: Vec<(PathBuf, RecordKind)> = vec![
+            (
+                self.root.join(crate::refusals::REFUSALS),
+                RecordKind::Refusals,
+            ),
+            (
+                self.root.join(crate::refusals::ROLLBACKS),
+                RecordKind::Rollbacks,
+            ),
+        ];
+        if let Ok(peers) = fs::read_dir(self.root.join(PEERS)) {
+            files.extend(
+                peers
+                    .flatten()
+                    .map(|p| (p.path(), RecordKind::SyncState))
+                    .filter(|(p, _)| p.extension().is_none()),
+            );
+        }
+        for (path, kind) in files {
+            if open_one(&path, &self.key, self.journal_id, kind).is_ok() {
+                continue;
+            }
+            let Ok(Some(plain)) = open_one(&path, &shared_only, self.journal_id, kind) else {
+                continue;
+            };
+            let resealed = seal_one(&path, &self.key, self.journal_id, kind, &plain)
+                .and_then(|bytes| write_atomic(&path, &bytes));
+            if let Err(e) = resealed {
+                tracing::warn!("{}: not sealed again: {e}", path.display());
+            }
+        }
+    }
+
     /// Save the sync state for a paired device (sealed, replaced atomically).
     pub fn save_peer_state(&self, device_key: &str, state: &[u8]) -> Result<(), StoreError> {
         let path = self.peer_path(device_key)?;
@@ -612,6 +716,7 @@ impl Store {
         files.log_len = write_empty_log(&files.dir, journal_id, doc)?;
         files.log_records = 0;
         files.unsigned = false;
+        files.legacy_seal = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
         if let Some(before) = index_before {
             self.follow_in_index(doc, None, before);
@@ -683,7 +788,7 @@ impl Store {
 
 fn write_snapshot(
     dir: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     doc: Doc,
     journal: &mut Journal,
@@ -723,12 +828,27 @@ pub(crate) fn peer_path(root: &Path, device_key: &str) -> Result<PathBuf, StoreE
 /// The saved sync state for a paired device, if any. A damaged one is an error.
 pub(crate) fn load_peer_state(
     root: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     device_key: &str,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let path = peer_path(root, device_key)?;
-    open_one(&path, key, journal_id, RecordKind::SyncState)
+    match open_one(&path, key, journal_id, RecordKind::SyncState) {
+        // Saved by a release before device-only keys, under the journal key: not trusted
+        // now (the partner holds that key). The next session starts from nothing, which
+        // costs one fuller exchange and loses nothing.
+        Err(_) if legacy_peer_state(&path, key, journal_id) => Ok(None),
+        other => other,
+    }
+}
+
+/// Whether the sync state at `path` was sealed under the journal key (before device-only keys).
+fn legacy_peer_state(path: &Path, key: &Keys, journal_id: JournalId) -> bool {
+    let shared_only = Keys {
+        shared: key.shared.clone(),
+        device: key.shared.clone(),
+    };
+    open_one(path, &shared_only, journal_id, RecordKind::SyncState).is_ok()
 }
 
 /// When the sync state for a paired device was last saved, from the file's modification time.
@@ -746,16 +866,17 @@ pub(crate) fn peer_state_saved_at(
 
 pub(crate) fn seal_one(
     path: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     kind: RecordKind,
     plain: &[u8],
 ) -> Result<Vec<u8>, StoreError> {
-    let sealed =
-        seal_record(key, &journal_id, kind, plain).map_err(|source| StoreError::Crypto {
+    let sealed = seal_record(key.for_kind(kind), &journal_id, kind, plain).map_err(|source| {
+        StoreError::Crypto {
             path: path.to_owned(),
             source,
-        })?;
+        }
+    })?;
     // What a reader would refuse is never written.
     if sealed.len() > RECORD_MAX_LEN {
         return Err(StoreError::TooLarge {
@@ -776,7 +897,7 @@ pub(crate) fn seal_one(
 /// A file of another kind or journal, or one that fails authentication, is an error.
 pub(crate) fn open_one(
     path: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     kind: RecordKind,
 ) -> Result<Option<Vec<u8>>, StoreError> {
@@ -795,7 +916,7 @@ pub(crate) fn open_one(
     if decoded.records.len() != 1 || decoded.torn_bytes != 0 {
         return Err(corrupt("it must hold exactly one whole record"));
     }
-    open_record(key, &journal_id, kind, decoded.records[0])
+    open_record(key.for_kind(kind), &journal_id, kind, decoded.records[0])
         .map(Some)
         .map_err(|_| corrupt("its record failed authentication"))
 }
@@ -850,7 +971,7 @@ fn apply_log_records(
 
 fn load_doc(
     dir: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     doc: Doc,
     signer: &Signer,
@@ -869,14 +990,15 @@ fn load_doc(
         }
         Ok(())
     };
-    let open = |path: &Path, kind: RecordKind, sealed: &[u8], index: usize| {
-        open_record(key, &journal_id, kind, sealed).map_err(|_| {
-            corrupt(
-                path,
-                format!("record {index} failed authentication (altered, or from another file)"),
-            )
-        })
-    };
+    let open =
+        |record_key: &JournalKey, path: &Path, kind: RecordKind, sealed: &[u8], index: usize| {
+            open_record(record_key, &journal_id, kind, sealed).map_err(|_| {
+                corrupt(
+                    path,
+                    format!("record {index} failed authentication (altered, or from another file)"),
+                )
+            })
+        };
 
     let snap_path = dir.join(SNAPSHOT);
     if !snap_path.exists() {
@@ -899,7 +1021,22 @@ fn load_doc(
             "a snapshot holds exactly one whole record".into(),
         ));
     }
-    let plain = open(&snap_path, snap_kind, decoded.records[0], 0)?;
+    // The private journal of a release before device-only keys was sealed under the journal
+    // key: read so, and upgraded (sealed under this device's own key) by the first process
+    // that may write. Once upgraded, nothing sealed under the journal key is accepted there.
+    let mut record_key = key.for_kind(snap_kind);
+    let mut legacy_seal = false;
+    let plain = match open(record_key, &snap_path, snap_kind, decoded.records[0], 0) {
+        Err(_)
+            if doc == Doc::Private
+                && open_record(&key.shared, &journal_id, snap_kind, decoded.records[0]).is_ok() =>
+        {
+            legacy_seal = true;
+            record_key = &key.shared;
+            open(record_key, &snap_path, snap_kind, decoded.records[0], 0)?
+        }
+        other => other?,
+    };
     let jid = journal_id.0;
     let mut journal = if doc == Doc::Shared && !unsigned {
         let saved = SavedShared::decode(&plain).map_err(|e| corrupt(&snap_path, e.to_string()))?;
@@ -938,7 +1075,7 @@ fn load_doc(
     check_header(&log_path, &decoded.header, log_kind)?;
     let mut plain = Vec::with_capacity(decoded.records.len());
     for (i, sealed) in decoded.records.iter().enumerate() {
-        plain.push(open(&log_path, log_kind, sealed, i)?);
+        plain.push(open(record_key, &log_path, log_kind, sealed, i)?);
     }
     apply_log_records(&mut journal, doc, unsigned_log, &plain, &log_path, warnings)?;
     let unsigned = unsigned || unsigned_log;
@@ -963,5 +1100,6 @@ fn load_doc(
         log_len: decoded.valid_len as u64,
         log_records: decoded.records.len(),
         unsigned,
+        legacy_seal,
     })
 }

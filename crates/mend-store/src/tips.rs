@@ -1,7 +1,7 @@
 //! What `mend write` and `mend status` need to know of the journal, kept beside it so that
 //! they need not load the Automerge documents (about 150 ms each at 20,000 entries).
 //!
-//! The `tips` file holds, sealed under the journal key: each document's [`Tip`] (what adding
+//! The `tips` file holds, sealed under this device's own key: each document's [`Tip`] (what adding
 //! an entry needs), the registry (people and devices), each log's record count, and for the
 //! heads at which paired devices last synced, the entries changed since. It names the
 //! journal files' fingerprint it was read from (see `crate::index`) and is used only while
@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use mend_crypto::{DeviceSecrets, JournalId, JournalKey, RecordKind};
+use mend_crypto::{DeviceSecrets, JournalId, RecordKind};
 use mend_journal::{ChangeHash, Device, Entry, NewEntry, Person, Signer, Tip};
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::atomic::{append_durable, write_atomic};
 use crate::index::{self, Fingerprint};
 use crate::records::{frame, RECORD_MAX_LEN};
 use crate::refusals::{read_notes, REFUSALS, ROLLBACKS};
-use crate::store::{open_one, seal_one, Doc, LOG, LOG_MAX_LEN};
+use crate::store::{open_one, seal_one, Doc, Keys, LOG, LOG_MAX_LEN};
 use crate::{Entries, Home, HomeLock, LockMode, RefusalNote, RollbackNote, Store, StoreError};
 
 pub(crate) const TIPS: &str = "tips";
@@ -110,7 +110,7 @@ impl Store {
 
 fn write_tips(
     root: &Path,
-    key: &JournalKey,
+    key: &Keys,
     journal_id: JournalId,
     file: &TipsFile,
 ) -> Result<(), StoreError> {
@@ -125,7 +125,7 @@ fn write_tips(
 
 /// Whether every record of both documents' files opens under `key` as the kind its file
 /// holds, with no torn tail.
-fn records_authenticate(root: &Path, key: &JournalKey, journal_id: JournalId) -> bool {
+fn records_authenticate(root: &Path, key: &Keys, journal_id: JournalId) -> bool {
     [Doc::Shared, Doc::Private].iter().all(|doc| {
         let (snap, log) = doc.kinds();
         [(crate::store::SNAPSHOT, snap), (LOG, log)]
@@ -141,13 +141,14 @@ fn records_authenticate(root: &Path, key: &JournalKey, journal_id: JournalId) ->
                     && decoded.header.journal_id == journal_id
                     && decoded.torn_bytes == 0
                     && decoded.records.iter().all(|sealed| {
-                        mend_crypto::open_record(key, &journal_id, *kind, sealed).is_ok()
+                        mend_crypto::open_record(key.for_kind(*kind), &journal_id, *kind, sealed)
+                            .is_ok()
                     })
             })
     })
 }
 
-fn read_tips(root: &Path, key: &JournalKey, journal_id: JournalId) -> Option<TipsFile> {
+fn read_tips(root: &Path, key: &Keys, journal_id: JournalId) -> Option<TipsFile> {
     let plain = open_one(&root.join(TIPS), key, journal_id, RecordKind::Tips).ok()??;
     let file = postcard::from_bytes::<TipsFile>(&plain).ok()?;
     (file.version == TIPS_VERSION && file.mend == MEND_VERSION).then_some(file)
@@ -157,7 +158,7 @@ fn read_tips(root: &Path, key: &JournalKey, journal_id: JournalId) -> Option<Tip
 /// an entry and to say where things stand, without loading the documents.
 pub struct Cached {
     root: PathBuf,
-    key: JournalKey,
+    key: Keys,
     journal_id: JournalId,
     signer: Signer,
     lock: HomeLock,
@@ -174,7 +175,8 @@ impl Cached {
         lock: HomeLock,
     ) -> Result<Self, HomeLock> {
         let root = home.root().to_owned();
-        let key = &secrets.journal_key;
+        let keys = Keys::of(secrets, journal_id);
+        let key = &keys;
         let Some(file) = read_tips(&root, key, journal_id) else {
             return Err(lock);
         };
@@ -236,12 +238,16 @@ impl Cached {
         };
         let dir = self.root.join(doc.dir());
         let log = dir.join(LOG);
-        let sealed =
-            mend_crypto::seal_record(&self.key, &self.journal_id, doc.kinds().1, &written.record)
-                .map_err(|source| StoreError::Crypto {
-                path: log.clone(),
-                source,
-            })?;
+        let sealed = mend_crypto::seal_record(
+            self.key.for_kind(doc.kinds().1),
+            &self.journal_id,
+            doc.kinds().1,
+            &written.record,
+        )
+        .map_err(|source| StoreError::Crypto {
+            path: log.clone(),
+            source,
+        })?;
         let framed = frame(&sealed);
         if sealed.len() > RECORD_MAX_LEN || print.log_len + framed.len() as u64 > LOG_MAX_LEN {
             return Ok(None);

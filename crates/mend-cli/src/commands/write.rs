@@ -119,11 +119,9 @@ fn acknowledgment_in_editor() -> Result<Zeroizing<String>> {
 /// Keep words from the editor that could not be saved, sealed, and say so; `mend write
 /// --recover` brings them back.
 fn keep_draft(unlocked: &Unlocked, text: &str) {
-    let kept = unlocked.home.keep_draft(
-        &unlocked.secrets.journal_key,
-        unlocked.key_file.journal_id,
-        text,
-    );
+    let kept = unlocked
+        .home
+        .keep_draft(&unlocked.secrets, unlocked.key_file.journal_id, text);
     match kept {
         Ok(()) => eprintln!(
             "note: what you wrote is kept, sealed, on this laptop: `mend write --recover` \
@@ -201,7 +199,7 @@ pub fn write(g: &Global, a: WriteArgs) -> Result<()> {
         let drafted = if a.recover {
             let kept = unlocked
                 .home
-                .kept_draft(&unlocked.secrets.journal_key, unlocked.key_file.journal_id)?
+                .kept_draft(&unlocked.secrets, unlocked.key_file.journal_id)?
                 .ok_or_else(|| {
                     fail(
                         "no draft is kept on this laptop",
