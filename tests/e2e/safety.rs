@@ -491,18 +491,31 @@ fn device_only_records(d: &Device) -> Vec<String> {
         let Ok(decoded) = mend_store::decode_records(&bytes) else {
             continue; // not a data file (a socket's directory, say)
         };
+        // Log records are chained: each opens at its place after the one before.
+        let mut link = mend_crypto::Chain {
+            position: 0,
+            previous: [0; mend_crypto::TAG_LEN],
+        };
+        let chained = name.ends_with("log");
+        let open = |key: &mend_crypto::JournalKey, link: &mend_crypto::Chain, kind, sealed| {
+            if chained {
+                mend_crypto::open_chained(key, &jid, kind, link, sealed)
+            } else {
+                mend_crypto::open_record(key, &jid, kind, sealed)
+            }
+        };
         for sealed in &decoded.records {
             let kind = decoded.header.kind;
-
             assert!(
-                mend_crypto::open_record(&secrets.journal_key, &jid, kind, sealed).is_err(),
+                open(&secrets.journal_key, &link, kind, sealed).is_err(),
                 "{name} of {} opens with the journal key the partner holds",
                 d.home().display()
             );
             assert!(
-                mend_crypto::open_record(&device, &jid, kind, sealed).is_ok(),
+                open(&device, &link, kind, sealed).is_ok(),
                 "{name} does not open with the device's own key"
             );
+            link = link.after(sealed).unwrap();
         }
         checked.push(name);
     }

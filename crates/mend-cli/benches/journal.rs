@@ -1357,7 +1357,17 @@ fn baselines(
             } else {
                 &secrets.journal_key
             };
+            // Log records are chained: each opens at its position after the one before.
+            let mut link = mend_crypto::Chain {
+                position: 0,
+                previous: [0; mend_crypto::TAG_LEN],
+            };
             for r in decoded.records {
+                if f.ends_with("log") {
+                    plain.push(mend_crypto::open_chained(key, &jid, kind, &link, r).unwrap());
+                    link = link.after(r).unwrap();
+                    continue;
+                }
                 plain.push(open_record(key, &jid, kind, r).unwrap());
             }
         }

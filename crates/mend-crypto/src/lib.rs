@@ -17,7 +17,7 @@ pub use keyfile::{
     public_key_hex, DeviceSecrets, KeyFile, KEYFILE_MAGIC, KEYFILE_MAX_LEN, KEYFILE_VERSION,
 };
 pub use seal::{
-    open_record, open_with_key, seal_record, seal_with_key, RecordKind, NONCE_LEN, SEAL_OVERHEAD,
-    TAG_LEN,
+    open_chained, open_record, open_with_key, seal_chained, seal_record, seal_with_key, Chain,
+    RecordKind, CHAINED_RECORD_VERSION, NONCE_LEN, SEAL_OVERHEAD, TAG_LEN,
 };
 pub use secrets::{random_bytes, random_id_hex, ExposeSecret, JournalId, JournalKey, Passphrase};

@@ -103,6 +103,102 @@ pub fn seal_record(
     Ok(out)
 }
 
+/// Where a log record stands in its log: its position (0 for the first record after the
+/// snapshot) and the tag of the record before it (for the first, the tag of the snapshot's
+/// record). Bound into the record's associated data, so that a record dropped from the middle
+/// of a log, moved, or put after another snapshot fails to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chain {
+    pub position: u64,
+    pub previous: [u8; TAG_LEN],
+}
+
+impl Chain {
+    /// The tag of a sealed record: its last 16 bytes (`None` if it is too short to be one).
+    pub fn tag_of(sealed: &[u8]) -> Option<[u8; TAG_LEN]> {
+        (sealed.len() >= SEAL_OVERHEAD).then(|| {
+            let mut tag = [0u8; TAG_LEN];
+            tag.copy_from_slice(&sealed[sealed.len() - TAG_LEN..]);
+            tag
+        })
+    }
+
+    /// The link after the record `sealed`, which stands here.
+    pub fn after(&self, sealed: &[u8]) -> Option<Chain> {
+        Some(Chain {
+            position: self.position + 1,
+            previous: Self::tag_of(sealed)?,
+        })
+    }
+}
+
+/// Version 2 of the associated data: that of version 1, then the record's [`Chain`].
+fn chained_data(kind: RecordKind, journal: &JournalId, chain: &Chain) -> [u8; 53] {
+    let mut ad = [0u8; 53];
+    ad[..29].copy_from_slice(&associated_data(kind, journal));
+    ad[11] = CHAINED_RECORD_VERSION;
+    ad[29..37].copy_from_slice(&chain.position.to_le_bytes());
+    ad[37..].copy_from_slice(&chain.previous);
+    ad
+}
+
+/// Version of the associated data of chained (log) records.
+pub const CHAINED_RECORD_VERSION: u8 = 2;
+
+fn seal_with_ad(key: &JournalKey, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
+        .map_err(|_| CryptoError::BadRecord)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open_with_ad(key: &JournalKey, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(CryptoError::Malformed {
+            what: "sealed record",
+            why: "shorter than nonce and tag",
+        });
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    XChaCha20Poly1305::new(key.expose().into())
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: ad })
+        .map_err(|_| CryptoError::BadRecord)
+}
+
+/// Seal `plaintext` as the log record of `kind` in `journal` that stands at `chain`.
+pub fn seal_chained(
+    key: &JournalKey,
+    journal: &JournalId,
+    kind: RecordKind,
+    chain: &Chain,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    seal_with_ad(key, &chained_data(kind, journal, chain), plaintext)
+}
+
+/// Open a record sealed by [`seal_chained`]; fails unless key, journal, kind, position and the
+/// record before it all match.
+pub fn open_chained(
+    key: &JournalKey,
+    journal: &JournalId,
+    kind: RecordKind,
+    chain: &Chain,
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    open_with_ad(key, &chained_data(kind, journal, chain), sealed)
+}
+
 /// Open a record sealed by [`seal_record`]; fails unless key, journal and kind all match.
 pub fn open_record(
     key: &JournalKey,
@@ -210,5 +306,37 @@ mod tests {
         let b = seal_record(&k, &j, RecordKind::SharedLog, b"same")?;
         assert_ne!(a[..NONCE_LEN], b[..NONCE_LEN]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[test]
+    fn a_chained_record_opens_only_at_its_place_after_its_predecessor() {
+        let key = JournalKey::from_bytes([5; 32]);
+        let jid = JournalId([6; 16]);
+        let kind = RecordKind::SignedSharedLog;
+        let first = Chain {
+            position: 0,
+            previous: [0; TAG_LEN],
+        };
+        let a = seal_chained(&key, &jid, kind, &first, b"a").unwrap();
+        let second = first.after(&a).unwrap();
+        let b = seal_chained(&key, &jid, kind, &second, b"b").unwrap();
+        let third = second.after(&b).unwrap();
+        let c = seal_chained(&key, &jid, kind, &third, b"c").unwrap();
+        assert_eq!(open_chained(&key, &jid, kind, &third, &c).unwrap(), b"c");
+        // b dropped: c would be read where b stood, after a.
+        assert!(open_chained(&key, &jid, kind, &second, &c).is_err());
+        // c read at b's place, or b after c.
+        assert!(open_chained(&key, &jid, kind, &second, &c).is_err());
+        assert!(open_chained(&key, &jid, kind, &third.after(&c).unwrap(), &b).is_err());
+        // Not readable as an unchained record, nor an unchained one as chained.
+        assert!(open_record(&key, &jid, kind, &a).is_err());
+        let plain = seal_record(&key, &jid, kind, b"old").unwrap();
+        assert!(open_chained(&key, &jid, kind, &first, &plain).is_err());
+        assert_eq!(Chain::tag_of(&a).unwrap(), a[a.len() - TAG_LEN..]);
     }
 }

@@ -4,7 +4,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use automerge::ChangeHash;
-use mend_crypto::{open_record, seal_record, DeviceSecrets, JournalId, JournalKey, RecordKind};
+use mend_crypto::{
+    open_chained, open_record, seal_chained, seal_record, Chain, DeviceSecrets, JournalId,
+    JournalKey, RecordKind,
+};
 
 /// The keys a home's records are sealed under: the journal key for the shared journal (which
 /// every paired device holds, so that they can read it), and this device's own key
@@ -106,6 +109,64 @@ struct DocFiles {
     /// The private journal, read from files sealed under the journal key (before device-only
     /// keys): rewritten under this device's own key by the first process that may write.
     legacy_seal: bool,
+    /// Where the next log record stands (see [`Chain`]).
+    chain: Chain,
+    /// A log of the release before chained records, not empty: its records are read unchained,
+    /// and the first process that may write compacts it.
+    legacy_chain: bool,
+}
+
+/// Where the first record of a log stands.
+pub(crate) const FIRST_LINK: Chain = Chain {
+    position: 0,
+    previous: [0; mend_crypto::TAG_LEN],
+};
+
+/// Whether a log whose first record is `first` was written before chained records.
+pub(crate) fn unchained_log(
+    key: &JournalKey,
+    journal_id: JournalId,
+    kind: RecordKind,
+    first: &[u8],
+) -> bool {
+    open_chained(key, &journal_id, kind, &FIRST_LINK, first).is_err()
+        && open_record(key, &journal_id, kind, first).is_ok()
+}
+
+/// Open log records standing from `chain` on (unchained if `legacy`); the plaintexts and the
+/// link after the last. A record that fails names its place in the log (`first` is its index).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_log(
+    key: &JournalKey,
+    journal_id: JournalId,
+    kind: RecordKind,
+    legacy: bool,
+    mut chain: Chain,
+    records: &[&[u8]],
+    first: usize,
+    path: &Path,
+) -> Result<(Vec<Vec<u8>>, Chain), StoreError> {
+    let mut plain = Vec::with_capacity(records.len());
+    for (i, sealed) in records.iter().enumerate() {
+        let opened = if legacy {
+            open_record(key, &journal_id, kind, sealed)
+        } else {
+            open_chained(key, &journal_id, kind, &chain, sealed)
+        };
+        plain.push(opened.map_err(|_| StoreError::Corrupt {
+            path: path.to_owned(),
+            why: format!(
+                "record {} failed authentication (altered, a record before it dropped, moved, \
+                 or from another file)",
+                first + i
+            ),
+        })?);
+        chain = chain.after(sealed).ok_or_else(|| StoreError::Corrupt {
+            path: path.to_owned(),
+            why: format!("record {} is too short", first + i),
+        })?;
+    }
+    Ok((plain, chain))
 }
 
 /// A reader folds the read index's deltas into a new base once there are more than this many.
@@ -230,12 +291,19 @@ impl Store {
             store.compact(Doc::Shared)?;
             tracing::info!("upgraded the shared journal to signed changes");
         }
-        if store.private.legacy_seal
-            && store.lock.as_ref().map(|l| l.access) == Some(LockMode::Write)
-        {
-            store.compact(Doc::Private)?;
+        let writer = store.lock.as_ref().map(|l| l.access) == Some(LockMode::Write);
+        // A private journal sealed under the journal key, or a log of unchained records: the
+        // compaction writes it afresh under this device's own key, chained.
+        let resealing = store.private.legacy_seal;
+        for doc in [Doc::Shared, Doc::Private] {
+            let files = store.files_mut(doc);
+            if writer && (files.legacy_chain || files.legacy_seal) {
+                store.compact(doc)?;
+                tracing::info!(?doc, "upgraded (device key, chained log)");
+            }
+        }
+        if writer && resealing {
             store.reseal_legacy();
-            tracing::info!("sealed the private journal under this device's own key");
         }
         Ok(store)
     }
@@ -488,10 +556,12 @@ impl Store {
             Doc::Shared => files.journal.signed_changes_since(heads)?,
             Doc::Private => files.journal.changes_since(heads),
         };
-        let sealed = seal_record(
+        let link = files.chain;
+        let sealed = seal_chained(
             key.for_kind(doc.kinds().1),
             &journal_id,
             doc.kinds().1,
+            &link,
             &changes,
         )
         .map_err(|source| StoreError::Crypto {
@@ -525,6 +595,7 @@ impl Store {
         append_durable(&log, files.log_len, &[&len, &sealed])?;
         files.log_len += framed_len;
         files.log_records += 1;
+        files.chain = link.after(&sealed).unwrap_or(link);
         Ok(())
     }
 
@@ -601,17 +672,17 @@ impl Store {
             } else {
                 key.for_kind(kind)
             };
-            let mut plain = Vec::new();
-            for (i, sealed) in decoded.records.iter().enumerate().skip(files.log_records) {
-                plain.push(
-                    open_record(record_key, &journal_id, kind, sealed).map_err(|_| {
-                        StoreError::Corrupt {
-                            path: log_path.clone(),
-                            why: format!("record {i} failed authentication"),
-                        }
-                    })?,
-                );
-            }
+            let (plain, chain) = open_log(
+                record_key,
+                journal_id,
+                kind,
+                files.legacy_chain,
+                files.chain,
+                &decoded.records[files.log_records..],
+                files.log_records,
+                &log_path,
+            )?;
+            files.chain = chain;
             let unsigned = files.unsigned;
             apply_log_records(
                 &mut files.journal,
@@ -717,6 +788,8 @@ impl Store {
         files.log_records = 0;
         files.unsigned = false;
         files.legacy_seal = false;
+        files.chain = FIRST_LINK;
+        files.legacy_chain = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
         if let Some(before) = index_before {
             self.follow_in_index(doc, None, before);
@@ -1073,10 +1146,23 @@ fn load_doc(
         _ => log_kind,
     };
     check_header(&log_path, &decoded.header, log_kind)?;
-    let mut plain = Vec::with_capacity(decoded.records.len());
-    for (i, sealed) in decoded.records.iter().enumerate() {
-        plain.push(open(record_key, &log_path, log_kind, sealed, i)?);
-    }
+    // Records are chained (each binds its position and the tag of the one before), so one
+    // dropped from the middle of the log, or records put in another order, fail to open. A
+    // log of the release before is read unchained, and compacted by the first writer.
+    let legacy_chain = decoded
+        .records
+        .first()
+        .is_some_and(|first| unchained_log(record_key, journal_id, log_kind, first));
+    let (plain, chain) = open_log(
+        record_key,
+        journal_id,
+        log_kind,
+        legacy_chain,
+        FIRST_LINK,
+        &decoded.records,
+        0,
+        &log_path,
+    )?;
     apply_log_records(&mut journal, doc, unsigned_log, &plain, &log_path, warnings)?;
     let unsigned = unsigned || unsigned_log;
     if unsigned {
@@ -1101,5 +1187,7 @@ fn load_doc(
         log_records: decoded.records.len(),
         unsigned,
         legacy_seal,
+        chain,
+        legacy_chain,
     })
 }

@@ -137,14 +137,51 @@ fn records_authenticate(root: &Path, key: &Keys, journal_id: JournalId) -> bool 
                 let Ok(decoded) = crate::records::decode_records(&bytes) else {
                     return false;
                 };
-                decoded.header.kind == *kind
-                    && decoded.header.journal_id == journal_id
-                    && decoded.torn_bytes == 0
-                    && decoded.records.iter().all(|sealed| {
-                        mend_crypto::open_record(key.for_kind(*kind), &journal_id, *kind, sealed)
-                            .is_ok()
+                if decoded.header.kind != *kind
+                    || decoded.header.journal_id != journal_id
+                    || decoded.torn_bytes != 0
+                {
+                    return false;
+                }
+                let key = key.for_kind(*kind);
+                if *name == LOG {
+                    // Chained, as loading reads them (an unchained log is loaded and upgraded).
+                    crate::store::open_log(
+                        key,
+                        journal_id,
+                        *kind,
+                        false,
+                        crate::store::FIRST_LINK,
+                        &decoded.records,
+                        0,
+                        Path::new(LOG),
+                    )
+                    .is_ok()
+                } else {
+                    decoded.records.iter().all(|sealed| {
+                        mend_crypto::open_record(key, &journal_id, *kind, sealed).is_ok()
                     })
+                }
             })
+    })
+}
+
+/// The link at which a record appended to the log of `dir` stands: after its last record
+/// (whose tag ends the log's first `log_len` bytes), or the first link of an empty log.
+fn next_link(log: &Path, log_len: u64, records: usize) -> Result<mend_crypto::Chain, StoreError> {
+    if records == 0 {
+        return Ok(crate::store::FIRST_LINK);
+    }
+    use std::io::{Read, Seek, SeekFrom};
+    let tag_len = mend_crypto::TAG_LEN as u64;
+    let mut f = std::fs::File::open(log).map_err(StoreError::io(log))?;
+    f.seek(SeekFrom::Start(log_len.saturating_sub(tag_len)))
+        .map_err(StoreError::io(log))?;
+    let mut previous = [0u8; mend_crypto::TAG_LEN];
+    f.read_exact(&mut previous).map_err(StoreError::io(log))?;
+    Ok(mend_crypto::Chain {
+        position: records as u64,
+        previous,
     })
 }
 
@@ -238,10 +275,12 @@ impl Cached {
         };
         let dir = self.root.join(doc.dir());
         let log = dir.join(LOG);
-        let sealed = mend_crypto::seal_record(
+        let link = next_link(&log, print.log_len, self.file.log_records[at])?;
+        let sealed = mend_crypto::seal_chained(
             self.key.for_kind(doc.kinds().1),
             &self.journal_id,
             doc.kinds().1,
+            &link,
             &written.record,
         )
         .map_err(|source| StoreError::Crypto {
