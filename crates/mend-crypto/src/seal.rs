@@ -85,22 +85,7 @@ pub fn seal_record(
     kind: RecordKind,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let nonce: [u8; NONCE_LEN] = random_bytes()?;
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
-    let ad = associated_data(kind, journal);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: &ad,
-            },
-        )
-        .map_err(|_| CryptoError::BadRecord)?;
-    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    Ok(out)
+    seal_with_ad(key, &associated_data(kind, journal), plaintext)
 }
 
 /// Where a log record stands in its log: its position (0 for the first record after the
@@ -206,18 +191,7 @@ pub fn open_record(
     kind: RecordKind,
     sealed: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    if sealed.len() < SEAL_OVERHEAD {
-        return Err(CryptoError::Malformed {
-            what: "sealed record",
-            why: "shorter than nonce and tag",
-        });
-    }
-    let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
-    let ad = associated_data(kind, journal);
-    cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &ad })
-        .map_err(|_| CryptoError::BadRecord)
+    open_with_ad(key, &associated_data(kind, journal), sealed)
 }
 
 /// Seal `plaintext` under a one-off 256-bit key (such as a pairing session key), binding `ad`.

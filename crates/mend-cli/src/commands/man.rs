@@ -367,28 +367,23 @@ fn words_of(cmd: &clap::Command) -> String {
         .replace('-', " ")
 }
 
+/// A section of tagged paragraphs: each item's term in bold, then what it means.
+fn section(r: &mut Roff, title: &str, items: &[(&str, &str)]) {
+    r.control("SH", [title]);
+    for (term, what) in items {
+        r.control("TP", [] as [&str; 0]);
+        r.text([bold(*term)]);
+        r.text([roman(*what)]);
+    }
+}
+
 fn extra_sections(cmd: &clap::Command) -> Roff {
     let mut r = Roff::new();
-    r.control("SH", ["ENVIRONMENT"]);
-    for (name, what) in ENVIRONMENT {
-        r.control("TP", [] as [&str; 0]);
-        r.text([bold(*name)]);
-        r.text([roman(*what)]);
-    }
-    r.control("SH", ["EXIT STATUS"]);
-    for (status, what) in EXIT_STATUS {
-        r.control("TP", [] as [&str; 0]);
-        r.text([bold(*status)]);
-        r.text([roman(*what)]);
-    }
+    section(&mut r, "ENVIRONMENT", ENVIRONMENT);
+    section(&mut r, "EXIT STATUS", EXIT_STATUS);
     let words = words_of(cmd);
     if let Some((_, examples)) = EXAMPLES.iter().find(|(w, _)| *w == words) {
-        r.control("SH", ["EXAMPLES"]);
-        for (line, what) in *examples {
-            r.control("TP", [] as [&str; 0]);
-            r.text([bold(*line)]);
-            r.text([roman(*what)]);
-        }
+        section(&mut r, "EXAMPLES", examples);
     }
     r.control("SH", ["SEE ALSO"]);
     let mut see: Vec<String> = Vec::new();
