@@ -24,6 +24,12 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, e: &Entry) -> bool {
+        let folded: Vec<String> = self.words.iter().map(|w| fold(w)).collect();
+        self.matches_folded(e, &folded)
+    }
+
+    /// [`Filter::matches`] with the words already folded (once per query, not per entry).
+    fn matches_folded(&self, e: &Entry, folded: &[String]) -> bool {
         self.since.is_none_or(|s| e.created_at >= s)
             && self.until.is_none_or(|u| e.created_at <= u)
             && self
@@ -36,7 +42,7 @@ impl Filter {
                 .is_none_or(|t| e.tags.iter().any(|have| same_tag(have, t)))
             && self.kind.as_ref().is_none_or(|k| e.kind == *k)
             && (!self.private_only || e.private)
-            && self.words.iter().all(|w| contains_word(&e.text, w))
+            && folded.iter().all(|w| contains_folded(&e.text, w))
     }
 
     /// Keep the matching entries, newest first, at most `limit`.
@@ -53,7 +59,11 @@ impl Filter {
                 .then_with(|| b.written_at.cmp(&a.written_at))
                 .then_with(|| a.id.cmp(&b.id))
         };
-        let mut out: Vec<&Entry> = entries.into_iter().filter(|e| self.matches(e)).collect();
+        let folded: Vec<String> = self.words.iter().map(|w| fold(w)).collect();
+        let mut out: Vec<&Entry> = entries
+            .into_iter()
+            .filter(|e| self.matches_folded(e, &folded))
+            .collect();
         if let Some(n) = self.limit.filter(|n| *n < out.len()) {
             if n > 0 {
                 out.select_nth_unstable_by(n - 1, newest_first);
@@ -74,8 +84,11 @@ fn folded(c: char) -> impl Iterator<Item = char> {
     std::iter::once(c).nfd().default_case_fold().nfd()
 }
 
-/// A word or tag as search compares it (see [`folded`]).
+/// A word or tag as search compares it (see [`folded`]). ASCII folds to its ASCII lowercase.
 pub fn fold(word: &str) -> String {
+    if word.is_ascii() {
+        return word.to_ascii_lowercase();
+    }
     word.chars().flat_map(folded).collect()
 }
 
@@ -89,7 +102,11 @@ pub fn same_tag(a: &str, b: &str) -> bool {
 /// character folds to its ASCII lowercase, so for ASCII text and an ASCII folded word a
 /// window compared ignoring ASCII case decides it.
 pub fn contains_word(text: &str, word: &str) -> bool {
-    let needle = fold(word);
+    contains_folded(text, &fold(word))
+}
+
+/// [`contains_word`] for a word already folded ([`fold`]).
+fn contains_folded(text: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return false;
     }
@@ -104,13 +121,17 @@ pub fn contains_word(text: &str, word: &str) -> bool {
                     .is_some_and(|w| w.eq_ignore_ascii_case(n))
             });
     }
-    !search_matches(text, word).is_empty()
+    !search_folded(text, needle).is_empty()
 }
 
 /// Byte ranges in `text` where `word` occurs, compared as [`fold`] makes them; the ranges
 /// point into the text as it is, each covering whole characters.
 pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
-    let needle = fold(word);
+    search_folded(text, &fold(word))
+}
+
+/// [`search_matches`] for a word already folded ([`fold`]).
+fn search_folded(text: &str, needle: &str) -> Vec<std::ops::Range<usize>> {
     if needle.is_empty() {
         return Vec::new();
     }
@@ -122,7 +143,7 @@ pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
         }
         let lowered = text.to_ascii_lowercase();
         return lowered
-            .match_indices(needle.as_str())
+            .match_indices(needle)
             .map(|(i, m)| i..i + m.len())
             .collect();
     }
@@ -140,7 +161,7 @@ pub fn search_matches(text: &str, word: &str) -> Vec<std::ops::Range<usize>> {
     map.push(text.len());
     let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     let mut from = 0;
-    while let Some(pos) = lowered[from..].find(&needle) {
+    while let Some(pos) = lowered[from..].find(needle) {
         let start = from + pos;
         let end = start + needle.len();
         let orig_start = map[start];
