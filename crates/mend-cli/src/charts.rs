@@ -149,6 +149,32 @@ fn chart(
     out
 }
 
+/// A chart of counts, a column per name, scaled to the busiest week; `empty` instead when
+/// every count is zero. Zero is a count: drawn as a gap with its 0.
+fn count_chart(
+    title: &str,
+    empty: &str,
+    names: &[&str],
+    weeks: &[WeekTrend],
+    counts: impl Fn(&WeekTrend) -> Vec<usize>,
+    style: Style,
+) -> String {
+    let max = weeks.iter().flat_map(&counts).max().unwrap_or(0);
+    if max == 0 {
+        return format!("{empty}\n");
+    }
+    let columns: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    chart(
+        title,
+        &columns,
+        weeks,
+        |w, c| counts(w).get(c).map(|&n| n as f64),
+        max as f64,
+        |v| format!("{}", v.round() as u64),
+        style,
+    )
+}
+
 /// All of `mend trends` in the terminal.
 pub fn render(t: &Trends, style: Style) -> String {
     let n = t.weeks.len();
@@ -185,58 +211,34 @@ pub fn render(t: &Trends, style: Style) -> String {
         ));
     }
     out.push('\n');
-    // Counts: zero is a count, drawn as a gap with its 0.
-    let whole = |v: f64| format!("{}", v.round() as u64);
-    let promises_max = t
-        .weeks
-        .iter()
-        .map(|w| {
-            w.promises
-                .kept
-                .max(w.promises.missed)
-                .max(w.promises.confirmed)
-        })
-        .max()
-        .unwrap_or(0);
-    if promises_max == 0 {
-        out.push_str("Promises: nothing kept, missed or confirmed in these weeks.\n");
-    } else {
-        out.push_str(&chart(
-            "Promises by week",
-            &["kept".into(), "missed".into(), "confirmed".into()],
-            &t.weeks,
-            |w, c| Some([w.promises.kept, w.promises.missed, w.promises.confirmed][c] as f64),
-            promises_max as f64,
-            whole,
-            style,
-        ));
-    }
+    out.push_str(&count_chart(
+        "Promises by week",
+        "Promises: nothing kept, missed or confirmed in these weeks.",
+        &["kept", "missed", "confirmed"],
+        &t.weeks,
+        |w| vec![w.promises.kept, w.promises.missed, w.promises.confirmed],
+        style,
+    ));
     out.push('\n');
-    let reassurance_max = t
+    let reassurance = count_chart(
+        "Reassurance by week",
+        "Reassurance: no requests in these weeks.",
+        &["asked", "answered"],
+        &t.weeks,
+        |w| vec![w.reassurance_asked, w.reassurance_answered],
+        style,
+    );
+    let any_requests = t
         .weeks
         .iter()
-        .map(|w| w.reassurance_asked.max(w.reassurance_answered))
-        .max()
-        .unwrap_or(0);
-    if reassurance_max == 0 {
-        out.push_str("Reassurance: no requests in these weeks.\n");
-    } else {
-        out.push_str(&chart(
-            "Reassurance by week",
-            &["asked".into(), "answered".into()],
-            &t.weeks,
-            |w, c| Some([w.reassurance_asked, w.reassurance_answered][c] as f64),
-            reassurance_max as f64,
-            whole,
-            style,
-        ));
-    }
+        .any(|w| w.reassurance_asked + w.reassurance_answered > 0);
+    out.push_str(&reassurance);
     match t.median_minutes_to_reassure {
         Some(m) => out.push_str(&format!(
             "Median time to answer a request for reassurance: {}\n",
             crate::render::duration_words(m * 60.0)
         )),
-        None if reassurance_max > 0 => {
+        None if any_requests => {
             out.push_str("No request for reassurance was answered in these weeks.\n")
         }
         None => {}
