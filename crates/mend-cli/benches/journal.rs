@@ -82,6 +82,8 @@ struct Args {
     served_only: bool,
     /// Only the serving laptop under the weight of strangers (docs/reliability.md).
     hostile_only: bool,
+    /// Only the `mend join` pulls, each printed with its in-memory baseline.
+    pull_only: bool,
     /// With `--served-only`: keep the journal in this directory and reuse it next time.
     home: Option<PathBuf>,
 }
@@ -94,6 +96,7 @@ fn args() -> Args {
         per_change_only: false,
         served_only: false,
         hostile_only: false,
+        pull_only: false,
         home: None,
     };
     let mut it = std::env::args().skip(1);
@@ -112,6 +115,7 @@ fn args() -> Args {
             "--per-change-only" => a.per_change_only = true,
             "--served-only" => a.served_only = true,
             "--hostile-only" => a.hostile_only = true,
+            "--pull-only" => a.pull_only = true,
             "--home" => a.home = it.next().map(PathBuf::from),
             _ => {} // cargo passes --bench
         }
@@ -527,6 +531,19 @@ fn main() {
                 hostile::measure(tmp.path(), a.runs.min(9), true),
             ])
         );
+        return;
+    }
+    if a.pull_only {
+        for r in 0..a.runs {
+            let dir = tmp.path().join(format!("run{r}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let (join, baseline, n) = pulls(&dir, a.entries, 1);
+            println!(
+                "mend join of {n} entries: {:.0} ms (in-memory pull {:.0} ms)",
+                join[0].as_secs_f64() * 1000.0,
+                baseline[0].as_secs_f64() * 1000.0
+            );
+        }
         return;
     }
     if a.served_only {
@@ -1223,26 +1240,7 @@ fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
         i_bytes.push(bytes_of(&s));
         drop(serve);
     }
-    let mut pulls = Vec::new();
-    let mut pull_baseline = Vec::new();
-    let mut pulled = 0;
-    for r in 0..runs {
-        let a = tmp.join(format!("pull{r}-a"));
-        let b = tmp.join(format!("pull{r}-b"));
-        mend(&a, &["init", "--name", "Alex"], true);
-        import(&a, tmp, 2 * half, 300 + r as u64, person_of(&a));
-        pull_baseline.push(in_memory_pull(&a));
-        let run = pair(&a, &b);
-        pulled = run
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("Received the journal: "))
-            .and_then(|l| l.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        assert_eq!(pulled, 2 * half, "{}", run.stdout);
-        pulls.push(run.wall);
-    }
+    let (pulls, pull_baseline, pulled) = pulls(tmp, 2 * half, runs);
     SyncFigures {
         diverged: median(diverged),
         diverged_session: median(diverged_session),
@@ -1258,6 +1256,32 @@ fn sync_figures(tmp: &Path, half: usize, runs: usize) -> SyncFigures {
         pull_baseline: median(pull_baseline),
         pull_entries: pulled,
     }
+}
+
+/// `runs` fresh journals of `n` entries, each pulled by a new device with `mend join`: the
+/// joins' wall times, the in-memory pulls of the same journals, and how many entries arrived.
+fn pulls(tmp: &Path, n: usize, runs: usize) -> (Vec<Duration>, Vec<Duration>, usize) {
+    let mut pulls = Vec::new();
+    let mut pull_baseline = Vec::new();
+    let mut pulled = 0;
+    for r in 0..runs {
+        let a = tmp.join(format!("pull{r}-a"));
+        let b = tmp.join(format!("pull{r}-b"));
+        mend(&a, &["init", "--name", "Alex"], true);
+        import(&a, tmp, n, 300 + r as u64, person_of(&a));
+        pull_baseline.push(in_memory_pull(&a));
+        let run = pair(&a, &b);
+        pulled = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Received the journal: "))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(pulled, n, "{}", run.stdout);
+        pulls.push(run.wall);
+    }
+    (pulls, pull_baseline, pulled)
 }
 
 fn sync_section(f: &SyncFigures, half: usize, runs: usize) -> String {

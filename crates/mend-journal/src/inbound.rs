@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::sync::SyncDoc;
-use automerge::{Change, ChangeHash, ReadDoc};
+use automerge::{AutoCommit, Change, ChangeHash, ReadDoc};
 
 use crate::rules::{causal_order, Checker, Refused};
 use crate::shape::Actors;
@@ -62,6 +62,15 @@ const MAX_WAITING: usize = 100_000;
 /// Compressed chunks are inflated within a budget that grows with `bytes`
 /// ([`crate::inflate`]): a decompression bomb is refused before Automerge inflates anything.
 pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, JournalError> {
+    split(bytes, false).map(|(changes, _)| changes)
+}
+
+/// [`split_changes`], and when `bytes` are one whole saved document, that document loaded (if
+/// `keep_document`): a new device's first sync adopts it rather than loading it again.
+fn split(
+    bytes: &[u8],
+    keep_document: bool,
+) -> Result<(Vec<Change>, Option<AutoCommit>), JournalError> {
     let bad = |why: &str| JournalError::MalformedSync(why.to_owned());
     let mut budget = crate::inflate::budget_for(bytes.len());
     let too_big = || {
@@ -91,6 +100,14 @@ pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, JournalError> {
                 if !crate::inflate::document_fits(chunk, header, &mut budget) {
                     return Err(too_big());
                 }
+                if keep_document && total == bytes.len() {
+                    let mut doc = AutoCommit::load(chunk)?;
+                    let changes = doc.get_changes(&[]);
+                    if changes.len() > MAX_CHANGES_PER_BATCH {
+                        return Err(bad("more changes than one batch may hold"));
+                    }
+                    return Ok((changes, Some(doc)));
+                }
                 let doc = automerge::Automerge::load(chunk)?;
                 out.extend(doc.get_changes(&[]));
             }
@@ -107,7 +124,7 @@ pub fn split_changes(bytes: &[u8]) -> Result<Vec<Change>, JournalError> {
         }
         rest = &rest[total..];
     }
-    Ok(out)
+    Ok((out, None))
 }
 
 fn take_u32(input: &mut &[u8]) -> Result<usize, JournalError> {
@@ -193,7 +210,10 @@ fn read_record(body: &[u8]) -> Result<(Vec<Change>, HashMap<ChangeHash, Sig>), J
 impl Journal {
     /// The whole shared journal with its signatures, as a snapshot body ([`SavedShared`]).
     pub fn save_signed(&mut self) -> Vec<u8> {
-        let doc = self.doc.save();
+        let doc = match self.saved_copy.take() {
+            Some((heads, bytes)) if heads == self.doc.get_heads() => bytes,
+            _ => self.doc.save(),
+        };
         let mut out = Vec::with_capacity(doc.len() + self.sigs.len() * 96 + 64);
         put_bytes(&mut out, &doc);
         put_bytes(&mut out, &encode_pairs(self.sigs.iter()));
@@ -202,6 +222,13 @@ impl Journal {
             out.extend_from_slice(&h.0);
         }
         out
+    }
+
+    /// Whether the whole document is at hand as saved bytes (a new device's first sync brought
+    /// it whole): writing it as a snapshot then costs no more than a log record of it would.
+    pub fn has_saved_copy(&mut self) -> bool {
+        let heads = self.doc.get_heads();
+        self.saved_copy.as_ref().is_some_and(|(h, _)| *h == heads)
     }
 
     /// The changes since `heads` with their signatures, as a log record body:
@@ -577,16 +604,29 @@ impl Journal {
         let mut admission = Admission::default();
         if !msg.changes.is_empty() || !self.waiting.is_empty() {
             let joined: Vec<u8> = msg.changes.iter().flatten().copied().collect();
-            let changes = split_changes(&joined)?;
+            let first = self.doc.get_heads().is_empty() && self.waiting.is_empty();
+            let (changes, document) = split(&joined, first)?;
             let offered = changes.len();
             let had_waiting = !self.waiting.is_empty();
             let (accepted, mut checked) = self.admit(changes, &sigs)?;
             let mine = automerge::ActorId::from(self.signer.actor().to_vec());
             checked.own_returned = accepted.iter().filter(|c| *c.actor_id() == mine).count();
             let all_in = checked.refused.is_empty() && checked.waiting == 0 && !had_waiting;
-            if all_in && accepted.len() == offered && self.doc.get_heads().is_empty() {
-                // A first sync into an empty journal: Automerge loads the message's saved
-                // document whole, faster than applying its changes one by one.
+            let first = first && all_in && accepted.len() == offered;
+            if let (true, Some(document)) = (first, document) {
+                // A first sync into an empty journal: the message's saved document, already
+                // loaded to read its changes (all of which passed), becomes the journal, far
+                // faster than applying its changes one by one. Automerge's sync state is
+                // advanced as below.
+                let again = accepted.last().map(|c| c.raw_bytes().to_vec());
+                self.doc = document.with_actor(automerge::ActorId::from(self.signer.actor()));
+                let after = self.doc.get_heads();
+                state.shared_heads = advance_heads(&[], &after, &state.shared_heads);
+                self.saved_copy = Some((after, joined));
+                msg.changes =
+                    automerge::sync::ChunkList::from(again.into_iter().collect::<Vec<_>>());
+            } else if first {
+                // A first sync whose changes came one by one: Automerge loads them itself.
             } else {
                 // Only what passed goes to Automerge: refused changes never, waiting ones once
                 // their dependencies have arrived and they have been checked. They are applied

@@ -64,6 +64,9 @@ pub struct Journal {
     /// The actors of the document as of some heads (`crate::shape`), brought up to date when
     /// changes arrive.
     pub(crate) actors: Option<(Vec<ChangeHash>, crate::shape::Actors)>,
+    /// The document as saved bytes, at the heads beside them: what a new device's first sync
+    /// brought whole, written as its first snapshot without saving the document again.
+    pub(crate) saved_copy: Option<(Vec<ChangeHash>, Vec<u8>)>,
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> ScalarValue {
@@ -96,6 +99,7 @@ impl Journal {
             legacy_heads: Vec::new(),
             waiting: HashMap::new(),
             actors: None,
+            saved_copy: None,
         }
     }
 

@@ -183,6 +183,85 @@ fn a_joining_device_starts_empty_and_receives_everything() {
 }
 
 #[test]
+fn a_new_device_takes_its_first_sync_whole_and_counts_every_entry_as_new() {
+    let edit = |text: &str| EntryEdit {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    let mut a = founded();
+    for (i, id) in ["e1", "e2", "e3"].iter().enumerate() {
+        a.add_entry(&entry(id, &alex(), "words", 2 + i as u32), t(2 + i as u32))
+            .unwrap();
+    }
+    a.edit_entry("e2", &alex().id, &edit("other words"), t(6))
+        .unwrap();
+    a.retract_entry("e3", &alex().id, t(7)).unwrap();
+    register(&mut a, 3, 8);
+    // Sam's new laptop, empty, syncs with Alex's: the first message carries the whole document.
+    let mut b = Journal::empty(JID, &device(3), false, Vec::new());
+    assert!(sync(&mut a, &mut b).is_empty());
+    assert_eq!(b.heads(), a.heads());
+    assert_eq!(by_id(&b, "e2").text, "other words");
+    assert!(by_id(&b, "e3").extra.retracted_at.is_some());
+    let arrived = b.arrivals_since(&[]).unwrap();
+    assert_eq!(
+        (arrived.new, arrived.edited, arrived.retracted),
+        (3, 0, 0),
+        "on a first sync every entry is new, edited or retracted before it came"
+    );
+    // What the new laptop writes afterwards is its own, signed by it, and Alex's takes it.
+    b.add_entry(&entry("e4", &sam(), "mine", 9), t(9)).unwrap();
+    assert_eq!(
+        b.doc_mut()
+            .get_last_local_change()
+            .unwrap()
+            .actor_id()
+            .to_bytes(),
+        device(3).actor()
+    );
+    assert!(sync(&mut a, &mut b).is_empty());
+    assert_eq!(by_id(&a, "e4").author, "Sam");
+    let before = a.heads();
+    b.edit_entry("e4", &sam().id, &edit("mine, again"), t(10))
+        .unwrap();
+    assert!(sync(&mut a, &mut b).is_empty());
+    let arrived = a.arrivals_since(&before).unwrap();
+    assert_eq!((arrived.new, arrived.edited), (0, 1));
+}
+
+#[test]
+fn a_first_sync_carrying_a_forgery_is_not_taken_whole() {
+    let mut a = founded();
+    a.add_entry(&entry("e1", &alex(), "words", 2), t(2)).unwrap();
+    register(&mut a, 3, 3);
+    // A modified inviting laptop slips an unsigned entry "by Sam" into the document it sends.
+    let doc = a.doc_mut();
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    let forged = doc
+        .put_object(&entries, "f".repeat(32), automerge::ObjType::Map)
+        .unwrap();
+    doc.put(&forged, "author", "Sam").unwrap();
+    doc.commit();
+    let mut b = Journal::empty(JID, &device(3), false, Vec::new());
+    // The sender would offer the refused change for ever: a few rounds, as a session bounds them.
+    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
+    let mut refused = Vec::new();
+    for _ in 0..4 {
+        if let Some((msg, sigs)) = a.sync_generate(&mut sa) {
+            refused.extend(b.sync_receive(&mut sb, &msg, &sigs).unwrap().refused);
+        }
+        if let Some((msg, sigs)) = b.sync_generate(&mut sb) {
+            a.sync_receive(&mut sa, &msg, &sigs).unwrap();
+        }
+    }
+    assert!(!refused.is_empty());
+    assert!(refused.iter().all(|r| r.why.contains("sign")), "{refused:?}");
+    assert_ne!(b.heads(), a.heads());
+    assert_eq!(b.entry_ids().unwrap(), vec!["e1"]);
+    assert_eq!(b.my_person().unwrap(), sam().id);
+}
+
+#[test]
 fn two_independent_roots_would_lose_entries_which_is_why_joiners_start_empty() {
     // Documents the rule in docs/architecture.md: if both sides created root maps,
     // one side's `entries` map hides the other's after a merge.

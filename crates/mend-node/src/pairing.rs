@@ -596,6 +596,7 @@ pub async fn join(
         removed: None,
     };
     drop(welcome);
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "join: welcomed");
     let (home, secrets) = tokio::task::spawn_blocking(move || {
         home.join(&secrets, jid, legacy_heads, &pass, params, Utc::now())
             .map(|_| (home, secrets))
@@ -611,6 +612,10 @@ pub async fn join(
             .then(|| opts.name.trim().to_owned()),
     };
     watcher.joined(&joined);
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "join: home written"
+    );
     let key_file = home.read_key_file()?;
     let shared = ServedJournal::new(Device::from_parts(home, key_file, secrets), warn);
     let summary = sync_with(&shared, &net, inviter_peer, inviter_device)

@@ -192,6 +192,7 @@ pub async fn sync_with(
         })
         .await?;
         session = Some(s);
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: step made");
         let Step::Send {
             message,
             signatures,
@@ -225,6 +226,10 @@ pub async fn sync_with(
             Err(e) => return Err(e.into()),
         };
         answered = true;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "sync: reply arrived"
+        );
         if let Response::Sync {
             message,
             signatures,
@@ -292,6 +297,10 @@ pub async fn sync_with(
         })
         .await?;
         session = Some(s);
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "sync: reply applied"
+        );
     }
     let s = session.take().expect("session");
     summary_refused.extend(s.refused().iter().cloned());
@@ -319,6 +328,10 @@ pub async fn sync_with(
         ))
     })
     .await?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "sync: state saved"
+    );
     Ok(Summary {
         device: device.name.clone(),
         person: device.person.clone(),

@@ -508,12 +508,19 @@ impl Store {
         if files.journal.heads() == heads {
             return Ok(out);
         }
-        match self.append_record(doc, &heads) {
-            Ok(()) => {}
-            Err(e) => {
-                self.stale = true;
-                return Err(e);
-            }
+        // A new device's first sync brought the document whole: it becomes the first snapshot
+        // (the log stays empty), so nothing is saved again now and the next open loads it
+        // rather than checking every change of a log record again.
+        let whole =
+            heads.is_empty() && doc == Doc::Shared && self.files_mut(doc).journal.has_saved_copy();
+        let written = if whole {
+            self.write_snapshot_of(doc)
+        } else {
+            self.append_record(doc, &heads)
+        };
+        if let Err(e) = written {
+            self.stale = true;
+            return Err(e);
         }
         if let Some(before) = index_before {
             self.follow_in_index(doc, Some(&heads), before);
@@ -778,6 +785,15 @@ impl Store {
     /// applying log records the snapshot already holds changes nothing.
     pub fn compact(&mut self, doc: Doc) -> Result<(), StoreError> {
         let index_before = self.index_before_change();
+        self.write_snapshot_of(doc)?;
+        if let Some(before) = index_before {
+            self.follow_in_index(doc, None, before);
+        }
+        Ok(())
+    }
+
+    /// Write `doc` whole as its snapshot and empty its log (the read index is the caller's).
+    fn write_snapshot_of(&mut self, doc: Doc) -> Result<(), StoreError> {
         let journal_id = self.journal_id;
         let key = self.key.clone();
         let files = self.files_mut(doc);
@@ -791,9 +807,6 @@ impl Store {
         files.chain = FIRST_LINK;
         files.legacy_chain = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
-        if let Some(before) = index_before {
-            self.follow_in_index(doc, None, before);
-        }
         Ok(())
     }
 
