@@ -908,6 +908,7 @@ fn a_paired_device_that_pushes_without_end_is_refused_past_its_budget() {
         .collect();
     let chunks: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
     assert!(chunks.iter().map(Vec::len).sum::<usize>() > 29 << 20);
+    let before = journal_files(&a);
     let responses = as_device(&b, &addr, async |net, peer, journal_id| {
         let mut state = automerge::sync::State::new();
         let mut message = doc.sync().generate_sync_message(&mut state).unwrap();
@@ -929,7 +930,7 @@ fn a_paired_device_that_pushes_without_end_is_refused_past_its_budget() {
         }
         responses
     });
-    // Four messages (120 MiB) are taken; the fifth would pass 128 MiB, and nothing more is.
+    // Four messages (120 MiB) are answered; the fifth would pass 128 MiB, and nothing more is.
     let taken = responses
         .iter()
         .take_while(|r| !matches!(r, Response::Refused { .. }))
@@ -949,19 +950,21 @@ fn a_paired_device_that_pushes_without_end_is_refused_past_its_budget() {
     assert!(peak < 300_000_000, "{} MB", peak / 1_000_000);
     let warning = serve.wait_for("warning: refused what Sam's");
     assert!(
-        warning.contains("more than 128 MiB in one sync"),
+        warning.contains("more than 128 MiB in one sync")
+            && warning.contains("nothing of this sync was kept"),
         "{warning}"
     );
-    // What arrived first is kept, and the journal opens.
+    // The refused session is taken back whole: the journal's files are as they were before
+    // it (the log cut back to where it stood), and the journal opens without its entries.
+    assert_eq!(journal_files(&a), before, "the journal's files changed");
     assert_eq!(
         a.list_json(&["-n", "100"])
             .iter()
             .filter(|e| e["id"].as_str().unwrap().starts_with("push"))
             .count(),
-        30
+        0
     );
-    // Sam's honest laptop, in new sessions, is served: it first receives what its modified
-    // program sent under its name (its next change must follow those), then sends its own.
+    // Sam's honest laptop, in new sessions, is served both ways.
     assert!(b
         .ok(&["sync", "--peer", &addr])
         .contains("Synced with Alex"));

@@ -265,6 +265,11 @@ impl Journal {
     }
 
     /// The underlying document, for the sync core.
+    /// The key this device signs its changes with.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
     pub fn doc_mut(&mut self) -> &mut AutoCommit {
         &mut self.doc
     }

@@ -232,7 +232,8 @@ fn a_new_device_takes_its_first_sync_whole_and_counts_every_entry_as_new() {
 #[test]
 fn a_first_sync_carrying_a_forgery_is_not_taken_whole() {
     let mut a = founded();
-    a.add_entry(&entry("e1", &alex(), "words", 2), t(2)).unwrap();
+    a.add_entry(&entry("e1", &alex(), "words", 2), t(2))
+        .unwrap();
     register(&mut a, 3, 3);
     // A modified inviting laptop slips an unsigned entry "by Sam" into the document it sends.
     let doc = a.doc_mut();
@@ -255,7 +256,10 @@ fn a_first_sync_carrying_a_forgery_is_not_taken_whole() {
         }
     }
     assert!(!refused.is_empty());
-    assert!(refused.iter().all(|r| r.why.contains("sign")), "{refused:?}");
+    assert!(
+        refused.iter().all(|r| r.why.contains("sign")),
+        "{refused:?}"
+    );
     assert_ne!(b.heads(), a.heads());
     assert_eq!(b.entry_ids().unwrap(), vec!["e1"]);
     assert_eq!(b.my_person().unwrap(), sam().id);

@@ -169,11 +169,14 @@ pub async fn sync_with(
             Ok((
                 store.journal_id().0,
                 store.journal_mut(Doc::Shared).heads(),
-                SyncSession::new(saved.as_deref()),
+                (SyncSession::new(saved.as_deref()), store.mark(Doc::Shared)),
             ))
         }
     })
     .await?;
+    let (session, mark) = session;
+    // Log records this session wrote: taken back if the peer is refused part-way.
+    let mut written = 0u64;
     let mut session = Some(session);
     let session_id = u64::from_le_bytes(mend_crypto::random_bytes()?);
     let mut sent = 0u64;
@@ -181,16 +184,19 @@ pub async fn sync_with(
     let mut answered = false;
     let mut received = 0u64;
     loop {
-        let (s, step) = ServedJournal::with(shared, {
+        let (s, step, w) = ServedJournal::with(shared, {
             let mut s = session.take().expect("session");
             move |a| {
+                let store = a.store()?;
+                let before = store.writes(Doc::Shared);
                 // A session that does not converge is the sync's own failure, not the journal's:
                 // it comes out as a value, so its message is not dressed as a journal error.
-                let step = a.store()?.commit(Doc::Shared, |j| Ok(s.step(j)))??;
-                Ok((s, step))
+                let step = store.commit(Doc::Shared, |j| Ok(s.step(j)))??;
+                Ok((s, step, store.writes(Doc::Shared) - before))
             }
         })
         .await?;
+        written += w;
         session = Some(s);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: step made");
         let Step::Send {
@@ -238,12 +244,20 @@ pub async fn sync_with(
         {
             received += (message.len() + signatures.len()) as u64;
             if received > mend_app::budget::SESSION_BYTES {
+                let undone =
+                    ServedJournal::with(shared, move |a| Ok(a.store()?.undo_to(&mark, written)?))
+                        .await?;
                 bail!(
                     "{}'s {} sent more than {} MiB in one sync, more than Mend takes from one \
-                     device; stopped, and what arrived before is kept",
+                     device; stopped, and {}",
                     device.person,
                     device.name,
-                    mend_app::budget::SESSION_BYTES >> 20
+                    mend_app::budget::SESSION_BYTES >> 20,
+                    if undone {
+                        "nothing of this sync was kept"
+                    } else {
+                        "what arrived before was kept, as this laptop wrote other things meanwhile"
+                    }
                 );
             }
         }
@@ -286,16 +300,19 @@ pub async fn sync_with(
             _ => bail!("{}'s {} answered out of turn", device.person, device.name),
         };
         sent += u64::from(gained);
-        let s = ServedJournal::with(shared, {
+        let (s, w) = ServedJournal::with(shared, {
             let mut s = session.take().expect("session");
             move |a| {
-                a.store()?.commit(Doc::Shared, |j| {
+                let store = a.store()?;
+                let before = store.writes(Doc::Shared);
+                store.commit(Doc::Shared, |j| {
                     s.on_reply(j, &reply, &reply_sigs).map_err(core)
                 })?;
-                Ok(s)
+                Ok((s, store.writes(Doc::Shared) - before))
             }
         })
         .await?;
+        written += w;
         session = Some(s);
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
@@ -407,7 +424,15 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
             .request(&device.key, now)
             .and_then(|()| a.budgets.charge(&device.key, session, day, bytes));
         if let Err(over) = within {
-            tracing::warn!(%peer, "refused a sync message: {over}");
+            // A session refused part-way is taken back whole: what it wrote is cut from the
+            // log, unless something else was written since it began.
+            let undone = a.undo_answering(&device.key, session)?;
+            tracing::warn!(%peer, undone, "refused a sync message: {over}");
+            let kept = if undone {
+                "nothing of this sync was kept"
+            } else {
+                "what arrived before was kept, as this laptop wrote other things meanwhile"
+            };
             return Ok(Answer::Reply {
                 response: Response::Refused {
                     reason: Refusal::TooMuch,
@@ -416,21 +441,24 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                 ended: None,
                 said: vec![format!(
                     "warning: refused what {}'s {} sent: {over}, more than Mend takes from one \
-                     device; what arrived before is kept",
+                     device; {kept}",
                     device.person, device.name
                 )],
             });
         }
         let (mut state, gained_before) = a.answering_state(&device.key, session)?;
         if !a.answering_started(&device.key, session) {
-            let heads = a.store()?.journal_mut(Doc::Shared).heads();
-            a.note_answering_start(&device.key, session, heads);
+            a.note_answering_start(&device.key, session)?;
         }
         let store = a.store()?;
         let before = store.journal(Doc::Shared).len();
+        let writes = store.writes(Doc::Shared);
         let result = store.commit(Doc::Shared, |j| {
             respond(j, &mut state, &message, &signatures).map_err(core)
         });
+        let written = store.writes(Doc::Shared) - writes;
+        a.note_answering_writes(&device.key, written);
+        let store = a.store()?;
         let reply = match result {
             Ok(reply) => reply,
             Err(e) => {

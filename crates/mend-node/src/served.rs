@@ -35,6 +35,15 @@ struct Answering {
     gained: u32,
 }
 
+/// Where a session this device answers began: the peer's session id, the shared heads then,
+/// where the shared journal's files stood, and how many log records the session has written.
+struct SessionStart {
+    session: u64,
+    heads: Vec<mend_app::model::ChangeHash>,
+    mark: mend_store::Mark,
+    written: u64,
+}
+
 /// What changes when any process writes to the journal.
 type FileStamps = Vec<(u64, Option<SystemTime>)>;
 
@@ -48,7 +57,7 @@ pub struct ServedJournal {
     answering: HashMap<String, Answering>,
     /// For each session being answered (by device key): its id and the shared heads when it
     /// began, to tell at its end what it brought.
-    answer_starts: HashMap<String, (u64, Vec<mend_app::model::ChangeHash>)>,
+    answer_starts: HashMap<String, SessionStart>,
     last_used: Instant,
     /// The journal's files as this process last left them.
     known: FileStamps,
@@ -197,11 +206,18 @@ impl ServedJournal {
     }
 
     fn release(&mut self) {
+        // Sessions that vanished mid-way are forgotten with their sync state.
+        let answering = &self.answering;
+        self.answer_starts.retain(|k, _| answering.contains_key(k));
         let Some(store) = self.store.as_mut().filter(|s| s.is_locked()) else {
             return;
         };
-        if let Err(e) = store.compact_if_due() {
-            tracing::warn!("compaction failed, the log stays as it is: {e}");
+        // Not while a session is being answered: one refused part-way is taken back by cutting
+        // the log, which a compaction would have folded into the snapshot.
+        if self.answer_starts.is_empty() {
+            if let Err(e) = store.compact_if_due() {
+                tracing::warn!("compaction failed, the log stays as it is: {e}");
+            }
         }
         // The files as this process leaves them, taken before another process can write.
         self.known = self.fingerprint();
@@ -381,25 +397,52 @@ impl ServedJournal {
     pub fn answering_started(&self, key: &str, session: u64) -> bool {
         self.answer_starts
             .get(key)
-            .is_some_and(|(s, _)| *s == session)
+            .is_some_and(|s| s.session == session)
     }
 
-    /// Note the shared heads at which session `session` with `key` began.
-    pub fn note_answering_start(
-        &mut self,
-        key: &str,
-        session: u64,
-        heads: Vec<mend_app::model::ChangeHash>,
-    ) {
-        self.answer_starts.insert(key.to_owned(), (session, heads));
+    /// Note where session `session` with `key` began: the shared heads and files now.
+    pub fn note_answering_start(&mut self, key: &str, session: u64) -> Result<()> {
+        let store = self.store()?;
+        let start = SessionStart {
+            session,
+            heads: store.journal_mut(Doc::Shared).heads(),
+            mark: store.mark(Doc::Shared),
+            written: 0,
+        };
+        self.answer_starts.insert(key.to_owned(), start);
+        Ok(())
+    }
+
+    /// The session with `key` wrote `records` more log records.
+    pub fn note_answering_writes(&mut self, key: &str, records: u64) {
+        if let Some(start) = self.answer_starts.get_mut(key) {
+            start.written += records;
+        }
     }
 
     /// The shared heads at which the session with `key` began (none known: empty).
     pub fn answering_start(&self, key: &str) -> Vec<mend_app::model::ChangeHash> {
         self.answer_starts
             .get(key)
-            .map(|(_, h)| h.clone())
+            .map(|s| s.heads.clone())
             .unwrap_or_default()
+    }
+
+    /// Drop the session with `key` (refused part-way) and take back what it wrote, if nothing
+    /// else was written since it began. Whether the journal is now as it was before it.
+    pub fn undo_answering(&mut self, key: &str, session: u64) -> Result<bool> {
+        self.answering.remove(key);
+        let Some(start) = self.answer_starts.remove(key) else {
+            return Ok(true); // it had not begun: nothing of it was written
+        };
+        if start.session != session {
+            return Ok(false);
+        }
+        let undone = self.store()?.undo_to(&start.mark, start.written)?;
+        if start.written > 0 {
+            self.readable = None;
+        }
+        Ok(undone)
     }
 
     /// The session with `key` ended: save its state, and give the home's lock back at once

@@ -28,5 +28,5 @@ pub use records::{
     RECORD_MAX_LEN,
 };
 pub use refusals::{RefusalNote, RollbackNote};
-pub use store::{Doc, Store, StoreStats};
+pub use store::{Doc, Mark, Store, StoreStats};
 pub use tips::Cached;

@@ -200,10 +200,45 @@ pub struct Store {
     lock: Option<HomeLock>,
     /// Leave compaction to [`Store::compact_if_due`] (for long-running processes).
     defer_compaction: bool,
+    /// How many times each document's files were written (or found written by another
+    /// process) since the store was opened: shared, private. See [`Store::undo_to`].
+    writes: [u64; 2],
+    /// Which opening of the journal this is in this process: a mark taken on another opening
+    /// is never undone to.
+    instance: u64,
     /// A commit failed after changing a document in memory (a sync message applied, then
     /// refused by a check, or too large to write): what is in memory is no longer what is on
     /// disk, and the store must be opened again before it is used.
     stale: bool,
+}
+
+/// Where a document's files stood ([`Store::mark`]).
+#[derive(Debug, Clone)]
+pub struct Mark {
+    doc: Doc,
+    instance: u64,
+    writes: u64,
+    log_len: u64,
+    log_records: usize,
+    chain: Chain,
+    snapshot_head: Vec<u8>,
+}
+
+/// Numbers the stores opened in this process ([`Store::mark`]).
+static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn doc_index(doc: Doc) -> usize {
+    usize::from(doc == Doc::Private)
+}
+
+/// Cut the file at `path` back to `len` bytes, durably.
+fn truncate_durable(path: &Path, len: u64) -> Result<(), StoreError> {
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(StoreError::io(path))?;
+    f.set_len(len).map_err(StoreError::io(path))?;
+    f.sync_data().map_err(StoreError::io(path))
 }
 
 /// Whether `e` is the shared journal's files failing to read (damaged, altered, foreign).
@@ -282,6 +317,8 @@ impl Store {
             warnings,
             lock: Some(lock),
             defer_compaction: false,
+            writes: [0; 2],
+            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             stale: false,
         };
         // A journal written before signed changes: everything held now is trusted as this
@@ -531,6 +568,65 @@ impl Store {
         Ok(out)
     }
 
+    /// Where `doc`'s files stand now, to be put back there by [`Store::undo_to`].
+    pub fn mark(&self, doc: Doc) -> Mark {
+        let f = self.files(doc);
+        Mark {
+            doc,
+            instance: self.instance,
+            writes: self.writes[doc_index(doc)],
+            log_len: f.log_len,
+            log_records: f.log_records,
+            chain: f.chain,
+            snapshot_head: f.snapshot_head.clone(),
+        }
+    }
+
+    /// How many times `doc`'s files have been written since the store was opened.
+    pub fn writes(&self, doc: Doc) -> u64 {
+        self.writes[doc_index(doc)]
+    }
+
+    /// Put the document of `mark` back where its files stood at `mark`, when the only writes
+    /// since were `own` log records of the caller's (a sync session refused at its end, say):
+    /// the log is cut back to its length then and the document read again from disk. Returns
+    /// whether it was done; when anything else was written meanwhile (another command, another
+    /// process, a compaction), nothing is changed and it returns false.
+    pub fn undo_to(&mut self, mark: &Mark, own: u64) -> Result<bool, StoreError> {
+        let doc = mark.doc;
+        let f = self.files(doc);
+        if !self.may_write()
+            || mark.instance != self.instance
+            || self.writes[doc_index(doc)] != mark.writes + own
+            || f.snapshot_head != mark.snapshot_head
+            || f.log_records < mark.log_records
+        {
+            return Ok(false);
+        }
+        if own == 0 {
+            return Ok(true);
+        }
+        let dir = f.dir.clone();
+        let signer = f.journal.signer().clone();
+        truncate_durable(&dir.join(LOG), mark.log_len)?;
+        let mut warnings = Vec::new();
+        let files = load_doc(
+            &dir,
+            &self.key,
+            self.journal_id,
+            doc,
+            &signer,
+            &mut warnings,
+        )?;
+        debug_assert_eq!(files.log_records, mark.log_records);
+        debug_assert_eq!(files.chain, mark.chain);
+        *self.files_mut(doc) = files;
+        self.writes[doc_index(doc)] += 1;
+        self.stale = false;
+        tracing::info!(?doc, records = own, "undid a refused session's log records");
+        Ok(true)
+    }
+
     /// Whether a failed commit left the documents in memory ahead of the disk: open the store
     /// again before using it.
     pub fn is_stale(&self) -> bool {
@@ -603,6 +699,7 @@ impl Store {
         files.log_len += framed_len;
         files.log_records += 1;
         files.chain = link.after(&sealed).unwrap_or(link);
+        self.writes[doc_index(doc)] += 1;
         Ok(())
     }
 
@@ -699,8 +796,12 @@ impl Store {
                 &log_path,
                 &mut warnings,
             )?;
+            let grew = decoded.records.len() > files.log_records;
             files.log_len = decoded.valid_len as u64;
             files.log_records = decoded.records.len();
+            if grew {
+                self.writes[doc_index(doc)] += 1;
+            }
         }
         self.warnings.extend(warnings);
         self.lock = Some(lock);
@@ -807,6 +908,7 @@ impl Store {
         files.chain = FIRST_LINK;
         files.legacy_chain = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
+        self.writes[doc_index(doc)] += 1;
         Ok(())
     }
 

@@ -609,3 +609,57 @@ fn a_record_damaged_in_the_middle_of_a_log_is_not_hidden_by_what_is_kept() {
         Err(StoreError::Corrupt { .. })
     ));
 }
+
+#[test]
+fn a_session_taken_back_leaves_the_files_as_they_were_unless_something_else_was_written() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    store.defer_compaction();
+    write(&mut store, Doc::Shared, "e1", "before the session");
+    let shared = home.root().join("shared");
+    let files = || ["snapshot", "log"].map(|f| fs::read(shared.join(f)).unwrap());
+    let before = files();
+    let heads = store.journal_mut(Doc::Shared).heads();
+    // A session writes two records, then is taken back: the log is cut to where it stood.
+    let mark = store.mark(Doc::Shared);
+    write(&mut store, Doc::Shared, "s1", "from the session");
+    write(&mut store, Doc::Shared, "s2", "from the session");
+    assert_ne!(files(), before);
+    assert!(store.undo_to(&mark, 2).unwrap());
+    assert_eq!(files(), before);
+    assert_eq!(store.journal_mut(Doc::Shared).heads(), heads);
+    assert!(store.journal(Doc::Shared).entry("s1").is_err());
+    // The store goes on writing after it, and the journal opens with everything but those.
+    write(&mut store, Doc::Shared, "e2", "after");
+    let old_mark = store.mark(Doc::Shared);
+    drop(store);
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    store.defer_compaction();
+    // A mark taken on another opening of the journal is never undone to.
+    write(&mut store, Doc::Shared, "e9", "on this opening");
+    assert!(!store.undo_to(&old_mark, 1).unwrap());
+    drop(store);
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    store.defer_compaction();
+    assert_eq!(store.journal(Doc::Shared).len(), 3);
+    assert!(store.journal(Doc::Shared).entry("s2").is_err());
+
+    // Something else written meanwhile (one record more than the session's own): nothing is
+    // cut, whatever the session asks.
+    let mark = store.mark(Doc::Shared);
+    write(&mut store, Doc::Shared, "s3", "from the session");
+    write(&mut store, Doc::Shared, "e3", "by a command meanwhile");
+    let kept = files();
+    assert!(!store.undo_to(&mark, 1).unwrap());
+    assert_eq!(files(), kept);
+    assert_eq!(store.journal(Doc::Shared).len(), 5);
+    // Nor after a compaction, which rewrote the snapshot.
+    let mark = store.mark(Doc::Shared);
+    write(&mut store, Doc::Shared, "s4", "from the session");
+    store.compact(Doc::Shared).unwrap();
+    assert!(!store.undo_to(&mark, 2).unwrap());
+    assert_eq!(store.journal(Doc::Shared).len(), 6);
+    // A session that wrote nothing has nothing to take back.
+    let mark = store.mark(Doc::Shared);
+    assert!(store.undo_to(&mark, 0).unwrap());
+}
