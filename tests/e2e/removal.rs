@@ -103,3 +103,106 @@ fn a_stolen_phone_removed_by_its_owner_is_refused_by_both_laptops() {
     alex_serve.terminate();
     assert!(shared_texts(&sam).contains(&"still here".to_owned()));
 }
+
+/// Whether a shared-journal file of `d` opens with the journal key pairing gave (which the
+/// partner holds too): `None` when the file holds no record.
+fn opens_with_the_journal_key(d: &Device, file: &str) -> Option<bool> {
+    let (key_file, secrets) = mend_store::Home::new(d.home())
+        .unlock(&mend_crypto::Passphrase::from(d.pass.clone()))
+        .unwrap();
+    let bytes = std::fs::read(d.home().join(file)).unwrap();
+    let decoded = mend_store::decode_records(&bytes).unwrap();
+    let first = decoded.records.first()?;
+    let jid = key_file.journal_id;
+    let kind = decoded.header.kind;
+    Some(if file.ends_with("log") {
+        let start = mend_crypto::Chain {
+            position: 0,
+            previous: [0; mend_crypto::TAG_LEN],
+        };
+        mend_crypto::open_chained(&secrets.journal_key, &jid, kind, &start, first).is_ok()
+    } else {
+        mend_crypto::open_record(&secrets.journal_key, &jid, kind, first).is_ok()
+    })
+}
+
+#[test]
+fn uncoupling_ends_the_sharing_both_keep_their_copy_and_new_words_are_sealed_anew() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    alex.write(&["Alex, while together"]);
+    sam.write(&["Sam, while together"]);
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    sam.ok(&["sync", "--peer", &alex_addr]);
+    alex_serve.terminate();
+    assert_eq!(
+        opens_with_the_journal_key(&alex, "shared/snapshot"),
+        Some(true)
+    );
+
+    // Ending it needs a yes.
+    let err = alex.fails(&["uncouple"]);
+    assert!(err.contains("needs confirmation"), "{err}");
+    let out = alex.ok(&["uncouple", "--yes"]);
+    assert!(
+        out.contains("Uncoupled: the partnership with Sam has ended."),
+        "{out}"
+    );
+    assert!(out.contains("Removed Sam's"), "{out}");
+    assert!(out.contains("new key (epoch 1)"), "{out}");
+    let err = alex.fails(&["uncouple", "--yes"]);
+    assert!(err.contains("already ended"), "{err}");
+    let listed = alex.ok(&["devices"]);
+    assert!(
+        listed.contains("UNCOUPLED") && listed.contains("by Alex"),
+        "{listed}"
+    );
+    let on_alex = devices(&alex);
+    assert!(on_alex
+        .iter()
+        .filter(|d| d["person"] == "Sam")
+        .all(|d| d["removed"]["uncoupled"] == true));
+
+    // What Alex's laptop holds is now sealed under a key Sam's laptop never had: the journal
+    // key that pairing gave both opens none of it.
+    assert_eq!(
+        opens_with_the_journal_key(&alex, "shared/snapshot"),
+        Some(false)
+    );
+    alex.write(&["Alex, after"]);
+    assert_eq!(opens_with_the_journal_key(&alex, "shared/log"), Some(false));
+    // Sam's laptop, which never heard of it, keeps its copy under the old key.
+    assert_eq!(
+        opens_with_the_journal_key(&sam, "shared/snapshot"),
+        Some(true)
+    );
+
+    // Sam writes on and tries to sync: refused, and nothing of it reaches Alex's laptop.
+    sam.write(&["Sam, after"]);
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    let err = sam.fails(&["sync", "--peer", &alex_addr, "--timeout", "20"]);
+    assert!(
+        err.contains("closed the connection without answering"),
+        "{err}"
+    );
+    alex_serve.terminate();
+    let on_alex = shared_texts(&alex);
+    for kept in ["Alex, while together", "Sam, while together", "Alex, after"] {
+        assert!(on_alex.contains(&kept.to_owned()), "{on_alex:?}");
+    }
+    assert!(!on_alex.contains(&"Sam, after".to_owned()), "{on_alex:?}");
+    // Both keep the journal as it was; Sam's copy goes on on its own.
+    let on_sam = shared_texts(&sam);
+    for kept in ["Alex, while together", "Sam, while together", "Sam, after"] {
+        assert!(on_sam.contains(&kept.to_owned()), "{on_sam:?}");
+    }
+    assert!(!on_sam.contains(&"Alex, after".to_owned()));
+    let status = alex.ok(&["status"]);
+    assert!(
+        status.contains("The partnership with Sam ended") && status.contains("uncoupled by Alex"),
+        "{status}"
+    );
+}

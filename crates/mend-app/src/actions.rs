@@ -230,6 +230,15 @@ pub fn import(
     Ok(added)
 }
 
+/// End the partnership: every device of the other person is removed, in one signed change.
+/// The devices removed.
+pub fn uncouple(
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<mend_journal::Device>, AppError> {
+    Ok(store.commit(Doc::Shared, |j| j.uncouple(now))?)
+}
+
 /// Remove the device with key `key` from the journal, in this device's person's name (the
 /// rules say who may: [`mend_journal::may_remove`]). One signed change.
 pub fn remove_device(store: &mut Store, key: &str, now: DateTime<Utc>) -> Result<(), AppError> {

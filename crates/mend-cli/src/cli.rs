@@ -92,6 +92,8 @@ pub enum Command {
     Unlock,
     /// List the devices paired with this journal, or remove one (`mend devices remove NAME`)
     Devices(DevicesArgs),
+    /// End the partnership: stop sharing with the other person's devices, keep the journal
+    Uncouple(UncoupleArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print a manual page (roff): `mend man`, `mend man write`; or write every page
@@ -386,6 +388,13 @@ pub struct DevicesArgs {
 pub enum DevicesAction {
     /// Remove a lost, stolen or sold device: every device refuses what it makes afterwards
     Remove(RemoveDeviceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UncoupleArgs {
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,9 @@ pub enum RecordKind {
     Tips = 11,
     /// Words from the editor that could not be saved, kept until `mend write --recover`.
     Draft = 12,
+    /// The shared journal's key epochs: the keys this device drew after removals and an
+    /// uncoupling, which never leave it.
+    Epochs = 13,
 }
 
 impl RecordKind {
@@ -64,6 +67,7 @@ impl RecordKind {
             10 => Self::Rollbacks,
             11 => Self::Tips,
             12 => Self::Draft,
+            13 => Self::Epochs,
             _ => return None,
         })
     }

@@ -256,6 +256,9 @@ pub struct Removal {
     pub by_person_id: String,
     /// The key (hex) of the device that removed it.
     pub by_device: String,
+    /// Removed because the person who removed it ended the partnership (`mend uncouple`).
+    #[serde(default)]
+    pub uncoupled: bool,
 }
 
 /// One version of an entry's text, from the document's history.

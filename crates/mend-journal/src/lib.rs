@@ -26,6 +26,9 @@ mod tip;
 mod writing;
 
 pub use automerge::ChangeHash;
+
+/// The reason a removal records when it ends the partnership (`removed_why`).
+pub const UNCOUPLED: &str = "uncoupled";
 pub use entry::{
     Arrivals, Device, Entry, EntryEdit, Extra, Kind, NewEntry, Person, Removal, Version, MOOD_RANGE,
 };

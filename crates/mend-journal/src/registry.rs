@@ -83,6 +83,8 @@ impl Journal {
                         by: name_of(&by_person_id),
                         by_person_id,
                         by_device: self.get_str(&obj, "removed_by_device")?.unwrap_or_default(),
+                        uncoupled: self.get_str(&obj, "removed_why")?.as_deref()
+                            == Some(crate::UNCOUPLED),
                     })
                 }
                 None => None,
@@ -158,6 +160,41 @@ impl Journal {
         self.doc.put(&obj, "removed_by_device", my_key.as_str())?;
         self.commit("remove device", now);
         Ok(())
+    }
+
+    /// End the partnership: every device of the other person is removed, in one change, each
+    /// marked as removed by uncoupling. This laptop's person keeps the journal as it is and
+    /// goes on writing; the other person's devices get nothing more from this person's, and
+    /// nothing they make afterwards is accepted here. Returns the devices removed.
+    pub fn uncouple(&mut self, now: DateTime<Utc>) -> Result<Vec<crate::Device>, JournalError> {
+        self.ensure_not_removed()?;
+        let me = self.my_person()?;
+        let targets: Vec<crate::Device> = self
+            .devices()?
+            .into_iter()
+            .filter(|d| d.person_id != me && d.removed.is_none())
+            .collect();
+        if targets.is_empty() {
+            return Err(JournalError::Rule(
+                "no device of another person is paired with this journal (or the partnership \
+                 has already ended)"
+                    .into(),
+            ));
+        }
+        let devices_map = self.root_map("devices")?;
+        let my_key = crate::rules::hex_lower(&self.signer.public_key());
+        for d in &targets {
+            let Some((Value::Object(ObjType::Map), obj)) = self.doc.get(&devices_map, &d.key)?
+            else {
+                return Err(JournalError::NotFound(d.key.clone()));
+            };
+            self.doc.put(&obj, "removed_at", ts(now))?;
+            self.doc.put(&obj, "removed_by", me.as_str())?;
+            self.doc.put(&obj, "removed_by_device", my_key.as_str())?;
+            self.doc.put(&obj, "removed_why", crate::UNCOUPLED)?;
+        }
+        self.commit("uncouple", now);
+        Ok(targets)
     }
 
     /// Record a paired device (and its person, if new). One change. A journal holds two people:

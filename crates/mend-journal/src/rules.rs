@@ -20,7 +20,7 @@
 //! Local commands meet the same rules: [`Checker::check_new_entry`] is what `add_entry` and an
 //! import call before they write.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{
@@ -522,6 +522,7 @@ impl<'a> Checker<'a> {
         for (target, fields) in &plan.removals {
             self.check_removal(target, fields, signer, key)?;
         }
+        self.check_uncoupling(plan)?;
         let mut new_person = None;
         if !plan.people.is_empty() {
             if plan.people.len() > 1 || self.people.len() >= 2 {
@@ -568,6 +569,41 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// An uncoupling ends the partnership whole: it removes every device of the other person
+    /// that is not removed yet, in one change, and nothing else of theirs. (Otherwise "uncoupled"
+    /// would let a partner remove one device of a person who has others, which only that
+    /// person may.)
+    fn check_uncoupling(&self, plan: &Plan) -> Result<(), String> {
+        let uncoupled: BTreeSet<[u8; 32]> = plan
+            .removals
+            .iter()
+            .filter(|(_, f)| {
+                f.get("removed_why").is_some_and(
+                    |v| matches!(v, ScalarValue::Str(s) if s.as_str() == crate::UNCOUPLED),
+                )
+            })
+            .filter_map(|(k, _)| hex_key(k))
+            .collect();
+        let Some(first) = uncoupled.iter().next() else {
+            return Ok(());
+        };
+        let person = self.devices.get(&actor_of(first)).map(|d| d.person.clone());
+        let all: BTreeSet<[u8; 32]> = self
+            .devices
+            .values()
+            .filter(|d| Some(&d.person) == person.as_ref() && !d.removed)
+            .map(|d| d.key)
+            .collect();
+        if plan.removals.len() != uncoupled.len() || uncoupled != all {
+            return Err(
+                "it ends the partnership without removing every device of the other person, \
+                 or with other removals"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// A removal of device `target` (key, hex) by a device of person `signer` with key `key`:
     /// exactly the three fields Mend writes, naming the remover, under [`may_remove`].
     fn check_removal(
@@ -581,11 +617,16 @@ impl<'a> Checker<'a> {
             .and_then(|k| self.devices.get(&actor_of(&k)).filter(|d| d.key == k))
             .ok_or_else(|| format!("it changes the record of a device ({})", short(target)))?;
         let by_device = hex_lower(key);
+        let mut uncoupling = false;
         for (name, value) in fields {
             let ok = match (name.as_str(), value) {
                 ("removed_at", ScalarValue::Timestamp(_) | ScalarValue::Int(_)) => true,
                 ("removed_by", ScalarValue::Str(s)) => s.as_str() == signer,
                 ("removed_by_device", ScalarValue::Str(s)) => s.as_str() == by_device,
+                ("removed_why", ScalarValue::Str(s)) if s.as_str() == crate::UNCOUPLED => {
+                    uncoupling = true;
+                    true
+                }
                 _ => false,
             };
             if !ok {
@@ -594,8 +635,17 @@ impl<'a> Checker<'a> {
                 ));
             }
         }
-        if fields.len() != 3 {
+        if fields.len() != 3 + usize::from(uncoupling) {
             return Err("it removes a device without saying when and by whom".into());
+        }
+        if uncoupling {
+            // Either partner may end the partnership: it removes the other person's devices,
+            // never one's own.
+            return if dev.person == signer {
+                Err("it ends the partnership by removing its own person's device".into())
+            } else {
+                Ok(())
+            };
         }
         let others = self
             .devices

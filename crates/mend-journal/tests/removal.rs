@@ -250,6 +250,106 @@ fn the_partner_removes_a_device_only_when_it_is_the_persons_last() {
     ));
 }
 
+#[test]
+fn uncoupling_removes_all_of_the_other_persons_devices_and_nothing_less() {
+    let mut t = three();
+    let sam_laptop = hex(&common_sam_key());
+    let phone_hex = hex(&t.phone_key);
+    // Alex ends the partnership: Sam's laptop and phone are removed in one change, which
+    // Sam's laptop takes (it is Alex's word), and nothing either makes afterwards is accepted.
+    let mut u = three();
+    let before = u.alex.heads();
+    let removed = u.alex.uncouple(now()).unwrap();
+    assert_eq!(removed.len(), 2);
+    let record = last_record(&mut u.alex, &before);
+    let got = u.sam.apply_signed_record(&record).unwrap();
+    assert!(got.refused.is_empty(), "{:?}", got.refused);
+    assert!(u
+        .sam
+        .devices()
+        .unwrap()
+        .iter()
+        .filter(|d| d.person == "Sam")
+        .all(|d| d
+            .removed
+            .as_ref()
+            .is_some_and(|r| r.uncoupled && r.by == "Alex")));
+    let before = u.phone.heads();
+    u.phone
+        .add_entry(&entry(&"4".repeat(32), &u.s, "after"), now())
+        .unwrap();
+    let late = last_record(&mut u.phone, &before);
+    let got = u.alex.apply_signed_record(&late).unwrap();
+    assert_eq!(got.refused.len(), 1, "{:?}", got.refused);
+    assert!(matches!(u.alex.uncouple(now()), Err(JournalError::Rule(_))));
+
+    // A modified program on Alex's laptop calls the removal of Sam's laptop alone an
+    // uncoupling, to remove one of Sam's devices while Sam has another: refused. Without the
+    // whole-partnership check it would pass as an uncoupling.
+    let alex_key = Signer::from_seed(&[1; 32]);
+    let forged = forge_removal_why(&mut t.alex, &alex_key, &[&sam_laptop], &t.a.id, "uncoupled");
+    let got = t.sam.apply_signed_record(&forged).unwrap();
+    assert_eq!(got.refused.len(), 1);
+    assert!(
+        got.refused[0].why.contains("without removing every device"),
+        "{:?}",
+        got.refused
+    );
+    // Nor may one "uncouple" from oneself.
+    let mut t = three();
+    let forged = forge_removal_why(
+        &mut t.sam,
+        &common_sam_key(),
+        &[&phone_hex],
+        &t.s.id,
+        "uncoupled",
+    );
+    let got = t.alex.apply_signed_record(&forged).unwrap();
+    assert_eq!(got.refused.len(), 1, "{:?}", got.refused);
+    assert!(t
+        .alex
+        .devices()
+        .unwrap()
+        .iter()
+        .all(|d| d.removed.is_none()));
+}
+
+/// Write removals of devices `keys` straight into the document, in one change (as a modified
+/// program could), naming `by` as the remover and `why` as the reason, signed by `signer`;
+/// returns it as a log record body.
+fn forge_removal_why(
+    j: &mut Journal,
+    signer: &Signer,
+    keys: &[&str],
+    by: &str,
+    why: &str,
+) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::ReadDoc;
+    let doc = j.doc_mut();
+    let devices = match doc.get(automerge::ROOT, "devices").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no devices"),
+    };
+    for key in keys {
+        let dev = match doc.get(&devices, *key).unwrap() {
+            Some((_, id)) => id,
+            None => panic!("no device {key}"),
+        };
+        doc.put(&dev, "removed_at", automerge::ScalarValue::Timestamp(1))
+            .unwrap();
+        doc.put(&dev, "removed_by", by).unwrap();
+        doc.put(&dev, "removed_by_device", hex(signer)).unwrap();
+        doc.put(&dev, "removed_why", why).unwrap();
+    }
+    let hash = doc.commit().unwrap();
+    let bytes = doc.get_change_by_hash(&hash).unwrap().raw_bytes().to_vec();
+    let mut out = (bytes.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&bytes);
+    out.extend_from_slice(&signer.sign(&JID, &hash));
+    out
+}
+
 /// Write a removal of device `key` straight into the document (as a modified program could),
 /// naming `by` as the remover, signed by `signer`; returns it as a log record body.
 fn forge_removal(j: &mut Journal, signer: &Signer, key: &str, by: &str) -> Vec<u8> {

@@ -10,6 +10,7 @@
 
 mod atomic;
 mod draft;
+mod epochs;
 mod error;
 mod home;
 mod index;

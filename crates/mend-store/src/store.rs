@@ -15,16 +15,74 @@ use mend_crypto::{
 /// the read index, the per-peer sync states, the tips, the notes and a kept draft.
 #[derive(Clone)]
 pub(crate) struct Keys {
+    /// The shared journal's key of the current epoch (`crate::epochs`): what is written now.
     pub(crate) shared: JournalKey,
     pub(crate) device: JournalKey,
+    /// The keys of the earlier epochs, newest first (the last is the journal key), which
+    /// files written before the current epoch were sealed under.
+    pub(crate) older: Vec<JournalKey>,
+    /// The journal key pairing gave (the first epoch's): what files of releases before
+    /// device-only keys were sealed under.
+    pub(crate) first: JournalKey,
+    /// The current epoch (0: the journal key's), and the removed devices it accounts for.
+    pub(crate) epoch: usize,
+    pub(crate) removals: u32,
 }
 
 impl Keys {
+    /// The first epoch's keys only: for what is sealed under the device's own key.
     pub(crate) fn of(secrets: &DeviceSecrets, journal_id: JournalId) -> Self {
         Self {
             shared: secrets.journal_key.clone(),
             device: secrets.device_key(&journal_id),
+            older: Vec::new(),
+            first: secrets.journal_key.clone(),
+            epoch: 0,
+            removals: 0,
         }
+    }
+
+    /// The keys of the journal in `root`, with its key epochs.
+    pub(crate) fn load(
+        root: &Path,
+        secrets: &DeviceSecrets,
+        journal_id: JournalId,
+    ) -> Result<Self, StoreError> {
+        let mut keys = Self::of(secrets, journal_id);
+        let epochs = crate::epochs::read(root, &keys, journal_id)?;
+        for key in epochs.keys {
+            keys.begin_epoch(key);
+        }
+        keys.removals = epochs.removals;
+        Ok(keys)
+    }
+
+    /// Every key `key` (what files of releases before device-only keys were sealed under).
+    pub(crate) fn of_journal_key(key: &JournalKey) -> Self {
+        Self {
+            shared: key.clone(),
+            device: key.clone(),
+            older: Vec::new(),
+            first: key.clone(),
+            epoch: 0,
+            removals: 0,
+        }
+    }
+
+    /// Make `key` the current epoch's.
+    pub(crate) fn begin_epoch(&mut self, key: JournalKey) {
+        let previous = std::mem::replace(&mut self.shared, key);
+        self.older.insert(0, previous);
+        self.epoch += 1;
+    }
+
+    /// The keys of the epochs after the first, oldest first (what the epochs file keeps).
+    pub(crate) fn epoch_keys(&self) -> Vec<JournalKey> {
+        let mut all: Vec<JournalKey> = self.older.iter().rev().skip(1).cloned().collect();
+        if self.epoch > 0 {
+            all.push(self.shared.clone());
+        }
+        all
     }
 
     /// The key records of `kind` are sealed under.
@@ -114,6 +172,9 @@ struct DocFiles {
     /// A log of the release before chained records, not empty: its records are read unchained,
     /// and the first process that may write compacts it.
     legacy_chain: bool,
+    /// The key the snapshot and log are sealed under (for the shared journal, an earlier
+    /// epoch's until they are rewritten): records appended to the log are sealed under it.
+    sealed_with: JournalKey,
 }
 
 /// Where the first record of a log stands.
@@ -295,7 +356,7 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let mut warnings = Vec::new();
         let signer = Signer::from_seed(&secrets.identity_seed);
-        let keys = Keys::of(secrets, journal_id);
+        let keys = Keys::load(home.root(), secrets, journal_id)?;
         let mut load = |doc: Doc| -> Result<DocFiles, StoreError> {
             load_doc(
                 &home.root().join(doc.dir()),
@@ -342,6 +403,9 @@ impl Store {
         if writer && resealing {
             store.reseal_legacy();
         }
+        // Removals that arrived before key epochs existed (or while the epochs file could not
+        // be written) begin one now.
+        store.begin_epoch_if_removed()?;
         Ok(store)
     }
 
@@ -363,7 +427,7 @@ impl Store {
     ) -> Result<(Entries, Vec<String>), StoreError> {
         let root = home.root();
         let print = index::fingerprint(root).ok();
-        let keys = Keys::of(secrets, journal_id);
+        let keys = Keys::load(root, secrets, journal_id)?;
         let key = &keys;
         if let Some(print) = &print {
             if let Some(found) = index::read(root, key, journal_id, print) {
@@ -559,6 +623,9 @@ impl Store {
             self.stale = true;
             return Err(e);
         }
+        if doc == Doc::Shared {
+            self.begin_epoch_if_removed()?;
+        }
         if let Some(before) = index_before {
             self.follow_in_index(doc, Some(&heads), before);
         }
@@ -566,6 +633,51 @@ impl Store {
             self.compact_or_keep_log(doc)?;
         }
         Ok(out)
+    }
+
+    /// The shared journal's current key epoch on this device (0: the journal key pairing
+    /// gave). See `crate::epochs`.
+    pub fn journal_key_epoch(&self) -> usize {
+        self.key.epoch
+    }
+
+    /// Whether the shared journal's files are sealed under the current epoch's key.
+    pub(crate) fn sealed_with_current(&self) -> bool {
+        self.shared.sealed_with.expose() == self.key.shared.expose()
+    }
+
+    /// Begin a new key epoch if the registry holds removed devices (an uncoupling among them)
+    /// that the current epoch does not account for: a fresh key, kept in the epochs file
+    /// first, then the shared journal rewritten under it.
+    fn begin_epoch_if_removed(&mut self) -> Result<(), StoreError> {
+        if !self.may_write() {
+            return Ok(());
+        }
+        let removed = self
+            .shared
+            .journal
+            .devices()
+            .map(|d| d.iter().filter(|d| d.removed.is_some()).count())
+            .unwrap_or(0) as u32;
+        if removed <= self.key.removals {
+            return Ok(());
+        }
+        let path = self.root.join(crate::epochs::EPOCHS);
+        let fresh = JournalKey::generate().map_err(|source| StoreError::Crypto {
+            path: path.clone(),
+            source,
+        })?;
+        let mut keys = self.key.clone();
+        keys.begin_epoch(fresh);
+        keys.removals = removed;
+        let epochs = crate::epochs::Epochs {
+            keys: keys.epoch_keys(),
+            removals: removed,
+        };
+        crate::epochs::write(&self.root, &keys, self.journal_id, &epochs)?;
+        self.key = keys;
+        tracing::info!(epoch = self.key.epoch, "began a new key epoch");
+        self.compact(Doc::Shared)
     }
 
     /// Where `doc`'s files stand now, to be put back there by [`Store::undo_to`].
@@ -653,7 +765,6 @@ impl Store {
         heads: &[mend_journal::ChangeHash],
     ) -> Result<(), StoreError> {
         let journal_id = self.journal_id;
-        let key = self.key.clone();
         let files = self.files_mut(doc);
         let changes = match doc {
             Doc::Shared => files.journal.signed_changes_since(heads)?,
@@ -661,7 +772,7 @@ impl Store {
         };
         let link = files.chain;
         let sealed = seal_chained(
-            key.for_kind(doc.kinds().1),
+            &files.sealed_with,
             &journal_id,
             doc.kinds().1,
             &link,
@@ -742,7 +853,6 @@ impl Store {
     /// Take the lock again and apply what other processes appended meanwhile. If another process
     /// replaced a snapshot (compaction), this returns an error: open the store afresh instead.
     pub fn relock(&mut self, lock: HomeLock) -> Result<(), StoreError> {
-        let key = self.key.clone();
         let journal_id = self.journal_id;
         let mut warnings = Vec::new();
         for doc in [Doc::Shared, Doc::Private] {
@@ -771,13 +881,9 @@ impl Store {
                 (true, Some((_, old))) => old,
                 _ => doc.kinds().1,
             };
-            let record_key = if files.legacy_seal {
-                &key.shared
-            } else {
-                key.for_kind(kind)
-            };
+            let record_key = files.sealed_with.clone();
             let (plain, chain) = open_log(
-                record_key,
+                &record_key,
                 journal_id,
                 kind,
                 files.legacy_chain,
@@ -830,10 +936,7 @@ impl Store {
     /// key, sealed again under this device's own key (the read index and the tips, being
     /// caches, are simply written afresh). What cannot be read either way is left as it is.
     fn reseal_legacy(&self) {
-        let shared_only = Keys {
-            shared: self.key.shared.clone(),
-            device: self.key.shared.clone(),
-        };
+        let shared_only = Keys::of_journal_key(&self.key.first);
         let mut files: Vec<(PathBuf, RecordKind)> = vec![
             (
                 self.root.join(crate::refusals::REFUSALS),
@@ -905,6 +1008,7 @@ impl Store {
         files.log_records = 0;
         files.unsigned = false;
         files.legacy_seal = false;
+        files.sealed_with = key.for_kind(doc.kinds().0).clone();
         files.chain = FIRST_LINK;
         files.legacy_chain = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
@@ -1032,10 +1136,7 @@ pub(crate) fn load_peer_state(
 
 /// Whether the sync state at `path` was sealed under the journal key (before device-only keys).
 fn legacy_peer_state(path: &Path, key: &Keys, journal_id: JournalId) -> bool {
-    let shared_only = Keys {
-        shared: key.shared.clone(),
-        device: key.shared.clone(),
-    };
+    let shared_only = Keys::of_journal_key(&key.first);
     open_one(path, &shared_only, journal_id, RecordKind::SyncState).is_ok()
 }
 
@@ -1217,10 +1318,23 @@ fn load_doc(
     let plain = match open(record_key, &snap_path, snap_kind, decoded.records[0], 0) {
         Err(_)
             if doc == Doc::Private
-                && open_record(&key.shared, &journal_id, snap_kind, decoded.records[0]).is_ok() =>
+                && open_record(&key.first, &journal_id, snap_kind, decoded.records[0]).is_ok() =>
         {
             legacy_seal = true;
-            record_key = &key.shared;
+            record_key = &key.first;
+            open(record_key, &snap_path, snap_kind, decoded.records[0], 0)?
+        }
+        // The shared journal sealed under an earlier epoch's key: a new epoch began and the
+        // process that began it stopped before rewriting the journal. Read so, and rewritten
+        // under the current key by the first process that may write.
+        Err(e) if doc == Doc::Shared => {
+            let earlier = key
+                .older
+                .iter()
+                .find(|k| open_record(k, &journal_id, snap_kind, decoded.records[0]).is_ok())
+                .ok_or(e)?;
+            legacy_seal = true;
+            record_key = earlier;
             open(record_key, &snap_path, snap_kind, decoded.records[0], 0)?
         }
         other => other?,
@@ -1268,13 +1382,34 @@ fn load_doc(
         .records
         .first()
         .is_some_and(|first| unchained_log(record_key, journal_id, log_kind, first));
+    // A log sealed under an earlier epoch's key than its snapshot: the rewrite under a new
+    // epoch stopped between writing the snapshot and emptying the log, and the snapshot
+    // already holds all of it. Left unread, and emptied by the first process that may write.
+    let folded = doc == Doc::Shared
+        && !legacy_chain
+        && decoded.records.first().is_some_and(|first| {
+            open_chained(record_key, &journal_id, log_kind, &FIRST_LINK, first).is_err()
+                && key
+                    .older
+                    .iter()
+                    .filter(|k| !std::ptr::eq(*k, record_key))
+                    .any(|k| open_chained(k, &journal_id, log_kind, &FIRST_LINK, first).is_ok())
+        });
+    if folded {
+        legacy_seal = true;
+    }
+    let records = if folded {
+        &[][..]
+    } else {
+        &decoded.records[..]
+    };
     let (plain, chain) = open_log(
         record_key,
         journal_id,
         log_kind,
         legacy_chain,
         FIRST_LINK,
-        &decoded.records,
+        records,
         0,
         &log_path,
     )?;
@@ -1304,5 +1439,6 @@ fn load_doc(
         legacy_seal,
         chain,
         legacy_chain,
+        sealed_with: record_key.clone(),
     })
 }

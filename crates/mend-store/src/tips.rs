@@ -71,7 +71,9 @@ impl Store {
     }
 
     fn try_save_tips(&mut self, watched: &[Vec<ChangeHash>]) -> Result<(), StoreError> {
-        if !self.may_write() || self.is_stale() {
+        // The quick write appends under the current epoch's key: not while the shared journal
+        // is still sealed under an earlier one.
+        if !self.may_write() || self.is_stale() || !self.sealed_with_current() {
             return Ok(());
         }
         let root = self.root().to_owned();
@@ -212,7 +214,9 @@ impl Cached {
         lock: HomeLock,
     ) -> Result<Self, HomeLock> {
         let root = home.root().to_owned();
-        let keys = Keys::of(secrets, journal_id);
+        let Ok(keys) = Keys::load(&root, secrets, journal_id) else {
+            return Err(lock);
+        };
         let key = &keys;
         let Some(file) = read_tips(&root, key, journal_id) else {
             return Err(lock);

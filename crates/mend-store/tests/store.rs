@@ -663,3 +663,80 @@ fn a_session_taken_back_leaves_the_files_as_they_were_unless_something_else_was_
     let mark = store.mark(Doc::Shared);
     assert!(store.undo_to(&mark, 0).unwrap());
 }
+
+/// Whether `file` of `home` opens with the journal key pairing gave.
+fn opens_with_journal_key(home: &Home, s: &DeviceSecrets, jid: JournalId, file: &str) -> bool {
+    let bytes = fs::read(home.root().join(file)).unwrap();
+    let decoded = mend_store::decode_records(&bytes).unwrap();
+    mend_crypto::open_record(
+        &s.journal_key,
+        &jid,
+        decoded.header.kind,
+        decoded.records[0],
+    )
+    .is_ok()
+}
+
+#[test]
+fn a_removal_begins_a_key_epoch_and_files_of_the_one_before_still_open() {
+    let (_d, home, s, jid, _) = new_home();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "before");
+    let sam = mend_journal::Person {
+        id: "b".repeat(32),
+        name: "Sam".into(),
+    };
+    let sam_key: String = mend_journal::Signer::from_seed(&[5; 32])
+        .public_key()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    store
+        .commit(Doc::Shared, |j| {
+            j.add_device(&sam_key, &sam, "sam-laptop", &sam.id, Utc::now())
+        })
+        .unwrap();
+    assert_eq!(store.journal_key_epoch(), 0);
+    assert!(opens_with_journal_key(&home, &s, jid, "shared/snapshot"));
+    let shared = home.root().join("shared");
+    let epoch0 = ["snapshot", "log"].map(|f| fs::read(shared.join(f)).unwrap());
+
+    // Sam's only laptop is removed: a new epoch, and the journal rewritten under its key.
+    store
+        .commit(Doc::Shared, |j| j.remove_device(&sam_key, Utc::now()))
+        .unwrap();
+    assert_eq!(store.journal_key_epoch(), 1);
+    assert!(home.root().join("epochs").exists());
+    assert!(!opens_with_journal_key(&home, &s, jid, "shared/snapshot"));
+    assert_eq!(store.stats(Doc::Shared).log_records, 0);
+    write(&mut store, Doc::Shared, "e2", "after");
+    drop(store);
+    let store = open(&home, &s, jid, LockMode::Read).unwrap();
+    assert_eq!(store.journal_key_epoch(), 1);
+    assert_eq!(store.journal(Doc::Shared).len(), 2);
+    drop(store);
+
+    // The rewrite stopped between the snapshot and the log: the old log (under the first
+    // epoch's key), which the snapshot already holds, is left unread and then emptied.
+    let epoch1_snapshot = fs::read(shared.join("snapshot")).unwrap();
+    fs::write(shared.join("log"), &epoch0[1]).unwrap();
+    let store = open(&home, &s, jid, LockMode::Write).unwrap();
+    assert_eq!(store.stats(Doc::Shared).log_records, 0);
+    assert!(store.journal(Doc::Shared).entry("e1").is_ok());
+    drop(store);
+    assert_ne!(fs::read(shared.join("snapshot")).unwrap(), epoch1_snapshot);
+
+    // A copy of the journal from before the epoch put back: it opens (under the first
+    // epoch's key) and is rewritten under the current one.
+    fs::write(shared.join("snapshot"), &epoch0[0]).unwrap();
+    fs::write(shared.join("log"), &epoch0[1]).unwrap();
+    let store = open(&home, &s, jid, LockMode::Write).unwrap();
+    assert_eq!(store.journal_key_epoch(), 1);
+    assert!(store.journal(Doc::Shared).entry("e1").is_ok());
+    drop(store);
+    assert!(!opens_with_journal_key(&home, &s, jid, "shared/snapshot"));
+
+    // Without the epochs file, the journal does not open, and says what is missing.
+    fs::remove_file(home.root().join("epochs")).unwrap();
+    assert!(open(&home, &s, jid, LockMode::Read).is_err());
+}

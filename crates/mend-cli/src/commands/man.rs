@@ -286,6 +286,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "uncouple",
+        &[("mend uncouple", "end the partnership, keeping the journal")],
+    ),
+    (
         "completions",
         &[(
             "mend completions bash > ~/.local/share/bash-completion/completions/mend",

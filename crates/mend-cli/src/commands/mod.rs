@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lock => lock::lock(g),
         Command::Unlock => lock::unlock(g),
         Command::Devices(a) => net::devices(g, a),
+        Command::Uncouple(a) => net::uncouple(g, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             // Into a buffer first: clap_complete panics when its writer fails (a closed pipe).

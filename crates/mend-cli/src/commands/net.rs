@@ -246,6 +246,7 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
                     "at": r.at.to_rfc3339(),
                     "by": r.by,
                     "by_device": r.by_device,
+                    "uncoupled": r.uncoupled,
                 })),
             })
         })
@@ -263,7 +264,8 @@ pub fn devices(g: &Global, a: DevicesArgs) -> Result<()> {
             d.added_by,
             match &d.removed {
                 Some(r) => format!(
-                    "  REMOVED {} by {}",
+                    "  {} {} by {}",
+                    if r.uncoupled { "UNCOUPLED" } else { "REMOVED" },
                     render::local(r.at),
                     removed_by(&devices, r)
                 ),
@@ -323,6 +325,82 @@ fn find_device<'a>(
         )
         .into()),
     }
+}
+
+pub fn uncouple(g: &Global, a: crate::cli::UncoupleArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    let unlocked = Unlocked::new(g)?;
+    let mut store = unlocked.open(LockMode::Write)?;
+    let me = unlocked.secrets.person_id.clone();
+    let devices = store.journal(Doc::Shared).devices()?;
+    if let Some(r) = devices
+        .iter()
+        .find_map(|d| d.removed.as_ref().filter(|r| r.uncoupled))
+    {
+        return Err(fail(
+            format!(
+                "the partnership already ended {}, uncoupled by {}",
+                render::local(r.at),
+                removed_by(&devices, r)
+            ),
+            "nothing was changed",
+        )
+        .into());
+    }
+    let theirs: Vec<_> = devices
+        .iter()
+        .filter(|d| d.person_id != me && d.removed.is_none())
+        .collect();
+    let Some(partner) = theirs.first().map(|d| d.person.clone()) else {
+        return Err(fail(
+            "no device of another person is paired with this journal",
+            "there is no partnership to end; `mend devices` lists the devices",
+        )
+        .into());
+    };
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(fail(
+                "ending the partnership needs confirmation",
+                "pass --yes to end it without being asked",
+            )
+            .into());
+        }
+        eprint!(
+            "End the partnership with {partner}? This laptop and your other devices will stop \
+             syncing with {partner}'s ({}), and refuse what they make from now on. You keep the \
+             journal as it is. [y/N] ",
+            theirs
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing was changed: the partnership with {partner} goes on");
+            return Ok(());
+        }
+    }
+    let removed = mend_app::actions::uncouple(&mut store, chrono::Utc::now())?;
+    let epoch = store.journal_key_epoch();
+    println!(
+        "Uncoupled: the partnership with {partner} has ended. Removed {}.",
+        removed
+            .iter()
+            .map(|d| format!("{}'s {}", d.person, d.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "This laptop keeps the journal as it is and no longer syncs with {partner}'s devices; \
+         your other devices do the same at their next sync with this one.\n\
+         {partner}'s laptops keep the copy they already had: uncoupling cannot take it back.\n\
+         What this laptop writes from now on is sealed under a new key (epoch {epoch}) that \
+         {partner}'s devices never had."
+    );
+    Ok(())
 }
 
 fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {

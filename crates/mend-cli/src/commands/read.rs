@@ -229,6 +229,7 @@ pub fn print_status(report: mend_app::status::Report, json: bool) -> Result<()> 
             "removed_devices": devices.iter().filter_map(|d| d.removed.as_ref().map(|r| json!({
                 "person": d.person, "device": d.name, "key": d.key,
                 "at": r.at.to_rfc3339(), "by": r.by, "by_device": r.by_device,
+                "uncoupled": r.uncoupled,
                 "this_device": d.key == about.device_key,
             }))).collect::<Vec<_>>(),
             "sync": standings.iter().map(|st| json!({
@@ -260,8 +261,26 @@ pub fn print_status(report: mend_app::status::Report, json: bool) -> Result<()> 
             if n.count == 1 { "it is" } else { "they are" },
         );
     }
+    let uncoupled: Vec<_> = devices
+        .iter()
+        .filter(|d| d.removed.as_ref().is_some_and(|r| r.uncoupled))
+        .collect();
+    if let Some(r) = uncoupled.first().and_then(|d| d.removed.as_ref()) {
+        println!(
+            "The partnership with {} ended {}: uncoupled by {}. This laptop no longer syncs \
+             with {}, and refuses what they make; both keep the journal as it was.",
+            uncoupled[0].person,
+            render::local(r.at),
+            crate::commands::net::removed_by(&devices, r),
+            uncoupled
+                .iter()
+                .map(|d| format!("{}'s {}", d.person, d.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for d in &devices {
-        if let Some(r) = &d.removed {
+        if let Some(r) = d.removed.as_ref().filter(|r| !r.uncoupled) {
             let by = crate::commands::net::removed_by(&devices, r);
             if d.key == about.device_key {
                 println!(
