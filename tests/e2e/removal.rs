@@ -206,3 +206,71 @@ fn uncoupling_ends_the_sharing_both_keep_their_copy_and_new_words_are_sealed_ane
         "{status}"
     );
 }
+
+#[test]
+fn a_person_who_lost_their_only_laptop_is_removed_by_the_partner_and_joins_again() {
+    let alex = Device::new("Alex");
+    let sam = Device::uninitialised();
+    pair(&alex, &sam, "Sam");
+    sam.write(&["Sam, on the laptop later lost"]);
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    sam.ok(&["sync", "--peer", &alex_addr]);
+    alex_serve.terminate();
+
+    // Sam's only laptop is lost: Alex removes it, which Alex may only because it is Sam's last.
+    let out = alex.ok(&["devices", "remove", "Sam-laptop", "--yes"]);
+    assert!(out.contains("Removed Sam's Sam-laptop."), "{out}");
+    let listed = alex.ok(&["devices"]);
+    assert!(
+        listed.contains("REMOVED") && listed.contains("by Alex"),
+        "{listed}"
+    );
+    // The remover's laptop begins a new key epoch: the journal key the lost laptop holds no
+    // longer opens what Alex's laptop keeps.
+    assert_eq!(
+        opens_with_the_journal_key(&alex, "shared/snapshot"),
+        Some(false)
+    );
+
+    // Whoever has the lost laptop writes and tries to sync: refused.
+    sam.write(&["written on the lost laptop"]);
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    let err = sam.fails(&["sync", "--peer", &alex_addr, "--timeout", "20"]);
+    assert!(err.contains("was it removed?"), "{err}");
+    alex_serve.terminate();
+
+    // Sam joins again from a new laptop, as Sam (Alex invites it for the partner), and gets
+    // the journal, Sam's old words too.
+    let new_laptop = Device::uninitialised();
+    crate::util::pair_partner_device(&alex, &new_laptop, "Sam", "sam-new-laptop");
+    let texts = shared_texts(&new_laptop);
+    assert!(
+        texts.contains(&"Sam, on the laptop later lost".to_owned()),
+        "{texts:?}"
+    );
+    assert!(!texts.contains(&"written on the lost laptop".to_owned()));
+    let on_new = devices(&new_laptop);
+    let lost = on_new.iter().find(|d| d["name"] == "Sam-laptop").unwrap();
+    assert_eq!(lost["removed"]["by"], "Alex");
+    assert_eq!(lost["person"], "Sam");
+    let status = new_laptop.ok(&["status"]);
+    assert!(
+        status.contains("Sam's Sam-laptop was removed") && status.contains("by Alex"),
+        "{status}"
+    );
+    // The new laptop writes as Sam, and Alex's laptop takes it.
+    new_laptop.write(&["Sam, from the new laptop"]);
+    let mut alex_serve = Background::start(&alex, &["serve", "--listen", LOOPBACK, "--no-mdns"]);
+    let alex_addr = alex_serve.address();
+    new_laptop.ok(&["sync", "--peer", &alex_addr]);
+    alex_serve.terminate();
+    let on_alex = alex.list_json(&[]);
+    assert!(
+        on_alex
+            .iter()
+            .any(|e| e["text"] == "Sam, from the new laptop" && e["author"] == "Sam"),
+        "{on_alex:?}"
+    );
+}

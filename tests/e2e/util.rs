@@ -372,6 +372,12 @@ pub fn pair_own(a: &Device, b: &Device, name: &str) -> (String, String) {
     pair_with(a, b, name, &format!("{name}-laptop"), &["--for", "me"])
 }
 
+/// Pair `b` (not initialised yet) with `a` as a device of the partner `name`, called `device`
+/// (`mend invite --for partner`).
+pub fn pair_partner_device(a: &Device, b: &Device, name: &str, device: &str) -> (String, String) {
+    pair_with(a, b, name, device, &["--for", "partner"])
+}
+
 /// Add `b` (not initialised yet) as another device of `a`'s person `person`, called `device`.
 pub fn pair_own_device(a: &Device, b: &Device, person: &str, device: &str) {
     pair_with(a, b, person, device, &["--for", "me"]);

@@ -62,9 +62,16 @@ impl From<mend_crypto::CryptoError> for AdmitError {
 
 /// Whose device an invite admits: what was asked, else the partner while the journal has one
 /// person and one's own device after. A partner invite once two people have joined is refused.
-pub fn invite_for(people: usize, asked: Option<InviteFor>) -> Result<InviteFor, AdmitError> {
+///
+/// `partner_lost`: the partner has lost every device (all removed, not by an uncoupling), so
+/// an explicit partner invite admits the partner's next device.
+pub fn invite_for(
+    people: usize,
+    asked: Option<InviteFor>,
+    partner_lost: bool,
+) -> Result<InviteFor, AdmitError> {
     match (asked, people) {
-        (Some(InviteFor::Partner), n) if n >= 2 => Err(AdmitError::ThirdPerson),
+        (Some(InviteFor::Partner), n) if n >= 2 && !partner_lost => Err(AdmitError::ThirdPerson),
         (Some(f), _) => Ok(f),
         (None, n) if n >= 2 => Ok(InviteFor::Me),
         (None, _) => Ok(InviteFor::Partner),
@@ -91,6 +98,21 @@ pub fn check_names(joining: &Joining<'_>) -> Result<(), AdmitError> {
         }
     }
     Ok(())
+}
+
+/// The partner of `me`, if every device of theirs was removed and none by an uncoupling: they
+/// lost their only laptop, and join again from a new one.
+pub fn lost_partner(
+    journal: &mend_journal::Journal,
+    me: &str,
+) -> Result<Option<Person>, AdmitError> {
+    let devices = journal.devices()?;
+    Ok(journal.people()?.into_iter().find(|p| {
+        let mut theirs = devices.iter().filter(|d| d.person_id == p.id).peekable();
+        p.id != me
+            && theirs.peek().is_some()
+            && theirs.all(|d| d.removed.as_ref().is_some_and(|r| !r.uncoupled))
+    }))
 }
 
 /// Record the joining device in the shared journal for the person `for_whom` says: one signed
@@ -121,7 +143,7 @@ pub fn admit(
             id: random_id_hex()?,
             name: joining.person_name.trim().to_owned(),
         },
-        InviteFor::Partner => return Err(AdmitError::ThirdPerson),
+        InviteFor::Partner => lost_partner(journal, &inviter.id)?.ok_or(AdmitError::ThirdPerson)?,
     };
     store.commit(Doc::Shared, |j| {
         j.add_device(

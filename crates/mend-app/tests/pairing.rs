@@ -66,15 +66,24 @@ fn a_joining_device_becomes_whose_the_inviter_says_and_errors_say_what_they_are(
 
 #[test]
 fn the_inviter_decides_whose_device_joins() {
-    assert_eq!(invite_for(1, None).unwrap(), InviteFor::Partner);
-    assert_eq!(invite_for(2, None).unwrap(), InviteFor::Me);
-    assert_eq!(invite_for(1, Some(InviteFor::Me)).unwrap(), InviteFor::Me);
+    assert_eq!(invite_for(1, None, false).unwrap(), InviteFor::Partner);
+    assert_eq!(invite_for(2, None, false).unwrap(), InviteFor::Me);
     assert_eq!(
-        invite_for(1, Some(InviteFor::Partner)).unwrap(),
+        invite_for(1, Some(InviteFor::Me), false).unwrap(),
+        InviteFor::Me
+    );
+    assert_eq!(
+        invite_for(1, Some(InviteFor::Partner), false).unwrap(),
         InviteFor::Partner
     );
     assert!(matches!(
-        invite_for(2, Some(InviteFor::Partner)),
+        invite_for(2, Some(InviteFor::Partner), false),
         Err(AdmitError::ThirdPerson)
     ));
+    // A partner who lost every device joins again from a new one, on an explicit invite only.
+    assert_eq!(
+        invite_for(2, Some(InviteFor::Partner), true).unwrap(),
+        InviteFor::Partner
+    );
+    assert_eq!(invite_for(2, None, true).unwrap(), InviteFor::Me);
 }

@@ -60,6 +60,8 @@ struct Dev {
     name: String,
     /// Removed from the journal: nothing it makes afterwards is accepted.
     removed: bool,
+    /// Removed by an uncoupling (the partnership ended).
+    uncoupled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +288,8 @@ impl<'a> Checker<'a> {
                             if let Some(k) = hex_key(&key) {
                                 let person = read_str(doc, &d, "person").unwrap_or_default();
                                 let removed = doc.get(&d, "removed_at").ok().flatten().is_some();
+                                let uncoupled = read_str(doc, &d, "removed_why").as_deref()
+                                    == Some(crate::UNCOUPLED);
                                 let name = read_str(doc, &d, "name").unwrap_or_default();
                                 c.devices.insert(
                                     actor_of(&k),
@@ -294,6 +298,7 @@ impl<'a> Checker<'a> {
                                         person,
                                         name,
                                         removed,
+                                        uncoupled,
                                     },
                                 );
                             }
@@ -557,7 +562,7 @@ impl<'a> Checker<'a> {
                 return Err(format!("it replaces the device {}", short(key_hex)));
             }
             let owner = fields.get("person").and_then(text).unwrap_or_default();
-            if owner != signer && Some(owner) != new_person.as_deref() {
+            if owner != signer && Some(owner) != new_person.as_deref() && !self.lost_all(owner) {
                 return Err(format!(
                     "it adds a device under {}'s name; only {}'s own devices may",
                     self.name_of(owner),
@@ -567,6 +572,18 @@ impl<'a> Checker<'a> {
             check_device_fields(fields, owner, signer)?;
         }
         Ok(())
+    }
+
+    /// Whether every device of `person` was removed, none by an uncoupling: a person who lost
+    /// their only laptop, whose next device the partner's pairing may then add (as it may
+    /// remove the last one, [`may_remove`]).
+    fn lost_all(&self, person: &str) -> bool {
+        let mut theirs = self
+            .devices
+            .values()
+            .filter(|d| d.person == person)
+            .peekable();
+        theirs.peek().is_some() && theirs.all(|d| d.removed && !d.uncoupled)
     }
 
     /// An uncoupling ends the partnership whole: it removes every device of the other person
@@ -1123,13 +1140,19 @@ impl<'a> Checker<'a> {
                             .unwrap_or_default()
                             .to_owned(),
                         removed: false,
+                        uncoupled: false,
                     },
                 );
             }
         }
-        for key in plan.removals.keys().filter_map(|k| hex_key(k)) {
+        for (key, fields) in plan
+            .removals
+            .iter()
+            .filter_map(|(k, f)| Some((hex_key(k)?, f)))
+        {
             if let Some(d) = self.devices.get_mut(&actor_of(&key)) {
                 d.removed = true;
+                d.uncoupled = fields.get("removed_why").is_some();
             }
         }
         for (id, fields) in &plan.entries {

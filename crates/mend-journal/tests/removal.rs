@@ -422,3 +422,47 @@ fn a_device_name_a_terminal_would_act_on_is_refused() {
     assert!(!mend_journal::valid_name(&"x".repeat(65)));
     assert!(mend_journal::valid_name(&"é".repeat(64)));
 }
+
+#[test]
+fn the_partner_adds_a_persons_next_device_only_once_they_lost_them_all() {
+    let new_key = hex(&Signer::from_seed(&[9; 32]));
+    // Sam still has devices: Alex's pairing may not add one under Sam's name.
+    let mut t = three();
+    let before = t.alex.heads();
+    t.alex
+        .add_device(&new_key, &t.s, "sam-new", &t.a.id, now())
+        .unwrap();
+    let record = last_record(&mut t.alex, &before);
+    let got = t.sam.apply_signed_record(&record).unwrap();
+    assert_eq!(got.refused.len(), 1, "{:?}", got.refused);
+    assert!(got.refused[0].why.contains("only Sam's own devices may"));
+
+    // Sam lost both: the phone removed itself, then Alex removed the laptop. Now Alex's
+    // pairing adds Sam's next device, and a copy that holds the removals takes it.
+    let mut t = three();
+    let sam_laptop = hex(&common_sam_key());
+    let phone_hex = hex(&t.phone_key);
+    t.phone.remove_device(&phone_hex, now()).unwrap();
+    assert!(sync(&mut t.phone, &mut t.alex).1.refused.is_empty());
+    t.alex.remove_device(&sam_laptop, now()).unwrap();
+    assert!(sync(&mut t.alex, &mut t.phone).1.refused.is_empty());
+    let before = t.alex.heads();
+    t.alex
+        .add_device(&new_key, &t.s, "sam-new", &t.a.id, now())
+        .unwrap();
+    let record = last_record(&mut t.alex, &before);
+    let got = t.phone.apply_signed_record(&record).unwrap();
+    assert!(got.refused.is_empty(), "{:?}", got.refused);
+
+    // After an uncoupling, the partner's pairing adds nothing under the other's name.
+    let mut t = three();
+    t.alex.uncouple(now()).unwrap();
+    assert!(sync(&mut t.alex, &mut t.sam).1.refused.is_empty());
+    let before = t.alex.heads();
+    t.alex
+        .add_device(&new_key, &t.s, "sam-new", &t.a.id, now())
+        .unwrap();
+    let record = last_record(&mut t.alex, &before);
+    let got = t.sam.apply_signed_record(&record).unwrap();
+    assert_eq!(got.refused.len(), 1, "{:?}", got.refused);
+}

@@ -218,17 +218,22 @@ pub async fn invite(
     let mut config = net_config(seed, &opts.net)?;
     config.pairing = mend_net::Pairing::Inviting;
     let shared = ServedJournal::new(device, warn);
-    let (people, legacy_heads) = ServedJournal::with(&shared, |a| {
+    let me_id = me.person.id.clone();
+    let (people, legacy_heads, partner_lost) = ServedJournal::with(&shared, move |a| {
         let journal = a.store()?.journal(Doc::Shared);
         let heads: Vec<[u8; 32]> = journal.legacy_heads().iter().map(|h| h.0).collect();
-        Ok((journal.people()?.len(), heads))
+        let lost = pairing::lost_partner(journal, &me_id)
+            .ok()
+            .flatten()
+            .is_some();
+        Ok((journal.people()?.len(), heads, lost))
     })
     .await?;
     // Only a device that holds the journal can hand it on.
     if people == 0 {
         return Err(PairingFailed::NoJournalYet.into());
     }
-    let for_whom = pairing::invite_for(people, opts.for_whom)
+    let for_whom = pairing::invite_for(people, opts.for_whom, partner_lost)
         .map_err(|_| PairingFailed::PartnerAlreadyJoined)?;
     let (net, mut events) = start(config).await?;
     let code = InviteCode::generate()?;
