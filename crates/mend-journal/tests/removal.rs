@@ -287,7 +287,13 @@ fn uncoupling_removes_all_of_the_other_persons_devices_and_nothing_less() {
     // uncoupling, to remove one of Sam's devices while Sam has another: refused. Without the
     // whole-partnership check it would pass as an uncoupling.
     let alex_key = Signer::from_seed(&[1; 32]);
-    let forged = forge_removal_why(&mut t.alex, &alex_key, &[&sam_laptop], &t.a.id, "uncoupled");
+    let forged = forge_removals(
+        &mut t.alex,
+        &alex_key,
+        &[&sam_laptop],
+        &t.a.id,
+        Some("uncoupled"),
+    );
     let got = t.sam.apply_signed_record(&forged).unwrap();
     assert_eq!(got.refused.len(), 1);
     assert!(
@@ -297,12 +303,12 @@ fn uncoupling_removes_all_of_the_other_persons_devices_and_nothing_less() {
     );
     // Nor may one "uncouple" from oneself.
     let mut t = three();
-    let forged = forge_removal_why(
+    let forged = forge_removals(
         &mut t.sam,
         &common_sam_key(),
         &[&phone_hex],
         &t.s.id,
-        "uncoupled",
+        Some("uncoupled"),
     );
     let got = t.alex.apply_signed_record(&forged).unwrap();
     assert_eq!(got.refused.len(), 1, "{:?}", got.refused);
@@ -315,14 +321,14 @@ fn uncoupling_removes_all_of_the_other_persons_devices_and_nothing_less() {
 }
 
 /// Write removals of devices `keys` straight into the document, in one change (as a modified
-/// program could), naming `by` as the remover and `why` as the reason, signed by `signer`;
-/// returns it as a log record body.
-fn forge_removal_why(
+/// program could), naming `by` as the remover and `why` (if any) as the reason, signed by
+/// `signer`; returns it as a log record body.
+fn forge_removals(
     j: &mut Journal,
     signer: &Signer,
     keys: &[&str],
     by: &str,
-    why: &str,
+    why: Option<&str>,
 ) -> Vec<u8> {
     use automerge::transaction::Transactable;
     use automerge::ReadDoc;
@@ -340,7 +346,9 @@ fn forge_removal_why(
             .unwrap();
         doc.put(&dev, "removed_by", by).unwrap();
         doc.put(&dev, "removed_by_device", hex(signer)).unwrap();
-        doc.put(&dev, "removed_why", why).unwrap();
+        if let Some(why) = why {
+            doc.put(&dev, "removed_why", why).unwrap();
+        }
     }
     let hash = doc.commit().unwrap();
     let bytes = doc.get_change_by_hash(&hash).unwrap().raw_bytes().to_vec();
@@ -353,27 +361,7 @@ fn forge_removal_why(
 /// Write a removal of device `key` straight into the document (as a modified program could),
 /// naming `by` as the remover, signed by `signer`; returns it as a log record body.
 fn forge_removal(j: &mut Journal, signer: &Signer, key: &str, by: &str) -> Vec<u8> {
-    use automerge::transaction::Transactable;
-    use automerge::ReadDoc;
-    let doc = j.doc_mut();
-    let devices = match doc.get(automerge::ROOT, "devices").unwrap() {
-        Some((_, id)) => id,
-        None => panic!("no devices"),
-    };
-    let dev = match doc.get(&devices, key).unwrap() {
-        Some((_, id)) => id,
-        None => panic!("no device {key}"),
-    };
-    doc.put(&dev, "removed_at", automerge::ScalarValue::Timestamp(1))
-        .unwrap();
-    doc.put(&dev, "removed_by", by).unwrap();
-    doc.put(&dev, "removed_by_device", hex(signer)).unwrap();
-    let hash = doc.commit().unwrap();
-    let bytes = doc.get_change_by_hash(&hash).unwrap().raw_bytes().to_vec();
-    let mut out = (bytes.len() as u32).to_le_bytes().to_vec();
-    out.extend_from_slice(&bytes);
-    out.extend_from_slice(&signer.sign(&JID, &hash));
-    out
+    forge_removals(j, signer, &[key], by, None)
 }
 
 #[test]

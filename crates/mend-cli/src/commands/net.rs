@@ -328,7 +328,6 @@ fn find_device<'a>(
 }
 
 pub fn uncouple(g: &Global, a: crate::cli::UncoupleArgs) -> Result<()> {
-    use std::io::IsTerminal;
     let unlocked = Unlocked::new(g)?;
     let mut store = unlocked.open(LockMode::Write)?;
     let me = unlocked.secrets.person_id.clone();
@@ -358,30 +357,19 @@ pub fn uncouple(g: &Global, a: crate::cli::UncoupleArgs) -> Result<()> {
         )
         .into());
     };
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(fail(
-                "ending the partnership needs confirmation",
-                "pass --yes to end it without being asked",
-            )
-            .into());
-        }
-        eprint!(
-            "End the partnership with {partner}? This laptop and your other devices will stop \
-             syncing with {partner}'s ({}), and refuse what they make from now on. You keep the \
-             journal as it is. [y/N] ",
-            theirs
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing was changed: the partnership with {partner} goes on");
-            return Ok(());
-        }
+    let question = format!(
+        "End the partnership with {partner}? This laptop and your other devices will stop \
+         syncing with {partner}'s ({}), and refuse what they make from now on. You keep the \
+         journal as it is.",
+        theirs
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !confirmed(a.yes, &question, "ending the partnership", "end it")? {
+        println!("nothing was changed: the partnership with {partner} goes on");
+        return Ok(());
     }
     let removed = mend_app::actions::uncouple(&mut store, chrono::Utc::now())?;
     let epoch = store.journal_key_epoch();
@@ -403,8 +391,28 @@ pub fn uncouple(g: &Global, a: crate::cli::UncoupleArgs) -> Result<()> {
     Ok(())
 }
 
-fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {
+/// Whether the person agrees to `question`: yes at once with `--yes`; else asked on the
+/// terminal (`[y/N]`). Without a terminal, `doing` "needs confirmation" and the hint says to
+/// pass --yes to `verb` without being asked.
+fn confirmed(yes: bool, question: &str, doing: &str, verb: &str) -> Result<bool> {
     use std::io::IsTerminal;
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            format!("{doing} needs confirmation"),
+            format!("pass --yes to {verb} without being asked"),
+        )
+        .into());
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {
     let unlocked = Unlocked::new(g)?;
     let me = unlocked.secrets.public_key_hex();
     let mut store = unlocked.open(LockMode::Write)?;
@@ -424,26 +432,15 @@ fn remove_device(g: &Global, a: RemoveDeviceArgs) -> Result<()> {
         .into());
     }
     let this = target.key == me;
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(fail(
-                "removing a device needs confirmation",
-                "pass --yes to remove it without being asked",
-            )
-            .into());
-        }
-        eprint!(
-            "Remove {}'s {}{}? Every device will refuse what it makes from now on. [y/N] ",
-            target.person,
-            target.name,
-            if this { " (this laptop)" } else { "" }
-        );
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("kept {}'s {}", target.person, target.name);
-            return Ok(());
-        }
+    let question = format!(
+        "Remove {}'s {}{}? Every device will refuse what it makes from now on.",
+        target.person,
+        target.name,
+        if this { " (this laptop)" } else { "" }
+    );
+    if !confirmed(a.yes, &question, "removing a device", "remove it")? {
+        println!("kept {}'s {}", target.person, target.name);
+        return Ok(());
     }
     mend_app::actions::remove_device(&mut store, &target.key, chrono::Utc::now())?;
     println!("Removed {}'s {}.", target.person, target.name);
