@@ -118,7 +118,7 @@ fn opens_with_the_journal_key(d: &Device, file: &str) -> Option<bool> {
     Some(if file.ends_with("log") {
         let start = mend_crypto::Chain {
             position: 0,
-            previous: [0; mend_crypto::TAG_LEN],
+            previous: decoded.header.follows.unwrap_or_default(),
         };
         mend_crypto::open_chained(&secrets.journal_key, &jid, kind, &start, first).is_ok()
     } else {

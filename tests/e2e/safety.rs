@@ -492,9 +492,10 @@ fn device_only_records(d: &Device) -> Vec<String> {
             continue; // not a data file (a socket's directory, say)
         };
         // Log records are chained: each opens at its place after the one before.
+        // (the first binds the snapshot the log follows, named in its header).
         let mut link = mend_crypto::Chain {
             position: 0,
-            previous: [0; mend_crypto::TAG_LEN],
+            previous: decoded.header.follows.unwrap_or_default(),
         };
         let chained = name.ends_with("log");
         let open = |key: &mend_crypto::JournalKey, link: &mend_crypto::Chain, kind, sealed| {

@@ -1382,9 +1382,10 @@ fn baselines(
                 &secrets.journal_key
             };
             // Log records are chained: each opens at its position after the one before.
+            // The first binds the snapshot the log follows, named in its header.
             let mut link = mend_crypto::Chain {
                 position: 0,
-                previous: [0; mend_crypto::TAG_LEN],
+                previous: decoded.header.follows.unwrap_or_default(),
             };
             for r in decoded.records {
                 if f.ends_with("log") {

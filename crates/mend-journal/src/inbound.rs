@@ -285,6 +285,18 @@ impl Journal {
         Ok(admission)
     }
 
+    /// Whether every change of a log record body (`signed`: written by
+    /// [`Journal::signed_changes_since`]; else this device's own unsigned changes) is held
+    /// already: a log left beside a snapshot that folded it in holds nothing new.
+    pub fn holds_record(&self, body: &[u8], signed: bool) -> bool {
+        let changes = if signed {
+            read_record(body).map(|(c, _)| c)
+        } else {
+            split_changes(body)
+        };
+        changes.is_ok_and(|cs| cs.iter().all(|c| self.holds(&c.hash())))
+    }
+
     /// The actors of the document as it is now (`crate::shape`), from the cached ones.
     pub(crate) fn held_actors(&mut self) -> Actors {
         let heads = self.doc.get_heads();

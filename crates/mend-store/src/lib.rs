@@ -26,7 +26,7 @@ pub use index::{Entries, Fingerprint};
 pub use lock::{HomeLock, LockMode};
 pub use records::{
     decode_records, encode_header, DataHeader, Decoded, DATA_HEADER_LEN, DATA_MAGIC, DATA_VERSION,
-    RECORD_MAX_LEN,
+    LOG_HEADER_LEN, LOG_VERSION, RECORD_MAX_LEN,
 };
 pub use refusals::{RefusalNote, RollbackNote};
 pub use store::{Doc, Mark, Store, StoreStats};

@@ -11,6 +11,10 @@ use mend_crypto::{JournalId, RecordKind, SEAL_OVERHEAD};
 pub const DATA_MAGIC: &[u8; 8] = b"MENDDAT\0";
 pub const DATA_VERSION: u8 = 1;
 pub const DATA_HEADER_LEN: usize = 26;
+/// Version 2 of the header, for logs: version 1's, then the tag of the snapshot the log
+/// follows (16 bytes), which its first record also binds.
+pub const LOG_VERSION: u8 = 2;
+pub const LOG_HEADER_LEN: usize = DATA_HEADER_LEN + mend_crypto::TAG_LEN;
 /// One record is never larger than 256 MiB.
 pub const RECORD_MAX_LEN: usize = 256 * 1024 * 1024;
 
@@ -18,14 +22,24 @@ pub const RECORD_MAX_LEN: usize = 256 * 1024 * 1024;
 pub struct DataHeader {
     pub kind: RecordKind,
     pub journal_id: JournalId,
+    /// Of a log (header version 2): the tag of the snapshot it follows.
+    pub follows: Option<[u8; mend_crypto::TAG_LEN]>,
 }
 
-pub fn encode_header(h: &DataHeader) -> [u8; DATA_HEADER_LEN] {
-    let mut out = [0u8; DATA_HEADER_LEN];
-    out[..8].copy_from_slice(DATA_MAGIC);
-    out[8] = DATA_VERSION;
-    out[9] = h.kind as u8;
-    out[10..].copy_from_slice(&h.journal_id.0);
+/// The header: version 1, or version 2 when it names the snapshot a log follows.
+pub fn encode_header(h: &DataHeader) -> Vec<u8> {
+    let mut out = Vec::with_capacity(LOG_HEADER_LEN);
+    out.extend_from_slice(DATA_MAGIC);
+    out.push(if h.follows.is_some() {
+        LOG_VERSION
+    } else {
+        DATA_VERSION
+    });
+    out.push(h.kind as u8);
+    out.extend_from_slice(&h.journal_id.0);
+    if let Some(tag) = &h.follows {
+        out.extend_from_slice(tag);
+    }
     out
 }
 
@@ -54,17 +68,28 @@ pub fn decode_records(bytes: &[u8]) -> Result<Decoded<'_>, String> {
     if bytes.len() < DATA_HEADER_LEN || &bytes[..8] != DATA_MAGIC {
         return Err("not a Mend data file (bad or missing header)".into());
     }
-    if bytes[8] != DATA_VERSION {
-        return Err(format!(
-            "data file version {} is not supported (this build reads {DATA_VERSION})",
-            bytes[8]
-        ));
-    }
+    let (follows, mut pos) = match bytes[8] {
+        DATA_VERSION => (None, DATA_HEADER_LEN),
+        LOG_VERSION if bytes.len() >= LOG_HEADER_LEN => (
+            Some(
+                bytes[DATA_HEADER_LEN..LOG_HEADER_LEN]
+                    .try_into()
+                    .expect("16 bytes"),
+            ),
+            LOG_HEADER_LEN,
+        ),
+        LOG_VERSION => return Err("a header cut short".into()),
+        other => {
+            return Err(format!(
+                "data file version {other} is not supported (this build reads \
+                 {DATA_VERSION} and {LOG_VERSION})"
+            ))
+        }
+    };
     let kind = RecordKind::from_byte(bytes[9])
         .ok_or_else(|| format!("unknown record kind {}", bytes[9]))?;
     let journal_id = JournalId(bytes[10..26].try_into().expect("16 bytes"));
     let mut records = Vec::new();
-    let mut pos = DATA_HEADER_LEN;
     let mut torn_bytes = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
@@ -89,7 +114,11 @@ pub fn decode_records(bytes: &[u8]) -> Result<Decoded<'_>, String> {
         pos += 4 + len;
     }
     Ok(Decoded {
-        header: DataHeader { kind, journal_id },
+        header: DataHeader {
+            kind,
+            journal_id,
+            follows,
+        },
         records,
         valid_len: bytes.len() - torn_bytes,
         torn_bytes,
@@ -104,6 +133,7 @@ mod tests {
         let mut out = encode_header(&DataHeader {
             kind: RecordKind::SharedLog,
             journal_id: JournalId([7; 16]),
+            follows: None,
         })
         .to_vec();
         for r in records {

@@ -177,11 +177,26 @@ struct DocFiles {
     sealed_with: JournalKey,
 }
 
-/// Where the first record of a log stands.
+/// Where the first record of a log stood before logs named the snapshot they follow (a log
+/// with a version 1 header): read, and rewritten by the first process that may write.
 pub(crate) const FIRST_LINK: Chain = Chain {
     position: 0,
     previous: [0; mend_crypto::TAG_LEN],
 };
+
+/// Where the first record of a log stands that follows the snapshot whose tag is `follows`
+/// (named in the log's header and bound into that record).
+pub(crate) fn first_link(follows: [u8; mend_crypto::TAG_LEN]) -> Chain {
+    Chain {
+        position: 0,
+        previous: follows,
+    }
+}
+
+/// Where the first record of the log with header `header` stands.
+pub(crate) fn log_start(header: &DataHeader) -> Chain {
+    header.follows.map_or(FIRST_LINK, first_link)
+}
 
 /// Whether a log whose first record is `first` was written before chained records.
 pub(crate) fn unchained_log(
@@ -341,8 +356,8 @@ impl Store {
         for (doc, journal) in [(Doc::Shared, shared), (Doc::Private, private)] {
             let dir = root.join(doc.dir());
             create_private_dir(&dir)?;
-            write_snapshot(&dir, &keys, journal_id, doc, journal)?;
-            write_empty_log(&dir, journal_id, doc)?;
+            let (_, _, tag) = write_snapshot(&dir, &keys, journal_id, doc, journal)?;
+            write_empty_log(&dir, journal_id, doc, tag)?;
         }
         Ok(())
     }
@@ -1001,15 +1016,16 @@ impl Store {
         let journal_id = self.journal_id;
         let key = self.key.clone();
         let files = self.files_mut(doc);
-        let (len, head) = write_snapshot(&files.dir, &key, journal_id, doc, &mut files.journal)?;
+        let (len, head, tag) =
+            write_snapshot(&files.dir, &key, journal_id, doc, &mut files.journal)?;
         files.snapshot_len = len;
         files.snapshot_head = head;
-        files.log_len = write_empty_log(&files.dir, journal_id, doc)?;
+        files.log_len = write_empty_log(&files.dir, journal_id, doc, tag)?;
         files.log_records = 0;
         files.unsigned = false;
         files.legacy_seal = false;
         files.sealed_with = key.for_kind(doc.kinds().0).clone();
-        files.chain = FIRST_LINK;
+        files.chain = first_link(tag);
         files.legacy_chain = false;
         tracing::debug!(?doc, snapshot_bytes = files.snapshot_len, "compacted");
         self.writes[doc_index(doc)] += 1;
@@ -1084,7 +1100,7 @@ fn write_snapshot(
     journal_id: JournalId,
     doc: Doc,
     journal: &mut Journal,
-) -> Result<(u64, Vec<u8>), StoreError> {
+) -> Result<(u64, Vec<u8>, [u8; mend_crypto::TAG_LEN]), StoreError> {
     let path = dir.join(SNAPSHOT);
     let body = match doc {
         Doc::Shared => journal.save_signed(),
@@ -1092,7 +1108,8 @@ fn write_snapshot(
     };
     let bytes = seal_one(&path, key, journal_id, doc.kinds().0, &body)?;
     write_atomic(&path, &bytes)?;
-    Ok((bytes.len() as u64, bytes[..SNAPSHOT_HEAD].to_vec()))
+    let tag = Chain::tag_of(&bytes).expect("a sealed record ends with its tag");
+    Ok((bytes.len() as u64, bytes[..SNAPSHOT_HEAD].to_vec(), tag))
 }
 
 /// A data file holding one record: `plain` sealed as `kind` (for `path`, named in errors).
@@ -1177,7 +1194,11 @@ pub(crate) fn seal_one(
             ),
         });
     }
-    let mut bytes = encode_header(&DataHeader { kind, journal_id }).to_vec();
+    let mut bytes = encode_header(&DataHeader {
+        kind,
+        journal_id,
+        follows: None,
+    });
     bytes.extend(frame(&sealed));
     Ok(bytes)
 }
@@ -1210,10 +1231,17 @@ pub(crate) fn open_one(
         .map_err(|_| corrupt("its record failed authentication"))
 }
 
-fn write_empty_log(dir: &Path, journal_id: JournalId, doc: Doc) -> Result<u64, StoreError> {
+/// An empty log after the snapshot whose sealed record ends with `follows` (its tag).
+fn write_empty_log(
+    dir: &Path,
+    journal_id: JournalId,
+    doc: Doc,
+    follows: [u8; mend_crypto::TAG_LEN],
+) -> Result<u64, StoreError> {
     let header = encode_header(&DataHeader {
         kind: doc.kinds().1,
         journal_id,
+        follows: Some(follows),
     });
     write_atomic(&dir.join(LOG), &header)?;
     Ok(header.len() as u64)
@@ -1256,6 +1284,12 @@ fn apply_log_records(
         warnings.push(msg);
     }
     Ok(())
+}
+
+/// Whether every change in log record bodies `plain` is held by `journal` already.
+fn log_records_held(journal: &Journal, doc: Doc, unsigned: bool, plain: &[Vec<u8>]) -> bool {
+    let signed = doc == Doc::Shared && !unsigned;
+    plain.iter().all(|body| journal.holds_record(body, signed))
 }
 
 fn load_doc(
@@ -1361,6 +1395,7 @@ fn load_doc(
         )?
     };
     let mut unsigned_log = unsigned;
+    let snapshot_tag = Chain::tag_of(decoded.records[0]).expect("a whole sealed record");
 
     let log_path = dir.join(LOG);
     let log_bytes = read_capped(&log_path)?;
@@ -1382,37 +1417,71 @@ fn load_doc(
         .records
         .first()
         .is_some_and(|first| unchained_log(record_key, journal_id, log_kind, first));
-    // A log sealed under an earlier epoch's key than its snapshot: the rewrite under a new
-    // epoch stopped between writing the snapshot and emptying the log, and the snapshot
-    // already holds all of it. Left unread, and emptied by the first process that may write.
-    let folded = doc == Doc::Shared
-        && !legacy_chain
-        && decoded.records.first().is_some_and(|first| {
-            open_chained(record_key, &journal_id, log_kind, &FIRST_LINK, first).is_err()
-                && key
-                    .older
-                    .iter()
-                    .filter(|k| !std::ptr::eq(*k, record_key))
-                    .any(|k| open_chained(k, &journal_id, log_kind, &FIRST_LINK, first).is_ok())
-        });
-    if folded {
+    let start = log_start(&decoded.header);
+    // A log of a release before logs named their snapshot: read as it is, and rewritten (with
+    // the snapshot it follows named) by the first process that may write.
+    if decoded.header.follows.is_none() {
         legacy_seal = true;
     }
-    let records = if folded {
-        &[][..]
+    let follows_another = decoded
+        .header
+        .follows
+        .is_some_and(|tag| tag != snapshot_tag);
+    let (plain, chain) = if follows_another {
+        // The log follows another snapshot than this one. Either a rewrite (a compaction, a
+        // new key epoch) stopped between writing the snapshot and emptying the log, and the
+        // snapshot already holds everything in it: left unread, and emptied by the first
+        // process that may write. Or the snapshot was put back to an older copy than the log:
+        // refused, naming both, rather than opened without what the log holds.
+        let opened = std::iter::once(record_key)
+            .chain(key.older.iter())
+            .find_map(|k| {
+                open_log(
+                    k,
+                    journal_id,
+                    log_kind,
+                    false,
+                    start,
+                    &decoded.records,
+                    0,
+                    &log_path,
+                )
+                .ok()
+            })
+            .ok_or_else(|| {
+                corrupt(
+                    &log_path,
+                    "it does not follow the snapshot beside it, and its records cannot be \
+                     opened"
+                        .into(),
+                )
+            })?;
+        if !log_records_held(&journal, doc, unsigned_log, &opened.0) {
+            return Err(corrupt(
+                &log_path,
+                format!(
+                    "it was written after another snapshot than {}: that file was put back \
+                     to an older copy (or the log copied from elsewhere), and opening them \
+                     together would lose what the log holds; put back the snapshot that goes \
+                     with it",
+                    snap_path.display()
+                ),
+            ));
+        }
+        legacy_seal = true;
+        (Vec::new(), first_link(snapshot_tag))
     } else {
-        &decoded.records[..]
+        open_log(
+            record_key,
+            journal_id,
+            log_kind,
+            legacy_chain,
+            start,
+            &decoded.records,
+            0,
+            &log_path,
+        )?
     };
-    let (plain, chain) = open_log(
-        record_key,
-        journal_id,
-        log_kind,
-        legacy_chain,
-        FIRST_LINK,
-        records,
-        0,
-        &log_path,
-    )?;
     apply_log_records(&mut journal, doc, unsigned_log, &plain, &log_path, warnings)?;
     let unsigned = unsigned || unsigned_log;
     if unsigned {

@@ -153,7 +153,7 @@ fn records_authenticate(root: &Path, key: &Keys, journal_id: JournalId) -> bool 
                         journal_id,
                         *kind,
                         false,
-                        crate::store::FIRST_LINK,
+                        crate::store::log_start(&decoded.header),
                         &decoded.records,
                         0,
                         Path::new(LOG),
@@ -171,10 +171,19 @@ fn records_authenticate(root: &Path, key: &Keys, journal_id: JournalId) -> bool 
 /// The link at which a record appended to the log of `dir` stands: after its last record
 /// (whose tag ends the log's first `log_len` bytes), or the first link of an empty log.
 fn next_link(log: &Path, log_len: u64, records: usize) -> Result<mend_crypto::Chain, StoreError> {
-    if records == 0 {
-        return Ok(crate::store::FIRST_LINK);
-    }
     use std::io::{Read, Seek, SeekFrom};
+    if records == 0 {
+        // The first record binds the snapshot the log follows, named in its header.
+        let mut header = vec![0u8; crate::records::LOG_HEADER_LEN.min(log_len as usize)];
+        let mut f = std::fs::File::open(log).map_err(StoreError::io(log))?;
+        f.read_exact(&mut header).map_err(StoreError::io(log))?;
+        let decoded =
+            crate::records::decode_records(&header).map_err(|why| StoreError::Corrupt {
+                path: log.to_owned(),
+                why,
+            })?;
+        return Ok(crate::store::log_start(&decoded.header));
+    }
     let tag_len = mend_crypto::TAG_LEN as u64;
     let mut f = std::fs::File::open(log).map_err(StoreError::io(log))?;
     f.seek(SeekFrom::Start(log_len.saturating_sub(tag_len)))

@@ -740,3 +740,114 @@ fn a_removal_begins_a_key_epoch_and_files_of_the_one_before_still_open() {
     fs::remove_file(home.root().join("epochs")).unwrap();
     assert!(open(&home, &s, jid, LockMode::Read).is_err());
 }
+
+#[test]
+fn a_log_names_its_snapshot_so_an_older_snapshot_put_back_beside_it_is_refused() {
+    let (_d, home, s, jid, _) = new_home();
+    let shared = home.root().join("shared");
+    let read = |f: &str| fs::read(shared.join(f)).unwrap();
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    store.compact(Doc::Shared).unwrap();
+    let old_snapshot = read("snapshot");
+    write(&mut store, Doc::Shared, "e2", "two");
+    write(&mut store, Doc::Shared, "e3", "three");
+    let old_log = read("log");
+    // The log's header names the snapshot it follows.
+    let decoded = mend_store::decode_records(&old_log).unwrap();
+    assert_eq!(
+        decoded.header.follows.unwrap()[..],
+        old_snapshot[old_snapshot.len() - 16..]
+    );
+
+    // A compaction that stopped between writing the snapshot and emptying the log: the log
+    // left beside the new snapshot holds nothing it lacks, and is emptied on the next open.
+    store.compact(Doc::Shared).unwrap();
+    drop(store);
+    fs::write(shared.join("log"), &old_log).unwrap();
+    let store = open(&home, &s, jid, LockMode::Write).unwrap();
+    assert_eq!(store.journal(Doc::Shared).len(), 3);
+    assert_eq!(store.stats(Doc::Shared).log_records, 0);
+    let mut store = store;
+    write(&mut store, Doc::Shared, "e4", "four");
+    drop(store);
+
+    // The snapshot put back to an older copy beside a log that needs what it lacks: refused,
+    // naming both files, and nothing is changed.
+    fs::write(shared.join("snapshot"), &old_snapshot).unwrap();
+    let before = files_of(&shared);
+    let err = open(&home, &s, jid, LockMode::Write).err().unwrap();
+    match &err {
+        StoreError::Corrupt { path, why } => {
+            assert!(path.ends_with("shared/log"), "{path:?}");
+            assert!(
+                why.contains("another snapshot") && why.contains("snapshot"),
+                "{why}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(files_of(&shared), before);
+    // Without that snapshot's log (the log that goes with it put back too), it opens.
+    fs::write(shared.join("log"), &old_log).unwrap();
+    let store = open(&home, &s, jid, LockMode::Read).unwrap();
+    assert_eq!(store.journal(Doc::Shared).len(), 3);
+}
+
+#[test]
+fn a_log_of_the_release_before_is_read_and_then_names_its_snapshot() {
+    let (_d, home, s, jid, _) = new_home();
+    let shared = home.root().join("shared");
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e1", "one");
+    write(&mut store, Doc::Shared, "e2", "two");
+    drop(store);
+    // Rewrite the log as the release before wrote it: a version 1 header, and the first
+    // record chained from zeros.
+    let bytes = fs::read(shared.join("log")).unwrap();
+    let decoded = mend_store::decode_records(&bytes).unwrap();
+    let kind = decoded.header.kind;
+    let mut link = mend_crypto::Chain {
+        position: 0,
+        previous: decoded.header.follows.unwrap(),
+    };
+    let mut old_link = mend_crypto::Chain {
+        position: 0,
+        previous: [0; mend_crypto::TAG_LEN],
+    };
+    let mut old = mend_store::encode_header(&mend_store::DataHeader {
+        kind,
+        journal_id: jid,
+        follows: None,
+    });
+    for r in &decoded.records {
+        let plain = mend_crypto::open_chained(&s.journal_key, &jid, kind, &link, r).unwrap();
+        link = link.after(r).unwrap();
+        let sealed =
+            mend_crypto::seal_chained(&s.journal_key, &jid, kind, &old_link, &plain).unwrap();
+        old_link = old_link.after(&sealed).unwrap();
+        old.extend((sealed.len() as u32).to_le_bytes());
+        old.extend(&sealed);
+    }
+    fs::write(shared.join("log"), &old).unwrap();
+    let store = open(&home, &s, jid, LockMode::Read).unwrap();
+    assert_eq!(store.journal(Doc::Shared).len(), 2);
+    drop(store);
+    let mut store = open(&home, &s, jid, LockMode::Write).unwrap();
+    write(&mut store, Doc::Shared, "e3", "three");
+    drop(store);
+    let log = fs::read(shared.join("log")).unwrap();
+    assert!(mend_store::decode_records(&log)
+        .unwrap()
+        .header
+        .follows
+        .is_some());
+    let store = open(&home, &s, jid, LockMode::Read).unwrap();
+    assert_eq!(store.journal(Doc::Shared).len(), 3);
+}
+
+fn files_of(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    ["snapshot", "log"]
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .to_vec()
+}

@@ -176,6 +176,7 @@ fn regenerate_vectors() {
     let mut data = encode_header(&DataHeader {
         kind: RecordKind::SharedLog,
         journal_id: jid,
+        follows: None,
     })
     .to_vec();
     data.extend((sealed.len() as u32).to_le_bytes());
