@@ -24,8 +24,7 @@ pub(crate) struct Keys {
     /// The journal key pairing gave (the first epoch's): what files of releases before
     /// device-only keys were sealed under.
     pub(crate) first: JournalKey,
-    /// The current epoch (0: the journal key's), and the removed devices it accounts for.
-    pub(crate) epoch: usize,
+    /// The removed devices the current epoch accounts for.
     pub(crate) removals: u32,
 }
 
@@ -37,7 +36,6 @@ impl Keys {
             device: secrets.device_key(&journal_id),
             older: Vec::new(),
             first: secrets.journal_key.clone(),
-            epoch: 0,
             removals: 0,
         }
     }
@@ -64,7 +62,6 @@ impl Keys {
             device: key.clone(),
             older: Vec::new(),
             first: key.clone(),
-            epoch: 0,
             removals: 0,
         }
     }
@@ -73,16 +70,17 @@ impl Keys {
     pub(crate) fn begin_epoch(&mut self, key: JournalKey) {
         let previous = std::mem::replace(&mut self.shared, key);
         self.older.insert(0, previous);
-        self.epoch += 1;
+    }
+
+    /// The current epoch (0: the journal key's): one per key before it.
+    pub(crate) fn epoch(&self) -> usize {
+        self.older.len()
     }
 
     /// The keys of the epochs after the first, oldest first (what the epochs file keeps).
     pub(crate) fn epoch_keys(&self) -> Vec<JournalKey> {
-        let mut all: Vec<JournalKey> = self.older.iter().rev().skip(1).cloned().collect();
-        if self.epoch > 0 {
-            all.push(self.shared.clone());
-        }
-        all
+        let all = self.older.iter().rev().chain(std::iter::once(&self.shared));
+        all.skip(1).cloned().collect()
     }
 
     /// The key records of `kind` are sealed under.
@@ -653,7 +651,7 @@ impl Store {
     /// The shared journal's current key epoch on this device (0: the journal key pairing
     /// gave). See `crate::epochs`.
     pub fn journal_key_epoch(&self) -> usize {
-        self.key.epoch
+        self.key.epoch()
     }
 
     /// Whether the shared journal's files are sealed under the current epoch's key.
@@ -691,7 +689,7 @@ impl Store {
         };
         crate::epochs::write(&self.root, &keys, self.journal_id, &epochs)?;
         self.key = keys;
-        tracing::info!(epoch = self.key.epoch, "began a new key epoch");
+        tracing::info!(epoch = self.key.epoch(), "began a new key epoch");
         self.compact(Doc::Shared)
     }
 
