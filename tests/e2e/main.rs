@@ -8,6 +8,7 @@ mod errors;
 mod hostile;
 mod journal;
 mod practices;
+mod relays;
 mod removal;
 mod safety;
 mod serving;

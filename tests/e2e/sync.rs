@@ -399,6 +399,8 @@ fn network<T>(
             allowed: None,
             // A client that may also ask to pair (as a joining device does).
             pairing: mend_net::Pairing::Joining,
+            relays: Vec::new(),
+            reserve: false,
         })
         .await
         .unwrap();
@@ -757,7 +759,7 @@ fn sync_without_mdns_or_a_peer_says_so_at_once() {
     let d = Device::new("Alex");
     let err = d.fails(&["sync", "--no-mdns"]);
     assert!(
-        err.contains("no paired device can be reached without mDNS or --peer"),
+        err.contains("no paired device can be reached without mDNS, --peer or --relay"),
         "{err}"
     );
 }

@@ -175,6 +175,8 @@ pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
         "refusals",
         "rollbacks",
         "draft",
+        // `mend relay`'s identity, when this home also runs a relay.
+        "relay",
     ];
     let occupied = std::fs::read_dir(home.root())
         .map(|items| {
@@ -201,8 +203,13 @@ pub fn check_uninitialised(home: &Home) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Every entry of both documents (shared, then private), with the reveal-together answers this
+/// device may read opened: what `export` and `show` read. Unlike [`readable_entries`] it keeps
+/// the relays the journal remembers, so that a JSON export holds them too.
 pub fn all_entries(store: &Store) -> Result<Vec<Entry>, AppError> {
-    Ok(readable_entries(store.entries()?, store.journal_id()))
+    let mut all = store.entries()?.into_all();
+    crate::together::open_answers(&mut all, store.journal_id());
+    Ok(all)
 }
 
 /// Both documents' entries as stored, with the view of them this device reads beside them
@@ -229,7 +236,8 @@ impl Journaled {
             .iter()
             .chain(&self.docs.private)
             .enumerate()
-            .filter(|(_, e)| e.kind != Kind::TogetherKey && e.kind != Kind::TogetherReveal)
+            .filter(|(_, e)| !matches!(e.kind, Kind::TogetherKey | Kind::TogetherReveal))
+            .filter(|(_, e)| e.kind != Kind::Relay)
             .map(|(i, e)| match opened.peek() {
                 Some((at, answer)) if *at == i => {
                     opened.next();
@@ -242,10 +250,12 @@ impl Journaled {
 }
 
 /// Both documents' entries (shared, then private), with the reveal-together answers this
-/// device may read opened.
+/// device may read opened: what `list` and `search` read. The relays the journal remembers are
+/// configuration, not writing, and are left out (`mend relay list` shows them).
 pub fn readable_entries(entries: Entries, journal_id: JournalId) -> Vec<Entry> {
     let mut all = entries.into_all();
     crate::together::open_answers(&mut all, journal_id);
+    all.retain(|e| e.kind != Kind::Relay);
     all
 }
 

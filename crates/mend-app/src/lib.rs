@@ -1,6 +1,7 @@
 //! mend-app: what every front end of Mend shares, above the libraries.
 //!
-//! So far: actions ([`actions`]: write, share, retract or delete), where things stand
+//! So far: actions ([`actions`]: write, share, retract or delete), the relays the journal
+//! remembers ([`relays`]), where things stand
 //! ([`status`]), the unlocked device handle ([`device`]: open the journal, read entries through the
 //! read index, find an entry by its id's start), who a joining device becomes ([`pairing`]), who may answer what in the practices
 //! and writing such answers ([`answering`]), reveal-together ([`together`]: answers sealed under their own keys, the keys
@@ -22,6 +23,7 @@ mod error;
 mod lock_plan;
 pub mod pairing;
 pub mod queries;
+pub mod relays;
 mod serve_plan;
 pub mod status;
 mod sync_plan;
@@ -31,7 +33,9 @@ pub use device::Device;
 pub use error::AppError;
 pub use lock_plan::{LockEffect, LockEvent, LockPlanner};
 pub use serve_plan::{Effect, Event, ServePlanner, LOCAL_POLL, RESYNC};
-pub use sync_plan::{Finished, SyncEffect, SyncEvent, SyncPlanner, RETRY_AFTER};
+pub use sync_plan::{
+    Finished, SyncEffect, SyncEvent, SyncPlanner, RELAY_AFTER, RELAY_RETRY, RETRY_AFTER,
+};
 
 /// The journal's model as front ends name it: entries and their kinds, the practices' pure
 /// rules and texts, the import formats. (`Device` here is a registry record; the unlocked

@@ -76,6 +76,9 @@ pub struct ServePlanner<P> {
     next_poll: Duration,
     next_resync: Duration,
     effects: Vec<Effect<P>>,
+    /// Devices elsewhere can be reached through relays: dial them at the start and at every
+    /// [`RESYNC`] while they are not connected (mDNS tells of none of them).
+    relays: bool,
 }
 
 impl<P: Clone + Ord + Hash> ServePlanner<P> {
@@ -90,6 +93,33 @@ impl<P: Clone + Ord + Hash> ServePlanner<P> {
             next_poll: Duration::ZERO,
             next_resync: RESYNC,
             effects: Vec::new(),
+            relays: false,
+        }
+    }
+
+    /// Devices can be reached through relays (see the field).
+    pub fn with_relays(mut self) -> Self {
+        self.relays = true;
+        self
+    }
+
+    /// Relays came into use while serving (a sync brought ones the journal remembers).
+    pub fn use_relays(&mut self) {
+        self.relays = true;
+    }
+
+    /// Dial every paired device not connected and not being dialled.
+    fn dial_unreached(&mut self) {
+        let mut unreached: Vec<P> = self
+            .paired
+            .iter()
+            .filter(|p| !self.connected.contains(*p) && !self.dialling.contains(*p))
+            .cloned()
+            .collect();
+        unreached.sort();
+        for p in unreached {
+            self.dialling.insert(p.clone());
+            self.effects.push(Effect::Dial(p));
         }
     }
 
@@ -100,6 +130,9 @@ impl<P: Clone + Ord + Hash> ServePlanner<P> {
                 self.paired = paired.into_iter().collect();
                 self.next_poll = at + LOCAL_POLL;
                 self.next_resync = at + RESYNC;
+                if self.relays {
+                    self.dial_unreached();
+                }
             }
             Event::Discovered(p) => {
                 if self.paired.contains(&p)
@@ -146,16 +179,7 @@ impl<P: Clone + Ord + Hash> ServePlanner<P> {
                 }
                 // A paired device whose connection was closed while idle is dialled again, by
                 // whichever side has the change: it syncs once the dial succeeds.
-                let unreached: Vec<P> = self
-                    .paired
-                    .iter()
-                    .filter(|p| !self.connected.contains(*p) && !self.dialling.contains(*p))
-                    .cloned()
-                    .collect();
-                for p in unreached {
-                    self.dialling.insert(p.clone());
-                    self.effects.push(Effect::Dial(p));
-                }
+                self.dial_unreached();
             }
             Event::Paired(paired) => {
                 self.paired = paired.into_iter().collect();
@@ -171,6 +195,9 @@ impl<P: Clone + Ord + Hash> ServePlanner<P> {
                     self.next_resync = now + RESYNC;
                     for p in self.connected.clone() {
                         self.sync_with(p);
+                    }
+                    if self.relays {
+                        self.dial_unreached();
                     }
                 }
             }

@@ -360,8 +360,14 @@ fn status_from<S: Source>(
         Err(gap) => return Ok(Err(gap)),
     };
     let all_shared = &entries.shared;
+    // The relays the journal remembers are not entries anyone wrote (`crate::relays`).
+    let counted = || {
+        all_shared
+            .iter()
+            .filter(|e| e.kind != mend_journal::Kind::Relay)
+    };
     let mut by_author: BTreeMap<String, usize> = BTreeMap::new();
-    for e in all_shared {
+    for e in counted() {
         *by_author.entry(e.author.clone()).or_default() += 1;
     }
     let devices = src.devices()?;
@@ -387,7 +393,7 @@ fn status_from<S: Source>(
         .collect();
     Ok(Ok(Status {
         people: src.people()?,
-        shared_entries: all_shared.len(),
+        shared_entries: counted().count(),
         private_entries: entries.private.len(),
         by_author,
         unacknowledged: unacknowledged(all_shared, me)

@@ -8,6 +8,12 @@ use std::time::Duration;
 /// A device found on the network whose session failed is tried again after this long (two
 /// devices dialling each other at once can both fail).
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// With relays, a paired device not found on the local network by then is dialled through
+/// them: the local network stays first.
+pub const RELAY_AFTER: Duration = Duration::from_secs(2);
+/// A device not reached through the relays is dialled through them again after this long (its
+/// laptop may be starting `mend serve`).
+pub const RELAY_RETRY: Duration = Duration::from_secs(5);
 
 /// What happened, as the shell tells it. Times are since the planner started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +34,9 @@ pub enum SyncEvent<P> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncEffect<P> {
     StartSession(P),
+    /// Dial this device through the relays; once connected it is reported as
+    /// [`SyncEvent::Found`].
+    DialViaRelay(P),
     /// Stop: why, and the devices whose session was started and never finished.
     Finish {
         why: Finished,
@@ -61,6 +70,10 @@ pub struct SyncPlanner<P> {
     retries: Vec<(Duration, P)>,
     deadline: Duration,
     finished: bool,
+    /// With relays: when to start dialling through them.
+    relay_after: Option<Duration>,
+    /// When each device was last dialled through the relays.
+    relay_dialled: HashMap<P, Duration>,
 }
 
 impl<P: Clone + Eq + Hash + Ord> SyncPlanner<P> {
@@ -76,7 +89,59 @@ impl<P: Clone + Eq + Hash + Ord> SyncPlanner<P> {
             retries: Vec::new(),
             deadline: timeout,
             finished: false,
+            relay_after: None,
+            relay_dialled: HashMap::new(),
         }
+    }
+
+    /// Reach devices through relays too, from `after` on (zero without the local network).
+    /// Not with `--peer` addresses, which are all that is dialled then.
+    pub fn with_relays(mut self, after: Duration) -> Self {
+        if !self.direct {
+            self.relay_after = Some(after);
+        }
+        self
+    }
+
+    /// The devices to dial through the relays now: not started, not synced, not dialled
+    /// within [`RELAY_RETRY`].
+    fn relay_dials(&mut self, now: Duration, out: &mut Vec<SyncEffect<P>>) {
+        let Some(after) = self.relay_after else {
+            return;
+        };
+        if now < after {
+            return;
+        }
+        let mut due: Vec<P> = self
+            .paired
+            .iter()
+            .filter(|p| !self.started.contains(*p) && !self.ended.contains_key(*p))
+            .filter(|p| {
+                self.relay_dialled
+                    .get(*p)
+                    .is_none_or(|at| now >= *at + RELAY_RETRY)
+            })
+            .cloned()
+            .collect();
+        due.sort();
+        for p in due {
+            self.relay_dialled.insert(p.clone(), now);
+            out.push(SyncEffect::DialViaRelay(p));
+        }
+    }
+
+    /// When relay dials are next due, if any device is still to be reached.
+    fn next_relay_dial(&self) -> Option<Duration> {
+        let after = self.relay_after?;
+        self.paired
+            .iter()
+            .filter(|p| !self.started.contains(*p) && !self.ended.contains_key(*p))
+            .map(|p| {
+                self.relay_dialled
+                    .get(p)
+                    .map_or(after, |at| (*at + RELAY_RETRY).max(after))
+            })
+            .min()
     }
 
     /// Take in one event; returns what to do. After a [`SyncEffect::Finish`] nothing more.
@@ -116,6 +181,7 @@ impl<P: Clone + Eq + Hash + Ord> SyncPlanner<P> {
                         self.start(p, &mut out);
                     }
                 }
+                self.relay_dials(now, &mut out);
                 if now >= self.deadline {
                     return self.finish(Finished::TimedOut, out);
                 }
@@ -139,6 +205,7 @@ impl<P: Clone + Eq + Hash + Ord> SyncPlanner<P> {
         self.retries
             .iter()
             .map(|(t, _)| *t)
+            .chain(self.next_relay_dial())
             .min()
             .unwrap_or(self.deadline)
             .min(self.deadline)

@@ -225,3 +225,34 @@ fn a_session_the_other_device_started_is_acted_on_like_one_started_here() {
     // A key published is a change here, pushed at once.
     assert_eq!(sessions(&p.handle(Event::LocalChange)), vec![LARGER]);
 }
+
+#[test]
+fn with_relays_devices_elsewhere_are_dialled_at_the_start_and_at_each_resync_until_connected() {
+    let dials = |effects: &[Effect<u32>]| -> Vec<u32> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Dial(p) => Some(*p),
+                _ => None,
+            })
+            .collect()
+    };
+    // Without relays nothing is dialled at the start (mDNS tells of devices nearby).
+    assert!(dials(&ServePlanner::new(ME).handle(Event::Started {
+        paired: vec![SMALLER, LARGER],
+        at: Duration::ZERO
+    }))
+    .is_empty());
+    let mut p = ServePlanner::new(ME).with_relays();
+    let first = p.handle(Event::Started {
+        paired: vec![SMALLER, LARGER],
+        at: Duration::ZERO,
+    });
+    assert_eq!(dials(&first), vec![SMALLER, LARGER]);
+    // SMALLER answered through the relay and synced; LARGER's dial failed.
+    assert_eq!(sessions(&p.handle(Event::Dialled(SMALLER))), vec![SMALLER]);
+    p.handle(Event::Disconnected(LARGER));
+    // Not dialled again before the resync; then only the one not connected.
+    assert!(dials(&p.handle(Event::Tick(RESYNC - ms(1)))).is_empty());
+    assert_eq!(dials(&p.handle(Event::Tick(RESYNC))), vec![LARGER]);
+}

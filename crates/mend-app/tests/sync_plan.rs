@@ -105,3 +105,47 @@ fn ctrl_c_stops_at_once_and_names_the_sessions_cut_off() {
     let done = p.handle(SyncEvent::Interrupted);
     assert_eq!(finish(&done), Some((Finished::Interrupted, vec![B])));
 }
+
+#[test]
+fn with_relays_the_local_network_goes_first_then_devices_not_found_are_dialled_through_them() {
+    use mend_app::{RELAY_AFTER, RELAY_RETRY};
+    let mut p = SyncPlanner::new([A, B], 0, s(30)).with_relays(RELAY_AFTER);
+    assert_eq!(p.next_wake(), RELAY_AFTER, "woken when relays are due");
+    // A is on this network: found and started before the relays are used.
+    assert_eq!(
+        p.handle(SyncEvent::Found(A)),
+        vec![SyncEffect::StartSession(A)]
+    );
+    assert!(p.handle(SyncEvent::Tick(RELAY_AFTER / 2)).is_empty());
+    // At RELAY_AFTER only B, not found, is dialled through the relays; A is not.
+    assert_eq!(
+        p.handle(SyncEvent::Tick(RELAY_AFTER)),
+        vec![SyncEffect::DialViaRelay(B)]
+    );
+    // Not again before RELAY_RETRY (its laptop may not be serving yet), then again.
+    assert_eq!(p.next_wake(), RELAY_AFTER + RELAY_RETRY);
+    assert!(p
+        .handle(SyncEvent::Tick(RELAY_AFTER + RELAY_RETRY / 2))
+        .is_empty());
+    assert_eq!(
+        p.handle(SyncEvent::Tick(RELAY_AFTER + RELAY_RETRY)),
+        vec![SyncEffect::DialViaRelay(B)]
+    );
+    // Connected through a relay: found, started, and never dialled again.
+    assert_eq!(
+        p.handle(SyncEvent::Found(B)),
+        vec![SyncEffect::StartSession(B)]
+    );
+    assert!(p.handle(SyncEvent::Tick(s(20))).is_empty());
+}
+
+#[test]
+fn relays_are_not_used_with_peer_addresses_and_at_once_without_the_local_network() {
+    let mut p = SyncPlanner::new([A], 1, s(30)).with_relays(Duration::ZERO);
+    assert!(p.handle(SyncEvent::Tick(s(3))).is_empty(), "--peer only");
+    let mut p = SyncPlanner::new([A], 0, s(30)).with_relays(Duration::ZERO);
+    assert_eq!(
+        p.handle(SyncEvent::Tick(Duration::ZERO)),
+        vec![SyncEffect::DialViaRelay(A)]
+    );
+}

@@ -10,6 +10,8 @@
 
 #[path = "journal/hostile.rs"]
 mod hostile;
+#[path = "journal/relay.rs"]
+mod relay;
 #[path = "journal/served.rs"]
 mod served;
 #[path = "journal/signed.rs"]
@@ -84,6 +86,8 @@ struct Args {
     hostile_only: bool,
     /// Only the `mend join` pulls, each printed with its in-memory baseline.
     pull_only: bool,
+    /// Only the relay's figures (reservations on loopback, sync through NATs), printed.
+    relay_only: bool,
     /// With `--served-only`: keep the journal in this directory and reuse it next time.
     home: Option<PathBuf>,
 }
@@ -97,6 +101,7 @@ fn args() -> Args {
         served_only: false,
         hostile_only: false,
         pull_only: false,
+        relay_only: false,
         home: None,
     };
     let mut it = std::env::args().skip(1);
@@ -116,6 +121,7 @@ fn args() -> Args {
             "--served-only" => a.served_only = true,
             "--hostile-only" => a.hostile_only = true,
             "--pull-only" => a.pull_only = true,
+            "--relay-only" => a.relay_only = true,
             "--home" => a.home = it.next().map(PathBuf::from),
             _ => {} // cargo passes --bench
         }
@@ -533,6 +539,12 @@ fn main() {
         );
         return;
     }
+    if a.relay_only {
+        let r = relay::reservations(tmp.path(), 100);
+        let nat = relay::through_nats(a.entries);
+        print!("{}", relay::section(&r, &nat, a.entries));
+        return;
+    }
     if a.pull_only {
         for r in 0..a.runs {
             let dir = tmp.path().join(format!("run{r}"));
@@ -573,6 +585,9 @@ fn main() {
     let through_serve = served::measure(&tmp.path().join("home2"), a.runs.min(7));
     eprintln!("live propagation in network namespaces");
     let live = served::live();
+    eprintln!("the relay: reservations, and sync through NATs in network namespaces");
+    let reservations = relay::reservations(tmp.path(), 100);
+    let nat = relay::through_nats(n);
     let md = [
         intro(&a, &o),
         summary_section(&o, &figures, &pc, n),
@@ -582,6 +597,7 @@ fn main() {
         signed_section(&o, &figures, &pc, n),
         served::section(&through_serve, n),
         served::live_section(&live),
+        relay::section(&reservations, &nat, n),
     ]
     .concat();
     match a.out {

@@ -94,6 +94,9 @@ pub enum Command {
     Devices(DevicesArgs),
     /// End the partnership: stop sharing with the other person's devices, keep the journal
     Uncouple(UncoupleArgs),
+    /// Run a relay for laptops on different networks (`mend relay`), or remember the relays
+    /// your laptops use (`mend relay add|remove|list`)
+    Relay(RelayArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print a manual page (roff): `mend man`, `mend man write`; or write every page
@@ -308,6 +311,47 @@ pub struct NetArgs {
     /// Do not look for devices on the local network (mDNS)
     #[arg(long)]
     pub no_mdns: bool,
+    /// Reach devices on other networks through this relay (repeatable), as `mend relay`
+    /// printed it, with its /p2p/ id; the relays the journal remembers are used too
+    #[arg(long, value_name = "MULTIADDR")]
+    pub relay: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    #[command(subcommand)]
+    pub action: Option<RelayAction>,
+    /// Address to listen on when running a relay (repeatable) [default: /ip4/0.0.0.0/tcp/4001
+    /// and /ip6/::/tcp/4001]
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// The address laptops reach this relay at, when it is not one it listens on (a forwarded
+    /// port, a public address) (repeatable)
+    #[arg(long, value_name = "MULTIADDR")]
+    pub external: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayAction {
+    /// Remember a relay in the journal, so both partners' laptops use it after a sync
+    Add(RelayAddrArgs),
+    /// Forget a relay you added
+    Remove(RelayAddrArgs),
+    /// The relays the journal remembers
+    List(RelayListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RelayAddrArgs {
+    /// The relay's address as `mend relay` printed it, ending in /p2p/<its id>
+    pub addr: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RelayListArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -157,6 +157,12 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
                 n.to_string(),
                 "use the form /ip4/192.168.1.20/tcp/4001 (as `mend invite` prints)".into(),
             ),
+            NodeError::BadRelay(_) => (
+                n.to_string(),
+                "give the address `mend relay` printed, such as \
+                 /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…"
+                    .into(),
+            ),
             other => (
                 other.to_string(),
                 "nothing more was written; if this keeps happening, run with RUST_LOG=debug and \
@@ -247,5 +253,41 @@ fn explain_app(a: &mend_app::AppError) -> (String, String) {
             a.to_string(),
             "check --home / MEND_HOME, or stop that mend serve and run the command again".into(),
         ),
+        mend_app::AppError::BadRelayAddr { .. } => (
+            a.to_string(),
+            "nothing was saved; give the address the relay printed (`mend relay`), such as \
+             /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…"
+                .into(),
+        ),
+        mend_app::AppError::RelayKnown { addr, by } => (
+            format!(
+                "the journal already remembers the relay {} (added by {})",
+                crate::render::clean(addr),
+                crate::render::clean(by)
+            ),
+            "nothing was saved; `mend relay list` shows the relays the journal remembers".into(),
+        ),
+        mend_app::AppError::TooManyRelays { .. } => (
+            a.to_string(),
+            "nothing was saved; forget one first with `mend relay remove ADDR` (`mend relay \
+             list` shows them)"
+                .into(),
+        ),
+        mend_app::AppError::UnknownRelay { .. } => (
+            a.to_string(),
+            "nothing was changed; `mend relay list` shows the relays the journal remembers, \
+             with their ids"
+                .into(),
+        ),
+        mend_app::AppError::RelayNotYours { author } => {
+            let author = crate::render::clean(author);
+            (
+                format!("{author} added this relay; only {author} can remove it"),
+                format!(
+                    "nothing was changed; {author} can remove it with `mend relay remove` on \
+                     their laptop"
+                ),
+            )
+        }
     }
 }

@@ -532,8 +532,12 @@ pub fn entry_full(e: &Entry) -> String {
     s
 }
 
-/// An entry in Markdown, for `mend export --format markdown`.
+/// An entry in Markdown, for `mend export --format markdown`. A relay the journal remembers is
+/// configuration, not writing: it has none (the JSON export keeps it).
 pub fn entry_markdown(e: &Entry) -> String {
+    if e.kind == Kind::Relay {
+        return String::new();
+    }
     let body = if e.extra.retracted_at.is_some() {
         format!("*{}*", clean(&retracted(e)))
     } else {

@@ -54,11 +54,15 @@ pub enum Kind {
     /// A published answer key: both have answered, so both may read both.
     #[serde(rename = "together-reveal")]
     TogetherReveal,
+    /// A relay the partners' laptops reach each other through: its text is the relay's
+    /// multiaddr. Configuration, not writing: no list, search or count shows it.
+    #[serde(rename = "relay")]
+    Relay,
 }
 
 impl Kind {
     /// Every kind this build writes.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Entry,
         Kind::Acknowledgment,
         Kind::Reply,
@@ -73,6 +77,7 @@ impl Kind {
         Kind::TogetherAnswer,
         Kind::TogetherKey,
         Kind::TogetherReveal,
+        Kind::Relay,
     ];
 
     /// Its name in the document and in exports.
@@ -92,6 +97,7 @@ impl Kind {
             Kind::TogetherAnswer => "together-answer",
             Kind::TogetherKey => "together-key",
             Kind::TogetherReveal => "together-reveal",
+            Kind::Relay => "relay",
         }
     }
 

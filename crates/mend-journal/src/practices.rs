@@ -235,6 +235,7 @@ pub fn unacknowledged<'a>(entries: &'a [Entry], me: &str) -> Vec<&'a Entry> {
                     | Kind::Checkin
                     | crate::Kind::TogetherReveal
                     | crate::Kind::TogetherKey
+                    | crate::Kind::Relay
             )
         })
         .filter(|e| !heard.contains(&e.id.as_str()))

@@ -159,8 +159,9 @@ impl Journal {
     }
 
     /// What the changes since `heads` did to entries, for a sync's summary: entries new here,
-    /// entries edited (not new), entries retracted (not new). `None` when `heads` names a
-    /// change this document does not hold.
+    /// entries edited (not new), entries retracted (not new); relays left out, except in a new
+    /// device's first sync, which counts every entry. `None` when `heads` names a change this
+    /// document does not hold.
     pub fn arrivals_since(&mut self, heads: &[ChangeHash]) -> Option<crate::Arrivals> {
         use automerge::legacy::{Key, OpType};
         if heads
@@ -205,6 +206,15 @@ impl Journal {
                     }
                 }
             }
+        }
+        // Relays the journal remembers are not entries to read (`crate::relays`).
+        let relay = |id: &String| {
+            matches!(self.doc.get(&entries, id.as_str()), Ok(Some((_, obj)))
+                if self.get_str(&obj, "kind").ok().flatten().as_deref()
+                    == Some(crate::Kind::Relay.as_str()))
+        };
+        for ids in [&mut new, &mut edited, &mut retracted] {
+            ids.retain(|id| !relay(id));
         }
         out.new = new.len();
         out.retracted = retracted.difference(&new).count();

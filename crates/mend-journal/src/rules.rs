@@ -15,7 +15,10 @@
 //! - an entry is created with the signer's person as its author, with known fields of bounded
 //!   size, of a kind a person may write, and with the practices' rules on what it refers to;
 //! - only its author's devices change or retract an entry, and only its own fields; nothing is
-//!   ever deleted from the shared journal's maps.
+//!   ever deleted from the shared journal's maps;
+//! - a relay (`crate::relays`) is a relay's address and nothing else, is never referred to nor
+//!   edited, only retracted, and a change may leave at most [`crate::RELAYS_MAX`] of them
+//!   remembered, counted in the journal as that change saw it.
 //!
 //! Local commands meet the same rules: [`Checker::check_new_entry`] is what `add_entry` and an
 //! import call before they write.
@@ -156,6 +159,12 @@ pub struct Checker<'a> {
     removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
     /// The actors whose changes are held, and those accepted so far in this batch.
     actors: crate::shape::Actors,
+    /// The relay entries the journal held before this batch (id, object), read once when a
+    /// relay is first counted.
+    held_relays: std::cell::OnceCell<Vec<(String, ObjId)>>,
+    /// What the changes accepted so far in this batch did to relays: the relay entries each
+    /// added, and those it retracted (only changes that did either).
+    relay_changes: FastMap<ChangeHash, (Vec<String>, Vec<String>)>,
 }
 
 fn text(v: &ScalarValue) -> Option<&str> {
@@ -223,6 +232,13 @@ pub fn valid_entry_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Whether an entry written with `fields` is a relay the journal then remembers (of kind
+/// `relay` and not retracted).
+fn adds_relay(fields: &Fields) -> bool {
+    fields.get("kind").and_then(text) == Some(Kind::Relay.as_str())
+        && !fields.contains_key("retracted_at")
+}
+
 impl<'a> Checker<'a> {
     /// The rules as they stand in `doc`, for journal `journal_id`.
     pub fn new(doc: &'a AutoCommit, journal_id: [u8; 16]) -> Self {
@@ -247,6 +263,8 @@ impl<'a> Checker<'a> {
             removed_here: Vec::new(),
             removed_after: HashMap::new(),
             actors: crate::shape::Actors::default(),
+            held_relays: std::cell::OnceCell::new(),
+            relay_changes: FastMap::default(),
         };
         for (name, kind) in [
             ("people", RootMap::People),
@@ -400,6 +418,24 @@ impl<'a> Checker<'a> {
                 for key in plan.removals.keys().filter_map(|k| hex_key(k)) {
                     self.removed_here.push((actor_of(&key), hash));
                 }
+                let added: Vec<String> = plan
+                    .entries
+                    .iter()
+                    .filter(|(_, f)| adds_relay(f))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let retracted: Vec<String> = plan
+                    .edits
+                    .iter()
+                    .filter(|(id, (puts, _))| {
+                        puts.contains_key("retracted_at")
+                            && self.entry_facts(id).is_some_and(|f| f.kind == Kind::Relay)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if !added.is_empty() || !retracted.is_empty() {
+                    self.relay_changes.insert(hash, (added, retracted));
+                }
                 self.adopt(plan);
                 self.actors.add(change);
                 self.batch_deps.insert(hash, change.deps().to_vec());
@@ -482,6 +518,21 @@ impl<'a> Checker<'a> {
         }
         for (id, (puts, deletes)) in &plan.edits {
             self.check_edit(id, puts, deletes, &person)?;
+        }
+        let added: Vec<&str> = plan
+            .entries
+            .iter()
+            .filter(|(_, f)| adds_relay(f))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !added.is_empty() {
+            let retracted: Vec<&str> = plan
+                .edits
+                .iter()
+                .filter(|(_, (puts, _))| puts.contains_key("retracted_at"))
+                .map(|(id, _)| id.as_str())
+                .collect();
+            self.check_relay_limit(Some(change), &added, &retracted)?;
         }
         Ok(plan)
     }
@@ -808,6 +859,9 @@ impl<'a> Checker<'a> {
             (_, Some(Some(f))) => Some(f),
             _ => None,
         };
+        if target.as_ref().is_some_and(|t| t.kind == Kind::Relay) {
+            return Err("it refers to a relay; nothing answers a relay".into());
+        }
         let need = |what: &str| format!("a {kind} must refer to {what}");
         let partners = |t: &Facts| t.author != signer;
         match kind {
@@ -901,6 +955,36 @@ impl<'a> Checker<'a> {
             Kind::TogetherKey => {
                 return Err("it shares a private answer key".into());
             }
+            Kind::Relay => {
+                if let Some(key) = fields.keys().find(|k| {
+                    !matches!(
+                        k.as_str(),
+                        "author"
+                            | "created_at"
+                            | "written_at"
+                            | "text"
+                            | "kind"
+                            | "retracted_at"
+                            | "retracted_by"
+                    )
+                }) {
+                    return Err(format!(
+                        "it writes a relay with a {key:?}; a relay is its address alone"
+                    ));
+                }
+                let addr = fields.get("text").and_then(text).unwrap_or_default();
+                let well_formed = if fields.contains_key("retracted_at") {
+                    addr.is_empty()
+                } else {
+                    crate::valid_relay_addr(addr)
+                };
+                if !well_formed {
+                    return Err(
+                        "it remembers a relay whose address is not a multiaddr with a /p2p/ id"
+                            .into(),
+                    );
+                }
+            }
             _ => {}
         }
         // Only where the entry is written: a reply and a retraction made apart both stand once
@@ -930,6 +1014,21 @@ impl<'a> Checker<'a> {
                 self.name_of(&facts.author),
                 short(id)
             ));
+        }
+        // A relay is added and removed, never changed: the only edit is its retraction.
+        if facts.kind == Kind::Relay {
+            let retraction = puts.contains_key("retracted_at")
+                && puts.iter().all(|(key, value)| match key.as_str() {
+                    "text" => text(value) == Some(""),
+                    "retracted_at" | "retracted_by" => true,
+                    _ => false,
+                });
+            if !retraction {
+                return Err(format!(
+                    "it changes the relay {}; a relay is only added or removed",
+                    short(id)
+                ));
+            }
         }
         for (key, value) in puts {
             if !matches!(
@@ -1184,6 +1283,29 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The journal as `change` saw it, in two parts: the part this device holds (the change's
+    /// dependencies, and for those that came in this batch and are not applied yet, their
+    /// nearest held ancestors), as heads; and the changes of this batch it came after.
+    fn view_of(&self, change: &Change) -> (Vec<ChangeHash>, HashSet<ChangeHash>) {
+        let held = |d: &ChangeHash| !ReadDoc::get_missing_deps(self.doc, &[*d]).contains(d);
+        let mut heads: Vec<ChangeHash> = Vec::new();
+        let mut in_batch: HashSet<ChangeHash> = HashSet::new();
+        let mut seen: HashSet<ChangeHash> = HashSet::new();
+        let mut stack: Vec<ChangeHash> = change.deps().to_vec();
+        while let Some(d) = stack.pop() {
+            if !seen.insert(d) {
+                continue;
+            }
+            if held(&d) {
+                heads.push(d);
+            } else if let Some(deps) = self.batch_deps.get(&d) {
+                in_batch.insert(d);
+                stack.extend(deps.iter().copied());
+            }
+        }
+        (heads, in_batch)
+    }
+
     /// Whether op `p` is a value at `slot` in the journal as `change` saw it (at its
     /// dependencies that this device holds).
     fn held_at(&self, slot: &(Option<ObjKey>, String), p: &ObjKey, change: &Change) -> bool {
@@ -1194,23 +1316,9 @@ impl<'a> Checker<'a> {
                 Err(_) => return false,
             },
         };
-        // The part of the author's view that this device holds: the change's dependencies,
-        // and for those that came in this batch (not applied yet), their nearest held
-        // ancestors. An op in `pred` from that part is visible there.
-        let held = |d: &ChangeHash| !ReadDoc::get_missing_deps(self.doc, &[*d]).contains(d);
-        let mut heads: Vec<ChangeHash> = Vec::new();
-        let mut seen: HashSet<ChangeHash> = HashSet::new();
-        let mut stack: Vec<ChangeHash> = change.deps().to_vec();
-        while let Some(d) = stack.pop() {
-            if !seen.insert(d) {
-                continue;
-            }
-            if held(&d) {
-                heads.push(d);
-            } else if let Some(deps) = self.batch_deps.get(&d) {
-                stack.extend(deps.iter().copied());
-            }
-        }
+        // An op in `pred` from the part of the author's view that this device holds is
+        // visible there.
+        let (heads, _) = self.view_of(change);
         self.doc
             .get_all_at(&obj, slot.1.as_str(), &heads)
             .unwrap_or_default()
@@ -1218,10 +1326,100 @@ impl<'a> Checker<'a> {
             .any(|(_, id)| key_of(&id.to_string()).as_ref() == Some(p))
     }
 
+    /// The relay entries of the journal before this batch: (id, object).
+    fn held_relays(&self) -> &[(String, ObjId)] {
+        self.held_relays.get_or_init(|| {
+            let Some(entries) = &self.entries_obj else {
+                return Vec::new();
+            };
+            self.doc
+                .map_range(entries, ..)
+                .filter_map(|item| {
+                    let automerge::ValueRef::Object(ObjType::Map) = item.value else {
+                        return None;
+                    };
+                    let obj = item.id();
+                    (read_str(self.doc, &obj, "kind").as_deref() == Some(Kind::Relay.as_str()))
+                        .then(|| (item.key.to_string(), obj))
+                })
+                .collect()
+        })
+    }
+
+    /// The ids of the relays the journal remembers (not retracted) as `change` saw it, or as
+    /// it is now (`None`: a local write).
+    ///
+    /// As the change saw it, not as this device holds it now: what each device holds when a
+    /// change arrives depends on what else arrived first, and every device must reach the same
+    /// verdict on it. Two partners who each add a relay while apart may so leave more than
+    /// [`crate::RELAYS_MAX`] between them; neither change is refused, and no new one is
+    /// accepted until some are removed.
+    fn live_relays(&self, at: Option<&Change>) -> HashSet<String> {
+        let view = at.map(|c| self.view_of(c));
+        let mut live = HashSet::new();
+        if let Some(entries) = &self.entries_obj {
+            for (id, obj) in self.held_relays() {
+                let (here, retracted) = match &view {
+                    None => (true, self.doc.get(obj, "retracted_at")),
+                    Some((heads, _)) => (
+                        matches!(self.doc.get_at(entries, id.as_str(), heads), Ok(Some(_))),
+                        self.doc.get_at(obj, "retracted_at", heads),
+                    ),
+                };
+                if here && matches!(retracted, Ok(None)) {
+                    live.insert(id.clone());
+                }
+            }
+        }
+        if let Some((_, in_batch)) = &view {
+            let done = || in_batch.iter().filter_map(|h| self.relay_changes.get(h));
+            for (added, _) in done() {
+                live.extend(added.iter().cloned());
+            }
+            for (_, retracted) in done() {
+                for id in retracted {
+                    live.remove(id);
+                }
+            }
+        }
+        live
+    }
+
+    /// A change (or a local write, `at` = `None`) that adds the relays `added` and retracts
+    /// the entries `retracted` may leave at most [`crate::RELAYS_MAX`] relays remembered, as
+    /// it saw the journal ([`Checker::live_relays`]). One that adds none is never refused
+    /// for it.
+    fn check_relay_limit(
+        &self,
+        at: Option<&Change>,
+        added: &[&str],
+        retracted: &[&str],
+    ) -> Result<(), String> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut live = self.live_relays(at);
+        for id in retracted {
+            live.remove(*id);
+        }
+        live.extend(added.iter().map(|id| (*id).to_owned()));
+        if live.len() > crate::RELAYS_MAX {
+            return Err(format!(
+                "it remembers more than {} relays",
+                crate::RELAYS_MAX
+            ));
+        }
+        Ok(())
+    }
+
     /// The rules for an entry this device is about to write (`add_entry`, an import): the same
     /// checks as for an entry that arrives.
     pub fn check_local_entry(&self, id: &str, fields: &Fields, signer: &str) -> Result<(), String> {
-        self.check_new_entry(id, fields, signer, &BTreeMap::new(), true)
+        self.check_new_entry(id, fields, signer, &BTreeMap::new(), true)?;
+        if adds_relay(fields) {
+            self.check_relay_limit(None, &[id], &[])?;
+        }
+        Ok(())
     }
 
     /// The same for many entries written at once (an import), which may refer to each other:
@@ -1235,14 +1433,28 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|(_, id, f)| (id.clone(), f.clone()))
             .collect();
-        items
+        let mut refused: Vec<(usize, String)> = items
             .iter()
             .filter_map(|(i, id, f)| {
                 self.check_new_entry(id, f, signer, &batch, true)
                     .err()
                     .map(|why| (*i, why))
             })
-            .collect()
+            .collect();
+        let relays: Vec<(usize, &str)> = items
+            .iter()
+            .filter(|(_, _, f)| adds_relay(f))
+            .map(|(i, id, _)| (*i, id.as_str()))
+            .collect();
+        let ids: Vec<&str> = relays.iter().map(|(_, id)| *id).collect();
+        if let Err(why) = self.check_relay_limit(None, &ids, &[]) {
+            for (i, _) in relays {
+                if !refused.iter().any(|(at, _)| *at == i) {
+                    refused.push((i, why.clone()));
+                }
+            }
+        }
+        refused
     }
 }
 

@@ -10,7 +10,8 @@
 //! The change is built operation by operation as Automerge builds it inside
 //! [`Journal::add_entry`], and the same rules check it first, so the bytes are the same as if
 //! the document had been loaded (a test compares them). Entries that refer to another entry
-//! (replies, receipts, answers) need the document for their rules and are never added this way.
+//! (replies, receipts, answers) and relays (whose rules count the relays remembered) need the
+//! document for their rules and are never added this way.
 
 use std::num::NonZeroU64;
 
@@ -87,7 +88,7 @@ impl Journal {
 impl Tip {
     /// Add `e` (whose id this device just drew at random) to the document this tip is of, as
     /// [`Journal::add_entry`] would: the same rules, the same change. `Ok(None)`: the entry
-    /// refers to another one, so its rules need the document.
+    /// refers to another one, or is a relay, so its rules need the document.
     pub fn add_entry(
         &self,
         signer: &Signer,
@@ -104,7 +105,8 @@ impl Tip {
         }
         Journal::check_new(e)?;
         let fields = Journal::fields_of(e);
-        if fields.contains_key("ref") {
+        // A relay's rules count the relays the journal remembers: they need the document too.
+        if fields.contains_key("ref") || e.kind == crate::Kind::Relay {
             return Ok(None);
         }
         if !private {

@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::model::ts;
 use crate::{EntryEdit, Journal, JournalError, NewEntry, MOOD_RANGE, TEXT_MAX_BYTES};
 
+/// Why a relay is not written to the private journal.
+const PRIVATE_RELAY: &str = "a relay is remembered in the shared journal, never in a private one";
+
 impl Journal {
     pub(crate) fn check_new(e: &NewEntry) -> Result<(), JournalError> {
         let retracted = e.extra.retracted_at.is_some();
@@ -101,6 +104,9 @@ impl Journal {
         e: &NewEntry,
     ) -> Result<std::collections::BTreeMap<String, ScalarValue>, JournalError> {
         Self::check_new(e)?;
+        if self.private && e.kind == crate::Kind::Relay {
+            return Err(JournalError::Rule(PRIVATE_RELAY.into()));
+        }
         let fields = Self::fields_of(e);
         if !self.private {
             let me = self.my_person()?;
@@ -148,6 +154,8 @@ impl Journal {
                      imported"
                         .to_owned(),
                 ));
+            } else if self.private && e.kind == crate::Kind::Relay {
+                refused.push((i, PRIVATE_RELAY.to_owned()));
             } else if self.doc.get(&entries, e.id.as_str())?.is_none() {
                 fresh.push((i, e.id.clone(), Self::fields_of(e)));
             }
@@ -217,6 +225,12 @@ impl Journal {
         // they meet (the timeline then shows the entry retracted).
         if self.doc.get(&obj, "retracted_at")?.is_some() {
             return Err(JournalError::Retracted);
+        }
+        // The rules let a relay be retracted and nothing else (`crate::rules`).
+        if self.get_str(&obj, "kind")?.as_deref() == Some(crate::Kind::Relay.as_str()) {
+            return Err(JournalError::Rule(
+                "a relay's address is not edited; remove the relay and add the new address".into(),
+            ));
         }
         if let Some(text) = &edit.text {
             if text.trim().is_empty() {

@@ -6,13 +6,15 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol as Part;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{
-    allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux, Multiaddr,
-    PeerId, StreamProtocol, Swarm,
+    allow_block_list, connection_limits, dcutr, identify, mdns, noise, ping, relay, tcp, yamux,
+    Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 use mend_sync::{Request, Response, PAIR_PROTOCOL, SYNC_PROTOCOL};
 use tokio::sync::{mpsc, oneshot};
@@ -34,7 +36,18 @@ const MAX_STREAMS: usize = 2;
 /// outside, and per peer. Two laptops need a handful; a stranger flooding the port gets no more.
 const MAX_PENDING_INCOMING: u32 = 16;
 const MAX_ESTABLISHED_INCOMING: u32 = 32;
-const MAX_PER_PEER: u32 = 2;
+/// Two direct connections (both devices dialling at once), and one through a relay while a
+/// direct one is being punched.
+const MAX_PER_PEER: u32 = 3;
+/// A relayed connection is reported once hole punching has worked or this long has passed,
+/// so that a session starts on the direct path when there is one.
+const PUNCH_GRACE: Duration = Duration::from_secs(1);
+/// A reservation on a relay that was lost or refused is asked for again after this long,
+/// doubling up to [`RESERVE_RETRY_MAX`].
+const RESERVE_RETRY: Duration = Duration::from_secs(5);
+const RESERVE_RETRY_MAX: Duration = Duration::from_secs(300);
+/// Relays used at most (the journal remembers at most 16; a few more from the command line).
+pub const MAX_RELAYS: usize = 24;
 /// Events held back while the program is busy, before the peer they come from is cut off
 /// (never dropped silently).
 const EVENT_BACKLOG: usize = 1024;
@@ -80,6 +93,34 @@ pub struct NetConfig {
     /// device is not known yet). Changed later with [`NetHandle::allow_only`].
     pub allowed: Option<Vec<PeerId>>,
     pub pairing: Pairing,
+    /// Relays (each address ends in `/p2p/<relay id>`): paired devices not on this network are
+    /// dialled through them when no other address is known.
+    pub relays: Vec<Multiaddr>,
+    /// Hold a reservation on each relay, so that devices elsewhere can reach this one through
+    /// it (`serve`, `invite`).
+    pub reserve: bool,
+}
+
+/// How a connection with a device goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Path {
+    /// Straight to the device (on the same network, or at an address it can be dialled at).
+    Direct,
+    /// First through a relay, then straight to the device by hole punching (DCUtR).
+    HolePunched,
+    /// Through this relay (its address, with its `/p2p/` id); the relay sees only the
+    /// encrypted stream.
+    Relayed(Multiaddr),
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Direct => f.write_str("direct"),
+            Path::HolePunched => f.write_str("hole-punched"),
+            Path::Relayed(relay) => write!(f, "via relay {relay}"),
+        }
+    }
 }
 
 impl Drop for NetConfig {
@@ -100,6 +141,28 @@ pub enum NetError {
     Start(String),
     #[error("the network has stopped")]
     Stopped,
+    #[error("{0} is not a relay's address: it must end in /p2p/ and the relay's id")]
+    BadRelay(Multiaddr),
+}
+
+/// The relay's peer id, from its address's last `/p2p/` part.
+pub fn relay_peer(addr: &Multiaddr) -> Option<PeerId> {
+    match addr.iter().last() {
+        Some(Part::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
+
+/// The address of `peer` through `relay`.
+fn circuit(relay: &Multiaddr, peer: PeerId) -> Multiaddr {
+    relay.clone().with(Part::P2pCircuit).with(Part::P2p(peer))
+}
+
+/// The relay's own address in a relayed one (the part before `/p2p-circuit`).
+fn relay_part(addr: &Multiaddr) -> Multiaddr {
+    addr.iter()
+        .take_while(|p| !matches!(p, Part::P2pCircuit))
+        .collect()
 }
 
 /// What the network tells the program.
@@ -124,6 +187,13 @@ pub enum NetEvent {
     },
     /// A device that is not allowed tried to connect; it was closed before anything ran.
     Denied(PeerId),
+    /// A relay holds a reservation for this device: it can be reached at this address.
+    Reachable(Multiaddr),
+    /// A relay refused or lost this device's reservation; it is asked again later.
+    Unreachable {
+        relay: Multiaddr,
+        why: String,
+    },
 }
 
 enum Command {
@@ -149,6 +219,13 @@ enum Command {
     },
     AllowOnly {
         peers: Vec<PeerId>,
+    },
+    Path {
+        peer: PeerId,
+        reply: oneshot::Sender<Option<Path>>,
+    },
+    UseRelays {
+        relays: Vec<Multiaddr>,
     },
 }
 
@@ -211,6 +288,20 @@ impl NetHandle {
             .map_err(|_| NetError::Stopped)
     }
 
+    /// How the connection with `peer` goes now (`None`: not connected).
+    pub async fn path(&self, peer: PeerId) -> Result<Option<Path>, NetError> {
+        self.ask(|reply| Command::Path { peer, reply }).await
+    }
+
+    /// Use these relays from now on too (a sync brought ones the journal remembers); those in
+    /// use stay.
+    pub async fn use_relays(&self, relays: Vec<Multiaddr>) -> Result<(), NetError> {
+        self.commands
+            .send(Command::UseRelays { relays })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
     /// Close every connection to a peer.
     pub async fn disconnect(&self, peer: PeerId) -> Result<(), NetError> {
         self.commands
@@ -233,9 +324,38 @@ struct Behaviour {
     mdns: Toggle<mdns::tokio::Behaviour>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
+    relay_client: relay::client::Behaviour,
+    dcutr: dcutr::Behaviour,
 }
 
-type Reply = BoxFuture<'static, (Protocol, ResponseChannel<Response>, Option<Response>)>;
+/// A relay this device uses.
+struct Relay {
+    addr: Multiaddr,
+    peer: PeerId,
+    /// The listener holding (or asking for) a reservation on it.
+    listener: Option<ListenerId>,
+    /// When to ask for a reservation again, and how long to wait after that.
+    retry_at: Option<tokio::time::Instant>,
+    backoff: Duration,
+}
+
+/// What kind of path one connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Direct,
+    Punched,
+    Relayed(Multiaddr),
+}
+
+type Reply = BoxFuture<
+    'static,
+    (
+        PeerId,
+        Protocol,
+        ResponseChannel<Response>,
+        Option<Response>,
+    ),
+>;
 
 struct Loop {
     swarm: Swarm<Behaviour>,
@@ -247,6 +367,21 @@ struct Loop {
     listening: Vec<Multiaddr>,
     /// Events the program has not taken yet while its queue is full.
     backlog: std::collections::VecDeque<NetEvent>,
+    relays: Vec<Relay>,
+    reserve: bool,
+    /// Each peer's open connections and their paths.
+    connections: HashMap<PeerId, Vec<(ConnectionId, Kind)>>,
+    /// Relayed connections not reported yet: reported once punched, or at their deadline.
+    unreported: HashMap<PeerId, tokio::time::Instant>,
+    /// Requests under way with each peer (both ways): a relayed connection is closed once a
+    /// direct one exists and none is.
+    busy: HashMap<PeerId, usize>,
+    /// The peer each outbound request went to.
+    request_peer: HashMap<(Protocol, OutboundRequestId), PeerId>,
+    /// Dials through relays asked for before a listener was up.
+    waiting_for_listener: Vec<(PeerId, oneshot::Sender<Result<PeerId, NetError>>)>,
+    /// Dials answered once their peer is reported.
+    held: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>>,
 }
 
 /// A failed dial in a few words a person can act on. libp2p's own text names every layer it
@@ -270,6 +405,14 @@ fn gist(error: &str) -> String {
             "the connection was closed during the handshake",
         ),
         ("not supported", "that address is not one Mend can dial"),
+        (
+            "NoReservation",
+            "it holds no reservation on that relay (not serving?)",
+        ),
+        (
+            "no reservation",
+            "it holds no reservation on that relay (not serving?)",
+        ),
     ];
     KNOWN
         .iter()
@@ -290,7 +433,22 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
     };
     let want_mdns = config.mdns;
     let pairing = config.pairing;
-    let allowed = config.allowed.clone();
+    let mut relays = Vec::new();
+    for addr in config.relays.iter().take(MAX_RELAYS) {
+        let peer = relay_peer(addr).ok_or_else(|| NetError::BadRelay(addr.clone()))?;
+        relays.push(Relay {
+            addr: addr.clone(),
+            peer,
+            listener: None,
+            retry_at: None,
+            backoff: RESERVE_RETRY,
+        });
+    }
+    // The relays are always allowed: connections through them need one with them.
+    let allowed = config.allowed.clone().map(|mut peers| {
+        peers.extend(relays.iter().map(|r| r.peer));
+        peers
+    });
     let ping_config = ping::Config::new()
         .with_interval(config.ping_interval)
         .with_timeout(config.ping_timeout);
@@ -302,7 +460,9 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
             yamux::Config::default,
         )
         .map_err(|e| NetError::Start(e.to_string()))?
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| NetError::Start(e.to_string()))?
+        .with_behaviour(|key, relay_client| {
             let peer = key.public().to_peer_id();
             let mdns = if want_mdns {
                 Some(mdns::tokio::Behaviour::new(mdns_config, peer)?)
@@ -350,6 +510,8 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
                     key.public(),
                 )),
                 ping: ping::Behaviour::new(ping_config),
+                relay_client,
+                dcutr: dcutr::Behaviour::new(peer),
             })
         })
         .map_err(|e| NetError::Start(e.to_string()))?
@@ -374,7 +536,17 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         discovered: HashMap::new(),
         listening: Vec::new(),
         backlog: std::collections::VecDeque::new(),
+        relays,
+        reserve: config.reserve,
+        connections: HashMap::new(),
+        unreported: HashMap::new(),
+        busy: HashMap::new(),
+        request_peer: HashMap::new(),
+        held: HashMap::new(),
+        waiting_for_listener: Vec::new(),
     };
+    // Reservations are asked for once a listener is up: the connection to the relay then leaves
+    // from the listening port, the address a NAT maps for it is the one hole punching needs.
     tokio::spawn(async move { lp.run(cmd_rx).await });
     Ok((
         NetHandle {
@@ -390,12 +562,17 @@ impl Loop {
         loop {
             // A handle of its own to wait on, so the branches below may use the loop.
             let events = self.events.clone();
+            let wake = self.next_wake();
             tokio::select! {
+                _ = async { tokio::time::sleep_until(wake.expect("checked")).await }, if wake.is_some() => {
+                    self.timers();
+                }
                 cmd = commands.recv() => match cmd {
                     Some(c) => self.command(c),
                     None => break,
                 },
-                Some((protocol, channel, answer)) = self.replies.next(), if !self.replies.is_empty() => {
+                Some((peer, protocol, channel, answer)) = self.replies.next(), if !self.replies.is_empty() => {
+                    self.done_with(peer);
                     if let Some(response) = answer {
                         let b = self.swarm.behaviour_mut();
                         let _ = match protocol {
@@ -469,11 +646,32 @@ impl Loop {
                 self.dial(opts, addr.to_string(), reply);
             }
             Command::DialPeer { peer, reply } => {
+                if self.unreported.contains_key(&peer) {
+                    // Connected through a relay, hole punching under way: answered with it.
+                    self.held.entry(peer).or_default().push(reply);
+                    return;
+                }
                 if self.swarm.is_connected(&peer) {
                     let _ = reply.send(Ok(peer));
                     return;
                 }
-                let addrs = self.discovered.get(&peer).cloned().unwrap_or_default();
+                let mut addrs = self.discovered.get(&peer).cloned().unwrap_or_default();
+                if addrs.is_empty() && !self.relays.is_empty() && !self.has_listener() {
+                    // Through a relay only once listening: the connection to the relay then
+                    // leaves from the listening port, which hole punching needs.
+                    self.waiting_for_listener.push((peer, reply));
+                    return;
+                }
+                if addrs.is_empty() {
+                    // Not on this network: through every relay at once (the first to answer
+                    // is used).
+                    addrs = self
+                        .relays
+                        .iter()
+                        .filter(|r| r.peer != peer)
+                        .map(|r| circuit(&r.addr, peer))
+                        .collect();
+                }
                 let opts = DialOpts::peer_id(peer)
                     .addresses(addrs)
                     .condition(PeerCondition::DisconnectedAndNotDialing)
@@ -501,6 +699,8 @@ impl Loop {
                     },
                 };
                 self.requests.insert((protocol, id), reply);
+                self.request_peer.insert((protocol, id), peer);
+                *self.busy.entry(peer).or_default() += 1;
             }
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.listening.clone());
@@ -508,7 +708,8 @@ impl Loop {
             Command::Disconnect { peer } => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
-            Command::AllowOnly { peers } => {
+            Command::AllowOnly { mut peers } => {
+                peers.extend(self.relays.iter().map(|r| r.peer));
                 if let Some(allowed) = self.swarm.behaviour_mut().allowed.as_mut() {
                     let now: std::collections::HashSet<PeerId> =
                         allowed.allowed_peers().iter().copied().collect();
@@ -521,6 +722,162 @@ impl Loop {
                     }
                 }
             }
+            Command::Path { peer, reply } => {
+                let _ = reply.send(self.path(&peer));
+            }
+            Command::UseRelays { relays } => {
+                for addr in relays {
+                    if self.relays.len() >= MAX_RELAYS || self.relays.iter().any(|r| r.addr == addr)
+                    {
+                        continue;
+                    }
+                    let Some(peer) = relay_peer(&addr) else {
+                        continue;
+                    };
+                    if let Some(allowed) = self.swarm.behaviour_mut().allowed.as_mut() {
+                        allowed.allow_peer(peer);
+                    }
+                    self.relays.push(Relay {
+                        addr,
+                        peer,
+                        listener: None,
+                        retry_at: None,
+                        backoff: RESERVE_RETRY,
+                    });
+                }
+                self.reserve_all();
+            }
+        }
+    }
+
+    /// How the connection with `peer` goes: hole-punched or direct before relayed.
+    fn path(&self, peer: &PeerId) -> Option<Path> {
+        let conns = self.connections.get(peer)?;
+        if conns.iter().any(|(_, k)| *k == Kind::Punched) {
+            Some(Path::HolePunched)
+        } else if conns.iter().any(|(_, k)| *k == Kind::Direct) {
+            Some(Path::Direct)
+        } else {
+            conns.iter().find_map(|(_, k)| match k {
+                Kind::Relayed(relay) => Some(Path::Relayed(relay.clone())),
+                _ => None,
+            })
+        }
+    }
+
+    fn has_listener(&self) -> bool {
+        self.listening
+            .iter()
+            .any(|a| !a.iter().any(|p| p == Part::P2pCircuit))
+    }
+
+    fn is_relay(&self, peer: &PeerId) -> bool {
+        self.relays.iter().any(|r| r.peer == *peer)
+    }
+
+    /// Ask each relay that has no listener (and is due) for a reservation, when this node
+    /// reserves.
+    fn reserve_all(&mut self) {
+        if !self.reserve {
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        for i in 0..self.relays.len() {
+            let r = &self.relays[i];
+            if r.listener.is_some() || r.retry_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            let addr = r.addr.clone().with(Part::P2pCircuit);
+            match self.swarm.listen_on(addr) {
+                Ok(id) => {
+                    let r = &mut self.relays[i];
+                    r.listener = Some(id);
+                    r.retry_at = None;
+                }
+                Err(e) => self.reservation_lost(i, e.to_string()),
+            }
+        }
+    }
+
+    /// A relay's reservation was refused or lost: ask again later, less often each time.
+    fn reservation_lost(&mut self, i: usize, why: String) {
+        let r = &mut self.relays[i];
+        r.listener = None;
+        r.retry_at = Some(tokio::time::Instant::now() + r.backoff);
+        r.backoff = (r.backoff * 2).min(RESERVE_RETRY_MAX);
+        tracing::info!(relay = %r.addr, "no reservation on the relay: {why}");
+        let relay = r.addr.clone();
+        self.listening
+            .retain(|a| !(a.iter().any(|p| p == Part::P2pCircuit) && relay_part(a) == relay));
+        self.emit(NetEvent::Unreachable {
+            relay,
+            why: gist(&why),
+        });
+    }
+
+    /// When a timer is next due: a reservation to ask for again, a relayed connection to report.
+    fn next_wake(&self) -> Option<tokio::time::Instant> {
+        let retries = self.relays.iter().filter_map(|r| r.retry_at);
+        retries.chain(self.unreported.values().copied()).min()
+    }
+
+    fn timers(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.reserve_all();
+        let due: Vec<PeerId> = self
+            .unreported
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            self.report(peer);
+        }
+    }
+
+    /// Tell the program (and the dials waiting) that `peer` is connected.
+    fn report(&mut self, peer: PeerId) {
+        self.unreported.remove(&peer);
+        for reply in self.held.remove(&peer).unwrap_or_default() {
+            let _ = reply.send(Ok(peer));
+        }
+        if self.connections.contains_key(&peer) {
+            self.emit(NetEvent::Connected(peer));
+        }
+    }
+
+    /// A request with `peer` ended: with none left, a relayed connection beside a direct one
+    /// can go.
+    fn done_with(&mut self, peer: PeerId) {
+        if let Some(n) = self.busy.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.busy.remove(&peer);
+                self.close_relayed_if_direct(peer);
+            }
+        }
+    }
+
+    /// Once a direct connection with `peer` exists and no request is under way, its relayed
+    /// connections are closed (requests would otherwise be spread over both).
+    fn close_relayed_if_direct(&mut self, peer: PeerId) {
+        if self.busy.contains_key(&peer) {
+            return;
+        }
+        let Some(conns) = self.connections.get(&peer) else {
+            return;
+        };
+        if !conns.iter().any(|(_, k)| !matches!(k, Kind::Relayed(_))) {
+            return;
+        }
+        let relayed: Vec<ConnectionId> = conns
+            .iter()
+            .filter(|(_, k)| matches!(k, Kind::Relayed(_)))
+            .map(|(c, _)| *c)
+            .collect();
+        for c in relayed {
+            tracing::debug!(%peer, "closing the relayed connection: a direct one is open");
+            self.swarm.close_connection(c);
         }
     }
 
@@ -536,8 +893,9 @@ impl Loop {
                 ..
             } => {
                 let (tx, rx) = oneshot::channel();
+                *self.busy.entry(peer).or_default() += 1;
                 self.replies
-                    .push(async move { (protocol, channel, rx.await.ok()) }.boxed());
+                    .push(async move { (peer, protocol, channel, rx.await.ok()) }.boxed());
                 self.emit(NetEvent::Request {
                     peer,
                     protocol,
@@ -556,6 +914,9 @@ impl Loop {
                 if let Some(reply) = self.requests.remove(&(protocol, request_id)) {
                     let _ = reply.send(Ok(response));
                 }
+                if let Some(peer) = self.request_peer.remove(&(protocol, request_id)) {
+                    self.done_with(peer);
+                }
             }
             Event::OutboundFailure {
                 peer,
@@ -568,6 +929,9 @@ impl Loop {
                         peer,
                         why: error.to_string(),
                     }));
+                }
+                if let Some(peer) = self.request_peer.remove(&(protocol, request_id)) {
+                    self.done_with(peer);
                 }
             }
             Event::InboundFailure {
@@ -592,9 +956,42 @@ impl Loop {
 
     fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr { mut address, .. } => {
+                // A circuit address ends in this device's id; the others do not, and the
+                // program adds it to each.
+                if address.iter().last() == Some(Part::P2p(*self.swarm.local_peer_id())) {
+                    address.pop();
+                }
                 self.listening.push(address.clone());
-                self.emit(NetEvent::Listening(address));
+                if address.iter().any(|p| p == Part::P2pCircuit) {
+                    self.emit(NetEvent::Reachable(address));
+                } else {
+                    self.emit(NetEvent::Listening(address));
+                    self.reserve_all();
+                    for (peer, reply) in std::mem::take(&mut self.waiting_for_listener) {
+                        self.command(Command::DialPeer { peer, reply });
+                    }
+                }
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                if let Some(i) = self
+                    .relays
+                    .iter()
+                    .position(|r| r.listener == Some(listener_id))
+                {
+                    let why = match reason {
+                        Ok(()) => "the relay closed the connection".to_owned(),
+                        Err(e) => e.to_string(),
+                    };
+                    self.reservation_lost(i, why);
+                }
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::debug!("listener error: {error}");
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -602,18 +999,62 @@ impl Loop {
                 endpoint,
                 ..
             } => {
-                if let Some(reply) = self.dials.remove(&connection_id) {
-                    let _ = reply.send(Ok(peer_id));
-                }
+                let relayed = endpoint.is_relayed();
+                let kind = if relayed {
+                    let addr = match &endpoint {
+                        libp2p::core::ConnectedPoint::Dialer { address, .. } => address,
+                        libp2p::core::ConnectedPoint::Listener { local_addr, .. } => local_addr,
+                    };
+                    Kind::Relayed(relay_part(addr))
+                } else {
+                    Kind::Direct
+                };
+                let had_direct = self
+                    .connections
+                    .get(&peer_id)
+                    .is_some_and(|c| c.iter().any(|(_, k)| !matches!(k, Kind::Relayed(_))));
+                let was_connected = self.connections.contains_key(&peer_id);
+                self.connections
+                    .entry(peer_id)
+                    .or_default()
+                    .push((connection_id, kind));
                 // An address this device dialled (a `--peer`) is where the peer can be
                 // dialled again once an idle connection has been closed.
                 if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
-                    let known = self.discovered.entry(peer_id).or_default();
-                    if !known.contains(address) && known.len() < 16 {
-                        known.push(address.clone());
+                    if !relayed {
+                        let known = self.discovered.entry(peer_id).or_default();
+                        if !known.contains(address) && known.len() < 16 {
+                            known.push(address.clone());
+                        }
                     }
                 }
-                self.emit(NetEvent::Connected(peer_id));
+                if self.is_relay(&peer_id) {
+                    if let Some(reply) = self.dials.remove(&connection_id) {
+                        let _ = reply.send(Ok(peer_id));
+                    }
+                    return;
+                }
+                if relayed && !had_direct {
+                    // Hole punching starts now; the path is told once it is known.
+                    tracing::debug!(%peer_id, "connected through a relay");
+                    if let Some(reply) = self.dials.remove(&connection_id) {
+                        self.held.entry(peer_id).or_default().push(reply);
+                    }
+                    if !was_connected {
+                        self.unreported
+                            .insert(peer_id, tokio::time::Instant::now() + PUNCH_GRACE);
+                    }
+                    return;
+                }
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                if !relayed {
+                    self.close_relayed_if_direct(peer_id);
+                }
+                if self.unreported.contains_key(&peer_id) || !was_connected {
+                    self.report(peer_id);
+                }
             }
             SwarmEvent::IncomingConnectionError {
                 peer_id: Some(peer),
@@ -638,9 +1079,68 @@ impl Loop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
-            } => self.emit(NetEvent::Disconnected(peer_id)),
+            } => {
+                if let Some(conns) = self.connections.get_mut(&peer_id) {
+                    conns.retain(|(c, _)| *c != connection_id);
+                    if conns.is_empty() {
+                        self.connections.remove(&peer_id);
+                    }
+                }
+                if num_established == 0 {
+                    self.connections.remove(&peer_id);
+                    let held = self.held.remove(&peer_id).unwrap_or_default();
+                    for reply in held {
+                        let _ = reply.send(Err(NetError::Dial {
+                            target: peer_id.to_string(),
+                            why: "the connection closed".into(),
+                        }));
+                    }
+                    let unreported = self.unreported.remove(&peer_id).is_some();
+                    if !self.is_relay(&peer_id) && !unreported {
+                        self.emit(NetEvent::Disconnected(peer_id));
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            })) => match result {
+                Ok(connection) => {
+                    tracing::info!(peer = %remote_peer_id, "hole punching worked: a direct connection");
+                    if let Some(conns) = self.connections.get_mut(&remote_peer_id) {
+                        for (c, k) in conns.iter_mut() {
+                            if *c == connection {
+                                *k = Kind::Punched;
+                            }
+                        }
+                    }
+                    self.close_relayed_if_direct(remote_peer_id);
+                    if self.unreported.contains_key(&remote_peer_id) {
+                        self.report(remote_peer_id);
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(peer = %remote_peer_id, "hole punching did not work: {e}");
+                    if self.unreported.contains_key(&remote_peer_id) {
+                        self.report(remote_peer_id);
+                    }
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(
+                relay::client::Event::ReservationReqAccepted {
+                    relay_peer_id,
+                    renewal,
+                    ..
+                },
+            )) => {
+                tracing::debug!(relay = %relay_peer_id, renewal, "reservation accepted");
+                for r in self.relays.iter_mut().filter(|r| r.peer == relay_peer_id) {
+                    r.backoff = RESERVE_RETRY;
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.rr_event(Protocol::Sync, e),
             SwarmEvent::Behaviour(BehaviourEvent::Pair(e)) => self.rr_event(Protocol::Pair, e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {

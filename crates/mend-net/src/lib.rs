@@ -10,9 +10,14 @@
 mod codec;
 mod event_loop;
 mod identity;
+mod relay_server;
 mod source_limit;
 
 pub use codec::MendCodec;
-pub use event_loop::{start, NetConfig, NetError, NetEvent, NetHandle, Pairing, Protocol};
+pub use event_loop::{
+    relay_peer, start, NetConfig, NetError, NetEvent, NetHandle, Pairing, Path, Protocol,
+    MAX_RELAYS,
+};
 pub use identity::{peer_id_from_public_key, peer_id_from_seed};
-pub use libp2p::{Multiaddr, PeerId};
+pub use libp2p::{multiaddr, Multiaddr, PeerId};
+pub use relay_server::{relay_peer_id, start_relay, RelayConfig, RelayEvent};

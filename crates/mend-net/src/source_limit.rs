@@ -139,11 +139,17 @@ impl NetworkBehaviour for SourceLimit {
     fn handle_pending_inbound_connection(
         &mut self,
         _: ConnectionId,
-        _: &Multiaddr,
+        local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        // A relayed connection's address is the relay's: its limits are the relay's to keep.
-        if remote.iter().any(|p| matches!(p, Protocol::P2pCircuit)) {
+        // A relayed connection arrives on a circuit listener (its local address is the
+        // circuit; its remote one names only the peer): its limits are the relay's to keep,
+        // and the connection with the relay itself was counted when it was made.
+        if local
+            .iter()
+            .chain(remote.iter())
+            .any(|p| matches!(p, Protocol::P2pCircuit))
+        {
             return Ok(());
         }
         let Some(ip) = ip_of(remote) else {

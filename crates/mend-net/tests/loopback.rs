@@ -17,6 +17,8 @@ fn config(seed: u8) -> NetConfig {
         ping_timeout: Duration::from_secs(20),
         allowed: None,
         pairing: mend_net::Pairing::Off,
+        relays: Vec::new(),
+        reserve: false,
     }
 }
 
@@ -347,4 +349,100 @@ async fn only_allowed_peers_get_a_connection_and_taking_one_off_closes_it() {
     })
     .await
     .expect("the test finishes within 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_holding_a_reservation_is_reached_through_the_relay_and_hole_punched() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut relay_events = mend_net::start_relay(mend_net::RelayConfig {
+            identity_seed: [9; 32],
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            external: Vec::new(),
+        })
+        .await
+        .unwrap();
+        let relay = loop {
+            if let Some(mend_net::RelayEvent::Listening(a)) = relay_events.recv().await {
+                break a.with(mend_net::multiaddr::Protocol::P2p(mend_net::relay_peer_id(
+                    &[9; 32],
+                )));
+            }
+        };
+        tokio::spawn(async move { while relay_events.recv().await.is_some() {} });
+        let (a_id, b_id) = (
+            mend_net::peer_id_from_seed(&[1; 32]),
+            mend_net::peer_id_from_seed(&[2; 32]),
+        );
+        // A serves: a reservation on the relay; only B may connect.
+        let mut a_config = config(1);
+        a_config.relays = vec![relay.clone()];
+        a_config.reserve = true;
+        a_config.allowed = Some(vec![b_id]);
+        let (_a, mut a_events) = start(a_config).await.unwrap();
+        let reachable = loop {
+            match a_events.recv().await {
+                Some(NetEvent::Reachable(addr)) => break addr,
+                Some(_) => {}
+                None => panic!("A's network stopped"),
+            }
+        };
+        assert!(reachable.to_string().starts_with(&relay.to_string()));
+        assert!(
+            reachable.to_string().ends_with("/p2p-circuit"),
+            "{reachable}"
+        );
+        let answering = tokio::spawn(async move {
+            while let Some(ev) = a_events.recv().await {
+                if let NetEvent::Request { reply, .. } = ev {
+                    let _ = reply.send(Response::Refused {
+                        reason: Refusal::NoInvite,
+                    });
+                }
+            }
+        });
+        // B knows no address of A's: only the relay.
+        let mut b_config = config(2);
+        b_config.relays = vec![relay.clone()];
+        b_config.allowed = Some(vec![a_id]);
+        let (b, _b_events) = start(b_config).await.unwrap();
+        assert_eq!(b.dial_peer(a_id).await.unwrap(), a_id);
+        // On loopback the relay's view of A's address is one B can dial: the connection is
+        // upgraded to a direct one, and the relayed one is closed.
+        let mut path = None;
+        for _ in 0..50 {
+            path = b.path(a_id).await.unwrap();
+            if path == Some(mend_net::Path::HolePunched) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(path, Some(mend_net::Path::HolePunched));
+        let r = b
+            .request(
+                a_id,
+                Protocol::Sync,
+                Request::Sync {
+                    journal_id: [0; 16],
+                    session: 1,
+                    message: vec![1],
+                    signatures: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(r, Response::Refused { .. }), "{r:?}");
+        answering.abort();
+    })
+    .await
+    .expect("within 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_address_without_its_id_is_refused() {
+    let mut c = config(3);
+    c.relays = vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()];
+    assert!(matches!(
+        start(c).await,
+        Err(mend_net::NetError::BadRelay(_))
+    ));
 }

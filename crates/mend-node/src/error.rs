@@ -45,6 +45,12 @@ pub enum NodeError {
     /// A network address given that is none.
     #[error("{0:?} is not a network address")]
     BadAddress(String),
+    /// A relay's address without the relay's id.
+    #[error("{0:?} is not a relay's address: it must end in /p2p/ and the relay's id")]
+    BadRelay(String),
+    /// The relay's identity file is not one.
+    #[error("{0}")]
+    RelayKey(String),
 }
 
 macro_rules! boxed_from {

@@ -14,6 +14,7 @@ mod loops;
 pub mod net;
 pub mod pairing;
 mod peer_sync;
+pub mod relay;
 mod served;
 
 use std::time::Duration;
@@ -23,7 +24,9 @@ pub use loops::{
     publish_keys, serve_node, sync_once, Local, LocalEvent, NodeEnd, SharedWatcher, SyncOutcome,
     Watcher,
 };
-pub use net::{net_config, parse_addrs, peer_id_of, runtime, NetOptions};
+pub use net::{
+    net_config, parse_addrs, parse_relays, peer_id_of, runtime, usable_relays, NetOptions,
+};
 pub use peer_sync::{
     answer, note_refusal, note_rollback, reasons, refusal_line, rollback_line, sync_with, Answer,
     Summary,

@@ -146,6 +146,13 @@ pub async fn sync_once(
 ) -> Result<SyncOutcome> {
     // Connections with the paired devices only: a stranger's is closed before it is heard.
     config.allowed = Some(paired.keys().copied().collect());
+    add_remembered_relays(shared, &mut config).await?;
+    // Through relays, after the local network had its chance (at once without mDNS).
+    let relay_after = (!config.relays.is_empty()).then_some(if config.mdns {
+        mend_app::RELAY_AFTER
+    } else {
+        Duration::ZERO
+    });
     let (net, mut events) = start(config).await?;
     let (done_tx, mut done_rx) = mpsc::channel(8);
     let mut results: Vec<Summary> = Vec::new();
@@ -161,6 +168,9 @@ pub async fn sync_once(
     // When to start, retry and stop is the planner's (mend-app); this loop carries it out.
     let clock = tokio::time::Instant::now();
     let mut plan = SyncPlanner::new(paired.keys().copied(), peers.len(), timeout);
+    if let Some(after) = relay_after {
+        plan = plan.with_relays(after);
+    }
     for addr in peers {
         let (net, dialed_tx) = (net.clone(), dialed_tx.clone());
         tokio::spawn(async move {
@@ -178,6 +188,22 @@ pub async fn sync_once(
                             watcher.doing(&format!("syncing with {}'s {}…", d.person, d.name));
                             spawn_sync(shared, &net, p, d.clone(), &done_tx);
                         }
+                    }
+                    SyncEffect::DialViaRelay(p) => {
+                        if let Some(d) = paired.get(&p) {
+                            watcher.doing(&format!(
+                                "reaching {}'s {} through the relays…",
+                                d.person, d.name
+                            ));
+                        }
+                        // Once connected the device is reported (NetEvent::Connected); a
+                        // dial that fails is tried again when the planner says.
+                        let net = net.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = net.dial_peer(p).await {
+                                tracing::debug!(%p, "no path through the relays: {e}");
+                            }
+                        });
                     }
                     SyncEffect::Finish { why, unfinished } => break 'run (why, unfinished),
                 }
@@ -295,6 +321,30 @@ async fn read_paired(shared: &SharedJournal) -> Result<HashMap<PeerId, Device>> 
     .await
 }
 
+/// Use the relays the journal remembers too, after those given.
+pub(crate) async fn add_remembered_relays(
+    shared: &SharedJournal,
+    config: &mut NetConfig,
+) -> Result<()> {
+    for relay in read_relays(shared).await? {
+        if !config.relays.contains(&relay) {
+            config.relays.push(relay);
+        }
+    }
+    Ok(())
+}
+
+/// The relays the journal remembers that this build can use.
+async fn read_relays(shared: &SharedJournal) -> Result<Vec<Multiaddr>> {
+    let remembered = ServedJournal::with(shared, |a| {
+        let r = a.relays();
+        a.release_unless_answering();
+        r
+    })
+    .await?;
+    crate::net::parse_relays(&crate::net::usable_relays(remembered))
+}
+
 /// The home's local socket as the serving node sees it.
 pub struct Local<'a> {
     /// Hand the journal the node holds to the socket (to write into and answer from), or take
@@ -328,6 +378,12 @@ pub async fn serve_node(
     // (kept as the registry changes): a stranger's is closed before any protocol runs, without
     // the journal or its lock being touched.
     config.allowed = Some(paired.keys().copied().collect());
+    // Reachable through each relay: a reservation on it.
+    add_remembered_relays(&shared, &mut config).await?;
+    let relays = !config.relays.is_empty();
+    let mut relays_in_use = config.relays.clone();
+    // Reserved on every relay, from the start or once one is known.
+    config.reserve = true;
     let (net, mut events) = start(config).await?;
     let (done_tx, mut done_rx) = mpsc::channel(8);
     let (answered_tx, mut answered_rx) = mpsc::unbounded_channel();
@@ -344,6 +400,9 @@ pub async fn serve_node(
     // When to sync with whom is the planner's (mend-app); this loop only carries it out.
     let clock = tokio::time::Instant::now();
     let mut plan = ServePlanner::new(net.local_peer_id);
+    if relays {
+        plan = plan.with_relays();
+    }
     let mut queue = VecDeque::from([Event::Started {
         paired: paired.keys().copied().collect(),
         at: clock.elapsed(),
@@ -377,6 +436,17 @@ pub async fn serve_node(
                     Effect::ReadPaired => {
                         paired = read_paired(&shared).await?;
                         net.allow_only(paired.keys().copied().collect()).await?;
+                        // A relay the partner added reaches this laptop by a sync: used at once.
+                        let now_known = read_relays(&shared).await?;
+                        let new: Vec<Multiaddr> = now_known
+                            .into_iter()
+                            .filter(|r| !relays_in_use.contains(r))
+                            .collect();
+                        if !new.is_empty() {
+                            relays_in_use.extend(new.iter().cloned());
+                            plan.use_relays();
+                            net.use_relays(new).await?;
+                        }
                         queue.push_back(Event::Paired(paired.keys().copied().collect()));
                     }
                     Effect::PublishKeys => {
@@ -452,6 +522,18 @@ pub async fn serve_node(
                             "note: refused a connection from an unknown device ({peer})"
                         ));
                     }
+                }
+                Some(NetEvent::Reachable(addr)) => {
+                    watcher.say(&format!(
+                        "{} Reachable through the relay at {addr}/p2p/{}",
+                        now(),
+                        net.local_peer_id
+                    ));
+                }
+                Some(NetEvent::Unreachable { relay, why }) => {
+                    watcher.note(&format!(
+                        "note: no reservation on the relay {relay}: {why}; asked again later"
+                    ));
                 }
                 Some(_) => {}
                 None => break,

@@ -23,6 +23,9 @@ pub struct NetOptions {
     /// Devices to dial directly (multiaddrs); given any, mDNS is not used.
     pub peers: Vec<String>,
     pub no_mdns: bool,
+    /// Relays (multiaddrs ending in `/p2p/<relay id>`): given on the command line and
+    /// remembered by the journal.
+    pub relays: Vec<String>,
 }
 
 /// The runtime `invite`, `join`, `sync` and `serve` run on.
@@ -48,6 +51,32 @@ pub fn parse_addrs(list: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
         .collect()
 }
 
+/// Parse relay addresses: each must end in the relay's `/p2p/` id. Repeats are dropped.
+pub fn parse_relays(list: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
+    let mut out: Vec<Multiaddr> = Vec::new();
+    for a in list {
+        let addr = a
+            .parse::<Multiaddr>()
+            .map_err(|_| NodeError::BadAddress(a.clone()))?;
+        if mend_net::relay_peer(&addr).is_none() {
+            return Err(NodeError::BadRelay(a.clone()));
+        }
+        if !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    Ok(out)
+}
+
+/// Of the relays a journal remembers, those this build can dial (an address of a later
+/// release's is left out, not an error).
+pub fn usable_relays(remembered: Vec<String>) -> Vec<String> {
+    remembered
+        .into_iter()
+        .filter(|a| parse_relays(std::slice::from_ref(a)).is_ok())
+        .collect()
+}
+
 /// The network configuration for this device (its identity seed) and these options.
 pub fn net_config(identity_seed: [u8; 32], opts: &NetOptions) -> Result<NetConfig, NodeError> {
     let mut listen = parse_addrs(&opts.listen)?;
@@ -65,5 +94,8 @@ pub fn net_config(identity_seed: [u8; 32], opts: &NetOptions) -> Result<NetConfi
         // Set by the loops (the paired devices) or left open by pairing.
         allowed: None,
         pairing: mend_net::Pairing::Off,
+        relays: parse_relays(&opts.relays)?,
+        // Set by the nodes that must be reachable (serve, invite).
+        reserve: false,
     })
 }

@@ -152,12 +152,35 @@ pub trait PairWatcher: Send + Sync {
     fn note(&self, _line: &str) {}
 }
 
-/// Wait briefly for the addresses the network listens on.
-async fn listen_addrs(events: &mut mpsc::Receiver<NetEvent>, net: &NetHandle) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+/// How long an invite waits for its relays' reservations before it shows its addresses.
+const RESERVE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Wait briefly for the addresses the network listens on (and, with relays, for a reservation
+/// on each, or [`RESERVE_WITHIN`]).
+async fn listen_addrs(
+    events: &mut mpsc::Receiver<NetEvent>,
+    net: &NetHandle,
+    relays: usize,
+    watcher: &dyn PairWatcher,
+) -> Vec<String> {
+    let started = tokio::time::Instant::now();
+    let mut deadline = started + Duration::from_millis(500);
+    if relays > 0 {
+        deadline = started + RESERVE_WITHIN;
+    }
+    let mut reached = 0;
     while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        if let NetEvent::Listening(_) = ev {
-            continue;
+        match ev {
+            NetEvent::Reachable(_) => {
+                reached += 1;
+                if reached >= relays {
+                    break;
+                }
+            }
+            NetEvent::Unreachable { relay, why } => {
+                watcher.note(&format!("note: the relay {relay} cannot be used: {why}"));
+            }
+            _ => {}
         }
     }
     net.listen_addrs()
@@ -235,10 +258,14 @@ pub async fn invite(
     }
     let for_whom = pairing::invite_for(people, opts.for_whom, partner_lost)
         .map_err(|_| PairingFailed::PartnerAlreadyJoined)?;
+    // A device elsewhere joins through the relays: a reservation on each.
+    crate::loops::add_remembered_relays(&shared, &mut config).await?;
+    let relays = config.relays.len();
+    config.reserve = relays > 0;
     let (net, mut events) = start(config).await?;
     let code = InviteCode::generate()?;
     let mut inviter = Inviter::new(code.clone(), &net.local_peer_id.to_bytes());
-    let addrs = listen_addrs(&mut events, &net).await;
+    let addrs = listen_addrs(&mut events, &net, relays, watcher).await;
     watcher.inviting(&Inviting {
         code: code.as_str().to_owned(),
         for_whom,
@@ -484,8 +511,36 @@ pub struct JoinOptions {
 /// Check a join's code and addresses before anything else is asked (the passphrase).
 pub fn check_join(code: &str, net: &NetOptions) -> Result<(), NodeError> {
     InviteCode::parse(code).map_err(|e| PairingFailed::BadCode(e.to_string()))?;
-    parse_addrs(&net.peers)?;
+    join_addrs(net)?;
     Ok(())
+}
+
+/// The addresses a join dials: each `--peer`; one given only as `/p2p/<id>` (the inviting
+/// device's id, as `mend invite` prints it) is reached through each `--relay`.
+fn join_addrs(net: &NetOptions) -> Result<Vec<Multiaddr>, NodeError> {
+    let relays = crate::net::parse_relays(&net.relays)?;
+    let mut out = Vec::new();
+    for addr in parse_addrs(&net.peers)? {
+        let only_id = matches!(
+            addr.iter().collect::<Vec<_>>().as_slice(),
+            [mend_net::multiaddr::Protocol::P2p(_)]
+        );
+        if only_id && !relays.is_empty() {
+            for relay in &relays {
+                let mut through = relay.clone();
+                through.push(mend_net::multiaddr::Protocol::P2pCircuit);
+                out.extend(std::iter::once(through).map(|t| {
+                    addr.iter().fold(t, |mut a, p| {
+                        a.push(p);
+                        a
+                    })
+                }));
+            }
+        } else {
+            out.push(addr);
+        }
+    }
+    Ok(out)
 }
 
 /// How a join's first sync went.
@@ -507,7 +562,7 @@ pub async fn join(
 ) -> Result<JoinOutcome, NodeError> {
     let started = Instant::now();
     let code = InviteCode::parse(&opts.code).map_err(|e| PairingFailed::BadCode(e.to_string()))?;
-    let peers = parse_addrs(&opts.net.peers)?;
+    let peers = join_addrs(&opts.net)?;
     let seed: [u8; 32] = random_bytes()?;
     let my_key = public_key_hex(&seed);
     let mut config = net_config(seed, &opts.net)?;

@@ -44,6 +44,8 @@ pub struct Summary {
     /// Changes this laptop had made and no longer held, given back by the peer: its journal
     /// had been put back to an older copy.
     pub own_changes_returned: usize,
+    /// How the connection went: "direct", "hole-punched", or "via relay ADDR".
+    pub path: String,
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -140,9 +142,10 @@ impl Summary {
             retracted: self.entries_retracted,
         };
         format!(
-            "Synced with {}'s {}: received {}; {} sent, {} bytes in {} rounds, {}",
+            "Synced with {}'s {} ({}): received {}; {} sent, {} bytes in {} rounds, {}",
             self.person,
             self.device,
+            self.path,
             arrivals.words(),
             self.entries_sent,
             self.bytes_sent + self.bytes_received,
@@ -364,6 +367,10 @@ pub async fn sync_with(
         refused: summary_refused.len(),
         refused_reasons: reasons(&summary_refused),
         own_changes_returned,
+        path: match net.path(peer).await {
+            Ok(Some(path)) => path.to_string(),
+            _ => "direct".to_owned(),
+        },
     })
 }
 

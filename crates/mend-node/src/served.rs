@@ -353,6 +353,11 @@ impl ServedJournal {
             .collect())
     }
 
+    /// The relays the journal remembers (`mend relay add`), as written.
+    pub fn relays(&mut self) -> Result<Vec<String>> {
+        Ok(self.store()?.journal(Doc::Shared).relay_addrs())
+    }
+
     /// The device of this journal with this peer id, if it was removed from it.
     pub fn removed_device(&mut self, peer: &PeerId) -> Result<Option<Device>> {
         let devices = self.store()?.journal(Doc::Shared).devices()?;

@@ -260,6 +260,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "mend sync --peer /ip4/192.168.1.20/tcp/4001",
                 "sync with a laptop at an address",
             ),
+            (
+                "mend sync --relay /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…",
+                "sync with a laptop on another network through a relay",
+            ),
         ],
     ),
     (
@@ -288,6 +292,34 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     (
         "uncouple",
         &[("mend uncouple", "end the partnership, keeping the journal")],
+    ),
+    (
+        "relay",
+        &[
+            (
+                "mend relay --listen /ip4/0.0.0.0/tcp/4001",
+                "run a relay on a machine both laptops can reach; it prints its address",
+            ),
+            (
+                "mend serve --relay /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…",
+                "stay reachable through that relay",
+            ),
+        ],
+    ),
+    (
+        "relay add",
+        &[(
+            "mend relay add /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…",
+            "remember a relay for both laptops",
+        )],
+    ),
+    (
+        "relay remove",
+        &[("mend relay remove 3f9a1b2c", "forget a relay you added")],
+    ),
+    (
+        "relay list",
+        &[("mend relay list --json", "the relays the journal remembers")],
     ),
     (
         "completions",

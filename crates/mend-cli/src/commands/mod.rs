@@ -11,6 +11,7 @@ mod pair;
 mod passphrase;
 mod practice_commands;
 pub mod read;
+mod relays;
 mod trends;
 pub mod write;
 
@@ -52,6 +53,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unlock => lock::unlock(g),
         Command::Devices(a) => net::devices(g, a),
         Command::Uncouple(a) => net::uncouple(g, a),
+        Command::Relay(a) => match a.action {
+            None => net::relay(g, a),
+            Some(action) => relays::run(g, action),
+        },
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             // Into a buffer first: clap_complete panics when its writer fails (a closed pipe).

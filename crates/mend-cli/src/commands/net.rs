@@ -17,18 +17,23 @@ use crate::render;
 use crate::unlock::Unlocked;
 
 pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
-    // Said at once, not after the timeout, and before the passphrase.
-    if a.net.no_mdns && a.net.peer.is_empty() {
-        return Err(fail(
-            "no paired device can be reached without mDNS or --peer",
-            "drop --no-mdns to look on the local network, or give --peer MULTIADDR",
-        )
-        .into());
-    }
     let unlocked = Unlocked::new(g)?;
     let seed = unlocked.secrets.identity_seed;
     let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
     let paired = shared.lock().expect("fresh").paired()?;
+    // Said at once, not after the timeout.
+    if a.net.no_mdns
+        && a.net.peer.is_empty()
+        && a.net.relay.is_empty()
+        && mend_node::usable_relays(shared.lock().expect("fresh").relays()?).is_empty()
+    {
+        return Err(fail(
+            "no paired device can be reached without mDNS, --peer or --relay",
+            "drop --no-mdns to look on the local network, or give --peer MULTIADDR or \
+             --relay MULTIADDR (or remember one: `mend relay add ADDR`)",
+        )
+        .into());
+    }
     if paired.is_empty() {
         return Err(fail(
             "no other device is paired with this journal yet",
@@ -87,8 +92,8 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         };
         return Err(fail(
             format!("no paired device answered {waited}"),
-            "make sure the other laptop is on this network and running `mend serve` (or \
-             `mend sync`), or pass --peer with its address",
+            "make sure the other laptop is running `mend serve` (or `mend sync`) on this \
+             network or with the same relay, or pass --peer with its address",
         )
         .into());
     }
@@ -325,6 +330,23 @@ fn find_device<'a>(
         )
         .into()),
     }
+}
+
+/// `mend relay`: run a relay until stopped. It needs no journal: its identity is kept in the
+/// home (`relay.key`), so its address stays the same.
+pub fn relay(g: &Global, a: crate::cli::RelayArgs) -> Result<()> {
+    let home = crate::unlock::home(g)?;
+    // Checked before anything is started or written.
+    mend_node::parse_addrs(&a.listen)?;
+    mend_node::parse_addrs(&a.external)?;
+    let watcher = Arc::new(Printer { spinner: None });
+    mend_node::runtime()?.block_on(mend_node::relay::run_relay(
+        home.root(),
+        &a.listen,
+        &a.external,
+        watcher,
+    ))?;
+    Ok(())
 }
 
 pub fn uncouple(g: &Global, a: crate::cli::UncoupleArgs) -> Result<()> {

@@ -19,6 +19,7 @@ pub fn net_options(a: &NetArgs) -> mend_node::NetOptions {
         listen: a.listen.clone(),
         peers: a.peer.clone(),
         no_mdns: a.no_mdns,
+        relays: a.relay.clone(),
     }
 }
 
@@ -40,9 +41,17 @@ impl PairWatcher for Printer {
                 i.inviter, i.code, i.inviter
             ),
         }
+        let (relayed, here): (Vec<&String>, Vec<&String>) =
+            i.addrs.iter().partition(|a| a.contains("/p2p-circuit/"));
         println!("This device listens on:");
-        for a in &i.addrs {
+        for a in here {
             println!("  {a}");
+        }
+        if !relayed.is_empty() {
+            println!("From another network, add to the join command:");
+            for a in relayed {
+                println!("  --peer {a}");
+            }
         }
         println!(
             "Waiting up to {} for one device to join (Ctrl-C to stop).",

@@ -22,6 +22,10 @@ fn runs_as_child(cmd: &Command) -> bool {
         use std::io::IsTerminal;
         return a.recover || (a.text.is_empty() && std::io::stdin().is_terminal());
     }
+    // Running a relay needs no journal.
+    if let Command::Relay(a) = cmd {
+        return a.action.is_some();
+    }
     !matches!(
         cmd,
         Command::Init(_)

@@ -1,0 +1,439 @@
+//! Relays the journal remembers: entries of kind `relay`, held by every device to the same
+//! rules (a multiaddr with a `/p2p/` id and nothing else, at most 16 remembered, only ever
+//! retracted, and only by their author), whether written here, imported, or arriving by sync.
+
+use std::collections::HashMap;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Change, ObjType, ReadDoc, ScalarValue};
+use chrono::{DateTime, TimeZone, Utc};
+use mend_journal::{
+    Journal, JournalError, Kind, NewEntry, Person, Refused, SavedShared, Signer, SyncState,
+    RELAYS_MAX,
+};
+
+mod common;
+
+const JID: [u8; 16] = [5; 16];
+
+/// An entry's fields as a forgery writes them.
+type Fields = Vec<(&'static str, ScalarValue)>;
+
+fn addr(n: usize) -> String {
+    format!("/ip4/203.0.113.{n}/tcp/4001/p2p/12D3KooWRelay{n}")
+}
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 1, 0, minute, 0).unwrap()
+}
+
+fn relay(id: &str, author: &str, addr: &str, minute: u32) -> NewEntry {
+    NewEntry {
+        id: id.into(),
+        author_id: author.into(),
+        created_at: at(minute),
+        written_at: at(minute),
+        text: addr.into(),
+        kind: Kind::Relay,
+        ..Default::default()
+    }
+}
+
+fn alex_person() -> Person {
+    Person {
+        id: "a".repeat(32),
+        name: "Alex".into(),
+    }
+}
+
+/// Sync two journals both ways until neither has anything to say; what either refused.
+fn sync(a: &mut Journal, b: &mut Journal) -> Vec<Refused> {
+    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
+    let mut refused = Vec::new();
+    for _ in 0..64 {
+        let from_a = a.sync_generate(&mut sa);
+        if let Some((msg, sigs)) = &from_a {
+            refused.extend(b.sync_receive(&mut sb, msg, sigs).unwrap().refused);
+        }
+        let from_b = b.sync_generate(&mut sb);
+        if let Some((msg, sigs)) = &from_b {
+            refused.extend(a.sync_receive(&mut sa, msg, sigs).unwrap().refused);
+        }
+        if from_a.is_none() && from_b.is_none() {
+            return refused;
+        }
+    }
+    panic!("no convergence in 64 rounds");
+}
+
+/// Sign a hand-made change with `key` and offer it to `to`; the reasons it was refused for.
+fn offer(to: &mut Journal, change: &Change, key: &Signer) -> Vec<String> {
+    let sigs = HashMap::from([(change.hash(), key.sign(&JID, &change.hash()))]);
+    to.apply_signed(change.raw_bytes(), &sigs)
+        .unwrap()
+        .refused
+        .into_iter()
+        .map(|r| r.why)
+        .collect()
+}
+
+/// A copy of `j` on the same device, for a modified program to write in: what it makes never
+/// reaches `j` but by a sync.
+fn copy_of(j: &mut Journal, key: &Signer) -> Journal {
+    let saved = SavedShared::decode(&j.save_signed()).unwrap();
+    Journal::load(&saved.doc, saved.signatures, vec![], key, JID, false).unwrap()
+}
+
+/// What a modified program on `from`'s device could make: the operations `write` does on the
+/// document, with no rule checked before, as one change (`message`).
+fn forge(
+    from: &mut Journal,
+    key: &Signer,
+    message: &str,
+    write: impl FnOnce(&mut automerge::AutoCommit, &automerge::ObjId),
+) -> Change {
+    let doc = from.doc_mut();
+    doc.set_actor(ActorId::from(key.actor().to_vec()));
+    let heads = doc.get_heads();
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    write(doc, &entries);
+    doc.commit_with(CommitOptions::default().with_message(message));
+    doc.get_changes(&heads).remove(0)
+}
+
+/// A new entry with exactly these fields, written by `from` as `forge` does.
+fn forge_entry(
+    from: &mut Journal,
+    key: &Signer,
+    id: &str,
+    fields: &[(&str, ScalarValue)],
+) -> Change {
+    forge(from, key, "write", |doc, entries| {
+        let e = doc.put_object(entries, id, ObjType::Map).unwrap();
+        for (k, v) in fields {
+            doc.put(&e, *k, v.clone()).unwrap();
+        }
+    })
+}
+
+#[test]
+fn a_relay_one_partner_adds_is_known_to_the_other_after_a_sync() {
+    let common::Pair {
+        mut alex, mut sam, ..
+    } = common::paired(JID, |_, _| {});
+    let a = alex_person();
+    alex.add_entry(&relay(&"1".repeat(32), &a.id, &addr(1), 1), at(1))
+        .unwrap();
+    assert_eq!(alex.relay_addrs(), vec![addr(1)]);
+    assert!(sam.relay_addrs().is_empty());
+    assert!(sync(&mut alex, &mut sam).is_empty());
+    assert_eq!(sam.relay_addrs(), vec![addr(1)]);
+    let known = sam.relays().unwrap();
+    assert_eq!(known.len(), 1);
+    assert_eq!(known[0].author, "Alex");
+    assert_eq!(known[0].kind, Kind::Relay);
+}
+
+#[test]
+fn a_forged_relay_is_refused_where_it_arrives_and_a_valid_one_accepted() {
+    let base = |text: &str| -> Fields {
+        vec![
+            ("author", "b".repeat(32).as_str().into()),
+            ("created_at", ScalarValue::Timestamp(1)),
+            ("kind", "relay".into()),
+            ("text", text.into()),
+        ]
+    };
+    let with = |text: &str, key: &'static str, value: ScalarValue| {
+        let mut f = base(text);
+        f.push((key, value));
+        f
+    };
+    let good = addr(7);
+    let forgeries: Vec<(&str, Fields, &str)> = vec![
+        (
+            "no /p2p/ id",
+            base("/ip4/203.0.113.7/tcp/4001"),
+            "not a multiaddr",
+        ),
+        (
+            "an empty id",
+            base("/ip4/203.0.113.7/tcp/4001/p2p/"),
+            "not a multiaddr",
+        ),
+        (
+            "a space",
+            base("/ip4/203.0.113.7/tcp/4001/p2p/12D3 KooW"),
+            "not a multiaddr",
+        ),
+        (
+            "a terminal escape",
+            base("/ip4/203.0.113.7/tcp/4001/p2p/12D3\u{1b}[2K"),
+            "not a multiaddr",
+        ),
+        (
+            "not starting with /",
+            base("ip4/203.0.113.7/tcp/4001/p2p/12D3KooW"),
+            "not a multiaddr",
+        ),
+        (
+            "too long",
+            base(&format!("{good}{}", "x".repeat(300))),
+            "not a multiaddr",
+        ),
+        ("no text", base("")[..3].to_vec(), "not a multiaddr"),
+        ("tags", with(&good, "tags", "relay".into()), "\"tags\""),
+        (
+            "a mood",
+            with(&good, "mood", ScalarValue::Int(3)),
+            "\"mood\"",
+        ),
+        (
+            "a prompt",
+            with(&good, "prompt", "communicate-1".into()),
+            "\"prompt\"",
+        ),
+        (
+            "an edit time",
+            with(&good, "edited_at", ScalarValue::Timestamp(2)),
+            "\"edited_at\"",
+        ),
+    ];
+    for (what, fields, why) in forgeries {
+        let common::Pair {
+            mut alex,
+            mut sam,
+            sam_key,
+            ..
+        } = common::paired(JID, |_, _| {});
+        let forged = forge_entry(&mut sam, &sam_key, &"f".repeat(32), &fields);
+        // Without the rules the document takes it.
+        let mut plain = alex.doc_mut().fork();
+        plain.apply_changes([forged.clone()]).unwrap();
+        let refused = offer(&mut alex, &forged, &sam_key);
+        assert!(
+            refused.iter().any(|w| w.contains(why)),
+            "{what}: {refused:?}"
+        );
+        assert!(alex.entry(&"f".repeat(32)).is_err(), "{what}");
+        assert!(alex.relay_addrs().is_empty(), "{what}");
+    }
+    // One that refers to an entry.
+    let common::Pair {
+        mut alex,
+        mut sam,
+        sam_key,
+        ..
+    } = common::paired(JID, |j, a| {
+        let mut e = relay(&"e".repeat(32), &a.id, "Alex's words", 1);
+        e.kind = Kind::Entry;
+        j.add_entry(&e, at(1)).unwrap();
+    });
+    let forged = forge_entry(
+        &mut copy_of(&mut sam, &sam_key),
+        &sam_key,
+        &"f".repeat(32),
+        &with(&good, "ref", "e".repeat(32).as_str().into()),
+    );
+    let refused = offer(&mut alex, &forged, &sam_key);
+    assert!(refused.iter().any(|w| w.contains("\"ref\"")), "{refused:?}");
+    // The same way, a relay as Mend writes it is accepted.
+    let accepted = forge_entry(
+        &mut copy_of(&mut sam, &sam_key),
+        &sam_key,
+        &"9".repeat(32),
+        &base(&good),
+    );
+    assert_eq!(offer(&mut alex, &accepted, &sam_key), Vec::<String>::new());
+    assert_eq!(alex.relay_addrs(), vec![good]);
+    assert_eq!(alex.relays().unwrap()[0].author, "Sam");
+}
+
+#[test]
+fn more_than_sixteen_relays_are_refused_as_each_change_saw_the_journal() {
+    let common::Pair {
+        mut alex,
+        mut sam,
+        sam_key,
+        s,
+        ..
+    } = common::paired(JID, |_, _| {});
+    let a = alex_person();
+    for n in 1..RELAYS_MAX {
+        let id = format!("{n:032}");
+        alex.add_entry(&relay(&id, &a.id, &addr(n), n as u32), at(n as u32))
+            .unwrap();
+    }
+    assert!(sync(&mut alex, &mut sam).is_empty());
+    // Apart, each adds the sixteenth: each is within the limit as its author saw the journal.
+    alex.add_entry(&relay(&"a".repeat(32), &a.id, &addr(100), 30), at(30))
+        .unwrap();
+    sam.add_entry(&relay(&"b".repeat(32), &s.id, &addr(200), 31), at(31))
+        .unwrap();
+    let full = relay(&"c".repeat(32), &a.id, &addr(101), 32);
+    match alex.add_entry(&full, at(32)) {
+        Err(JournalError::Rule(why)) => assert!(why.contains("more than 16 relays"), "{why}"),
+        other => panic!("a seventeenth relay was written: {other:?}"),
+    }
+    // Both changes stand on both laptops, whatever arrived first: 17 relays, and the same ones.
+    assert!(sync(&mut alex, &mut sam).is_empty());
+    assert_eq!(alex.relay_addrs().len(), RELAYS_MAX + 1);
+    assert_eq!(alex.relay_addrs(), sam.relay_addrs());
+    // A device that takes the whole journal at once judges them as those two did.
+    let saved = SavedShared::decode(&alex.save_signed()).unwrap();
+    let mut copy = Journal::empty(JID, &Signer::from_seed(&[2; 32]), false, Vec::new());
+    let admission = copy.apply_signed(&saved.doc, &saved.signatures).unwrap();
+    assert!(admission.refused.is_empty(), "{:?}", admission.refused);
+    assert_eq!(copy.relay_addrs(), alex.relay_addrs());
+    // A relay added past the limit by a modified program is refused where it arrives.
+    let forged = forge_entry(
+        &mut copy_of(&mut sam, &sam_key),
+        &sam_key,
+        &"d".repeat(32),
+        &[
+            ("author", s.id.as_str().into()),
+            ("created_at", ScalarValue::Timestamp(1)),
+            ("kind", "relay".into()),
+            ("text", addr(201).as_str().into()),
+        ],
+    );
+    let refused = offer(&mut alex, &forged, &sam_key);
+    assert!(
+        refused.iter().any(|w| w.contains("more than 16 relays")),
+        "{refused:?}"
+    );
+    assert!(!alex.relay_addrs().contains(&addr(201)));
+    // Removing two leaves room for one.
+    for n in [1, 2] {
+        alex.retract_entry(&format!("{n:032}"), &a.id, at(40))
+            .unwrap();
+    }
+    alex.add_entry(&full, at(41)).unwrap();
+    assert_eq!(alex.relay_addrs().len(), RELAYS_MAX);
+    assert!(alex.relay_addrs().contains(&addr(101)));
+}
+
+#[test]
+fn a_relay_is_only_retracted_and_only_by_its_author() {
+    let common::Pair {
+        mut alex,
+        mut sam,
+        alex_key,
+        sam_key,
+        s,
+        ..
+    } = common::paired(JID, |_, _| {});
+    let a = alex_person();
+    let id = "1".repeat(32);
+    alex.add_entry(&relay(&id, &a.id, &addr(1), 1), at(1))
+        .unwrap();
+    assert!(sync(&mut alex, &mut sam).is_empty());
+
+    // Sam's laptop, modified, retracts Alex's relay: refused.
+    let forged = forge(
+        &mut copy_of(&mut sam, &sam_key),
+        &sam_key,
+        "retract",
+        |doc, entries| {
+            let (_, e) = doc.get(entries, id.as_str()).unwrap().unwrap();
+            doc.put(&e, "text", "").unwrap();
+            doc.put(&e, "retracted_at", ScalarValue::Timestamp(2))
+                .unwrap();
+            doc.put(&e, "retracted_by", s.id.as_str()).unwrap();
+        },
+    );
+    let refused = offer(&mut alex, &forged, &sam_key);
+    assert!(
+        refused.iter().any(|w| w.contains("only its author may")),
+        "{refused:?}"
+    );
+    assert_eq!(alex.relay_addrs(), vec![addr(1)]);
+    // Through the program, Sam cannot either.
+    assert!(matches!(
+        sam.retract_entry(&id, &s.id, at(2)),
+        Err(JournalError::NotAuthor { .. })
+    ));
+
+    // Alex cannot change the address: refused here, and where it arrives if a modified program
+    // makes the change anyway.
+    let edit = mend_journal::EntryEdit {
+        text: Some(addr(2)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        alex.edit_entry(&id, &a.id, &edit, at(3)),
+        Err(JournalError::Rule(_))
+    ));
+    let forged = forge(
+        &mut copy_of(&mut alex, &alex_key),
+        &alex_key,
+        "edit",
+        |doc, entries| {
+            let (_, e) = doc.get(entries, id.as_str()).unwrap().unwrap();
+            doc.put(&e, "text", addr(2).as_str()).unwrap();
+        },
+    );
+    let refused = offer(&mut sam, &forged, &alex_key);
+    assert!(
+        refused.iter().any(|w| w.contains("only added or removed")),
+        "{refused:?}"
+    );
+    assert_eq!(sam.relay_addrs(), vec![addr(1)]);
+
+    // Alex retracts it; after a sync, neither laptop remembers it.
+    alex.retract_entry(&id, &a.id, at(4)).unwrap();
+    assert!(alex.relay_addrs().is_empty());
+    assert!(sync(&mut alex, &mut sam).is_empty());
+    assert!(sam.relay_addrs().is_empty());
+    assert!(sam.relays().unwrap().is_empty());
+    // Nothing refers to a relay.
+    let mut reply = relay(&"2".repeat(32), &s.id, "Thanks", 5);
+    reply.kind = Kind::Reply;
+    reply.extra.refers_to = Some(id.clone());
+    assert!(matches!(
+        sam.add_entry(&reply, at(5)),
+        Err(JournalError::Rule(why)) if why.contains("refers to a relay")
+    ));
+}
+
+#[test]
+fn an_import_and_the_private_journal_meet_the_same_relay_rules() {
+    let common::Pair { mut alex, .. } = common::paired(JID, |_, _| {});
+    let a = alex_person();
+    let many: Vec<NewEntry> = (0..=RELAYS_MAX)
+        .map(|n| relay(&format!("{n:032}"), &a.id, &addr(n), n as u32))
+        .collect();
+    match alex.add_entries(&many, at(50)) {
+        Err(JournalError::ImportRefused(refused)) => {
+            assert_eq!(refused.len(), RELAYS_MAX + 1);
+            assert!(refused[0].1.contains("more than 16 relays"), "{refused:?}");
+        }
+        other => panic!("17 relays were imported: {other:?}"),
+    }
+    let bad = [
+        relay(&"1".repeat(32), &a.id, &addr(1), 1),
+        relay(&"2".repeat(32), &a.id, "203.0.113.5:4001", 2),
+    ];
+    match alex.add_entries(&bad, at(50)) {
+        Err(JournalError::ImportRefused(refused)) => {
+            assert_eq!(refused.len(), 1);
+            assert_eq!(refused[0].0, 1);
+            assert!(refused[0].1.contains("not a multiaddr"), "{refused:?}");
+        }
+        other => panic!("a bad address was imported: {other:?}"),
+    }
+    assert!(alex.relay_addrs().is_empty(), "nothing of either import");
+    assert_eq!(alex.add_entries(&many[..RELAYS_MAX], at(50)).unwrap(), 16);
+    assert_eq!(alex.relay_addrs().len(), RELAYS_MAX);
+
+    let mut private =
+        Journal::create(JID, &a, None, &Signer::from_seed(&[1; 32]), true, at(0)).unwrap();
+    assert!(matches!(
+        private.add_entry(&relay(&"3".repeat(32), &a.id, &addr(3), 3), at(3)),
+        Err(JournalError::Rule(_))
+    ));
+    assert!(matches!(
+        private.add_entries(&[relay(&"3".repeat(32), &a.id, &addr(3), 3)], at(3)),
+        Err(JournalError::ImportRefused(_))
+    ));
+}
