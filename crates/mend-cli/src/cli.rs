@@ -329,6 +329,10 @@ pub struct RelayArgs {
     /// port, a public address) (repeatable)
     #[arg(long, value_name = "MULTIADDR")]
     pub external: Vec<String>,
+    /// Only this device may use the relay (repeatable; its peer id, as `mend devices` shows
+    /// it) [default: any device]
+    #[arg(long, value_name = "PEER_ID")]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -157,6 +157,10 @@ pub fn explain(err: &anyhow::Error) -> (String, String) {
                 n.to_string(),
                 "use the form /ip4/192.168.1.20/tcp/4001 (as `mend invite` prints)".into(),
             ),
+            NodeError::BadPeerId(_) => (
+                n.to_string(),
+                "copy the peer id from `mend devices` on the laptop that will use the relay".into(),
+            ),
             NodeError::BadRelay(_) => (
                 n.to_string(),
                 "give the address `mend relay` printed, such as \

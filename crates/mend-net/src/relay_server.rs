@@ -10,8 +10,12 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use futures::StreamExt;
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{connection_limits, identify, noise, ping, relay, tcp, yamux, Multiaddr, PeerId};
+use libp2p::{
+    allow_block_list, connection_limits, identify, noise, ping, relay, tcp, yamux, Multiaddr,
+    PeerId,
+};
 use tokio::sync::mpsc;
 
 use crate::identity::keypair_from_seed;
@@ -41,6 +45,8 @@ pub struct RelayConfig {
     pub listen: Vec<Multiaddr>,
     /// Addresses laptops reach it at that it does not listen on (a forwarded port).
     pub external: Vec<Multiaddr>,
+    /// Only these devices may connect (reserve, open circuits, be reached); none: anyone.
+    pub allow: Vec<PeerId>,
 }
 
 impl Drop for RelayConfig {
@@ -72,6 +78,7 @@ pub enum RelayEvent {
 
 #[derive(NetworkBehaviour)]
 struct RelayBehaviour {
+    allowed: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
     limits: connection_limits::Behaviour,
     relay: relay::Behaviour,
     identify: identify::Behaviour,
@@ -107,6 +114,13 @@ pub fn relay_peer_id(seed: &[u8; 32]) -> PeerId {
 /// Start a relay on the current tokio runtime; it runs until the receiver is dropped.
 pub async fn start_relay(config: RelayConfig) -> Result<mpsc::Receiver<RelayEvent>, NetError> {
     let keypair = keypair_from_seed(&config.identity_seed);
+    let allowed = (!config.allow.is_empty()).then(|| {
+        let mut b = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+        for p in &config.allow {
+            b.allow_peer(*p);
+        }
+        b
+    });
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -116,6 +130,7 @@ pub async fn start_relay(config: RelayConfig) -> Result<mpsc::Receiver<RelayEven
         )
         .map_err(|e| NetError::Start(e.to_string()))?
         .with_behaviour(|key| RelayBehaviour {
+            allowed: Toggle::from(allowed),
             limits: connection_limits::Behaviour::new(
                 connection_limits::ConnectionLimits::default()
                     .with_max_pending_incoming(Some(MAX_PENDING))

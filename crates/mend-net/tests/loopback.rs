@@ -358,6 +358,7 @@ async fn a_device_holding_a_reservation_is_reached_through_the_relay_and_hole_pu
             identity_seed: [9; 32],
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
             external: Vec::new(),
+            allow: Vec::new(),
         })
         .await
         .unwrap();
@@ -445,4 +446,51 @@ async fn a_relay_address_without_its_id_is_refused() {
         start(c).await,
         Err(mend_net::NetError::BadRelay(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_told_which_devices_may_use_it_refuses_the_others() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let allowed = mend_net::peer_id_from_seed(&[4; 32]);
+        let mut relay_events = mend_net::start_relay(mend_net::RelayConfig {
+            identity_seed: [8; 32],
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            external: Vec::new(),
+            allow: vec![allowed],
+        })
+        .await
+        .unwrap();
+        let relay = loop {
+            if let Some(mend_net::RelayEvent::Listening(a)) = relay_events.recv().await {
+                break a.with(mend_net::multiaddr::Protocol::P2p(mend_net::relay_peer_id(
+                    &[8; 32],
+                )));
+            }
+        };
+        tokio::spawn(async move { while relay_events.recv().await.is_some() {} });
+        let reserve = |seed: u8| {
+            let mut c = config(seed);
+            c.relays = vec![relay.clone()];
+            c.reserve = true;
+            c
+        };
+        let reached = |mut events: tokio::sync::mpsc::Receiver<NetEvent>| async move {
+            loop {
+                match events.recv().await {
+                    Some(NetEvent::Reachable(_)) => return true,
+                    Some(NetEvent::Unreachable { .. }) | None => return false,
+                    Some(_) => {}
+                }
+            }
+        };
+        let (_a, a_events) = start(reserve(4)).await.unwrap();
+        let (_b, b_events) = start(reserve(5)).await.unwrap();
+        assert!(
+            reached(a_events).await,
+            "the allowed device holds a reservation"
+        );
+        assert!(!reached(b_events).await, "another device is refused");
+    })
+    .await
+    .expect("within 30 s");
 }

@@ -48,6 +48,9 @@ pub enum NodeError {
     /// A relay's address without the relay's id.
     #[error("{0:?} is not a relay's address: it must end in /p2p/ and the relay's id")]
     BadRelay(String),
+    /// A peer id given that is none.
+    #[error("{0:?} is not a device's peer id (12D3KooW…, as `mend devices` shows it)")]
+    BadPeerId(String),
     /// The relay's identity file is not one.
     #[error("{0}")]
     RelayKey(String),

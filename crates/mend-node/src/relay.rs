@@ -65,8 +65,10 @@ pub async fn run_relay(
     home: &Path,
     listen: &[String],
     external: &[String],
+    allow: &[String],
     watcher: SharedWatcher,
 ) -> Result<(), NodeError> {
+    let allow = parse_peer_ids(allow)?;
     let seed = identity(home)?;
     let listen = if listen.is_empty() {
         default_listen()
@@ -80,6 +82,7 @@ pub async fn run_relay(
         identity_seed: *seed,
         listen,
         external: external.clone(),
+        allow: allow.clone(),
     })
     .await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -87,6 +90,13 @@ pub async fn run_relay(
     watcher.say(&format!(
         "Relay {id}. Laptops use it with --relay ADDR, one of:"
     ));
+    if !allow.is_empty() {
+        watcher.note(&format!(
+            "note: only {} device{} may use this relay",
+            allow.len(),
+            if allow.len() == 1 { "" } else { "s" }
+        ));
+    }
     for addr in &external {
         watcher.say(&format!("  {}", with_id(addr, &id)));
     }
@@ -125,6 +135,17 @@ pub async fn run_relay(
     }
     watcher.say("Relay stopped.");
     Ok(())
+}
+
+/// Peer ids as `mend devices` shows them; the first that is none is an error naming it.
+pub fn parse_peer_ids(list: &[String]) -> Result<Vec<mend_net::PeerId>, NodeError> {
+    list.iter()
+        .map(|p| {
+            p.trim()
+                .parse::<mend_net::PeerId>()
+                .map_err(|_| NodeError::BadPeerId(p.clone()))
+        })
+        .collect()
 }
 
 fn with_id(addr: &Multiaddr, id: &mend_net::PeerId) -> String {

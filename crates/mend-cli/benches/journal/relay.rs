@@ -149,12 +149,14 @@ pub fn section(r: &Reservations, nat: &Result<Vec<String>, String>, entries: usi
     let met = |ok: bool| if ok { "met" } else { "**missed**" };
     let mut md = String::from(
         "\n## Through a relay (`mend relay`)\n\n\
+         Measured with `cargo bench -p mend-cli --bench journal -- --relay-only` (also part of the\n\
+         full run).\n\n\
          Reservations: `mend relay --listen /ip4/127.0.0.1/tcp/0`, and devices in one process (each\n\
          its own identity, listening on loopback) each holding a reservation on it, as `mend serve\n\
          --relay` does; the relay's memory read from /proc with them held.\n\n\
          Sync: `tests/netns/relay.sh`, with each laptop behind its own home router (a network\n\
          namespace masquerading with nftables) on a simulated internet holding the relay; the\n\
-         links add no delay. The routers pick a random port per connection, so hole punching\n\
+         links add no delay (this machine's kernel has no netem). The routers pick a random port per connection, so hole punching\n\
          fails and everything goes through the relay; then routers that keep ports, where it\n\
          works. The first pull is a new device's whole `mend join` through the relay; the\n\
          incremental figure is the session (`elapsed` of `mend sync --json`, one new entry).\n\n\

@@ -339,11 +339,13 @@ pub fn relay(g: &Global, a: crate::cli::RelayArgs) -> Result<()> {
     // Checked before anything is started or written.
     mend_node::parse_addrs(&a.listen)?;
     mend_node::parse_addrs(&a.external)?;
+    mend_node::relay::parse_peer_ids(&a.allow)?;
     let watcher = Arc::new(Printer { spinner: None });
     mend_node::runtime()?.block_on(mend_node::relay::run_relay(
         home.root(),
         &a.listen,
         &a.external,
+        &a.allow,
         watcher,
     ))?;
     Ok(())
