@@ -394,3 +394,50 @@ fn a_serve_that_does_not_answer_is_gone_around() {
     );
     assert!(d.ok(&["list"]).contains("written before serve hung"));
 }
+
+/// The login service starts `mend serve --locked`: it waits for the key, the first command
+/// that gets the passphrase hands it over (the passphrase typed once per login), and from then
+/// on commands need none. After `mend lock` no command hands it back but `mend unlock`.
+#[test]
+fn a_serve_started_locked_takes_the_key_from_the_first_command_that_gets_the_passphrase() {
+    let alex = Device::new("Alex");
+    alex.write(&["Alex, before the login"]);
+    let mut serve = Background::start(
+        &alex,
+        &["serve", "--locked", "--listen", "/ip4/127.0.0.1/tcp/0"],
+    );
+    serve.wait_for("Serving locked: waiting for the key");
+    let socket = alex.home().join("run/serve.sock");
+    let started = Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Locked: a command without the passphrase cannot run.
+    let out = without_passphrase(&alex, &["list"]);
+    assert!(!out.status.success(), "{out:?}");
+    // A command that gets the passphrase runs, and hands the key over.
+    let out = alex.command(&["list"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mend serve was waiting for the key and has it now"),
+        "{stderr}"
+    );
+    serve.wait_for("Unlocked: syncing");
+    serve.wait_for("Ctrl-C stops.");
+    let out = without_passphrase(&alex, &["list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Alex, before the login"));
+    // The next command with the passphrase offers nothing new: serve already holds the key.
+    let out = alex.command(&["status"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting for the key"));
+    // Locked by `mend lock`: a command's passphrase does not unlock it again.
+    assert!(without_passphrase(&alex, &["lock"]).status.success());
+    serve.wait_for("Locked: the key is forgotten");
+    let out = alex.command(&["list"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("has it now"));
+    assert!(!without_passphrase(&alex, &["list"]).status.success());
+    assert!(alex.command(&["unlock"]).output().unwrap().status.success());
+    assert!(without_passphrase(&alex, &["list"]).status.success());
+}

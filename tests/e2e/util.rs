@@ -187,8 +187,12 @@ pub struct Background {
 
 impl Background {
     pub fn start(d: &Device, args: &[&str]) -> Self {
-        let mut child = d
-            .command(args)
+        Self::spawn(d.command(args))
+    }
+
+    /// Start a command made by [`Device::command`] (with extra environment, say).
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

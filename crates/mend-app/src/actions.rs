@@ -214,6 +214,34 @@ pub fn import(
     private: &[NewEntry],
     now: DateTime<Utc>,
 ) -> Result<usize, ImportError> {
+    // The journal remembers at most RELAYS_MAX relays at once, as `mend relay add` keeps it:
+    // live relay entries of an import past that are refused, before anything is written.
+    if shared.iter().any(|e| e.kind == mend_journal::Kind::Relay) {
+        let journal = store.journal(Doc::Shared);
+        let held = journal.relays()?;
+        let mut live = held.len();
+        let mut refused = Vec::new();
+        for (i, e) in shared.iter().enumerate() {
+            let new_live = e.kind == mend_journal::Kind::Relay
+                && e.extra.retracted_at.is_none()
+                && !held.iter().any(|h| h.id == e.id);
+            if new_live {
+                live += 1;
+                if live > crate::relays::RELAYS_MAX {
+                    refused.push((
+                        i,
+                        format!(
+                            "it would make more than {} relays remembered at once",
+                            crate::relays::RELAYS_MAX
+                        ),
+                    ));
+                }
+            }
+        }
+        if !refused.is_empty() {
+            return Err(ImportError::Refused(refused));
+        }
+    }
     let mut added = 0;
     for (doc, list) in [(Doc::Shared, shared), (Doc::Private, private)] {
         if list.is_empty() {

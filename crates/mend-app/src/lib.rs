@@ -18,13 +18,16 @@
 pub mod actions;
 pub mod answering;
 pub mod budget;
+pub mod config;
 pub mod device;
 mod error;
 mod lock_plan;
+pub mod notices;
 pub mod pairing;
 pub mod queries;
 pub mod relays;
 mod serve_plan;
+pub mod service;
 pub mod status;
 mod sync_plan;
 pub mod together;

@@ -115,3 +115,41 @@ fn relays_are_kept_by_the_export_and_left_out_of_what_is_listed_and_counted() {
     assert_eq!(status.shared_entries, 1);
     assert_eq!(status.by_author.get("Alex"), Some(&1));
 }
+
+#[test]
+fn an_import_that_would_make_more_than_16_relays_remembered_is_refused_whole() {
+    let (_dir, mut store, alex) = common::alex_store();
+    let now = Utc::now();
+    for n in 1..=10 {
+        relays::add(&mut store, &alex.id, &addr(n), now).unwrap();
+    }
+    let heads = store.journal_mut(Doc::Shared).heads();
+    let import: Vec<NewEntry> = (11..=17)
+        .map(|n| NewEntry {
+            id: format!("relay{n}"),
+            author_id: alex.id.clone(),
+            created_at: now,
+            written_at: now,
+            text: addr(n),
+            kind: Kind::Relay,
+            ..Default::default()
+        })
+        .collect();
+    match mend_app::actions::import(&mut store, &import, &[], now) {
+        Err(mend_app::actions::ImportError::Refused(refused)) => {
+            // 10 held + 6 = 16; the 7th (position 6) is past it.
+            assert_eq!(refused.len(), 1, "{refused:?}");
+            assert_eq!(refused[0].0, 6);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store.journal_mut(Doc::Shared).heads(),
+        heads,
+        "nothing written"
+    );
+    // Six fit.
+    mend_app::actions::import(&mut store, &import[..6], &[], now).unwrap();
+    let entries = store.entries().unwrap();
+    assert_eq!(relays::relays(&entries.shared).len(), 16);
+}

@@ -97,6 +97,12 @@ pub enum Command {
     /// Run a relay for laptops on different networks (`mend relay`), or remember the relays
     /// your laptops use (`mend relay add|remove|list`)
     Relay(RelayArgs),
+    /// Start `mend serve` at login: a systemd user unit (Linux) or a launchd agent (macOS)
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Settings of this laptop (a TOML file in the config directory): `mend config get|set`
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print a manual page (roff): `mend man`, `mend man write`; or write every page
@@ -418,9 +424,69 @@ pub struct SyncArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub net: NetArgs,
-    /// Forget the key after this long without a command ("15m", "2h", "90s")
+    /// Forget the key after this long without a command ("15m", "2h", "90s") [default: the
+    /// config's lock_after, else never]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_after: Option<std::time::Duration>,
+    /// Start without the key: the first command that gets the passphrase (or `mend unlock`)
+    /// hands it over (as the login service starts it)
+    #[arg(long)]
+    pub locked: bool,
+    /// Raise no desktop notifications for what the partner sends
+    #[arg(long)]
+    pub no_notify: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Install and start the login service that runs `mend serve --locked`
+    Install(ServiceInstallArgs),
+    /// Whether the login service is installed and running
+    Status,
+    /// Stop and remove the login service
+    Uninstall(ServicePrintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceInstallArgs {
+    /// Print the unit (or agent) file and what would be run, and change nothing
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServicePrintArgs {
+    /// Print what would be run, and change nothing
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print one setting, or every setting with its value and where it comes from
+    Get(ConfigGetArgs),
+    /// Change a setting (checked first; the file keeps its comments)
+    Set(ConfigSetArgs),
+    /// Print the config file's path
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigGetArgs {
+    /// The setting (notify, lock_after, relays); none: all of them
+    pub key: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigSetArgs {
+    /// The setting: notify, lock_after or relays
+    pub key: String,
+    /// Its value: notify on|off|full; lock_after a duration ("15m") or never; relays a
+    /// comma-separated list of relay addresses (empty: none)
+    pub value: String,
 }
 
 #[derive(Debug, Args)]

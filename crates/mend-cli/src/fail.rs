@@ -293,5 +293,65 @@ fn explain_app(a: &mend_app::AppError) -> (String, String) {
                 ),
             )
         }
+        mend_app::AppError::UnknownSetting { at, .. } => (
+            crate::render::clean(&a.to_string()).into_owned(),
+            match at {
+                None => "nothing was written; `mend config get` lists the settings with their \
+                         values"
+                    .into(),
+                Some(p) => format!(
+                    "remove or rename that line in {}; nothing was written",
+                    crate::render::clean(&p.path.display().to_string())
+                ),
+            },
+        ),
+        mend_app::AppError::BadSetting { key, at, .. } => (
+            crate::render::clean(&a.to_string()).into_owned(),
+            match at {
+                None => format!(
+                    "nothing was written; for example `mend config set {}`",
+                    setting_example(key)
+                ),
+                Some(p) => format!(
+                    "fix that line in {}, or replace it with `mend config set {}`; nothing was \
+                     written",
+                    crate::render::clean(&p.path.display().to_string()),
+                    setting_example(key)
+                ),
+            },
+        ),
+        mend_app::AppError::ConfigNotToml { path, .. } => (
+            crate::render::clean(&a.to_string()).into_owned(),
+            format!(
+                "fix that line (settings are written as notify = \"on\"), or move {} away to \
+                 start from the defaults; nothing was written",
+                crate::render::clean(&path.display().to_string())
+            ),
+        ),
+        mend_app::AppError::ConfigTooLarge { path, .. } => (
+            crate::render::clean(&a.to_string()).into_owned(),
+            format!(
+                "it holds three short settings: remove what else is in {}, or move it away; \
+                 nothing was written",
+                crate::render::clean(&path.display().to_string())
+            ),
+        ),
+        mend_app::AppError::ConfigIo { path, .. } => (
+            crate::render::clean(&a.to_string()).into_owned(),
+            format!(
+                "check that you may read and write it (`ls -ld {}`), or point MEND_CONFIG at \
+                 another file; nothing was written",
+                crate::render::clean(&path.display().to_string())
+            ),
+        ),
+    }
+}
+
+/// The arguments of a `mend config set` for the setting `key` (as an error names it).
+fn setting_example(key: &str) -> &'static str {
+    match key {
+        "notify" => "notify off",
+        "lock_after" => "lock_after 15m",
+        _ => "relays /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW…",
     }
 }

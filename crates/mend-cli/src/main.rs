@@ -11,6 +11,7 @@ mod dates;
 mod editor;
 mod fail;
 mod local;
+mod notify;
 mod passphrase;
 mod render;
 mod unlock;

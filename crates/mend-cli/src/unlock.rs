@@ -65,6 +65,10 @@ fn served_secrets() -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     Ok(Some(bytes))
 }
 
+/// Whether a command that got the passphrase offers the key to a waiting serve (not `serve`
+/// itself, nor `unlock`, which hands it over its own way).
+pub static OFFER_TO_SERVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 fn waiting() {
     eprintln!(
         "waiting: another mend command is using this journal (such as `mend serve` mid-sync)…"
@@ -85,7 +89,36 @@ impl Unlocked {
             )?));
         }
         let pass = passphrase::current(global.passphrase_file.as_deref())?;
-        Ok(Self(mend_app::Device::unlock(home, &pass)?))
+        let device = Self(mend_app::Device::unlock(home, &pass)?);
+        if OFFER_TO_SERVE.load(std::sync::atomic::Ordering::SeqCst) {
+            device.offer_to_serve(global);
+        }
+        Ok(device)
+    }
+
+    /// Hand the key to a `mend serve` of this home that waits for it (started at login with
+    /// `--locked`, or locked by `--lock-after`), so the passphrase is typed once: said on
+    /// stderr when taken; any failure is silent (the command goes on as it was).
+    fn offer_to_serve(&self, global: &Global) {
+        let Some(sock) = crate::local::client::connect(global) else {
+            return;
+        };
+        let Ok(bytes) =
+            crate::local::agent::handover_bytes(&self.key_file.journal_id.0, &self.secrets)
+        else {
+            return;
+        };
+        let offer = crate::local::wire::Request::OfferKey {
+            version: crate::local::wire::VERSION,
+        };
+        if let Ok(crate::local::wire::Reply::Done { already: false }) =
+            crate::local::client::ask(&sock, &offer, Some(&bytes))
+        {
+            eprintln!(
+                "note: mend serve was waiting for the key and has it now: it syncs, and \
+                 commands need no passphrase"
+            );
+        }
     }
 
     /// A device whose secrets `mend unlock` handed to this serve (`journal id | secrets`).

@@ -283,11 +283,14 @@ pub struct Version {
 }
 
 /// What a sync brought to entries: how many are new, edited, retracted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arrivals {
     pub new: usize,
     pub edited: usize,
     pub retracted: usize,
+    /// The new entries' ids (not for a first sync, which brings the whole journal).
+    #[serde(skip)]
+    pub new_ids: Vec<String>,
 }
 
 impl Arrivals {

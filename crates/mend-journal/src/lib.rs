@@ -48,7 +48,10 @@ pub use practices::{
 };
 pub use prompts::{all_prompts, prompt, prompt_for_day, Prompt, PRACTICES};
 pub use query::{contains_word, fold, resolve_prefix, same_tag, search_matches, Filter};
-pub use relays::{live_relays, relay_addrs, valid_relay_addr, RELAYS_MAX, RELAY_ADDR_MAX_BYTES};
+pub use relays::{
+    live_relays, relay_addrs, valid_relay_addr, RELAYS_MAX, RELAY_ADDRS_MAX, RELAY_ADDR_MAX_BYTES,
+    RELAY_ENTRIES_PER_PERSON,
+};
 pub use row::{as_rows, EntryRow};
 pub use rules::{causal_order, may_remove, valid_entry_id, valid_name, Checker, Refused};
 pub use signed::{

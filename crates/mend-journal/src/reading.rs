@@ -218,6 +218,7 @@ impl Journal {
         }
         out.new = new.len();
         out.retracted = retracted.difference(&new).count();
+        out.new_ids = new.iter().cloned().collect();
         out.edited = edited
             .iter()
             .filter(|id| !new.contains(*id) && !retracted.contains(*id))

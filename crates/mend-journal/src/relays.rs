@@ -5,14 +5,28 @@
 //!
 //! This crate knows nothing of libp2p: an address is checked for its shape only
 //! ([`valid_relay_addr`]); the network code parses it. The rules (`crate::rules`) hold every
-//! relay entry, wherever it comes from, to that shape and to [`RELAYS_MAX`].
+//! relay entry, wherever it comes from, to that shape and to [`RELAY_ENTRIES_PER_PERSON`];
+//! [`RELAYS_MAX`] is the application's limit on those remembered at once.
+
+use std::collections::HashSet;
 
 use automerge::{ObjType, ReadDoc};
 
 use crate::{Entry, Journal, JournalError, Kind};
 
-/// The most relays the journal remembers at once (entries of kind `relay` not retracted).
+/// The most relays the journal remembers at once (entries of kind `relay` not retracted), as
+/// the application keeps it: `mend relay add` refuses a seventeenth. Not a rule of the journal:
+/// two partners who each add one while apart may leave more between them, and a relay entry
+/// that arrives is held only to [`RELAY_ENTRIES_PER_PERSON`].
 pub const RELAYS_MAX: usize = 16;
+
+/// The most relay entries one person may write in the journal's whole life, retracted ones
+/// included: a rule (`crate::rules`), counted over the whole journal as this device holds it.
+/// It bounds the relay entries of a journal (two people) whatever branches they are written on.
+pub const RELAY_ENTRIES_PER_PERSON: usize = 32;
+
+/// The most relay addresses [`relay_addrs`] gives: what the network dials at most.
+pub const RELAY_ADDRS_MAX: usize = 24;
 
 /// The longest relay address, in bytes.
 pub const RELAY_ADDR_MAX_BYTES: usize = 300;
@@ -33,7 +47,8 @@ pub fn valid_relay_addr(addr: &str) -> bool {
 }
 
 /// The relays among `entries` that the journal remembers (shared entries of kind `relay`, not
-/// retracted), in the order they were added (written, then id).
+/// retracted), in the order they were added (written, then id). All of them, as listing and
+/// removing need: at most twice [`RELAY_ENTRIES_PER_PERSON`] in a journal the rules hold.
 pub fn live_relays<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<&'a Entry> {
     let mut out: Vec<&Entry> = entries
         .into_iter()
@@ -44,12 +59,17 @@ pub fn live_relays<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<&'a 
 }
 
 /// The addresses of the relays the journal remembers among `entries`, in the order they were
-/// added, each once: what the network code dials. (Both partners may add one while apart, so
-/// after a sync there may be more than [`RELAYS_MAX`]; all are given.)
+/// added, each once, at most [`RELAY_ADDRS_MAX`] of them (the oldest): what the network code
+/// dials. (Both partners may add one while apart, so after a sync there may be more than
+/// [`RELAYS_MAX`]; up to [`RELAY_ADDRS_MAX`] are given.)
 pub fn relay_addrs<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<String> {
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for e in live_relays(entries) {
-        if valid_relay_addr(&e.text) && !out.contains(&e.text) {
+        if out.len() == RELAY_ADDRS_MAX {
+            break;
+        }
+        if valid_relay_addr(&e.text) && seen.insert(e.text.as_str()) {
             out.push(e.text.clone());
         }
     }

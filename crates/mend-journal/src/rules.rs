@@ -17,8 +17,10 @@
 //! - only its author's devices change or retract an entry, and only its own fields; nothing is
 //!   ever deleted from the shared journal's maps;
 //! - a relay (`crate::relays`) is a relay's address and nothing else, is never referred to nor
-//!   edited, only retracted, and a change may leave at most [`crate::RELAYS_MAX`] of them
-//!   remembered, counted in the journal as that change saw it.
+//!   edited, only retracted, and each person writes at most
+//!   [`crate::RELAY_ENTRIES_PER_PERSON`] relay entries in all (retracted ones count), counted
+//!   over the whole journal as this device holds it with the batch being checked; no walk of a
+//!   change's history, so a batch costs what its changes do, however they are chained.
 //!
 //! Local commands meet the same rules: [`Checker::check_new_entry`] is what `add_entry` and an
 //! import call before they write.
@@ -159,12 +161,12 @@ pub struct Checker<'a> {
     removed_after: HashMap<[u8; 16], HashSet<ChangeHash>>,
     /// The actors whose changes are held, and those accepted so far in this batch.
     actors: crate::shape::Actors,
-    /// The relay entries the journal held before this batch (id, object), read once when a
-    /// relay is first counted.
-    held_relays: std::cell::OnceCell<Vec<(String, ObjId)>>,
-    /// What the changes accepted so far in this batch did to relays: the relay entries each
-    /// added, and those it retracted (only changes that did either).
-    relay_changes: FastMap<ChangeHash, (Vec<String>, Vec<String>)>,
+    /// How many relay entries each person (id) had written in the journal before this batch,
+    /// retracted ones included: read in one pass over the entries when a relay is first
+    /// counted.
+    held_relays: std::cell::OnceCell<FastMap<String, usize>>,
+    /// How many relay entries each person wrote in the changes accepted so far in this batch.
+    batch_relays: FastMap<String, usize>,
 }
 
 fn text(v: &ScalarValue) -> Option<&str> {
@@ -232,11 +234,22 @@ pub fn valid_entry_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Whether an entry written with `fields` is a relay the journal then remembers (of kind
-/// `relay` and not retracted).
-fn adds_relay(fields: &Fields) -> bool {
+/// Whether an entry written with `fields` is a relay entry (of kind `relay`, retracted or not):
+/// what [`crate::RELAY_ENTRIES_PER_PERSON`] counts.
+fn is_relay(fields: &Fields) -> bool {
     fields.get("kind").and_then(text) == Some(Kind::Relay.as_str())
-        && !fields.contains_key("retracted_at")
+}
+
+/// `n` as an English ordinal: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 33rd.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl<'a> Checker<'a> {
@@ -264,7 +277,7 @@ impl<'a> Checker<'a> {
             removed_after: HashMap::new(),
             actors: crate::shape::Actors::default(),
             held_relays: std::cell::OnceCell::new(),
-            relay_changes: FastMap::default(),
+            batch_relays: FastMap::default(),
         };
         for (name, kind) in [
             ("people", RootMap::People),
@@ -418,23 +431,10 @@ impl<'a> Checker<'a> {
                 for key in plan.removals.keys().filter_map(|k| hex_key(k)) {
                     self.removed_here.push((actor_of(&key), hash));
                 }
-                let added: Vec<String> = plan
-                    .entries
-                    .iter()
-                    .filter(|(_, f)| adds_relay(f))
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                let retracted: Vec<String> = plan
-                    .edits
-                    .iter()
-                    .filter(|(id, (puts, _))| {
-                        puts.contains_key("retracted_at")
-                            && self.entry_facts(id).is_some_and(|f| f.kind == Kind::Relay)
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                if !added.is_empty() || !retracted.is_empty() {
-                    self.relay_changes.insert(hash, (added, retracted));
+                // Every entry of an accepted change is its signer's (`check_new_entry`).
+                for fields in plan.entries.values().filter(|f| is_relay(f)) {
+                    let author = fields.get("author").and_then(text).unwrap_or_default();
+                    *self.batch_relays.entry(author.to_owned()).or_default() += 1;
                 }
                 self.adopt(plan);
                 self.actors.add(change);
@@ -519,21 +519,8 @@ impl<'a> Checker<'a> {
         for (id, (puts, deletes)) in &plan.edits {
             self.check_edit(id, puts, deletes, &person)?;
         }
-        let added: Vec<&str> = plan
-            .entries
-            .iter()
-            .filter(|(_, f)| adds_relay(f))
-            .map(|(id, _)| id.as_str())
-            .collect();
-        if !added.is_empty() {
-            let retracted: Vec<&str> = plan
-                .edits
-                .iter()
-                .filter(|(_, (puts, _))| puts.contains_key("retracted_at"))
-                .map(|(id, _)| id.as_str())
-                .collect();
-            self.check_relay_limit(Some(change), &added, &retracted)?;
-        }
+        let relays = plan.entries.values().filter(|f| is_relay(f)).count();
+        self.check_relay_entries(&person, relays)?;
         Ok(plan)
     }
 
@@ -1326,100 +1313,64 @@ impl<'a> Checker<'a> {
             .any(|(_, id)| key_of(&id.to_string()).as_ref() == Some(p))
     }
 
-    /// The relay entries of the journal before this batch: (id, object).
-    fn held_relays(&self) -> &[(String, ObjId)] {
-        self.held_relays.get_or_init(|| {
+    /// How many relay entries `person` has written, retracted ones included: in the journal
+    /// before this batch (counted once, in one pass over its entries, the first time a relay
+    /// is counted) and in the changes of this batch accepted so far.
+    fn relay_entries_of(&self, person: &str) -> usize {
+        let held = self.held_relays.get_or_init(|| {
+            let mut counts: FastMap<String, usize> = FastMap::default();
             let Some(entries) = &self.entries_obj else {
-                return Vec::new();
+                return counts;
             };
-            self.doc
-                .map_range(entries, ..)
-                .filter_map(|item| {
-                    let automerge::ValueRef::Object(ObjType::Map) = item.value else {
-                        return None;
-                    };
-                    let obj = item.id();
-                    (read_str(self.doc, &obj, "kind").as_deref() == Some(Kind::Relay.as_str()))
-                        .then(|| (item.key.to_string(), obj))
-                })
-                .collect()
-        })
-    }
-
-    /// The ids of the relays the journal remembers (not retracted) as `change` saw it, or as
-    /// it is now (`None`: a local write).
-    ///
-    /// As the change saw it, not as this device holds it now: what each device holds when a
-    /// change arrives depends on what else arrived first, and every device must reach the same
-    /// verdict on it. Two partners who each add a relay while apart may so leave more than
-    /// [`crate::RELAYS_MAX`] between them; neither change is refused, and no new one is
-    /// accepted until some are removed.
-    fn live_relays(&self, at: Option<&Change>) -> HashSet<String> {
-        let view = at.map(|c| self.view_of(c));
-        let mut live = HashSet::new();
-        if let Some(entries) = &self.entries_obj {
-            for (id, obj) in self.held_relays() {
-                let (here, retracted) = match &view {
-                    None => (true, self.doc.get(obj, "retracted_at")),
-                    Some((heads, _)) => (
-                        matches!(self.doc.get_at(entries, id.as_str(), heads), Ok(Some(_))),
-                        self.doc.get_at(obj, "retracted_at", heads),
-                    ),
+            for item in self.doc.map_range(entries, ..) {
+                let automerge::ValueRef::Object(ObjType::Map) = item.value else {
+                    continue;
                 };
-                if here && matches!(retracted, Ok(None)) {
-                    live.insert(id.clone());
+                let obj = item.id();
+                if read_str(self.doc, &obj, "kind").as_deref() == Some(Kind::Relay.as_str()) {
+                    let author = read_str(self.doc, &obj, "author").unwrap_or_default();
+                    *counts.entry(author).or_default() += 1;
                 }
             }
-        }
-        if let Some((_, in_batch)) = &view {
-            let done = || in_batch.iter().filter_map(|h| self.relay_changes.get(h));
-            for (added, _) in done() {
-                live.extend(added.iter().cloned());
-            }
-            for (_, retracted) in done() {
-                for id in retracted {
-                    live.remove(id);
-                }
-            }
-        }
-        live
+            counts
+        });
+        held.get(person).copied().unwrap_or_default()
+            + self.batch_relays.get(person).copied().unwrap_or_default()
     }
 
-    /// A change (or a local write, `at` = `None`) that adds the relays `added` and retracts
-    /// the entries `retracted` may leave at most [`crate::RELAYS_MAX`] relays remembered, as
-    /// it saw the journal ([`Checker::live_relays`]). One that adds none is never refused
-    /// for it.
-    fn check_relay_limit(
-        &self,
-        at: Option<&Change>,
-        added: &[&str],
-        retracted: &[&str],
-    ) -> Result<(), String> {
-        if added.is_empty() {
+    /// Person `person` may write `adding` more relay entries (a change, a local write, an
+    /// import) if that leaves them at most [`crate::RELAY_ENTRIES_PER_PERSON`] in all. The same
+    /// whatever branch of the journal they are written on: a person's devices writing apart
+    /// share one count. Where the change saw the journal does not matter, so nothing of its
+    /// history is walked; one that adds no relay entry is never refused for it.
+    fn check_relay_entries(&self, person: &str, adding: usize) -> Result<(), String> {
+        if adding == 0 {
             return Ok(());
         }
-        let mut live = self.live_relays(at);
-        for id in retracted {
-            live.remove(*id);
-        }
-        live.extend(added.iter().map(|id| (*id).to_owned()));
-        if live.len() > crate::RELAYS_MAX {
-            return Err(format!(
-                "it remembers more than {} relays",
-                crate::RELAYS_MAX
-            ));
+        let written = self.relay_entries_of(person);
+        if written + adding > crate::RELAY_ENTRIES_PER_PERSON {
+            // The first of them past the limit.
+            let nth = written.max(crate::RELAY_ENTRIES_PER_PERSON) + 1;
+            return Err(self.past_relay_limit(person, nth));
         }
         Ok(())
+    }
+
+    /// Why the `nth` relay entry by `person` is refused.
+    fn past_relay_limit(&self, person: &str, nth: usize) -> String {
+        format!(
+            "it adds a {} relay by {}; a person writes at most {}",
+            ordinal(nth),
+            self.name_of(person),
+            crate::RELAY_ENTRIES_PER_PERSON
+        )
     }
 
     /// The rules for an entry this device is about to write (`add_entry`, an import): the same
     /// checks as for an entry that arrives.
     pub fn check_local_entry(&self, id: &str, fields: &Fields, signer: &str) -> Result<(), String> {
         self.check_new_entry(id, fields, signer, &BTreeMap::new(), true)?;
-        if adds_relay(fields) {
-            self.check_relay_limit(None, &[id], &[])?;
-        }
-        Ok(())
+        self.check_relay_entries(signer, usize::from(is_relay(fields)))
     }
 
     /// The same for many entries written at once (an import), which may refer to each other:
@@ -1441,18 +1392,17 @@ impl<'a> Checker<'a> {
                     .map(|why| (*i, why))
             })
             .collect();
-        let relays: Vec<(usize, &str)> = items
-            .iter()
-            .filter(|(_, _, f)| adds_relay(f))
-            .map(|(i, id, _)| (*i, id.as_str()))
-            .collect();
-        let ids: Vec<&str> = relays.iter().map(|(_, id)| *id).collect();
-        if let Err(why) = self.check_relay_limit(None, &ids, &[]) {
-            for (i, _) in relays {
-                if !refused.iter().any(|(at, _)| *at == i) {
-                    refused.push((i, why.clone()));
+        // The relay entries past the signer's last one allowed, in the order given.
+        let relays = items.iter().filter(|(_, _, f)| is_relay(f));
+        if relays.clone().next().is_some() {
+            let already: FastSet<usize> = refused.iter().map(|(i, _)| *i).collect();
+            let written = self.relay_entries_of(signer);
+            for (nth, (i, _, _)) in (written + 1..).zip(relays) {
+                if nth > crate::RELAY_ENTRIES_PER_PERSON && !already.contains(i) {
+                    refused.push((*i, self.past_relay_limit(signer, nth)));
                 }
             }
+            refused.sort_by_key(|(i, _)| *i);
         }
         refused
     }
@@ -1591,4 +1541,24 @@ pub fn causal_order(changes: Vec<Change>) -> Vec<Change> {
     let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
     // A cycle cannot happen with real hashes; whatever is left out of the order is dropped.
     order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinals_are_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 33, 101, 111, 112]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "33rd",
+                "101st", "111th", "112th"
+            ]
+        );
+    }
 }

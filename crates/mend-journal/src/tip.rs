@@ -10,8 +10,8 @@
 //! The change is built operation by operation as Automerge builds it inside
 //! [`Journal::add_entry`], and the same rules check it first, so the bytes are the same as if
 //! the document had been loaded (a test compares them). Entries that refer to another entry
-//! (replies, receipts, answers) and relays (whose rules count the relays remembered) need the
-//! document for their rules and are never added this way.
+//! (replies, receipts, answers) and relays (whose rules count the relay entries their author
+//! wrote) need the document for their rules and are never added this way.
 
 use std::num::NonZeroU64;
 
@@ -105,7 +105,7 @@ impl Tip {
         }
         Journal::check_new(e)?;
         let fields = Journal::fields_of(e);
-        // A relay's rules count the relays the journal remembers: they need the document too.
+        // A relay's rules count the relay entries its author wrote: they need the document too.
         if fields.contains_key("ref") || e.kind == crate::Kind::Relay {
             return Ok(None);
         }

@@ -42,6 +42,9 @@ const MAX_PER_PEER: u32 = 3;
 /// A relayed connection is reported once hole punching has worked or this long has passed,
 /// so that a session starts on the direct path when there is one.
 const PUNCH_GRACE: Duration = Duration::from_secs(1);
+/// A relayed connection beside a direct one is closed after this long with no request under
+/// way (a request the other side sent on it just before is then answered first).
+const RELAYED_QUIET: Duration = Duration::from_secs(2);
 /// A reservation on a relay that was lost or refused is asked for again after this long,
 /// doubling up to [`RESERVE_RETRY_MAX`].
 const RESERVE_RETRY: Duration = Duration::from_secs(5);
@@ -378,6 +381,16 @@ struct Loop {
     busy: HashMap<PeerId, usize>,
     /// The peer each outbound request went to.
     request_peer: HashMap<(Protocol, OutboundRequestId), PeerId>,
+    /// The paired devices the program allows (`None`: any peer, while pairing); relays are
+    /// allowed to connect besides them, never heard.
+    paired: Option<std::collections::HashSet<PeerId>>,
+    /// Inbound requests whose response has not left yet.
+    inbound: std::collections::HashSet<(PeerId, request_response::InboundRequestId)>,
+    /// Connections from `Command::Dial` (an address given): their address is remembered.
+    explicit: std::collections::HashSet<ConnectionId>,
+    /// When to close a peer's relayed connections, a direct one being open (after a quiet
+    /// moment, so a request the other side just sent on it is not cut).
+    close_relayed_at: HashMap<PeerId, tokio::time::Instant>,
     /// Dials through relays asked for before a listener was up.
     waiting_for_listener: Vec<(PeerId, oneshot::Sender<Result<PeerId, NetError>>)>,
     /// Dials answered once their peer is reported.
@@ -433,9 +446,16 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
     };
     let want_mdns = config.mdns;
     let pairing = config.pairing;
-    let mut relays = Vec::new();
-    for addr in config.relays.iter().take(MAX_RELAYS) {
+    let mut relays: Vec<Relay> = Vec::new();
+    for addr in config.relays.iter() {
         let peer = relay_peer(addr).ok_or_else(|| NetError::BadRelay(addr.clone()))?;
+        // A device of the journal (or this one) named as a relay is not taken for one: it
+        // would be let through as a relay and hidden as a device.
+        let a_device =
+            peer == local_peer_id || config.allowed.as_ref().is_some_and(|p| p.contains(&peer));
+        if a_device || relays.iter().any(|r| r.peer == peer) || relays.len() >= MAX_RELAYS {
+            continue;
+        }
         relays.push(Relay {
             addr: addr.clone(),
             peer,
@@ -544,6 +564,10 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         request_peer: HashMap::new(),
         held: HashMap::new(),
         waiting_for_listener: Vec::new(),
+        paired: config.allowed.as_ref().map(|p| p.iter().copied().collect()),
+        inbound: std::collections::HashSet::new(),
+        explicit: std::collections::HashSet::new(),
+        close_relayed_at: HashMap::new(),
     };
     // Reservations are asked for once a listener is up: the connection to the relay then leaves
     // from the listening port, the address a NAT maps for it is the one hole punching needs.
@@ -572,7 +596,10 @@ impl Loop {
                     None => break,
                 },
                 Some((peer, protocol, channel, answer)) = self.replies.next(), if !self.replies.is_empty() => {
-                    self.done_with(peer);
+                    // The request stays under way until its response has left
+                    // (ResponseSent) or failed (InboundFailure): a relayed connection is not
+                    // closed under it.
+                    let _ = peer;
                     if let Some(response) = answer {
                         let b = self.swarm.behaviour_mut();
                         let _ = match protocol {
@@ -643,6 +670,7 @@ impl Loop {
         match c {
             Command::Dial { addr, reply } => {
                 let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+                self.explicit.insert(opts.connection_id());
                 self.dial(opts, addr.to_string(), reply);
             }
             Command::DialPeer { peer, reply } => {
@@ -709,6 +737,7 @@ impl Loop {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
             Command::AllowOnly { mut peers } => {
+                self.paired = Some(peers.iter().copied().collect());
                 peers.extend(self.relays.iter().map(|r| r.peer));
                 if let Some(allowed) = self.swarm.behaviour_mut().allowed.as_mut() {
                     let now: std::collections::HashSet<PeerId> =
@@ -727,13 +756,17 @@ impl Loop {
             }
             Command::UseRelays { relays } => {
                 for addr in relays {
-                    if self.relays.len() >= MAX_RELAYS || self.relays.iter().any(|r| r.addr == addr)
-                    {
-                        continue;
-                    }
                     let Some(peer) = relay_peer(&addr) else {
                         continue;
                     };
+                    let a_device = peer == *self.swarm.local_peer_id()
+                        || self.paired.as_ref().is_some_and(|p| p.contains(&peer));
+                    if self.relays.len() >= MAX_RELAYS
+                        || a_device
+                        || self.relays.iter().any(|r| r.peer == peer)
+                    {
+                        continue;
+                    }
                     if let Some(allowed) = self.swarm.behaviour_mut().allowed.as_mut() {
                         allowed.allow_peer(peer);
                     }
@@ -818,7 +851,10 @@ impl Loop {
     /// When a timer is next due: a reservation to ask for again, a relayed connection to report.
     fn next_wake(&self) -> Option<tokio::time::Instant> {
         let retries = self.relays.iter().filter_map(|r| r.retry_at);
-        retries.chain(self.unreported.values().copied()).min()
+        retries
+            .chain(self.unreported.values().copied())
+            .chain(self.close_relayed_at.values().copied())
+            .min()
     }
 
     fn timers(&mut self) {
@@ -832,6 +868,17 @@ impl Loop {
             .collect();
         for peer in due {
             self.report(peer);
+        }
+        let closing: Vec<PeerId> = self
+            .close_relayed_at
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in closing {
+            // Busy again: asked again once it is quiet (`done_with`).
+            self.close_relayed_at.remove(&peer);
+            self.close_relayed_now(peer);
         }
     }
 
@@ -875,6 +922,29 @@ impl Loop {
             .filter(|(_, k)| matches!(k, Kind::Relayed(_)))
             .map(|(c, _)| *c)
             .collect();
+        if !relayed.is_empty() {
+            self.close_relayed_at
+                .entry(peer)
+                .or_insert_with(|| tokio::time::Instant::now() + RELAYED_QUIET);
+        }
+    }
+
+    /// Close `peer`'s relayed connections now, if a direct one is open and nothing is under way.
+    fn close_relayed_now(&mut self, peer: PeerId) {
+        if self.busy.contains_key(&peer) {
+            return;
+        }
+        let Some(conns) = self.connections.get(&peer) else {
+            return;
+        };
+        if !conns.iter().any(|(_, k)| !matches!(k, Kind::Relayed(_))) {
+            return;
+        }
+        let relayed: Vec<ConnectionId> = conns
+            .iter()
+            .filter(|(_, k)| matches!(k, Kind::Relayed(_)))
+            .map(|(c, _)| *c)
+            .collect();
         for c in relayed {
             tracing::debug!(%peer, "closing the relayed connection: a direct one is open");
             self.swarm.close_connection(c);
@@ -888,12 +958,23 @@ impl Loop {
                 peer,
                 message:
                     Message::Request {
-                        request, channel, ..
+                        request,
+                        channel,
+                        request_id,
                     },
                 ..
             } => {
+                // A relay (or any peer let through only to carry connections) is no paired
+                // device: its requests are not heard, and its connection is kept (circuits
+                // run over it).
+                if self.paired.as_ref().is_some_and(|p| !p.contains(&peer)) {
+                    tracing::debug!(%peer, "ignored a request from a peer that is no paired device");
+                    return;
+                }
                 let (tx, rx) = oneshot::channel();
-                *self.busy.entry(peer).or_default() += 1;
+                if self.inbound.insert((peer, request_id)) {
+                    *self.busy.entry(peer).or_default() += 1;
+                }
                 self.replies
                     .push(async move { (peer, protocol, channel, rx.await.ok()) }.boxed());
                 self.emit(NetEvent::Request {
@@ -935,10 +1016,26 @@ impl Loop {
                 }
             }
             Event::InboundFailure {
-                peer,
-                error: request_response::InboundFailure::Io(error),
-                ..
-            } => {
+                peer, request_id, ..
+            }
+            | Event::ResponseSent {
+                peer, request_id, ..
+            } if self.inbound.contains(&(peer, request_id)) => {
+                self.inbound.remove(&(peer, request_id));
+                self.done_with(peer);
+                // What the failure was is handled as below.
+                if let Event::InboundFailure { error, .. } = event {
+                    self.inbound_failure(peer, error);
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => self.inbound_failure(peer, error),
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn inbound_failure(&mut self, peer: PeerId, error: request_response::InboundFailure) {
+        match error {
+            request_response::InboundFailure::Io(error) => {
                 // Unreadable frames, oversized frames, or a stream cut mid-request: close.
                 tracing::warn!(%peer, "bad inbound request: {error}");
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -947,10 +1044,9 @@ impl Loop {
                     why: error.to_string(),
                 });
             }
-            Event::InboundFailure { peer, error, .. } => {
+            error => {
                 tracing::debug!(%peer, "inbound request ended without an answer: {error}");
             }
-            Event::ResponseSent { .. } => {}
         }
     }
 
@@ -961,6 +1057,10 @@ impl Loop {
                 // program adds it to each.
                 if address.iter().last() == Some(Part::P2p(*self.swarm.local_peer_id())) {
                     address.pop();
+                }
+                // A reservation renewed announces its address again.
+                if self.listening.contains(&address) {
+                    return;
                 }
                 self.listening.push(address.clone());
                 if address.iter().any(|p| p == Part::P2pCircuit) {
@@ -1018,10 +1118,12 @@ impl Loop {
                     .entry(peer_id)
                     .or_default()
                     .push((connection_id, kind));
-                // An address this device dialled (a `--peer`) is where the peer can be
-                // dialled again once an idle connection has been closed.
+                // An address this device was given and dialled (a `--peer`) is where the peer
+                // can be dialled again once an idle connection has been closed. Not one hole
+                // punching dialled: a NAT's mapping does not outlive its connection.
+                let given = self.explicit.remove(&connection_id);
                 if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
-                    if !relayed {
+                    if !relayed && given {
                         let known = self.discovered.entry(peer_id).or_default();
                         if !known.contains(address) && known.len() < 16 {
                             known.push(address.clone());
@@ -1038,7 +1140,12 @@ impl Loop {
                     // Hole punching starts now; the path is told once it is known.
                     tracing::debug!(%peer_id, "connected through a relay");
                     if let Some(reply) = self.dials.remove(&connection_id) {
-                        self.held.entry(peer_id).or_default().push(reply);
+                        if was_connected && !self.unreported.contains_key(&peer_id) {
+                            // Already told: the dial is answered now.
+                            let _ = reply.send(Ok(peer_id));
+                        } else {
+                            self.held.entry(peer_id).or_default().push(reply);
+                        }
                     }
                     if !was_connected {
                         self.unreported
@@ -1091,6 +1198,7 @@ impl Loop {
                 }
                 if num_established == 0 {
                     self.connections.remove(&peer_id);
+                    self.close_relayed_at.remove(&peer_id);
                     let held = self.held.remove(&peer_id).unwrap_or_default();
                     for reply in held {
                         let _ = reply.send(Err(NetError::Dial {

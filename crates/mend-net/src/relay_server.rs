@@ -164,12 +164,23 @@ pub async fn start_relay(config: RelayConfig) -> Result<mpsc::Receiver<RelayEven
     for addr in &config.external {
         swarm.add_external_address(addr.clone());
     }
+    // Loopback addresses are advertised only by a relay that listens on nothing else (a test).
+    let loopback = |a: &Multiaddr| {
+        a.iter().any(|p| match p {
+            libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_loopback(),
+            libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_loopback(),
+            _ => false,
+        })
+    };
+    let only_loopback = config.listen.iter().all(loopback);
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         loop {
             let event = match swarm.select_next_some().await {
                 SwarmEvent::NewListenAddr { address, .. } => {
-                    swarm.add_external_address(address.clone());
+                    if only_loopback || !loopback(&address) {
+                        swarm.add_external_address(address.clone());
+                    }
                     RelayEvent::Listening(address)
                 }
                 SwarmEvent::Behaviour(RelayBehaviourEvent::Relay(e)) => match e {

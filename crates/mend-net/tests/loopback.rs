@@ -494,3 +494,51 @@ async fn a_relay_told_which_devices_may_use_it_refuses_the_others() {
     .await
     .expect("within 30 s");
 }
+
+/// A peer let through only because it is named as a relay (its connection carries circuits)
+/// is never heard on Mend's protocols: its requests reach no one and get no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_let_through_as_a_relay_is_never_heard() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let (c, mut c_events) = start(config(7)).await.unwrap();
+        let c_addr = listening(&mut c_events).await;
+        let as_relay = c_addr.with(mend_net::multiaddr::Protocol::P2p(c.local_peer_id));
+        // A allows only B (a paired device), and names C as a relay.
+        let mut a_config = config(6);
+        a_config.allowed = Some(vec![mend_net::peer_id_from_seed(&[2; 32])]);
+        a_config.relays = vec![as_relay];
+        let (a, mut a_events) = start(a_config).await.unwrap();
+        let a_addr = listening(&mut a_events).await;
+        let heard = tokio::spawn(async move {
+            while let Some(ev) = a_events.recv().await {
+                if let NetEvent::Request { .. } = ev {
+                    return true;
+                }
+            }
+            false
+        });
+        // C connects (allowed: a relay) and asks as a paired device would.
+        assert_eq!(c.dial(a_addr).await.unwrap(), a.local_peer_id);
+        let r = c
+            .request(
+                a.local_peer_id,
+                Protocol::Sync,
+                Request::Sync {
+                    journal_id: [0; 16],
+                    session: 1,
+                    message: vec![1],
+                    signatures: Vec::new(),
+                },
+            )
+            .await;
+        assert!(r.is_err(), "a relay got an answer: {r:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        heard.abort();
+        assert!(
+            !heard.await.unwrap_or(false),
+            "the program heard a relay's request"
+        );
+    })
+    .await
+    .expect("within 30 s");
+}

@@ -46,7 +46,10 @@ pub enum NodeError {
     #[error("{0:?} is not a network address")]
     BadAddress(String),
     /// A relay's address without the relay's id.
-    #[error("{0:?} is not a relay's address: it must end in /p2p/ and the relay's id")]
+    #[error(
+        "{0:?} is not a relay's address: it must start with /ip4/ or /ip6/ and end in /p2p/ and \
+         the relay's id"
+    )]
     BadRelay(String),
     /// A peer id given that is none.
     #[error("{0:?} is not a device's peer id (12D3KooW…, as `mend devices` shows it)")]

@@ -51,6 +51,10 @@ pub enum Request {
     /// Answer a reading command from the journal the serve holds (answered with
     /// [`Reply::Answer`] and the answer's bytes).
     Query { version: u16, query: ReadQuery },
+    /// A command that got the passphrase offers the key: taken (answered `Done`) only by a
+    /// serve waiting for it (started `--locked`, or locked by `--lock-after`), not by one
+    /// `mend lock` locked; the secrets follow on a pipe as for `Unlock`.
+    OfferKey { version: u16 },
 }
 
 /// What a reading command asks.
@@ -89,7 +93,8 @@ impl Request {
             | Request::Unlock { version }
             | Request::Hello { version }
             | Request::Write { version, .. }
-            | Request::Query { version, .. } => Some(*version),
+            | Request::Query { version, .. }
+            | Request::OfferKey { version } => Some(*version),
             Request::Signal { .. } => None,
         }
     }

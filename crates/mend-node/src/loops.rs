@@ -28,6 +28,9 @@ pub trait Watcher: Send + Sync + 'static {
     fn note(&self, line: &str);
     /// What is being done now, for a progress display (`mend sync`'s spinner).
     fn doing(&self, _what: &str) {}
+    /// Something the partner sent asks for attention (serve only): a desktop notification,
+    /// where there is a desktop.
+    fn notify(&self, _notice: &mend_app::notices::Notice) {}
 }
 
 pub type SharedWatcher = Arc<dyn Watcher>;
@@ -89,6 +92,7 @@ fn spawn_answer(
                 response,
                 ended,
                 said,
+                notices,
                 ..
             }) => {
                 let _ = reply.send(response);
@@ -98,6 +102,9 @@ fn spawn_answer(
                 // Serve says each session it answered and acts on what arrived.
                 if let (Some(line), Some(answered)) = (ended, &answered) {
                     watcher.say(&format!("{} {line}", now()));
+                    for n in &notices {
+                        watcher.notify(n);
+                    }
                     let _ = answered.send(peer);
                 }
             }
@@ -387,6 +394,7 @@ pub async fn serve_node(
     let (net, mut events) = start(config).await?;
     let (done_tx, mut done_rx) = mpsc::channel(8);
     let (answered_tx, mut answered_rx) = mpsc::unbounded_channel();
+    let (dialled_tx, mut dialled_rx) = mpsc::channel::<(PeerId, bool)>(16);
     // Strangers already reported (one line each, however often they knock; bounded).
     let mut refused: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -419,10 +427,15 @@ pub async fn serve_node(
             tracing::debug!(?effects, "serve planner effects");
             for effect in effects {
                 match effect {
-                    Effect::Dial(p) => match net.dial_peer(p).await {
-                        Ok(_) => queue.push_back(Event::Dialled(p)),
-                        Err(_) => queue.push_back(Event::Disconnected(p)),
-                    },
+                    // In the background: a dial through a relay that does not answer takes
+                    // seconds, and serve goes on answering meanwhile.
+                    Effect::Dial(p) => {
+                        let (net, dialled_tx) = (net.clone(), dialled_tx.clone());
+                        tokio::spawn(async move {
+                            let ok = net.dial_peer(p).await.is_ok();
+                            let _ = dialled_tx.send((p, ok)).await;
+                        });
+                    }
                     Effect::StartSession(p) => match paired.get(&p) {
                         Some(d) => spawn_sync(&shared, &net, p, d.clone(), &done_tx),
                         None => queue.push_back(Event::SessionEnded { peer: p, ok: false }),
@@ -539,10 +552,18 @@ pub async fn serve_node(
                 None => break,
             },
             Some(peer) = answered_rx.recv() => queue.push_back(Event::Answered(peer)),
+            Some((peer, ok)) = dialled_rx.recv() => queue.push_back(if ok {
+                Event::Dialled(peer)
+            } else {
+                Event::Disconnected(peer)
+            }),
             Some((peer, r)) = done_rx.recv() => {
                 match &r {
                     Ok(s) => {
                         watcher.say(&format!("{} {}", now(), s.line()));
+                        for n in &s.notices {
+                            watcher.notify(n);
+                        }
                         for w in s.rollback().into_iter().chain(s.refusal()) {
                             watcher.note(&format!("warning: {w}"));
                         }

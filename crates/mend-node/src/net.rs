@@ -58,7 +58,12 @@ pub fn parse_relays(list: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
         let addr = a
             .parse::<Multiaddr>()
             .map_err(|_| NodeError::BadAddress(a.clone()))?;
-        if mend_net::relay_peer(&addr).is_none() {
+        // An IP address (this build resolves no names) and the relay's id.
+        let ip = matches!(
+            addr.iter().next(),
+            Some(mend_net::multiaddr::Protocol::Ip4(_) | mend_net::multiaddr::Protocol::Ip6(_))
+        );
+        if mend_net::relay_peer(&addr).is_none() || !ip {
             return Err(NodeError::BadRelay(a.clone()));
         }
         if !out.contains(&addr) {

@@ -46,6 +46,9 @@ pub struct Summary {
     pub own_changes_returned: usize,
     /// How the connection went: "direct", "hole-punched", or "via relay ADDR".
     pub path: String,
+    /// What arrived that asks for attention (a serve notifies).
+    #[serde(skip)]
+    pub notices: Vec<mend_app::notices::Notice>,
 }
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -140,6 +143,7 @@ impl Summary {
             new: self.entries_received,
             edited: self.entries_edited,
             retracted: self.entries_retracted,
+            new_ids: Vec::new(),
         };
         format!(
             "Synced with {}'s {} ({}): received {}; {} sent, {} bytes in {} rounds, {}",
@@ -327,7 +331,8 @@ pub async fn sync_with(
     let own_changes_returned = s.own_returned();
     let refused = s.refused().to_vec();
     let refused_device = device.clone();
-    let (after, summary_bytes) = ServedJournal::with(shared, move |a| {
+    let (after, summary_bytes, notices) = ServedJournal::with(shared, move |a| {
+        let me = a.device.me().id;
         let store = a.store()?;
         if own_changes_returned > 0 {
             note_rollback(store, own_changes_returned, &refused_device);
@@ -339,12 +344,13 @@ pub async fn sync_with(
             // state saved after the last one that ended well.
             note_refusal(store, &refused_device, &refused);
         }
+        let journal = store.journal_mut(Doc::Shared);
+        let arrivals = journal.arrivals_since(&before).unwrap_or_default();
+        let notices = mend_app::notices::arrived(journal, &arrivals.new_ids, &me);
         Ok((
-            store
-                .journal_mut(Doc::Shared)
-                .arrivals_since(&before)
-                .unwrap_or_default(),
+            arrivals,
             (s.bytes_sent, s.bytes_received, s.rounds()),
+            notices,
         ))
     })
     .await?;
@@ -369,8 +375,10 @@ pub async fn sync_with(
         own_changes_returned,
         path: match net.path(peer).await {
             Ok(Some(path)) => path.to_string(),
-            _ => "direct".to_owned(),
+            // The connection was gone by the end (the other side hung up at once).
+            _ => "unknown".to_owned(),
         },
+        notices,
     })
 }
 
@@ -384,6 +392,8 @@ pub enum Answer {
         finished: bool,
         ended: Option<String>,
         said: Vec<String>,
+        /// What the session brought that asks for attention (a serve notifies).
+        notices: Vec<mend_app::notices::Notice>,
     },
     /// Say nothing and close the connection: not a paired device, or not this journal.
     Refuse(&'static str),
@@ -411,6 +421,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                     },
                     finished: true,
                     ended: None,
+                    notices: Vec::new(),
                     said: vec![format!(
                         "note: refused {}'s {}: it was removed from the journal",
                         d.person, d.name
@@ -446,6 +457,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                 },
                 finished: true,
                 ended: None,
+                notices: Vec::new(),
                 said: vec![format!(
                     "warning: refused what {}'s {} sent: {over}, more than Mend takes from one \
                      device; {kept}",
@@ -476,6 +488,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                     },
                     finished: true,
                     ended: None,
+                    notices: Vec::new(),
                     said: Vec::new(),
                 });
             }
@@ -509,19 +522,20 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
                 },
                 finished: true,
                 ended: None,
+                notices: Vec::new(),
                 said,
             });
         }
         let gained = store.journal(Doc::Shared).len().saturating_sub(before) as u32;
         let finished = ends_session(&message, &reply.message);
         let total = gained_before.saturating_add(gained);
+        let mut notices = Vec::new();
         let ended = if finished {
             let start = a.answering_start(&device.key);
-            let arrivals = a
-                .store()?
-                .journal_mut(Doc::Shared)
-                .arrivals_since(&start)
-                .unwrap_or_default();
+            let me = a.device.me().id;
+            let journal = a.store()?.journal_mut(Doc::Shared);
+            let arrivals = journal.arrivals_since(&start).unwrap_or_default();
+            notices = mend_app::notices::arrived(journal, &arrivals.new_ids, &me);
             Some(format!(
                 "{}'s {} synced with this laptop: received {}",
                 device.person,
@@ -545,6 +559,7 @@ pub async fn answer(shared: &SharedJournal, peer: PeerId, request: Request) -> R
             finished,
             ended,
             said,
+            notices,
         })
     })
     .await

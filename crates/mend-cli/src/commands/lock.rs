@@ -53,6 +53,7 @@ pub fn lock(g: &Global) -> Result<()> {
 
 pub fn unlock(g: &Global) -> Result<()> {
     let sock = connect(g).ok_or_else(no_serve)?;
+    crate::unlock::OFFER_TO_SERVE.store(false, std::sync::atomic::Ordering::SeqCst);
     let unlocked = Unlocked::new(g)?;
     let bytes = handover_bytes(&unlocked.key_file.journal_id.0, &unlocked.secrets)?;
     let reply = ask(&sock, &Request::Unlock { version: VERSION }, Some(&bytes)).map_err(|e| {

@@ -294,6 +294,62 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         &[("mend uncouple", "end the partnership, keeping the journal")],
     ),
     (
+        "service",
+        &[("mend service install", "start mend serve at every login")],
+    ),
+    (
+        "service install",
+        &[
+            (
+                "mend service install",
+                "install and start the login service",
+            ),
+            (
+                "mend service install --print",
+                "show the unit and the commands, change nothing",
+            ),
+        ],
+    ),
+    (
+        "service status",
+        &[(
+            "mend service status",
+            "is the login service installed and running?",
+        )],
+    ),
+    (
+        "service uninstall",
+        &[(
+            "mend service uninstall",
+            "stop the login service and remove it",
+        )],
+    ),
+    (
+        "config",
+        &[("mend config get", "every setting and where it comes from")],
+    ),
+    (
+        "config get",
+        &[("mend config get notify", "one setting's value")],
+    ),
+    (
+        "config set",
+        &[
+            (
+                "mend config set notify full",
+                "notifications with the entry's first words",
+            ),
+            (
+                "mend config set lock_after 30m",
+                "serve forgets the key after 30 idle minutes",
+            ),
+        ],
+    ),
+    (
+        "config path",
+        &[("mend config path", "where the settings file is")],
+    ),
+    (
         "relay",
         &[
             (

@@ -12,6 +12,8 @@ mod passphrase;
 mod practice_commands;
 pub mod read;
 mod relays;
+mod service;
+mod settings;
 mod trends;
 pub mod write;
 
@@ -53,6 +55,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Unlock => lock::unlock(g),
         Command::Devices(a) => net::devices(g, a),
         Command::Uncouple(a) => net::uncouple(g, a),
+        Command::Service(c) => service::run(g, c),
+        Command::Config(c) => settings::run(g, c),
         Command::Relay(a) => match a.action {
             None => net::relay(g, a),
             Some(action) => relays::run(g, action),

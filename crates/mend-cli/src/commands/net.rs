@@ -24,7 +24,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
     // Said at once, not after the timeout.
     if a.net.no_mdns
         && a.net.peer.is_empty()
-        && a.net.relay.is_empty()
+        && net_options(&a.net)?.relays.is_empty()
         && mend_node::usable_relays(shared.lock().expect("fresh").relays()?).is_empty()
     {
         return Err(fail(
@@ -42,7 +42,7 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
         .into());
     }
     let peers = parse_addrs(&a.net.peer)?;
-    let config = net_config(seed, &net_options(&a.net))?;
+    let config = net_config(seed, &net_options(&a.net)?)?;
     let timeout = Duration::from_secs(a.timeout);
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
@@ -117,25 +117,92 @@ pub fn sync(g: &Global, a: SyncArgs) -> Result<()> {
 pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
     use crate::local::agent::{handover_bytes, Agent, AgentEvent};
     use mend_app::{LockEvent, LockPlanner};
-    let mut unlocked = Unlocked::new(g)?;
-    let journal_id = unlocked.key_file.journal_id.0;
+    crate::unlock::OFFER_TO_SERVE.store(false, std::sync::atomic::Ordering::SeqCst);
+    let home = crate::unlock::home(g)?;
+    // Started locked (at login): the journal's id is in the key file's clear header; the key
+    // comes later, from the first command that gets the passphrase.
+    let (mut unlocked, journal_id) = if a.locked {
+        home.check_initialised()?;
+        (None, home.read_key_file()?.journal_id.0)
+    } else {
+        let u = Unlocked::new(g)?;
+        let id = u.key_file.journal_id.0;
+        (Some(u), id)
+    };
     let (agent_tx, mut agent_rx) = mpsc::unbounded_channel();
-    let agent = Agent::start(
-        unlocked.home.root(),
-        journal_id,
-        handover_bytes(&journal_id, &unlocked.secrets)?,
-        agent_tx,
-    )?;
+    let handover = match &unlocked {
+        Some(u) => Some(handover_bytes(&journal_id, &u.secrets)?),
+        None => None,
+    };
+    let agent = Agent::start(home.root(), journal_id, handover, agent_tx)?;
+    if unlocked.is_none() && agent.is_none() {
+        return Err(fail(
+            "cannot start locked: the home's path is too long for the socket the key comes through",
+            "start `mend serve` without --locked, or use a shorter --home",
+        )
+        .into());
+    }
     let rt = mend_node::runtime()?;
     let clock = std::time::Instant::now();
-    let mut lock_plan = LockPlanner::new(a.lock_after);
+    let settings = crate::commands::settings::load()?;
+    let mut lock_plan = LockPlanner::new(a.lock_after.or(settings.lock_after));
+    // Desktop notifications of what the partner sends, unless turned off.
+    let notifier = match (a.no_notify, settings.notify) {
+        (true, _) | (false, mend_app::config::Notify::Off) => None,
+        (false, mode) => Some(crate::notify::Notifier::start(
+            mode == mend_app::config::Notify::Full,
+        )),
+    };
+    let mut served_before = false;
+    if unlocked.is_none() {
+        println!(
+            "{} Serving locked: waiting for the key. The first command that asks for the \
+             passphrase (or `mend unlock`) hands it over.",
+            chrono::Local::now().format("%H:%M:%S")
+        );
+    }
     loop {
+        let unlocked_now = match unlocked.take() {
+            Some(u) => u,
+            None => {
+                // Locked: only the local socket is served, until the key comes or a stop.
+                let handed = rt.block_on(async {
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                    let mut ctrl_c =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+                    loop {
+                        tokio::select! {
+                            _ = ctrl_c.recv() => return anyhow::Ok(None),
+                            _ = term.recv() => return Ok(None),
+                            ev = agent_rx.recv() => match ev {
+                                Some(AgentEvent::Unlocked(bytes)) => return Ok(Some(bytes)),
+                                Some(_) => {}
+                                None => return Ok(None),
+                            },
+                        }
+                    }
+                })?;
+                let Some(bytes) = handed else {
+                    break;
+                };
+                let u = Unlocked::from_handover(g, &bytes)?;
+                println!(
+                    "{} Unlocked: syncing{}; commands need no passphrase.",
+                    chrono::Local::now().format("%H:%M:%S"),
+                    if served_before { " again" } else { "" }
+                );
+                u
+            }
+        };
+        let unlocked = unlocked_now;
+        served_before = true;
         lock_plan.handle(LockEvent::Unlocked {
             at: clock.elapsed(),
         });
         let seed = unlocked.secrets.identity_seed;
         let peers = parse_addrs(&a.net.peer)?;
-        let config = net_config(seed, &net_options(&a.net))?;
+        let config = net_config(seed, &net_options(&a.net)?)?;
         let shared = ServedJournal::new(unlocked.into_device(), crate::unlock::warn);
         let hold = |journal: Option<SharedJournal>| {
             if let Some(agent) = &agent {
@@ -152,7 +219,9 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
             },
             &mut lock_plan,
             clock,
-            Arc::new(Printer { spinner: None }),
+            Arc::new(ServePrinter {
+                notifier: notifier.clone(),
+            }),
         ));
         hold(None);
         let end = end?;
@@ -168,33 +237,7 @@ pub fn serve(g: &Global, a: ServeArgs) -> Result<()> {
         agent.forget();
         lock_plan.handle(LockEvent::Locked);
         println!(
-            "{} Locked: the key is forgotten and syncing has stopped. `mend unlock` gives it back; until then commands ask for the passphrase.",
-            chrono::Local::now().format("%H:%M:%S")
-        );
-        // Locked: only the local socket is served, until `mend unlock` or a stop.
-        let handed = rt.block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            let mut ctrl_c =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-            loop {
-                tokio::select! {
-                    _ = ctrl_c.recv() => return anyhow::Ok(None),
-                    _ = term.recv() => return Ok(None),
-                    ev = agent_rx.recv() => match ev {
-                        Some(AgentEvent::Unlocked(bytes)) => return Ok(Some(bytes)),
-                        Some(_) => {}
-                        None => return Ok(None),
-                    },
-                }
-            }
-        })?;
-        let Some(bytes) = handed else {
-            break;
-        };
-        unlocked = Unlocked::from_handover(g, &bytes)?;
-        println!(
-            "{} Unlocked: syncing again; commands need no passphrase.",
+            "{} Locked: the key is forgotten and syncing has stopped. `mend unlock` gives it back (after --lock-after, so does the next command that asks for the passphrase); until then commands ask for the passphrase.",
             chrono::Local::now().format("%H:%M:%S")
         );
     }
@@ -224,6 +267,27 @@ impl mend_node::Watcher for Printer {
     fn doing(&self, what: &str) {
         if let Some(s) = &self.spinner {
             s.set_message(what.to_owned());
+        }
+    }
+}
+
+/// What serve prints, and the notifications it raises.
+struct ServePrinter {
+    notifier: Option<crate::notify::Notifier>,
+}
+
+impl mend_node::Watcher for ServePrinter {
+    fn say(&self, line: &str) {
+        println!("{line}");
+    }
+
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn notify(&self, notice: &mend_app::notices::Notice) {
+        if let Some(n) = &self.notifier {
+            n.send(notice);
         }
     }
 }

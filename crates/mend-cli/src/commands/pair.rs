@@ -13,14 +13,21 @@ use crate::commands::init::{check_name, default_device_name};
 use crate::passphrase;
 use crate::unlock::{self, Unlocked};
 
-/// The network options as `--listen`, `--peer` and `--no-mdns` give them.
-pub fn net_options(a: &NetArgs) -> mend_node::NetOptions {
-    mend_node::NetOptions {
+/// The network options as `--listen`, `--peer`, `--no-mdns` and `--relay` give them, with
+/// the relays of this laptop's settings (`mend config`) after those given.
+pub fn net_options(a: &NetArgs) -> Result<mend_node::NetOptions> {
+    let mut relays = a.relay.clone();
+    for r in crate::commands::settings::load()?.relays {
+        if !relays.contains(&r) {
+            relays.push(r);
+        }
+    }
+    Ok(mend_node::NetOptions {
         listen: a.listen.clone(),
         peers: a.peer.clone(),
         no_mdns: a.no_mdns,
-        relays: a.relay.clone(),
-    }
+        relays,
+    })
 }
 
 /// What pairing reports, printed; the verifier asked on the terminal.
@@ -115,7 +122,7 @@ pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
         }),
         timeout: Duration::from_secs(a.timeout),
         yes: a.yes,
-        net: net_options(&a.net),
+        net: net_options(&a.net)?,
     };
     let entries = mend_node::runtime()?.block_on(pairing::invite(
         unlocked.into_device(),
@@ -130,7 +137,7 @@ pub fn invite(g: &Global, a: InviteArgs) -> Result<()> {
 pub fn join(g: &Global, a: JoinArgs) -> Result<()> {
     let home = unlock::home(g)?;
     mend_app::device::check_uninitialised(&home)?;
-    let net = net_options(&a.net);
+    let net = net_options(&a.net)?;
     pairing::check_join(&a.code, &net)?;
     let name = check_name("your name", &a.name)?;
     let device = check_name(

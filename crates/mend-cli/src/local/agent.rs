@@ -39,6 +39,9 @@ struct AgentState {
     events: UnboundedSender<AgentEvent>,
     /// The journal the serving node holds open, while it runs (for `Write`).
     journal: Mutex<Option<mend_node::SharedJournal>>,
+    /// Whether a key a command offers is taken: while locked at the start (`--locked`) or by
+    /// `--lock-after`, not after `mend lock`.
+    takes_offers: std::sync::atomic::AtomicBool,
 }
 
 /// The listening socket of a serving home; removed when dropped.
@@ -87,7 +90,7 @@ impl Agent {
     pub fn start(
         home: &Path,
         journal_id: [u8; 16],
-        handover: Zeroizing<Vec<u8>>,
+        handover: Option<Zeroizing<Vec<u8>>>,
         events: UnboundedSender<AgentEvent>,
     ) -> Result<Option<Self>> {
         let dir = socket_dir(home)?;
@@ -111,12 +114,14 @@ impl Agent {
         let listener = UnixListener::bind(&path)
             .with_context(|| format!("cannot listen on {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        let takes_offers = std::sync::atomic::AtomicBool::new(handover.is_none());
         let shared = Arc::new(AgentState {
-            handover: Mutex::new(Some(handover)),
+            handover: Mutex::new(handover),
             journal_id,
             uid: nix::unistd::getuid().as_raw(),
             events,
             journal: Mutex::new(None),
+            takes_offers,
         });
         let s = shared.clone();
         std::thread::Builder::new()
@@ -143,10 +148,16 @@ impl Agent {
         }
     }
 
-    /// Forget the secrets (zeroized); commands are then answered [`Reply::Locked`].
+    /// Forget the secrets (zeroized); commands are then answered [`Reply::Locked`]. Unless
+    /// `mend lock` took them already, the next command that gets the passphrase hands the key
+    /// back (a lock by `--lock-after`).
     pub fn forget(&self) {
         if let Ok(mut h) = self.shared.handover.lock() {
-            *h = None;
+            if h.take().is_some() {
+                self.shared
+                    .takes_offers
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
     }
 }
@@ -218,6 +229,8 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
             wire::send(&conn, &Reply::Exited { code }, &[])?;
         }
         Request::Lock { .. } => {
+            s.takes_offers
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             let was = s.handover.lock().map(|mut h| h.take()).ok().flatten();
             let _ = s.events.send(AgentEvent::Locked);
             wire::send(
@@ -228,7 +241,17 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
                 &[],
             )?;
         }
-        Request::Unlock { .. } => {
+        Request::Unlock { .. } | Request::OfferKey { .. } => {
+            let offered = matches!(request, Request::OfferKey { .. });
+            if offered && !s.takes_offers.load(std::sync::atomic::Ordering::SeqCst) {
+                let held = s.handover.lock().is_ok_and(|h| h.is_some());
+                let why = if held {
+                    "it holds the key"
+                } else {
+                    "it was locked by `mend lock`"
+                };
+                return refuse(&conn, why);
+            }
             let Some(pipe) = fds.into_iter().next() else {
                 return refuse(&conn, "the secrets did not come");
             };
@@ -244,6 +267,8 @@ fn serve_one(s: &AgentState, conn: UnixStream) -> Result<()> {
             let already = h.is_some();
             *h = Some(bytes.clone());
             drop(h);
+            s.takes_offers
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             if !already {
                 let _ = s.events.send(AgentEvent::Unlocked(bytes));
             }

@@ -26,6 +26,11 @@ fn runs_as_child(cmd: &Command) -> bool {
     if let Command::Relay(a) = cmd {
         return a.action.is_some();
     }
+    // A file the person names is read or written here, not by a serve that may run in the
+    // login service's sandbox (its own /tmp, a read-only home).
+    if let Command::Trends(a) = cmd {
+        return a.output.is_none();
+    }
     !matches!(
         cmd,
         Command::Init(_)
@@ -38,6 +43,9 @@ fn runs_as_child(cmd: &Command) -> bool {
             | Command::Demo(_)
             | Command::Lock
             | Command::Unlock
+            | Command::Service(_)
+            | Command::Config(_)
+            | Command::Import(_)
             | Command::Write(_)
             | Command::List(_)
             | Command::Search(_)
