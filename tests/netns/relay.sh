@@ -172,11 +172,17 @@ grep -q "Received the journal: $ENTRIES entries" "$WORK/join.out" \
 echo "relay: first pull of $ENTRIES entries through the relay: whole mend join $JOIN_MS ms ($(grep -o 'Received the journal.*' "$WORK/join.out"))"
 say "paired through the relay"
 
+# serve_alex NAME: Alex's `mend serve` through the relay (output in NAME.out), once it holds
+# a reservation; SERVE is its pid. Started directly, so that $! is mend itself.
+serve_alex() {
+    ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" serve --no-mdns --relay "$RELAY" \
+        >"$WORK/$1.out" 2>"$WORK/$1.err" &
+    SERVE=$!; PIDS+=("$SERVE")
+    wait_for "$WORK/$1.out" "Reachable through the relay" 30 || fail "serve got no reservation"
+}
+
 say "Alex serves (a reservation on the relay); Sam writes and syncs"
-ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" serve --no-mdns --relay "$RELAY" \
-    >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVE=$!; PIDS+=("$SERVE")
-wait_for "$WORK/serve.out" "Reachable through the relay" 30 || fail "serve got no reservation"
+serve_alex serve
 B write "Sam, from the other side of town" >/dev/null || fail "write"
 B sync --no-mdns --relay "$RELAY" --json --timeout 60 >"$WORK/sync1.out" 2>"$WORK/sync1.err" \
     || fail "sync through the relay"
@@ -242,10 +248,7 @@ say "routers that keep the laptop's port: the relayed connection is upgraded"
 nat "$NS_RA" "wa$ID" keep
 nat "$NS_RB" "wb$ID" keep
 kill -TERM "$SERVE"; wait "$SERVE"
-ip netns exec "$NS_A" "$MEND" --home "$WORK/alex" serve --no-mdns --relay "$RELAY" \
-    >"$WORK/serve2.out" 2>"$WORK/serve2.err" &
-SERVE=$!; PIDS+=("$SERVE")
-wait_for "$WORK/serve2.out" "Reachable through the relay" 30 || fail "serve got no reservation"
+serve_alex serve2
 B write "Sam, hole punched" >/dev/null || fail "write"
 B sync --no-mdns --relay "$RELAY" --json --timeout 60 >"$WORK/sync3.out" 2>"$WORK/sync3.err" \
     || fail "sync behind port-keeping NATs"

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
+mod common;
+
 use automerge::transaction::Transactable;
 use automerge::ReadDoc;
 use chrono::{TimeZone, Utc};
 use mend_journal::{
-    Entry, EntryEdit, Filter, Journal, JournalError, Kind, NewEntry, Person, Refused, SavedShared,
-    Signer, SyncState,
+    Entry, EntryEdit, Filter, Journal, JournalError, Kind, NewEntry, Person, SavedShared, Signer,
+    SyncState,
 };
 
 /// The journal id every device of these scenarios shares.
@@ -95,25 +97,7 @@ fn send_all(from: &mut Journal, to: &mut Journal) {
     assert!(admission.refused.is_empty(), "{:?}", admission.refused);
 }
 
-/// Sync two journals both ways until neither has anything to say; what either refused.
-fn sync(a: &mut Journal, b: &mut Journal) -> Vec<Refused> {
-    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
-    let mut refused = Vec::new();
-    for _ in 0..64 {
-        let from_a = a.sync_generate(&mut sa);
-        if let Some((msg, sigs)) = &from_a {
-            refused.extend(b.sync_receive(&mut sb, msg, sigs).unwrap().refused);
-        }
-        let from_b = b.sync_generate(&mut sb);
-        if let Some((msg, sigs)) = &from_b {
-            refused.extend(a.sync_receive(&mut sa, msg, sigs).unwrap().refused);
-        }
-        if from_a.is_none() && from_b.is_none() {
-            return refused;
-        }
-    }
-    panic!("no convergence in 64 rounds");
-}
+use common::sync_both_ways as sync;
 
 /// Alex's laptop, which founded the journal and registered Sam's laptop, and Sam's laptop.
 fn alex_and_sam() -> (Journal, Journal) {

@@ -10,8 +10,8 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Change, ObjType, ReadDoc, ScalarValue};
 use chrono::{DateTime, TimeZone, Utc};
 use mend_journal::{
-    Extra, Journal, JournalError, Kind, NewEntry, Person, Refused, SavedShared, Signer, SyncState,
-    RELAYS_MAX, RELAY_ADDRS_MAX, RELAY_ENTRIES_PER_PERSON,
+    Extra, Journal, JournalError, Kind, NewEntry, Person, SavedShared, Signer, RELAYS_MAX,
+    RELAY_ADDRS_MAX, RELAY_ENTRIES_PER_PERSON,
 };
 
 mod common;
@@ -48,25 +48,7 @@ fn alex_person() -> Person {
     }
 }
 
-/// Sync two journals both ways until neither has anything to say; what either refused.
-fn sync(a: &mut Journal, b: &mut Journal) -> Vec<Refused> {
-    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
-    let mut refused = Vec::new();
-    for _ in 0..64 {
-        let from_a = a.sync_generate(&mut sa);
-        if let Some((msg, sigs)) = &from_a {
-            refused.extend(b.sync_receive(&mut sb, msg, sigs).unwrap().refused);
-        }
-        let from_b = b.sync_generate(&mut sb);
-        if let Some((msg, sigs)) = &from_b {
-            refused.extend(a.sync_receive(&mut sa, msg, sigs).unwrap().refused);
-        }
-        if from_a.is_none() && from_b.is_none() {
-            return refused;
-        }
-    }
-    panic!("no convergence in 64 rounds");
-}
+use common::sync_both_ways as sync;
 
 /// Sign a hand-made change with `key` and offer it to `to`; the reasons it was refused for.
 fn offer(to: &mut Journal, change: &Change, key: &Signer) -> Vec<String> {

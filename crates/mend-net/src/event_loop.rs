@@ -905,24 +905,28 @@ impl Loop {
         }
     }
 
-    /// Once a direct connection with `peer` exists and no request is under way, its relayed
-    /// connections are closed (requests would otherwise be spread over both).
-    fn close_relayed_if_direct(&mut self, peer: PeerId) {
-        if self.busy.contains_key(&peer) {
-            return;
-        }
-        let Some(conns) = self.connections.get(&peer) else {
-            return;
+    /// `peer`'s relayed connections, when a direct one is open beside them and no request is
+    /// under way (none otherwise).
+    fn relayed_beside_direct(&self, peer: &PeerId) -> Vec<ConnectionId> {
+        let Some(conns) = self.connections.get(peer) else {
+            return Vec::new();
         };
-        if !conns.iter().any(|(_, k)| !matches!(k, Kind::Relayed(_))) {
-            return;
+        if self.busy.contains_key(peer) || conns.iter().all(|(_, k)| matches!(k, Kind::Relayed(_)))
+        {
+            return Vec::new();
         }
-        let relayed: Vec<ConnectionId> = conns
+        conns
             .iter()
             .filter(|(_, k)| matches!(k, Kind::Relayed(_)))
             .map(|(c, _)| *c)
-            .collect();
-        if !relayed.is_empty() {
+            .collect()
+    }
+
+    /// Once a direct connection with `peer` exists and no request is under way, its relayed
+    /// connections are closed after a quiet moment (requests would otherwise be spread over
+    /// both).
+    fn close_relayed_if_direct(&mut self, peer: PeerId) {
+        if !self.relayed_beside_direct(&peer).is_empty() {
             self.close_relayed_at
                 .entry(peer)
                 .or_insert_with(|| tokio::time::Instant::now() + RELAYED_QUIET);
@@ -931,21 +935,7 @@ impl Loop {
 
     /// Close `peer`'s relayed connections now, if a direct one is open and nothing is under way.
     fn close_relayed_now(&mut self, peer: PeerId) {
-        if self.busy.contains_key(&peer) {
-            return;
-        }
-        let Some(conns) = self.connections.get(&peer) else {
-            return;
-        };
-        if !conns.iter().any(|(_, k)| !matches!(k, Kind::Relayed(_))) {
-            return;
-        }
-        let relayed: Vec<ConnectionId> = conns
-            .iter()
-            .filter(|(_, k)| matches!(k, Kind::Relayed(_)))
-            .map(|(c, _)| *c)
-            .collect();
-        for c in relayed {
+        for c in self.relayed_beside_direct(&peer) {
             tracing::debug!(%peer, "closing the relayed connection: a direct one is open");
             self.swarm.close_connection(c);
         }

@@ -22,6 +22,28 @@ fn config(seed: u8) -> NetConfig {
     }
 }
 
+/// `mend relay` on loopback (identity seed `[seed; 32]`, only `allow` if any): its address
+/// with its id; its events are drained in the background.
+async fn relay_on_loopback(seed: u8, allow: Vec<mend_net::PeerId>) -> mend_net::Multiaddr {
+    let mut events = mend_net::start_relay(mend_net::RelayConfig {
+        identity_seed: [seed; 32],
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        external: Vec::new(),
+        allow,
+    })
+    .await
+    .unwrap();
+    let addr = loop {
+        if let Some(mend_net::RelayEvent::Listening(a)) = events.recv().await {
+            break a.with(mend_net::multiaddr::Protocol::P2p(mend_net::relay_peer_id(
+                &[seed; 32],
+            )));
+        }
+    };
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    addr
+}
+
 async fn listening(events: &mut tokio::sync::mpsc::Receiver<NetEvent>) -> mend_net::Multiaddr {
     loop {
         if let Some(NetEvent::Listening(a)) = events.recv().await {
@@ -354,22 +376,7 @@ async fn only_allowed_peers_get_a_connection_and_taking_one_off_closes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_holding_a_reservation_is_reached_through_the_relay_and_hole_punched() {
     tokio::time::timeout(Duration::from_secs(30), async {
-        let mut relay_events = mend_net::start_relay(mend_net::RelayConfig {
-            identity_seed: [9; 32],
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            external: Vec::new(),
-            allow: Vec::new(),
-        })
-        .await
-        .unwrap();
-        let relay = loop {
-            if let Some(mend_net::RelayEvent::Listening(a)) = relay_events.recv().await {
-                break a.with(mend_net::multiaddr::Protocol::P2p(mend_net::relay_peer_id(
-                    &[9; 32],
-                )));
-            }
-        };
-        tokio::spawn(async move { while relay_events.recv().await.is_some() {} });
+        let relay = relay_on_loopback(9, Vec::new()).await;
         let (a_id, b_id) = (
             mend_net::peer_id_from_seed(&[1; 32]),
             mend_net::peer_id_from_seed(&[2; 32]),
@@ -452,22 +459,7 @@ async fn a_relay_address_without_its_id_is_refused() {
 async fn a_relay_told_which_devices_may_use_it_refuses_the_others() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let allowed = mend_net::peer_id_from_seed(&[4; 32]);
-        let mut relay_events = mend_net::start_relay(mend_net::RelayConfig {
-            identity_seed: [8; 32],
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            external: Vec::new(),
-            allow: vec![allowed],
-        })
-        .await
-        .unwrap();
-        let relay = loop {
-            if let Some(mend_net::RelayEvent::Listening(a)) = relay_events.recv().await {
-                break a.with(mend_net::multiaddr::Protocol::P2p(mend_net::relay_peer_id(
-                    &[8; 32],
-                )));
-            }
-        };
-        tokio::spawn(async move { while relay_events.recv().await.is_some() {} });
+        let relay = relay_on_loopback(8, vec![allowed]).await;
         let reserve = |seed: u8| {
             let mut c = config(seed);
             c.relays = vec![relay.clone()];

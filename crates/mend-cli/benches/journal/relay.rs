@@ -113,28 +113,7 @@ pub fn reservations(tmp: &std::path::Path, n: usize) -> Reservations {
 
 /// tests/netns/relay.sh with a journal of `entries`: its "relay: " lines.
 pub fn through_nats(entries: usize) -> Result<Vec<String>, String> {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/netns/relay.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_mend"))
-        .arg(entries.to_string())
-        .output()
-        .map_err(|e| format!("could not start bash: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    match out.status.code() {
-        Some(0) => Ok(text
-            .lines()
-            .filter(|l| l.starts_with("relay: "))
-            .map(|l| l.trim_start_matches("relay: ").to_owned())
-            .collect()),
-        Some(2) => Err(text
-            .lines()
-            .find(|l| l.contains("CANNOT RUN"))
-            .unwrap_or("the network-namespace test cannot run here")
-            .to_owned()),
-        _ => Err(format!("the relay test failed:\n{text}")),
-    }
+    super::served::netns_lines("relay", &[&entries.to_string()])
 }
 
 /// A figure in a line such as "… whole mend join 1234 ms …" or "… median 40 ms …".

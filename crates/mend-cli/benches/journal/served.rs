@@ -214,26 +214,33 @@ pub fn section(s: &Served, n: usize) -> String {
 /// Live propagation between two serving laptops in two network namespaces (real mDNS), by
 /// `tests/netns/live.sh`: its output lines, or why it could not run here.
 pub fn live() -> Result<Vec<String>, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/netns/live.sh");
+    netns_lines("live", &["8"])
+}
+
+/// Run tests/netns/NAME.sh with the benchmark's `mend` and `args`: the lines it printed that
+/// start with `NAME: ` (without it), or why it did not run or failed.
+pub fn netns_lines(name: &str, args: &[&str]) -> Result<Vec<String>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/netns/{name}.sh"));
     let out = Command::new("bash")
         .arg(script)
         .arg(env!("CARGO_BIN_EXE_mend"))
-        .arg("8")
+        .args(args)
         .output()
         .map_err(|e| format!("could not start bash: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let prefix = format!("{name}: ");
     match out.status.code() {
         Some(0) => Ok(text
             .lines()
-            .filter(|l| l.starts_with("live: "))
-            .map(|l| l.trim_start_matches("live: ").to_owned())
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .map(str::to_owned)
             .collect()),
         Some(2) => Err(text
             .lines()
             .find(|l| l.contains("CANNOT RUN"))
             .unwrap_or("the network-namespace test cannot run here")
             .to_owned()),
-        _ => Err(format!("the live test failed:\n{text}")),
+        _ => Err(format!("the {name} test failed:\n{text}")),
     }
 }
 

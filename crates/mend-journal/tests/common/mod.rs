@@ -47,3 +47,26 @@ pub fn paired(jid: [u8; 16], before_copy: impl FnOnce(&mut Journal, &Person)) ->
         at,
     }
 }
+
+/// Sync two journals both ways until neither has anything to say; what either refused.
+pub fn sync_both_ways(a: &mut Journal, b: &mut Journal) -> Vec<mend_journal::Refused> {
+    let (mut sa, mut sb) = (
+        mend_journal::SyncState::new(),
+        mend_journal::SyncState::new(),
+    );
+    let mut refused = Vec::new();
+    for _ in 0..64 {
+        let from_a = a.sync_generate(&mut sa);
+        if let Some((msg, sigs)) = &from_a {
+            refused.extend(b.sync_receive(&mut sb, msg, sigs).unwrap().refused);
+        }
+        let from_b = b.sync_generate(&mut sb);
+        if let Some((msg, sigs)) = &from_b {
+            refused.extend(a.sync_receive(&mut sa, msg, sigs).unwrap().refused);
+        }
+        if from_a.is_none() && from_b.is_none() {
+            return refused;
+        }
+    }
+    panic!("no convergence in 64 rounds");
+}
