@@ -25,7 +25,9 @@
 //! Local commands meet the same rules: [`Checker::check_new_entry`] is what `add_entry` and an
 //! import call before they write.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{
@@ -126,6 +128,50 @@ struct Plan {
     slots: FastMap<(Option<ObjKey>, String), Vec<ObjKey>>,
 }
 
+/// The most held changes kept as what one change of a batch saw of the journal
+/// ([`View::Kept`]); what saw more is found again when needed ([`View::Walk`]). An honest
+/// change sees one or two: the heads its device had synced to.
+const VIEW_KEPT: usize = 16;
+
+/// What a change accepted in a batch shows the changes that depend on it of the journal as
+/// this device holds it: its nearest ancestors held before the batch (itself, if held).
+#[derive(Clone)]
+enum View {
+    /// Those changes, sorted, at most [`VIEW_KEPT`]; shared by the changes that saw the same
+    /// (a chain of changes holds one).
+    Kept(Arc<[ChangeHash]>),
+    /// More: what the dependencies of change `k` (accepted in this batch) show, found by
+    /// [`Checker::walk`] when needed. Shared like [`View::Kept`].
+    Walk(ChangeHash),
+}
+
+/// What one dependency shows ([`Checker::through`]).
+enum Through<'v> {
+    Held(ChangeHash),
+    Kept(&'v Arc<[ChangeHash]>),
+    Walk(ChangeHash),
+    Nothing,
+}
+
+/// The views found by a walk ([`View::Walk`]), by the change they are of, while they hold at
+/// most [`VIEW_KEPT`] hashes for each change accepted; past that, only the last one.
+#[derive(Default)]
+struct Walked {
+    map: FastMap<ChangeHash, Arc<[ChangeHash]>>,
+    hashes: usize,
+}
+
+impl Walked {
+    fn keep(&mut self, k: ChangeHash, heads: Arc<[ChangeHash]>, accepted: usize) {
+        if self.hashes + heads.len() > VIEW_KEPT * (accepted + 1) {
+            self.map.clear();
+            self.hashes = 0;
+        }
+        self.hashes += heads.len();
+        self.map.insert(k, heads);
+    }
+}
+
 /// The journal as the rules see it: its registry and what the changes checked so far added.
 pub struct Checker<'a> {
     doc: &'a AutoCommit,
@@ -142,6 +188,15 @@ pub struct Checker<'a> {
     refused: FastSet<ChangeHash>,
     /// The dependencies of the changes accepted so far in this batch.
     batch_deps: FastMap<ChangeHash, Vec<ChangeHash>>,
+    /// What each change accepted so far in this batch shows of the held journal to the changes
+    /// that depend on it ([`Checker::through`]).
+    seen_through: FastMap<ChangeHash, View>,
+    /// The views walked for ([`View::Walk`]).
+    walked: RefCell<Walked>,
+    /// The view of the change being checked, once found ([`Checker::view_of`]).
+    viewing: RefCell<Option<(ChangeHash, Arc<[ChangeHash]>)>>,
+    /// The empty view, shared.
+    nothing: Arc<[ChangeHash]>,
     /// The operations of the changes accepted so far in this batch, by (object, key).
     slots: FastMap<(Option<ObjKey>, String), Vec<ObjKey>>,
     /// How many entry ids were looked up, and the journal's ids once that is many.
@@ -268,6 +323,10 @@ impl<'a> Checker<'a> {
             refused: FastSet::default(),
             slots: FastMap::default(),
             batch_deps: FastMap::default(),
+            seen_through: FastMap::default(),
+            walked: RefCell::default(),
+            viewing: RefCell::default(),
+            nothing: Arc::from(Vec::new()),
             lookups: std::cell::Cell::new(0),
             existing: std::cell::OnceCell::new(),
             verified: FastMap::default(),
@@ -438,6 +497,13 @@ impl<'a> Checker<'a> {
                 }
                 self.adopt(plan);
                 self.actors.add(change);
+                // What the changes that depend on this one will see through it.
+                let through = if self.holds(&hash) {
+                    View::Kept(Arc::from(vec![hash]))
+                } else {
+                    self.view_from(hash, change.deps())
+                };
+                self.seen_through.insert(hash, through);
                 self.batch_deps.insert(hash, change.deps().to_vec());
                 self.accepted.insert(hash);
                 Ok(())
@@ -1270,27 +1336,130 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The journal as `change` saw it, in two parts: the part this device holds (the change's
-    /// dependencies, and for those that came in this batch and are not applied yet, their
-    /// nearest held ancestors), as heads; and the changes of this batch it came after.
-    fn view_of(&self, change: &Change) -> (Vec<ChangeHash>, HashSet<ChangeHash>) {
-        let held = |d: &ChangeHash| !ReadDoc::get_missing_deps(self.doc, &[*d]).contains(d);
+    /// What a change that depends on `d` sees of the journal as this device holds it, through
+    /// `d`: `d` itself if held, what `d` saw if it was accepted in this batch (and is not held),
+    /// nothing otherwise (a change with such a dependency is refused before it is read).
+    fn through(&self, d: &ChangeHash) -> Through<'_> {
+        match self.seen_through.get(d) {
+            Some(View::Kept(heads)) => Through::Kept(heads),
+            Some(View::Walk(k)) => Through::Walk(*k),
+            None if self.holds(d) => Through::Held(*d),
+            None => Through::Nothing,
+        }
+    }
+
+    fn holds(&self, d: &ChangeHash) -> bool {
+        !ReadDoc::get_missing_deps(self.doc, &[*d]).contains(d)
+    }
+
+    /// What change `hash`, with dependencies `deps`, saw of the journal as this device holds
+    /// it: the union of what each dependency shows ([`Checker::through`]), its nearest
+    /// ancestors held before the batch. Found from the dependencies' own views, never by walking
+    /// back through the batch: a chain of changes costs each of them what its own dependencies
+    /// do. Kept as a set while that is at most [`VIEW_KEPT`] changes, shared with a dependency
+    /// that saw the same; a larger one is found when needed ([`Checker::walk`]).
+    fn view_from(&self, hash: ChangeHash, deps: &[ChangeHash]) -> View {
+        let mut held: Vec<ChangeHash> = Vec::new();
+        let mut kept: Vec<&Arc<[ChangeHash]>> = Vec::new();
+        let mut walks: Vec<ChangeHash> = Vec::new();
+        for d in deps {
+            match self.through(d) {
+                Through::Held(h) => held.push(h),
+                Through::Kept(heads) => kept.push(heads),
+                Through::Walk(k) => walks.push(k),
+                Through::Nothing => {}
+            }
+        }
+        kept.sort_unstable_by_key(|k| Arc::as_ptr(k).cast::<u8>());
+        kept.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        walks.sort_unstable();
+        walks.dedup();
+        match (held.is_empty(), kept.as_slice(), walks.as_slice()) {
+            // All through one dependency's view (a chain): the same view.
+            (true, [], []) => return View::Kept(self.nothing.clone()),
+            (true, [one], []) => return View::Kept(Arc::clone(one)),
+            (true, [], [k]) => return View::Walk(*k),
+            (_, _, [_, ..]) => return View::Walk(hash),
+            _ => {}
+        }
+        let largest = kept.iter().max_by_key(|k| k.len()).copied();
+        let mut all = held;
+        for heads in &kept {
+            all.extend_from_slice(heads);
+        }
+        all.sort_unstable();
+        all.dedup();
+        match largest {
+            // Every other dependency saw part of what this one did.
+            Some(l) if l.len() == all.len() => View::Kept(Arc::clone(l)),
+            _ if all.len() <= VIEW_KEPT => View::Kept(Arc::from(all)),
+            _ => View::Walk(hash),
+        }
+    }
+
+    /// The nearest ancestors held before the batch of a change with dependencies `deps`,
+    /// found by a walk back through the batch that stops at every view kept (and at a view
+    /// walked for before, [`Checker::walked`]): for views larger than [`VIEW_KEPT`].
+    fn walk(&self, deps: &[ChangeHash]) -> Arc<[ChangeHash]> {
+        let walked = self.walked.borrow();
         let mut heads: Vec<ChangeHash> = Vec::new();
-        let mut in_batch: HashSet<ChangeHash> = HashSet::new();
-        let mut seen: HashSet<ChangeHash> = HashSet::new();
-        let mut stack: Vec<ChangeHash> = change.deps().to_vec();
+        let mut seen: FastSet<ChangeHash> = FastSet::default();
+        let mut expanded: FastSet<ChangeHash> = FastSet::default();
+        let mut taken: FastSet<*const u8> = FastSet::default();
+        let mut stack: Vec<ChangeHash> = deps.to_vec();
         while let Some(d) = stack.pop() {
             if !seen.insert(d) {
                 continue;
             }
-            if held(&d) {
-                heads.push(d);
-            } else if let Some(deps) = self.batch_deps.get(&d) {
-                in_batch.insert(d);
-                stack.extend(deps.iter().copied());
+            match self.through(&d) {
+                Through::Held(h) => heads.push(h),
+                Through::Kept(kept) => {
+                    if taken.insert(Arc::as_ptr(kept).cast::<u8>()) {
+                        heads.extend_from_slice(kept);
+                    }
+                }
+                Through::Walk(k) => {
+                    if !expanded.insert(k) {
+                        continue;
+                    }
+                    match walked.map.get(&k) {
+                        Some(known) => heads.extend_from_slice(known),
+                        None => stack.extend(self.batch_deps.get(&k).into_iter().flatten()),
+                    }
+                }
+                Through::Nothing => {}
             }
         }
-        (heads, in_batch)
+        heads.sort_unstable();
+        heads.dedup();
+        Arc::from(heads)
+    }
+
+    /// The journal as `change` saw it, the part this device holds: the change's nearest
+    /// ancestors held before this batch (its dependencies that are held, and for those that came
+    /// in this batch, theirs), as heads. Found once per change.
+    fn view_of(&self, change: &Change) -> Arc<[ChangeHash]> {
+        let hash = change.hash();
+        if let Some((h, heads)) = &*self.viewing.borrow() {
+            if *h == hash {
+                return Arc::clone(heads);
+            }
+        }
+        let heads = match self.view_from(hash, change.deps()) {
+            View::Kept(heads) => heads,
+            View::Walk(k) => {
+                let known = self.walked.borrow().map.get(&k).cloned();
+                known.unwrap_or_else(|| {
+                    let heads = self.walk(change.deps());
+                    self.walked
+                        .borrow_mut()
+                        .keep(k, Arc::clone(&heads), self.accepted.len());
+                    heads
+                })
+            }
+        };
+        *self.viewing.borrow_mut() = Some((hash, Arc::clone(&heads)));
+        heads
     }
 
     /// Whether op `p` is a value at `slot` in the journal as `change` saw it (at its
@@ -1305,7 +1474,7 @@ impl<'a> Checker<'a> {
         };
         // An op in `pred` from the part of the author's view that this device holds is
         // visible there.
-        let (heads, _) = self.view_of(change);
+        let heads = self.view_of(change);
         self.doc
             .get_all_at(&obj, slot.1.as_str(), &heads)
             .unwrap_or_default()

@@ -71,6 +71,9 @@ pub struct ServedJournal {
     pub budgets: mend_app::budget::Budgets,
     /// A steady clock for the request rate.
     pub started: Instant,
+    /// The relays the shared journal remembered at these heads (reading them looks at every
+    /// entry, and serve asks after every session).
+    relays_at: Option<(Vec<mend_app::model::ChangeHash>, Vec<String>)>,
 }
 
 /// Both documents' entries as the journal files with `print` hold them, and the answers
@@ -104,6 +107,7 @@ impl ServedJournal {
             readable: None,
             budgets: Default::default(),
             started: Instant::now(),
+            relays_at: None,
         };
         a.known = a.fingerprint();
         Arc::new(Mutex::new(a))
@@ -355,7 +359,16 @@ impl ServedJournal {
 
     /// The relays the journal remembers (`mend relay add`), as written.
     pub fn relays(&mut self) -> Result<Vec<String>> {
-        Ok(self.store()?.journal(Doc::Shared).relay_addrs())
+        let journal = self.store()?.journal_mut(Doc::Shared);
+        let heads = journal.heads();
+        if let Some((at, relays)) = &self.relays_at {
+            if *at == heads {
+                return Ok(relays.clone());
+            }
+        }
+        let relays = self.store()?.journal(Doc::Shared).relay_addrs();
+        self.relays_at = Some((heads, relays.clone()));
+        Ok(relays)
     }
 
     /// The device of this journal with this peer id, if it was removed from it.
