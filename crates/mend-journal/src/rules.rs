@@ -497,15 +497,7 @@ impl<'a> Checker<'a> {
                 }
                 self.adopt(plan);
                 self.actors.add(change);
-                // What the changes that depend on this one will see through it.
-                let through = if self.holds(&hash) {
-                    View::Kept(Arc::from(vec![hash]))
-                } else {
-                    self.view_from(hash, change.deps())
-                };
-                self.seen_through.insert(hash, through);
-                self.batch_deps.insert(hash, change.deps().to_vec());
-                self.accepted.insert(hash);
+                self.remember(change);
                 Ok(())
             }
             Err(why) => {
@@ -517,6 +509,20 @@ impl<'a> Checker<'a> {
                 })
             }
         }
+    }
+
+    /// Count `change` as accepted in this batch, and what the changes that depend on it will
+    /// see through it.
+    fn remember(&mut self, change: &Change) {
+        let hash = change.hash();
+        let through = if self.holds(&hash) {
+            View::Kept(Arc::from(vec![hash]))
+        } else {
+            self.view_from(hash, change.deps())
+        };
+        self.seen_through.insert(hash, through);
+        self.batch_deps.insert(hash, change.deps().to_vec());
+        self.accepted.insert(hash);
     }
 
     fn check_inner(&mut self, change: &Change, sig: Option<&Sig>) -> Result<Plan, String> {
@@ -1729,5 +1735,150 @@ mod tests {
                 "101st", "111th", "112th"
             ]
         );
+    }
+
+    /// The view as it was found before views were kept per change: walking back from the
+    /// change's dependencies through every change of the batch it came after, to the held
+    /// ones. Quadratic over a chain; the reference the kept views must equal.
+    fn view_by_walking(c: &Checker<'_>, change: &Change) -> Vec<ChangeHash> {
+        let held = |d: &ChangeHash| !ReadDoc::get_missing_deps(c.doc, &[*d]).contains(d);
+        let mut heads: Vec<ChangeHash> = Vec::new();
+        let mut seen: HashSet<ChangeHash> = HashSet::new();
+        let mut stack: Vec<ChangeHash> = change.deps().to_vec();
+        while let Some(d) = stack.pop() {
+            if !seen.insert(d) {
+                continue;
+            }
+            if held(&d) {
+                heads.push(d);
+            } else if let Some(deps) = c.batch_deps.get(&d) {
+                stack.extend(deps.iter().copied());
+            }
+        }
+        heads.sort_unstable();
+        heads
+    }
+
+    /// A small random number generator (xorshift), seeded.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// Random histories of many actors that fork (also from old points), merge and edit: one
+    /// part held, the rest checked as a batch in causal order. For every change of the batch,
+    /// the view found from its dependencies' views is the one found by walking, also where a
+    /// view holds more than [`VIEW_KEPT`] changes and is walked for.
+    #[test]
+    fn views_found_from_dependencies_are_the_views_found_by_walking() {
+        use automerge::transaction::Transactable;
+        let mut walked_views = 0;
+        let mut large = 0;
+        for seed in 1..=24u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            let mut actors = 0u8;
+            let mut fresh_actor = || {
+                actors += 1;
+                ActorId::from(vec![actors; 16])
+            };
+            let mut docs = vec![AutoCommit::new().with_actor(fresh_actor())];
+            let mut step = |docs: &mut Vec<AutoCommit>, rng: &mut Rng, n: usize| {
+                let i = rng.below(docs.len());
+                match rng.below(10) {
+                    0..=4 => {
+                        let key = format!("k{}", rng.below(8));
+                        docs[i]
+                            .put(automerge::ROOT, key.as_str(), n as i64)
+                            .unwrap();
+                        docs[i].commit();
+                    }
+                    5 | 6 => {
+                        let j = rng.below(docs.len());
+                        if i != j {
+                            let mut other = docs[j].fork();
+                            docs[i].merge(&mut other).unwrap();
+                        }
+                    }
+                    7 if docs.len() < 60 => {
+                        let forked = docs[i].fork().with_actor(fresh_actor());
+                        docs.push(forked);
+                    }
+                    8 if docs.len() < 60 => {
+                        // From an old point of its history.
+                        let all = docs[i].get_changes(&[]);
+                        if !all.is_empty() {
+                            let at = all[rng.below(all.len())].hash();
+                            let forked = docs[i].fork_at(&[at]).unwrap().with_actor(fresh_actor());
+                            docs.push(forked);
+                        }
+                    }
+                    _ => {
+                        // Many branches met at once.
+                        let mut merged = docs[i].fork().with_actor(fresh_actor());
+                        for d in docs.iter_mut() {
+                            if rng.below(2) == 0 {
+                                merged.merge(&mut d.fork()).unwrap();
+                            }
+                        }
+                        merged.put(automerge::ROOT, "m", n as i64).unwrap();
+                        merged.commit();
+                        docs.push(merged);
+                    }
+                }
+            };
+            let all_changes = |docs: &mut Vec<AutoCommit>| {
+                let mut by_hash: BTreeMap<ChangeHash, Change> = BTreeMap::new();
+                for d in docs.iter_mut() {
+                    for c in d.get_changes(&[]) {
+                        by_hash.insert(c.hash(), c);
+                    }
+                }
+                by_hash
+            };
+            for n in 0..60 {
+                step(&mut docs, &mut rng, n);
+            }
+            let held_changes = all_changes(&mut docs);
+            let mut held = AutoCommit::new();
+            held.apply_changes(held_changes.values().cloned()).unwrap();
+            for n in 60..260 {
+                step(&mut docs, &mut rng, n);
+            }
+            let batch: Vec<Change> = all_changes(&mut docs)
+                .into_values()
+                .filter(|c| !held_changes.contains_key(&c.hash()))
+                .collect();
+            let mut checker = Checker::new(&held, [0; 16]);
+            // Held changes may be checked again (the rules read them as held).
+            for c in held_changes.values().take(3) {
+                checker.remember(c);
+            }
+            for change in causal_order(batch) {
+                let found = checker.view_of(&change);
+                assert_eq!(
+                    found.to_vec(),
+                    view_by_walking(&checker, &change),
+                    "seed {seed}"
+                );
+                if found.len() > VIEW_KEPT {
+                    large += 1;
+                }
+                checker.remember(&change);
+                if matches!(
+                    checker.seen_through.get(&change.hash()),
+                    Some(View::Walk(_))
+                ) {
+                    walked_views += 1;
+                }
+            }
+        }
+        // The histories reach views too large to keep, and chains after them.
+        assert!(large > 100 && walked_views > 100, "{large} {walked_views}");
     }
 }
